@@ -1,0 +1,316 @@
+//! The input file's columns: which names tdrecon knows, how a header cell is
+//! matched to one (case, spaces, dashes and underscores do not matter), and
+//! the `Schema` that maps each position of a record to the field it fills.
+//!
+//! Unknown headers are an error before anything is read or sent: a column we
+//! silently skipped could be the revenue the operator meant to upload.
+
+use std::fmt;
+
+/// A field a column can fill.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Field {
+    Id,
+    Revenue,
+    AddRevenue,
+    Payout,
+    AddPayout,
+    BuyerConverted,
+    OfferConverted,
+    ManualTranscribe,
+    BuyerId,
+    TrafficSourceId,
+    DispositionId,
+    DispositionNotes,
+    ContactFieldType,
+    FireWebhooks,
+    /// The `post_call_tokens` column holding a JSON object.
+    TokensJson,
+    /// One contact field, from `token:<name>` or `post_call_tokens.<name>`.
+    Token(String),
+}
+
+/// Known column names (normalised) and the field each fills; the first name
+/// of each field is its canonical one.
+const NAMES: &[(&str, Field)] = &[
+    ("id", Field::Id),
+    ("call_id", Field::Id),
+    ("call_uuid", Field::Id),
+    ("uuid", Field::Id),
+    ("revenue", Field::Revenue),
+    ("add_revenue", Field::AddRevenue),
+    ("payout", Field::Payout),
+    ("add_payout", Field::AddPayout),
+    ("buyer_converted", Field::BuyerConverted),
+    ("offer_converted", Field::OfferConverted),
+    ("manual_transcribe", Field::ManualTranscribe),
+    ("trackdrive_buyer_id", Field::BuyerId),
+    ("trackdrive_traffic_source_id", Field::TrafficSourceId),
+    ("call_disposition_id", Field::DispositionId),
+    ("agent_call_disposition_notes", Field::DispositionNotes),
+    ("contact_field_type", Field::ContactFieldType),
+    ("fire_outgoing_webhook_ids", Field::FireWebhooks),
+    ("post_call_tokens", Field::TokensJson),
+];
+
+impl Field {
+    /// The column name used in reports (`token:<name>` for a contact field).
+    pub fn name(&self) -> String {
+        match self {
+            Field::Token(name) => format!("token:{name}"),
+            other => NAMES
+                .iter()
+                .find(|(_, f)| f == other)
+                .map(|(n, _)| n.to_string())
+                .expect("every field but Token has a name in NAMES"),
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// `Call ID`, `call-id` and ` CALL_ID ` all become `call_id`.
+pub fn normalise(header: &str) -> String {
+    header
+        .trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' | '_' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The field a header names, if any.
+pub fn field_for(header: &str) -> Option<Field> {
+    let trimmed = header.trim();
+    // Contact fields keep their name's case: only the prefix is normalised.
+    if let Some((prefix, name)) = trimmed.split_once(':')
+        && normalise(prefix) == "token"
+        && !name.trim().is_empty()
+    {
+        return Some(Field::Token(name.trim().to_string()));
+    }
+    if let Some((prefix, name)) = trimmed.split_once('.')
+        && normalise(prefix) == "post_call_tokens"
+        && !name.trim().is_empty()
+    {
+        return Some(Field::Token(name.trim().to_string()));
+    }
+    let n = normalise(trimmed);
+    NAMES.iter().find(|(name, _)| *name == n).map(|(_, f)| f.clone())
+}
+
+/// The known column closest to an unknown header, when one is close enough
+/// to be a likely typo.
+pub fn nearest(header: &str) -> Option<&'static str> {
+    let n = normalise(header);
+    let (name, distance) = NAMES.iter().map(|(name, _)| (*name, edit_distance(&n, name))).min_by_key(|&(_, d)| d)?;
+    let limit = (name.len() / 3).max(2);
+    (distance <= limit).then_some(name)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// How the user told us to treat headers we would not otherwise accept.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderOptions {
+    /// `--map 'Buyer Revenue=revenue'`: the user's header → a known column.
+    pub maps: Vec<(String, String)>,
+    /// `--ignore-column NAME`: headers to drop.
+    pub ignore: Vec<String>,
+}
+
+impl HeaderOptions {
+    /// Parses one `--map` value, `FROM=TO`.
+    pub fn parse_map(spec: &str) -> Result<(String, String), String> {
+        let (from, to) = spec
+            .rsplit_once('=')
+            .ok_or_else(|| format!("--map {spec:?}: expected 'Their Header=column', like 'Buyer Revenue=revenue'"))?;
+        if field_for(to).is_none() {
+            let hint = nearest(to).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+            return Err(format!("--map {spec:?}: `{}` is not a tdrecon column{hint}", to.trim()));
+        }
+        Ok((from.trim().to_string(), to.trim().to_string()))
+    }
+}
+
+/// What each position of a record holds.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// The header cells as written in the file.
+    pub headers: Vec<String>,
+    /// `(position, field)` for every column that is read; ignored ones are absent.
+    pub columns: Vec<(usize, Field)>,
+}
+
+/// Why a header row cannot be used. Each is reported before any row is read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("the header row has no column tdrecon knows; is this a tdrecon CSV? (`tdrecon template` prints one)")]
+    NothingKnown,
+    #[error("unknown column{}: {}; map it with --map 'HEADER=column' or drop it with --ignore-column HEADER", if .0.len() > 1 { "s" } else { "" }, describe_unknown(.0))]
+    Unknown(Vec<String>),
+    #[error("no id column: add one named id, call_id, call_uuid or uuid")]
+    NoId,
+    #[error("columns {first:?} and {second:?} both fill `{field}`")]
+    Duplicate { first: String, second: String, field: String },
+}
+
+fn describe_unknown(unknown: &[String]) -> String {
+    unknown
+        .iter()
+        .map(|h| match nearest(h) {
+            Some(n) => format!("{h:?} (did you mean `{n}`?)"),
+            None => format!("{h:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Schema {
+    /// Maps the header row to fields, honouring `--map` and `--ignore-column`.
+    pub fn from_headers(headers: Vec<String>, opts: &HeaderOptions) -> Result<Schema, HeaderError> {
+        let mut columns: Vec<(usize, Field)> = Vec::new();
+        let mut unknown = Vec::new();
+        let mut any_known = false;
+        for (i, header) in headers.iter().enumerate() {
+            let h = header.trim();
+            if opts.ignore.iter().any(|ig| ig.trim() == h || normalise(ig) == normalise(h)) {
+                continue;
+            }
+            let mapped = opts.maps.iter().find(|(from, _)| from == h || normalise(from) == normalise(h));
+            let field = match mapped {
+                Some((_, to)) => field_for(to),
+                None => field_for(h),
+            };
+            match field {
+                Some(field) => {
+                    any_known = true;
+                    // Several id columns are allowed (a file may carry both `call_id`
+                    // and `uuid`); each row must fill exactly one of them.
+                    if field != Field::Id
+                        && let Some((j, _)) = columns.iter().find(|(_, f)| *f == field)
+                    {
+                        return Err(HeaderError::Duplicate {
+                            first: headers[*j].clone(),
+                            second: header.clone(),
+                            field: field.name(),
+                        });
+                    }
+                    columns.push((i, field));
+                }
+                None => unknown.push(header.clone()),
+            }
+        }
+        if !any_known {
+            return Err(HeaderError::NothingKnown);
+        }
+        if !unknown.is_empty() {
+            return Err(HeaderError::Unknown(unknown));
+        }
+        if !columns.iter().any(|(_, f)| *f == Field::Id) {
+            return Err(HeaderError::NoId);
+        }
+        Ok(Schema { headers, columns })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn header_matching() {
+        let cases = [
+            ("id", Some(Field::Id)),
+            ("Call ID", Some(Field::Id)),
+            ("call-uuid", Some(Field::Id)),
+            ("  UUID ", Some(Field::Id)),
+            ("Revenue", Some(Field::Revenue)),
+            ("Add Revenue", Some(Field::AddRevenue)),
+            ("ADD-PAYOUT", Some(Field::AddPayout)),
+            ("Buyer Converted", Some(Field::BuyerConverted)),
+            ("fire outgoing webhook ids", Some(Field::FireWebhooks)),
+            ("post_call_tokens", Some(Field::TokensJson)),
+            ("token:First_Name", Some(Field::Token("First_Name".into()))),
+            ("Token: zip ", Some(Field::Token("zip".into()))),
+            ("post_call_tokens.Loan Amount", Some(Field::Token("Loan Amount".into()))),
+            ("Post Call Tokens.zip", Some(Field::Token("zip".into()))),
+            ("token:", None),
+            ("revenu", None),
+            ("", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(field_for(header), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(nearest("revenu"), Some("revenue"));
+        assert_eq!(nearest("Buyer Convertd"), Some("buyer_converted"));
+        assert_eq!(nearest("addrevenue"), Some("add_revenue"));
+        assert_eq!(nearest("completely different"), None);
+    }
+
+    #[test]
+    fn schema_from_headers() {
+        let s = Schema::from_headers(headers(&["Call ID", "Revenue", "token:zip"]), &HeaderOptions::default()).unwrap();
+        assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Revenue), (2, Field::Token("zip".into()))]);
+
+        let err =
+            Schema::from_headers(headers(&["id", "revenu", "Buyer Name"]), &HeaderOptions::default()).unwrap_err();
+        assert_eq!(err, HeaderError::Unknown(headers(&["revenu", "Buyer Name"])));
+        let msg = err.to_string();
+        assert!(msg.contains("\"revenu\" (did you mean `revenue`?)"), "{msg}");
+        assert!(msg.contains("\"Buyer Name\";"), "{msg}");
+
+        assert_eq!(
+            Schema::from_headers(headers(&["revenue"]), &HeaderOptions::default()).unwrap_err(),
+            HeaderError::NoId
+        );
+        assert_eq!(
+            Schema::from_headers(headers(&["foo", "bar"]), &HeaderOptions::default()).unwrap_err(),
+            HeaderError::NothingKnown
+        );
+        assert!(matches!(
+            Schema::from_headers(headers(&["id", "revenue", "Revenue "]), &HeaderOptions::default()),
+            Err(HeaderError::Duplicate { .. })
+        ));
+        // Two id columns are fine: each row fills one.
+        assert!(Schema::from_headers(headers(&["call_id", "uuid", "revenue"]), &HeaderOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn map_and_ignore() {
+        let opts = HeaderOptions {
+            maps: vec![HeaderOptions::parse_map("Buyer Revenue=revenue").unwrap()],
+            ignore: vec!["Notes (internal)".into()],
+        };
+        let s = Schema::from_headers(headers(&["id", "Buyer Revenue", "Notes (internal)"]), &opts).unwrap();
+        assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Revenue)]);
+        assert!(HeaderOptions::parse_map("no equals").is_err());
+        assert!(HeaderOptions::parse_map("X=revenu").unwrap_err().contains("did you mean `revenue`"));
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand; each takes a validated configuration and
+//! returns the exit code, or a `Fatal` error.
+
+pub mod template;
+pub mod validate;

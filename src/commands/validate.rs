@@ -1,0 +1,82 @@
+//! `tdrecon validate FILE`: read and validate every row, write `errors.csv`,
+//! print a summary. Sends nothing.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::exit::{Exit, Fatal};
+use crate::input::{InputOptions, create_error_report};
+use crate::validate::RejectKind;
+
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    pub input: InputOptions,
+    pub errors: Option<PathBuf>,
+}
+
+/// What a validation pass found.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Tally {
+    pub rows: u64,
+    pub valid: u64,
+    pub rejected: u64,
+    /// Rejections by kind and column.
+    pub by_reason: BTreeMap<(RejectKind, String), u64>,
+}
+
+impl Tally {
+    pub fn reject(&mut self, kind: RejectKind, column: &str) {
+        self.rejected += 1;
+        *self.by_reason.entry((kind, column.to_string())).or_default() += 1;
+    }
+
+    /// The summary lines printed at the end of `validate` and `run`.
+    pub fn render(&self) -> String {
+        let mut out =
+            format!("rows read  {:>8}\nvalid      {:>8}\nrejected   {:>8}\n", self.rows, self.valid, self.rejected);
+        for ((kind, column), n) in &self.by_reason {
+            let label = if column.is_empty() { kind.to_string() } else { format!("{kind} ({column})") };
+            out.push_str(&format!("  {label:<40} {n:>8}\n"));
+        }
+        out
+    }
+}
+
+pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
+    let (mut reader, mut validator) = opts.input.open()?;
+    let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
+    let mut errors = create_error_report(&errors_path, &validator.schema().headers)?;
+    let write_err = |e: csv::Error| {
+        Fatal::aborted(anyhow::Error::new(e).context(format!("cannot write {}", errors_path.display())))
+    };
+    let mut tally = Tally::default();
+    loop {
+        let record = reader
+            .next_record()
+            .with_context(|| format!("cannot read {}", opts.input.path.display()))
+            .map_err(Fatal::usage)?;
+        let Some(record) = record else { break };
+        tally.rows += 1;
+        match validator.check(&record) {
+            Ok(_) => tally.valid += 1,
+            Err(rejection) => {
+                tally.reject(rejection.kind, &rejection.column);
+                errors.write(record.line, &rejection, record.raw).map_err(write_err)?;
+            }
+        }
+    }
+    errors
+        .into_inner()
+        .and_then(|mut w| w.flush())
+        .with_context(|| format!("cannot write {}", errors_path.display()))
+        .map_err(Fatal::aborted)?;
+    let mut summary = tally.render();
+    if tally.rejected > 0 {
+        summary.push_str(&format!("rejected rows are in {}\n", errors_path.display()));
+    }
+    print!("{summary}");
+    Ok(if tally.rejected == 0 { Exit::Ok } else { Exit::SomeRowsFailed })
+}

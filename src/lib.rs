@@ -1,0 +1,19 @@
+//! tdrecon: push buyer-report figures (revenue, payout, conversions,
+//! dispositions, contact fields) onto TrackDrive calls in bulk, one request
+//! per call, without losing a row or applying one twice.
+//!
+//! The pipeline: `reader` streams records with their real line numbers,
+//! `validate` turns each into a `CallUpdate` or a `Rejection`, `report`
+//! writes rejected rows. `cli` is the only module that knows about clap.
+
+pub mod cli;
+pub mod columns;
+pub mod commands;
+pub mod exit;
+pub mod input;
+pub mod money;
+pub mod reader;
+pub mod report;
+pub mod update;
+pub mod validate;
+pub mod values;

@@ -1,0 +1,91 @@
+//! `errors.csv`: one row per rejected input row, and the neutralising of text
+//! that a spreadsheet would otherwise run as a formula.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+use csv::ByteRecord;
+
+use crate::validate::Rejection;
+
+/// Prefixes `'` to text a spreadsheet would read as a formula (`= + - @`, a
+/// tab or a carriage return at the start), so opening a report is never the
+/// way an attacker's cell runs. Only for text echoed from input or a server.
+pub fn neutralise(text: &str) -> Cow<'_, str> {
+    match text.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{text}")),
+        _ => Cow::Borrowed(text),
+    }
+}
+
+/// Writes `errors.csv`: `line, column, value, reason`, then the original cells.
+pub struct ErrorReport<W: Write> {
+    csv: csv::Writer<W>,
+    row: Vec<String>,
+}
+
+impl<W: Write> ErrorReport<W> {
+    pub fn new(out: W, headers: &[String]) -> csv::Result<ErrorReport<W>> {
+        let mut csv = csv::Writer::from_writer(out);
+        let mut header: Vec<String> = ["line", "column", "value", "reason"].map(String::from).to_vec();
+        header.extend(headers.iter().map(|h| neutralise(h).into_owned()));
+        csv.write_record(&header)?;
+        Ok(ErrorReport { csv, row: Vec::new() })
+    }
+
+    pub fn write(&mut self, line: u64, rejection: &Rejection, raw: &ByteRecord) -> csv::Result<()> {
+        self.row.clear();
+        self.row.push(line.to_string());
+        self.row.push(neutralise(&rejection.column).into_owned());
+        self.row.push(neutralise(&rejection.value).into_owned());
+        self.row.push(neutralise(&rejection.reason).into_owned());
+        self.row.extend(raw.iter().map(|cell| neutralise(&String::from_utf8_lossy(cell)).into_owned()));
+        self.csv.write_record(&self.row)
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.csv.flush()
+    }
+
+    pub fn into_inner(self) -> Result<W, std::io::Error> {
+        self.csv.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralising() {
+        let cases = [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("+1", "'+1"),
+            ("-5.00", "'-5.00"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("plain", "plain"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(neutralise(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn error_rows() {
+        let headers = vec!["id".to_string(), "=revenue".to_string()];
+        let mut report = ErrorReport::new(Vec::new(), &headers).unwrap();
+        let rejection = Rejection {
+            kind: crate::validate::RejectKind::InvalidValue,
+            column: "revenue".into(),
+            value: "=1+1".into(),
+            reason: "expected an amount".into(),
+        };
+        report.write(7, &rejection, &ByteRecord::from(vec!["12", "=1+1"])).unwrap();
+        let out = String::from_utf8(report.into_inner().unwrap()).unwrap();
+        assert_eq!(out, "line,column,value,reason,id,'=revenue\n7,revenue,'=1+1,expected an amount,12,'=1+1\n");
+    }
+}

@@ -1,0 +1,445 @@
+//! Turns one raw record into a typed `CallUpdate`, or a `Rejection` that
+//! names the column, the value and the reason.
+//!
+//! `validate_record` is pure: a record and the schema in, an outcome out.
+//! `Validator` adds the one piece of state the rules need, the set of call
+//! ids seen so far (stored as integers, so a few million rows stay small).
+
+use std::collections::HashMap;
+
+use csv::ByteRecord;
+
+use crate::columns::{Field, Schema};
+use crate::money::{Sign, parse_money};
+use crate::reader::Record;
+use crate::update::{Amount, CallUpdate};
+use crate::values::{CallRef, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids};
+
+/// Why a row will not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub kind: RejectKind,
+    /// The column's header as written in the file; empty for the whole record.
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// The broad reason a row was rejected, for the summary's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectKind {
+    Malformed,
+    MissingId,
+    InvalidValue,
+    Conflict,
+    NothingToUpdate,
+    Duplicate,
+}
+
+impl std::fmt::Display for RejectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RejectKind::Malformed => "malformed record",
+            RejectKind::MissingId => "missing call id",
+            RejectKind::InvalidValue => "invalid value",
+            RejectKind::Conflict => "conflicting columns",
+            RejectKind::NothingToUpdate => "nothing to update",
+            RejectKind::Duplicate => "repeated call id",
+        })
+    }
+}
+
+impl Rejection {
+    fn record(reason: String) -> Rejection {
+        Rejection { kind: RejectKind::Malformed, column: String::new(), value: String::new(), reason }
+    }
+}
+
+/// The literal that sends an empty value to a field the API lets be blank.
+pub const CLEAR: &str = "#clear";
+
+/// Validates one record against the schema. Does not check for repeated ids.
+pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, Rejection> {
+    if raw.len() != schema.headers.len() {
+        return Err(Rejection::record(format!(
+            "expected {} fields like the header row, found {}",
+            schema.headers.len(),
+            raw.len()
+        )));
+    }
+    let mut id: Option<(CallRef, usize)> = None;
+    let mut update = CallUpdate::new(CallRef::Id(0));
+    // Which column set each amount, to name both in a set+add conflict.
+    let mut revenue_col: Option<usize> = None;
+    let mut payout_col: Option<usize> = None;
+    let mut tokens_json_col: Option<usize> = None;
+    let mut token_cols: Vec<usize> = Vec::new();
+
+    for (pos, field) in &schema.columns {
+        let pos = *pos;
+        let bytes = raw.get(pos).expect("field count was checked against the header");
+        let header = &schema.headers[pos];
+        let reject_as = |kind: RejectKind, reason: String| Rejection {
+            kind,
+            column: header.clone(),
+            value: String::from_utf8_lossy(bytes).into_owned(),
+            reason,
+        };
+        let reject = |reason: String| reject_as(RejectKind::InvalidValue, reason);
+        let text = std::str::from_utf8(bytes).map_err(|_| reject("not valid UTF-8 text".into()))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let clear = text.trim().eq_ignore_ascii_case(CLEAR);
+        if clear && !matches!(field, Field::DispositionId | Field::DispositionNotes) {
+            return Err(reject(format!(
+                "{CLEAR} is only allowed on call_disposition_id and agent_call_disposition_notes \
+                 (the fields the API lets be blank)"
+            )));
+        }
+        let conflict = |other: usize| {
+            reject_as(
+                RejectKind::Conflict,
+                format!("both {:?} and {header:?} are set: use one of them", schema.headers[other]),
+            )
+        };
+        match field {
+            Field::Id => {
+                if let Some((_, other)) = id {
+                    return Err(conflict(other));
+                }
+                id = Some((CallRef::parse(text).map_err(reject)?, pos));
+            }
+            Field::Revenue | Field::AddRevenue | Field::Payout | Field::AddPayout => {
+                let (slot, col) = match field {
+                    Field::Revenue | Field::AddRevenue => (&mut update.revenue, &mut revenue_col),
+                    _ => (&mut update.payout, &mut payout_col),
+                };
+                if let Some(other) = *col {
+                    return Err(conflict(other));
+                }
+                let set = matches!(field, Field::Revenue | Field::Payout);
+                let sign = if set { Sign::NonNegative } else { Sign::Any };
+                let amount = parse_money(text, sign).map_err(reject)?;
+                *slot = Some(if set { Amount::Set(amount) } else { Amount::Add(amount) });
+                *col = Some(pos);
+            }
+            Field::BuyerConverted => update.buyer_converted = Some(parse_flag(text).map_err(reject)?),
+            Field::OfferConverted => update.offer_converted = Some(parse_flag(text).map_err(reject)?),
+            Field::ManualTranscribe => update.manual_transcribe = Some(parse_flag(text).map_err(reject)?),
+            Field::BuyerId => update.trackdrive_buyer_id = Some(parse_record_id(text).map_err(reject)?),
+            Field::TrafficSourceId => {
+                update.trackdrive_traffic_source_id = Some(parse_record_id(text).map_err(reject)?)
+            }
+            Field::DispositionId => {
+                update.call_disposition_id =
+                    Some(if clear { String::new() } else { parse_record_id(text).map_err(reject)? })
+            }
+            Field::DispositionNotes => {
+                update.agent_call_disposition_notes = Some(if clear { String::new() } else { text.to_string() })
+            }
+            Field::ContactFieldType => update.contact_field_type = Some(text.trim().to_string()),
+            Field::FireWebhooks => update.fire_outgoing_webhook_ids = Some(parse_webhook_ids(text).map_err(reject)?),
+            Field::TokensJson => {
+                for (name, value) in parse_tokens_json(text).map_err(reject)? {
+                    if update.post_call_tokens.insert(name.clone(), value).is_some() {
+                        return Err(reject_as(
+                            RejectKind::Conflict,
+                            format!("token {name:?} is also set by its own column"),
+                        ));
+                    }
+                }
+                tokens_json_col = Some(pos);
+            }
+            Field::Token(name) => {
+                if update.post_call_tokens.insert(name.clone(), text.to_string()).is_some() {
+                    let other = tokens_json_col.or(token_cols.first().copied()).unwrap_or(pos);
+                    return Err(reject_as(
+                        RejectKind::Conflict,
+                        format!("token {name:?} is also set by column {:?}", schema.headers[other]),
+                    ));
+                }
+                token_cols.push(pos);
+            }
+        }
+    }
+
+    let Some((call, id_pos)) = id else {
+        let column = schema.columns.iter().find(|(_, f)| *f == Field::Id).map(|(p, _)| schema.headers[*p].clone());
+        return Err(Rejection {
+            kind: RejectKind::MissingId,
+            column: column.unwrap_or_default(),
+            value: String::new(),
+            reason: "missing call id".into(),
+        });
+    };
+    update.call = call;
+    if update.is_empty() {
+        return Err(Rejection {
+            kind: RejectKind::NothingToUpdate,
+            column: schema.headers[id_pos].clone(),
+            value: call.to_string(),
+            reason: "nothing to update: every other cell is empty".into(),
+        });
+    }
+    Ok(update)
+}
+
+/// Validates records in file order, rejecting a call id seen on an earlier
+/// valid row.
+pub struct Validator {
+    schema: Schema,
+    seen_ids: HashMap<u64, u32>,
+    seen_uuids: HashMap<u128, u32>,
+}
+
+impl Validator {
+    pub fn new(schema: Schema) -> Validator {
+        Validator { schema, seen_ids: HashMap::new(), seen_uuids: HashMap::new() }
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn check(&mut self, record: &Record<'_>) -> Result<CallUpdate, Rejection> {
+        if record.unclosed_quote {
+            return Err(Rejection::record(format!(
+                "a quote opened in this record is never closed: it swallowed lines {}-{} to the end of the file",
+                record.line, record.end_line
+            )));
+        }
+        let mut result = validate_record(&self.schema, record.raw);
+        if let Err(rejection) = &mut result
+            && record.end_line > record.line
+        {
+            rejection.reason.push_str(&format!(
+                " (this record spans lines {}-{}: check for a quote left open)",
+                record.line, record.end_line
+            ));
+        }
+        let update = result?;
+        let line = u32::try_from(record.line).unwrap_or(u32::MAX);
+        let first = match update.call {
+            CallRef::Id(id) => *self.seen_ids.entry(id).or_insert(line),
+            CallRef::Uuid(uuid) => *self.seen_uuids.entry(uuid).or_insert(line),
+        };
+        if first != line {
+            let (pos, _) = self
+                .schema
+                .columns
+                .iter()
+                .find(|(pos, f)| *f == Field::Id && !record.raw.get(*pos).unwrap_or_default().trim_ascii().is_empty())
+                .expect("a valid update came from a filled id column");
+            return Err(Rejection {
+                kind: RejectKind::Duplicate,
+                column: self.schema.headers[*pos].clone(),
+                value: update.call.to_string(),
+                reason: format!("call {} already appears on line {first}", update.call),
+            });
+        }
+        Ok(update)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::columns::HeaderOptions;
+
+    const HEADERS: &[&str] = &[
+        "Call ID",
+        "uuid",
+        "revenue",
+        "add_revenue",
+        "payout",
+        "add_payout",
+        "buyer_converted",
+        "offer_converted",
+        "manual_transcribe",
+        "trackdrive_buyer_id",
+        "trackdrive_traffic_source_id",
+        "call_disposition_id",
+        "agent_call_disposition_notes",
+        "contact_field_type",
+        "fire_outgoing_webhook_ids",
+        "post_call_tokens",
+        "token:zip",
+    ];
+
+    fn schema() -> Schema {
+        Schema::from_headers(HEADERS.iter().map(|s| s.to_string()).collect(), &HeaderOptions::default()).unwrap()
+    }
+
+    /// A record with the given cells set by header name and the rest empty.
+    fn row(cells: &[(&str, &str)]) -> ByteRecord {
+        let mut values = vec![String::new(); HEADERS.len()];
+        for (name, value) in cells {
+            let i = HEADERS.iter().position(|h| h == name).unwrap_or_else(|| panic!("no header {name}"));
+            values[i] = value.to_string();
+        }
+        ByteRecord::from(values)
+    }
+
+    fn body(cells: &[(&str, &str)]) -> serde_json::Value {
+        let update = validate_record(&schema(), &row(cells)).unwrap_or_else(|r| panic!("{cells:?}: {r:?}"));
+        serde_json::Value::Object(update.body())
+    }
+
+    fn rejection(cells: &[(&str, &str)]) -> Rejection {
+        match validate_record(&schema(), &row(cells)) {
+            Ok(u) => panic!("{cells:?} was accepted: {u:?}"),
+            Err(r) => r,
+        }
+    }
+
+    #[test]
+    fn accepted_rows() {
+        use serde_json::json;
+        let cases: Vec<(Vec<(&str, &str)>, serde_json::Value)> = vec![
+            (vec![("Call ID", "7"), ("revenue", "$1,234.5")], json!({"revenue": "1234.50"})),
+            (
+                vec![("uuid", "C3B20B12-3B3B-4322-B15D-0F1C5F653479"), ("add_revenue", "-5")],
+                json!({"add_revenue": "-5.00"}),
+            ),
+            (
+                vec![("Call ID", "7"), ("payout", "3"), ("add_revenue", "1")],
+                json!({"payout": "3.00", "add_revenue": "1.00"}),
+            ),
+            (vec![("Call ID", "7"), ("add_payout", "0.5")], json!({"add_payout": "0.50"})),
+            (
+                vec![("Call ID", "7"), ("buyer_converted", "Yes"), ("offer_converted", "off")],
+                json!({"buyer_converted": true, "offer_converted": false}),
+            ),
+            (vec![("Call ID", "7"), ("manual_transcribe", "1")], json!({"manual_transcribe": true})),
+            (
+                vec![("Call ID", "7"), ("trackdrive_buyer_id", "55"), ("trackdrive_traffic_source_id", "66")],
+                json!({"trackdrive_buyer_id": "55", "trackdrive_traffic_source_id": "66"}),
+            ),
+            (vec![("Call ID", "7"), ("call_disposition_id", "#clear")], json!({"call_disposition_id": ""})),
+            (
+                vec![
+                    ("Call ID", "7"),
+                    ("call_disposition_id", "12"),
+                    ("agent_call_disposition_notes", "left voicemail"),
+                ],
+                json!({"call_disposition_id": "12", "agent_call_disposition_notes": "left voicemail"}),
+            ),
+            (
+                vec![("Call ID", "7"), ("agent_call_disposition_notes", "#CLEAR")],
+                json!({"agent_call_disposition_notes": ""}),
+            ),
+            (vec![("Call ID", "7"), ("contact_field_type", " 9 ")], json!({"contact_field_type": "9"})),
+            (
+                vec![("Call ID", "7"), ("fire_outgoing_webhook_ids", "1;2")],
+                json!({"fire_outgoing_webhook_ids": [1, 2]}),
+            ),
+            (
+                vec![("Call ID", "7"), ("post_call_tokens", r#"{"first_name":"Jo"}"#), ("token:zip", "90210")],
+                json!({"post_call_tokens": {"first_name": "Jo", "zip": "90210"}}),
+            ),
+        ];
+        for (cells, want) in cases {
+            assert_eq!(body(&cells), want, "{cells:?}");
+        }
+    }
+
+    #[test]
+    fn rejected_rows_name_column_and_reason() {
+        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+            (vec![("revenue", "5")], "Call ID", "missing call id"),
+            (vec![("Call ID", "1.23E+08"), ("revenue", "5")], "Call ID", "spreadsheet"),
+            (
+                vec![("Call ID", "7"), ("uuid", "c3b20b12-3b3b-4322-b15d-0f1c5f653479"), ("revenue", "1")],
+                "uuid",
+                "both \"Call ID\" and \"uuid\"",
+            ),
+            (vec![("Call ID", "7")], "Call ID", "nothing to update"),
+            (vec![("Call ID", "7"), ("revenue", "abc")], "revenue", "expected an amount"),
+            (vec![("Call ID", "7"), ("revenue", "-1")], "revenue", "0 or more"),
+            (vec![("Call ID", "7"), ("revenue", "1.005")], "revenue", "decimal places"),
+            (vec![("Call ID", "7"), ("revenue", "1e3")], "revenue", "exponents"),
+            (
+                vec![("Call ID", "7"), ("revenue", "1"), ("add_revenue", "2")],
+                "add_revenue",
+                "both \"revenue\" and \"add_revenue\"",
+            ),
+            (
+                vec![("Call ID", "7"), ("payout", "1"), ("add_payout", "2")],
+                "add_payout",
+                "both \"payout\" and \"add_payout\"",
+            ),
+            (vec![("Call ID", "7"), ("buyer_converted", "maybe")], "buyer_converted", "expected one of"),
+            (vec![("Call ID", "7"), ("trackdrive_buyer_id", "abc")], "trackdrive_buyer_id", "numeric id"),
+            (vec![("Call ID", "7"), ("call_disposition_id", "x1")], "call_disposition_id", "numeric id"),
+            (vec![("Call ID", "7"), ("revenue", "#clear")], "revenue", "only allowed on"),
+            (vec![("Call ID", "7"), ("token:zip", "#clear")], "token:zip", "only allowed on"),
+            (
+                vec![("Call ID", "7"), ("fire_outgoing_webhook_ids", "1;x")],
+                "fire_outgoing_webhook_ids",
+                "whole numbers",
+            ),
+            (vec![("Call ID", "7"), ("post_call_tokens", "[1]")], "post_call_tokens", "JSON object"),
+            (
+                vec![("Call ID", "7"), ("post_call_tokens", r#"{"zip":"1"}"#), ("token:zip", "2")],
+                "token:zip",
+                "also set by column \"post_call_tokens\"",
+            ),
+        ];
+        for (cells, column, reason) in cases {
+            let r = rejection(&cells);
+            assert_eq!(r.column, column, "{cells:?}: {r:?}");
+            assert!(r.reason.contains(reason), "{cells:?}: {r:?} lacks {reason:?}");
+        }
+    }
+
+    #[test]
+    fn rejected_value_echoes_the_cell() {
+        let r = rejection(&[("Call ID", "7"), ("revenue", "12,34")]);
+        assert_eq!(r.value, "12,34");
+    }
+
+    #[test]
+    fn malformed_records() {
+        let short = ByteRecord::from(vec!["7", "1"]);
+        let r = validate_record(&schema(), &short).unwrap_err();
+        assert_eq!(r.column, "");
+        assert!(r.reason.contains(&format!("expected {} fields", HEADERS.len())), "{r:?}");
+
+        let mut bad_utf8 = row(&[("Call ID", "7")]);
+        let mut cells: Vec<Vec<u8>> = bad_utf8.iter().map(|c| c.to_vec()).collect();
+        cells[2] = b"\xff12".to_vec();
+        bad_utf8 = ByteRecord::from(cells);
+        let r = validate_record(&schema(), &bad_utf8).unwrap_err();
+        assert_eq!((r.column.as_str(), r.reason.as_str()), ("revenue", "not valid UTF-8 text"));
+    }
+
+    #[test]
+    fn repeated_ids_name_the_first_line() {
+        let mut v = Validator::new(schema());
+        let check = |v: &mut Validator, line: u64, cells: &[(&str, &str)]| {
+            let raw = row(cells);
+            v.check(&Record { line, end_line: line, raw: &raw, unclosed_quote: false })
+        };
+        assert!(check(&mut v, 2, &[("Call ID", "7"), ("revenue", "1")]).is_ok());
+        assert!(check(&mut v, 3, &[("uuid", "c3b20b12-3b3b-4322-b15d-0f1c5f653479"), ("revenue", "1")]).is_ok());
+        let r = check(&mut v, 9, &[("Call ID", "007"), ("revenue", "2")]).unwrap_err();
+        assert_eq!(r.column, "Call ID");
+        assert!(r.reason.contains("already appears on line 2"), "{r:?}");
+        let r = check(&mut v, 10, &[("uuid", "C3B20B12-3B3B-4322-B15D-0F1C5F653479"), ("payout", "2")]).unwrap_err();
+        assert!(r.reason.contains("line 3"), "{r:?}");
+        // A rejected row does not claim its id.
+        assert!(check(&mut v, 11, &[("Call ID", "8"), ("revenue", "x")]).is_err());
+        assert!(check(&mut v, 12, &[("Call ID", "8"), ("revenue", "1")]).is_ok());
+    }
+
+    #[test]
+    fn multi_line_rejections_hint_at_quotes() {
+        let mut v = Validator::new(schema());
+        let raw = row(&[("Call ID", "7"), ("revenue", "1\n8,2")]);
+        let r = v.check(&Record { line: 4, end_line: 5, raw: &raw, unclosed_quote: false }).unwrap_err();
+        assert!(r.reason.contains("spans lines 4-5"), "{r:?}");
+        let r = v.check(&Record { line: 4, end_line: 9, raw: &raw, unclosed_quote: true }).unwrap_err();
+        assert!(r.reason.contains("never closed"), "{r:?}");
+    }
+}

@@ -1,0 +1,226 @@
+//! Parsers for the non-money cells of an input row: call references, flags,
+//! ids, webhook id lists and contact-field JSON. Each is a pure function from
+//! the cell's text to a typed value or a reason a person can act on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Which call a row updates: TrackDrive accepts either its numeric Call ID or
+/// its Call UUID. Stored as integers so the set of seen ids stays compact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallRef {
+    Id(u64),
+    Uuid(u128),
+}
+
+impl fmt::Display for CallRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CallRef::Id(id) => write!(f, "{id}"),
+            CallRef::Uuid(u) => {
+                let h = format!("{u:032x}");
+                write!(f, "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+            }
+        }
+    }
+}
+
+impl CallRef {
+    /// Parses a numeric Call ID or an 8-4-4-4-12 hex Call UUID.
+    pub fn parse(text: &str) -> Result<CallRef, String> {
+        let s = text.trim();
+        if s.is_empty() {
+            return Err("missing call id".into());
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse::<u64>()
+                .map(CallRef::Id)
+                .map_err(|_| "call id is too long to be a TrackDrive Call ID".into());
+        }
+        if let Some(u) = parse_uuid(s) {
+            return Ok(CallRef::Uuid(u));
+        }
+        if looks_spreadsheet_mangled(s) {
+            return Err("looks like a spreadsheet reformatted this id as a number \
+                        (scientific notation or decimals): format the id column as text \
+                        and export again"
+                .into());
+        }
+        Err("expected a numeric Call ID or a Call UUID (8-4-4-4-12 hex digits)".into())
+    }
+}
+
+fn parse_uuid(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        let digit = (c as char).to_digit(16)?;
+        value = (value << 4) | digit as u128;
+    }
+    Some(value)
+}
+
+/// `1.23E+08`, `123456789.0`, `1,234,567`: what Excel does to a long id.
+fn looks_spreadsheet_mangled(s: &str) -> bool {
+    let mantissa = match s.find(['e', 'E']) {
+        Some(i) => {
+            let exp = s[i + 1..].trim_start_matches(['+', '-']);
+            if exp.is_empty() || !exp.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            &s[..i]
+        }
+        None => s,
+    };
+    !mantissa.is_empty()
+        && mantissa.bytes().any(|b| b.is_ascii_digit())
+        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+}
+
+/// The flag spellings the API documents: `1 true yes on 0 false no off`.
+pub fn parse_flag(text: &str) -> Result<bool, String> {
+    let s = text.trim();
+    const TRUE: [&str; 4] = ["1", "true", "yes", "on"];
+    const FALSE: [&str; 4] = ["0", "false", "no", "off"];
+    if TRUE.iter().any(|t| s.eq_ignore_ascii_case(t)) {
+        Ok(true)
+    } else if FALSE.iter().any(|t| s.eq_ignore_ascii_case(t)) {
+        Ok(false)
+    } else {
+        Err("expected one of 1 true yes on 0 false no off".into())
+    }
+}
+
+/// A TrackDrive record id (buyer, traffic source, disposition): digits only.
+pub fn parse_record_id(text: &str) -> Result<String, String> {
+    let s = text.trim();
+    if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else if looks_spreadsheet_mangled(s) {
+        Err("looks like a spreadsheet reformatted this id as a number: format the column as text".into())
+    } else {
+        Err("expected a numeric id".into())
+    }
+}
+
+/// Webhook ids to refire: `1;2;3`, `1,2,3` or a JSON array `[1, 2, 3]`.
+pub fn parse_webhook_ids(text: &str) -> Result<Vec<u64>, String> {
+    let s = text.trim();
+    let ids: Vec<u64> = if s.starts_with('[') {
+        serde_json::from_str(s).map_err(|_| "expected a JSON array of whole numbers, like [12, 34]".to_string())?
+    } else {
+        s.split([';', ','])
+            .map(|part| part.trim().parse::<u64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| "expected whole numbers separated by ; or , (like 12;34)".to_string())?
+    };
+    if ids.is_empty() {
+        return Err("expected at least one webhook id".into());
+    }
+    Ok(ids)
+}
+
+/// The `post_call_tokens` column: a JSON object whose values are strings.
+pub fn parse_tokens_json(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("not valid JSON ({e}); expected an object like {{\"zip\":\"90210\"}}"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("expected a JSON object like {\"zip\":\"90210\"}".into());
+    };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            other => Err(format!("token {k:?} must be a string, found {other}")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_refs() {
+        let ok = [
+            ("123895022", "123895022"),
+            (" 42 ", "42"),
+            ("c3b20b12-3b3b-4322-b15d-0f1c5f653479", "c3b20b12-3b3b-4322-b15d-0f1c5f653479"),
+            ("C3B20B12-3B3B-4322-B15D-0F1C5F653479", "c3b20b12-3b3b-4322-b15d-0f1c5f653479"),
+            ("00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000001"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(CallRef::parse(input).unwrap().to_string(), want, "{input:?}");
+        }
+        let bad = [
+            ("", "missing"),
+            ("1.23E+08", "spreadsheet"),
+            ("1.23e8", "spreadsheet"),
+            ("123895022.0", "spreadsheet"),
+            ("123,895,022", "spreadsheet"),
+            ("abc", "expected a numeric Call ID"),
+            ("c3b20b12-3b3b-4322-b15d-0f1c5f65347", "expected"),
+            ("c3b20b12_3b3b_4322_b15d_0f1c5f653479", "expected"),
+            ("g3b20b12-3b3b-4322-b15d-0f1c5f653479", "expected"),
+            ("99999999999999999999999", "too long"),
+            ("-5", "expected"),
+        ];
+        for (input, want) in bad {
+            let err = CallRef::parse(input).unwrap_err();
+            assert!(err.contains(want), "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn uuid_and_id_are_distinct_keys() {
+        assert_ne!(CallRef::parse("1").unwrap(), CallRef::parse("00000000-0000-0000-0000-000000000001").unwrap());
+    }
+
+    #[test]
+    fn flags() {
+        for t in ["1", "true", "TRUE", "Yes", "on", " ON "] {
+            assert_eq!(parse_flag(t), Ok(true), "{t}");
+        }
+        for f in ["0", "false", "No", "OFF"] {
+            assert_eq!(parse_flag(f), Ok(false), "{f}");
+        }
+        for bad in ["y", "2", "", "truee", "x"] {
+            assert!(parse_flag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn record_ids() {
+        assert_eq!(parse_record_id(" 123 ").unwrap(), "123");
+        assert!(parse_record_id("12a").unwrap_err().contains("numeric"));
+        assert!(parse_record_id("1.2E+05").unwrap_err().contains("spreadsheet"));
+        assert!(parse_record_id("").is_err());
+    }
+
+    #[test]
+    fn webhook_ids() {
+        let ok = [("1;2;3", vec![1, 2, 3]), ("4, 5", vec![4, 5]), ("[7,8]", vec![7, 8]), ("9", vec![9])];
+        for (input, want) in ok {
+            assert_eq!(parse_webhook_ids(input).unwrap(), want, "{input:?}");
+        }
+        for bad in ["", "1;;2", "a", "[1.5]", "[\"1\"]", "[]", "-1", "1;2;"] {
+            assert!(parse_webhook_ids(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_json() {
+        let map = parse_tokens_json(r#"{"zip":"90210","First Name":"Jo"}"#).unwrap();
+        assert_eq!(map["zip"], "90210");
+        assert_eq!(map["First Name"], "Jo");
+        assert!(parse_tokens_json("[1]").unwrap_err().contains("object"));
+        assert!(parse_tokens_json(r#"{"zip":90210}"#).unwrap_err().contains("must be a string"));
+        assert!(parse_tokens_json("{zip").unwrap_err().contains("not valid JSON"));
+    }
+}
