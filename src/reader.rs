@@ -180,34 +180,43 @@ struct LineIndex {
     offset: u64,
     line: u64,
     line_is_blank: bool,
+    /// The last chunk ended in `\r`: a `\n` starting the next one ends no new line.
+    after_cr: bool,
     starts: VecDeque<(u64, u64)>,
 }
 
 impl Default for LineIndex {
     fn default() -> Self {
-        LineIndex { offset: 0, line: 1, line_is_blank: true, starts: VecDeque::new() }
+        LineIndex { offset: 0, line: 1, line_is_blank: true, after_cr: false, starts: VecDeque::new() }
     }
 }
 
 impl LineIndex {
+    /// Counts lines the way editors do: `\n`, `\r\n` and a lone `\r` (old
+    /// Mac exports, which the csv reader also treats as a record end) each
+    /// end one line.
     fn feed(&mut self, chunk: &[u8]) {
         let mut pos = 0;
+        if std::mem::take(&mut self.after_cr) && chunk.first() == Some(&b'\n') {
+            pos = 1;
+        }
         loop {
-            let newline = memchr::memchr(b'\n', &chunk[pos..]).map(|i| pos + i);
-            let end = newline.unwrap_or(chunk.len());
-            if self.line_is_blank
-                && let Some(k) = chunk[pos..end].iter().position(|&b| b != b'\r')
-            {
-                self.starts.push_back((self.offset + (pos + k) as u64, self.line));
+            let ending = memchr::memchr2(b'\n', b'\r', &chunk[pos..]).map(|i| pos + i);
+            let end = ending.unwrap_or(chunk.len());
+            if self.line_is_blank && end > pos {
+                self.starts.push_back((self.offset + pos as u64, self.line));
                 self.line_is_blank = false;
             }
-            match newline {
-                Some(i) => {
-                    self.line += 1;
-                    self.line_is_blank = true;
-                    pos = i + 1;
+            let Some(i) = ending else { break };
+            self.line += 1;
+            self.line_is_blank = true;
+            pos = i + 1;
+            if chunk[i] == b'\r' {
+                match chunk.get(pos) {
+                    Some(b'\n') => pos += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
                 }
-                None => break,
             }
         }
         self.offset += chunk.len() as u64;
@@ -283,6 +292,8 @@ mod tests {
             (b"id,n\n1,\"a\nb\nc\"\n2,x\n", &[(2, 4), (5, 5)]),
             (b"id,n\r\n1,\"a\r\n\r\nb\"\r\n2,x\r\n", &[(2, 4), (5, 5)]),
             (b"\n\nid\n1\n", &[(4, 4)]),
+            (b"id\r1\r\r2\r", &[(2, 2), (4, 4)]),
+            (b"id,n\r1,\"a\rb\"\r2,x", &[(2, 3), (4, 4)]),
         ];
         for (content, want) in cases {
             assert_eq!(lines(content), *want, "{:?}", String::from_utf8_lossy(content));
@@ -311,6 +322,16 @@ mod tests {
             }
         }
         assert_eq!(lines(&content), want);
+    }
+
+    #[test]
+    fn crlf_split_across_reads_is_one_line_ending() {
+        let mut index = LineIndex::default();
+        index.feed(b"id\r");
+        index.feed(b"\n1\r");
+        index.feed(b"\n\r\n2");
+        assert_eq!(index.span(4, 6), (2, 2));
+        assert_eq!(index.span(6, 12), (4, 4));
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub struct ErrorReport<W: Write> {
 
 impl<W: Write> ErrorReport<W> {
     pub fn new(out: W, headers: &[String]) -> csv::Result<ErrorReport<W>> {
-        let mut csv = csv::Writer::from_writer(out);
+        // Rejected records may be short or long: the writer must not insist on a width.
+        let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(out);
         let mut header: Vec<String> = ["line", "column", "value", "reason"].map(String::from).to_vec();
         header.extend(headers.iter().map(|h| neutralise(h).into_owned()));
         csv.write_record(&header)?;

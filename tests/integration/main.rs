@@ -1,0 +1,6 @@
+//! Integration tests: one test binary, a module per command. They run the
+//! real `tdrecon` binary in a throw-away directory.
+
+mod property;
+mod util;
+mod validate;

@@ -1,0 +1,78 @@
+//! Properties: arbitrary input never panics the reader or validator, and
+//! every record the csv crate sees yields exactly one outcome.
+
+use proptest::prelude::*;
+use tdrecon::columns::{HeaderOptions, Schema};
+use tdrecon::reader::CsvReader;
+use tdrecon::validate::Validator;
+
+/// Reads `content` with tdrecon; returns the line of each outcome, or `None`
+/// when the header was refused (also a fine outcome, if it did not panic).
+fn outcomes(content: &[u8]) -> Option<Vec<u64>> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, content).unwrap();
+    let (mut reader, headers) = CsvReader::open(file.path(), b',').ok()?;
+    let schema = Schema::from_headers(headers, &HeaderOptions::default()).ok()?;
+    let mut validator = Validator::new(schema);
+    let mut lines = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        let _ = validator.check(&record);
+        lines.push(record.line);
+    }
+    Some(lines)
+}
+
+fn csv_crate_records(content: &[u8]) -> usize {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(content);
+    rdr.byte_records().count().saturating_sub(1)
+}
+
+fn cell() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[0-9]{1,12}",
+        "\\$?[0-9]{1,3}(,[0-9]{3})?(\\.[0-9]{1,3})?",
+        Just("c3b20b12-3b3b-4322-b15d-0f1c5f653479".to_string()),
+        Just("#clear".to_string()),
+        Just("Yes".to_string()),
+        "[ -~]{0,12}",
+        "\"[a-z,\n\r]{0,8}\"?",
+        Just("1.23E+08".to_string()),
+        Just("{\"zip\":\"9\"}".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let mut content = b"id,revenue,agent_call_disposition_notes,token:zip\n".to_vec();
+        content.extend_from_slice(&body);
+        let lines = outcomes(&content).expect("the header is valid");
+        prop_assert_eq!(lines.len(), csv_crate_records(&content));
+        prop_assert!(lines.windows(2).all(|w| w[0] < w[1]), "lines increase: {:?}", lines);
+    }
+
+    #[test]
+    fn csv_shaped_rows_yield_one_outcome_each(
+        rows in proptest::collection::vec(proptest::collection::vec(cell(), 1..7), 0..30),
+        crlf in any::<bool>(),
+    ) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let mut content = format!("id,revenue,add_revenue,buyer_converted,call_disposition_id,post_call_tokens{eol}");
+        for row in &rows {
+            content.push_str(&row.join(","));
+            content.push_str(eol);
+        }
+        let lines = outcomes(content.as_bytes()).expect("the header is valid");
+        prop_assert_eq!(lines.len(), csv_crate_records(content.as_bytes()));
+        let total_lines = (content.matches('\n').count() + content.replace("\r\n", "").matches('\r').count()) as u64;
+        prop_assert!(lines.iter().all(|&l| l >= 2 && l <= total_lines + 1), "{:?}", lines);
+    }
+
+    #[test]
+    fn arbitrary_headers_never_panic(content in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = outcomes(&content);
+    }
+}
