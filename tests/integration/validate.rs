@@ -118,7 +118,8 @@ fn samples_validate_as_documented() {
     let nightly = format!("{root}/samples/nightly-buyer-report.csv");
     let out = wd.run(&mut wd.command(&["validate", &nightly, "--errors", "e.csv"]), 1);
     assert!(stdout(&out).contains("rejected          4"), "{}", stdout(&out));
-    let lines: Vec<String> = wd.read("e.csv").lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect();
+    let lines: Vec<String> =
+        wd.read("e.csv").lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect();
     assert_eq!(lines, ["41", "124", "205", "255"]);
     wd.run(&mut wd.command(&["validate", &format!("{root}/samples/disposition-backfill.csv")]), 0);
 }
