@@ -28,11 +28,98 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         errors: Option<PathBuf>,
     },
+    /// Serve the TrackDrive calls API from memory, for rehearsals and tests.
+    Sim(SimArgs),
     /// Print a header row and an example row to start a file from.
     Template {
         #[arg(value_enum, default_value_t = UseCase::All)]
         use_case: UseCase,
     },
+}
+
+#[derive(Debug, Args)]
+struct SimArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: std::net::SocketAddr,
+    /// How many calls to create.
+    #[arg(long, default_value_t = 1000, conflicts_with = "calls_file")]
+    calls: u64,
+    /// The first call id; the rest count up from it.
+    #[arg(long, default_value_t = 100_000_001)]
+    first_id: u64,
+    /// Seed the calls from a CSV with columns id,uuid,revenue,payout.
+    #[arg(long, value_name = "CSV")]
+    calls_file: Option<PathBuf>,
+    /// Seed for fault injection: the same seed gives the same faults for the same request order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Requests per second before answering 429 with Retry-After.
+    #[arg(long, value_name = "N")]
+    rate_limit: Option<u32>,
+    /// Send Retry-After as an HTTP date instead of seconds.
+    #[arg(long)]
+    retry_after_date: bool,
+    /// Probability that an update gets a 5xx (500, 502 or 503) without being applied.
+    #[arg(long = "fail-5xx", default_value_t = 0.0, value_parser = probability, value_name = "P")]
+    fail_5xx: f64,
+    /// Added latency per update, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    latency_ms: u64,
+    /// Up to this much more latency, drawn per request.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    latency_jitter_ms: u64,
+    /// Probability of dropping the connection without applying.
+    #[arg(long, default_value_t = 0.0, value_parser = probability, value_name = "P")]
+    reset_before_apply: f64,
+    /// Probability of applying, then holding the response for --stall-ms.
+    #[arg(long, default_value_t = 0.0, value_parser = probability, value_name = "P")]
+    apply_then_stall: f64,
+    /// How long a stalled response is held.
+    #[arg(long, default_value_t = 120_000, value_name = "MS")]
+    stall_ms: u64,
+    /// Probability of applying, then dropping the connection.
+    #[arg(long, default_value_t = 0.0, value_parser = probability, value_name = "P")]
+    apply_then_reset: f64,
+    /// The first N update requests for each call get 503.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    fail_first: u64,
+    /// On SIGINT/SIGTERM, write the final state JSON here before exiting.
+    #[arg(long, value_name = "FILE")]
+    dump_state: Option<PathBuf>,
+}
+
+fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err("expected a probability from 0 to 1".into()),
+    }
+}
+
+impl SimArgs {
+    fn into_options(self) -> commands::sim::SimOptions {
+        use std::time::Duration;
+        commands::sim::SimOptions {
+            addr: self.addr,
+            calls: self.calls,
+            first_id: self.first_id,
+            calls_file: self.calls_file,
+            rate_limit: self.rate_limit,
+            retry_after_date: self.retry_after_date,
+            faults: crate::sim::FaultConfig {
+                seed: self.seed,
+                fail_5xx: self.fail_5xx,
+                latency: Duration::from_millis(self.latency_ms),
+                latency_jitter: Duration::from_millis(self.latency_jitter_ms),
+                reset_before_apply: self.reset_before_apply,
+                apply_then_stall: self.apply_then_stall,
+                apply_then_reset: self.apply_then_reset,
+                stall: Duration::from_millis(self.stall_ms),
+                fail_first: self.fail_first,
+            },
+            dump_state: self.dump_state,
+        }
+    }
 }
 
 /// How to read the input file (shared by `validate` and `run`).
@@ -93,6 +180,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         Command::Validate { input, errors } => {
             commands::validate::run(&commands::validate::ValidateOptions { input: input.into_options()?, errors })
         }
+        Command::Sim(args) => commands::sim::run(args.into_options()),
         Command::Template { use_case } => {
             print!("{}", commands::template::render(use_case));
             Ok(Exit::Ok)

@@ -9,11 +9,13 @@
 pub mod cli;
 pub mod columns;
 pub mod commands;
+pub mod credentials;
 pub mod exit;
 pub mod input;
 pub mod money;
 pub mod reader;
 pub mod report;
+pub mod sim;
 pub mod update;
 pub mod validate;
 pub mod values;

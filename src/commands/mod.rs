@@ -1,5 +1,6 @@
 //! One module per subcommand; each takes a validated configuration and
 //! returns the exit code, or a `Fatal` error.
 
+pub mod sim;
 pub mod template;
 pub mod validate;

@@ -1,0 +1,132 @@
+//! `tdrecon sim`: serve the simulator until Ctrl-C or SIGTERM, printing its
+//! base URL as the first line of stdout so a script can read it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+
+use crate::credentials::Credentials;
+use crate::exit::{Exit, Fatal};
+use crate::money::{Sign, parse_money};
+use crate::sim::store::uuid_for;
+use crate::sim::{Call, FaultConfig, Sim, SimConfig, Store};
+use crate::values::CallRef;
+
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub addr: SocketAddr,
+    pub calls: u64,
+    pub first_id: u64,
+    pub calls_file: Option<PathBuf>,
+    pub rate_limit: Option<u32>,
+    pub retry_after_date: bool,
+    pub faults: FaultConfig,
+    pub dump_state: Option<PathBuf>,
+}
+
+/// Seeds a store from a CSV with columns `id,uuid,revenue,payout` (either id
+/// may be empty; a missing UUID is derived from the id).
+pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let headers: Vec<String> = rdr.headers()?.iter().map(crate::columns::normalise).collect();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (id_col, uuid_col, revenue_col, payout_col) = (col("id"), col("uuid"), col("revenue"), col("payout"));
+    if id_col.is_none() && uuid_col.is_none() {
+        return Err(anyhow!("{}: expected columns id,uuid,revenue,payout", path.display()));
+    }
+    let mut store = Store::default();
+    let mut next_id = 900_000_001u64;
+    for (n, record) in rdr.records().enumerate() {
+        let record = record.with_context(|| format!("{}: record {}", path.display(), n + 1))?;
+        let cell = |c: Option<usize>| c.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let at = || format!("{} record {}", path.display(), n + 1);
+        let id = match cell(id_col).map(CallRef::parse) {
+            Some(Ok(CallRef::Id(id))) => id,
+            Some(_) => return Err(anyhow!("{}: id must be a numeric Call ID", at())),
+            None => {
+                next_id += 1;
+                next_id
+            }
+        };
+        let uuid = match cell(uuid_col).map(CallRef::parse) {
+            Some(Ok(CallRef::Uuid(u))) => u,
+            Some(_) => return Err(anyhow!("{}: uuid must be a Call UUID", at())),
+            None => uuid_for(id),
+        };
+        let mut call = Call::new(id, uuid);
+        if let Some(text) = cell(revenue_col) {
+            call.revenue = parse_money(text, Sign::NonNegative).map_err(|e| anyhow!("{}: revenue: {e}", at()))?;
+        }
+        if let Some(text) = cell(payout_col) {
+            call.payout = parse_money(text, Sign::NonNegative).map_err(|e| anyhow!("{}: payout: {e}", at()))?;
+        }
+        store.insert(call);
+    }
+    Ok(store)
+}
+
+pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
+    let store = match &opts.calls_file {
+        Some(path) => load_calls(path).map_err(Fatal::usage)?,
+        None => Store::seeded(opts.first_id, opts.calls),
+    };
+    let keys = match Credentials::from_env() {
+        Some(Ok(c)) => Some((c.public.clone(), c.private().to_string())),
+        Some(Err(e)) => return Err(Fatal::usage(e)),
+        None => {
+            eprintln!("tdrecon sim: no TRACKDRIVE_PUBLIC_KEY/TRACKDRIVE_PRIVATE_KEY set: accepting any key");
+            None
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime").map_err(Fatal::usage)?;
+    runtime.block_on(async {
+        let calls = store.len();
+        let config = SimConfig {
+            addr: opts.addr,
+            store,
+            keys,
+            rate_limit: opts.rate_limit,
+            retry_after_date: opts.retry_after_date,
+            faults: opts.faults.clone(),
+        };
+        let sim = Sim::start(config).await.with_context(|| format!("cannot listen on {}", opts.addr)).map_err(Fatal::usage)?;
+        println!("{}", sim.base_url());
+        let _ = std::io::stdout().flush();
+        eprintln!("tdrecon sim: serving {calls} calls; state at {}/__sim/state; Ctrl-C to stop", sim.base_url());
+        wait_for_signal().await;
+        sim.stop();
+        if let Some(path) = &opts.dump_state {
+            let json = serde_json::to_vec_pretty(&sim.state.state_json()).expect("state is plain JSON");
+            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display())).map_err(Fatal::aborted)?;
+        }
+        Ok(Exit::Ok)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

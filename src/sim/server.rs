@@ -1,0 +1,313 @@
+//! The HTTP side of the simulator: routes, Basic auth, the server-side rate
+//! limit, and the faults that need control of the connection itself.
+//!
+//! axum serves the routes, but connections are accepted here with hyper
+//! directly: a "reset" fault has to drop the TCP connection mid-exchange,
+//! which a handler can only do by signalling the task that owns it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tower::ServiceExt;
+
+use super::faults::{Fault, FaultConfig};
+use super::store::{Serializer, Store, apply};
+
+/// Everything the handlers share.
+pub struct SimState {
+    store: Mutex<Store>,
+    credentials: Option<String>,
+    rate_limit: Option<u32>,
+    retry_after_date: bool,
+    faults: FaultConfig,
+    sequence: AtomicU64,
+    window: Mutex<(u64, u32)>,
+    pub requests: AtomicU64,
+    pub throttled: AtomicU64,
+    pub faults_injected: AtomicU64,
+}
+
+/// How to run a simulator.
+#[derive(Debug)]
+pub struct SimConfig {
+    pub addr: SocketAddr,
+    pub store: Store,
+    /// `(public, private)`; `None` accepts any key.
+    pub keys: Option<(String, String)>,
+    /// Requests per second before 429.
+    pub rate_limit: Option<u32>,
+    /// Send `Retry-After` as an HTTP date instead of seconds.
+    pub retry_after_date: bool,
+    pub faults: FaultConfig,
+}
+
+impl SimState {
+    fn new(config: SimConfig) -> SimState {
+        SimState {
+            store: Mutex::new(config.store),
+            credentials: config.keys.map(|(public, private)| format!("{public}:{private}")),
+            rate_limit: config.rate_limit,
+            retry_after_date: config.retry_after_date,
+            faults: config.faults,
+            sequence: AtomicU64::new(0),
+            window: Mutex::new((0, 0)),
+            requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            faults_injected: AtomicU64::new(0),
+        }
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        // The store is only changed by whole-call replacement: never torn.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The whole store and the counters, as `/__sim/state` returns them.
+    pub fn state_json(&self) -> Value {
+        let calls: Vec<Value> = self.store().calls().iter().map(|c| c.state_json()).collect();
+        json!({
+            "calls": calls,
+            "stats": {
+                "requests": self.requests.load(Ordering::Relaxed),
+                "throttled": self.throttled.load(Ordering::Relaxed),
+                "faults": self.faults_injected.load(Ordering::Relaxed),
+            }
+        })
+    }
+
+    fn authorised(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.credentials else { return true };
+        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let Some((scheme, encoded)) = value.split_once(' ') else { return false };
+        scheme.eq_ignore_ascii_case("basic")
+            && base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .is_ok_and(|decoded| decoded == expected.as_bytes())
+    }
+
+    /// A fixed one-second window on the wall clock: `Some(retry-after)` when
+    /// this request is over the limit.
+    fn throttle(&self) -> Option<HeaderValue> {
+        let limit = self.rate_limit?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let second = now.as_secs();
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 += 1;
+        if window.1 <= limit {
+            return None;
+        }
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        let value = if self.retry_after_date {
+            httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second + 1))
+        } else {
+            "1".to_string()
+        };
+        Some(HeaderValue::from_str(&value).expect("a number or an HTTP date is a valid header value"))
+    }
+}
+
+/// Signals the task that owns a connection to drop it.
+#[derive(Clone)]
+struct ConnKill(Arc<Notify>);
+
+fn error(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn routes(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/api/v1/calls/{id}", get(show).put(update).patch(update).post(update))
+        .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
+        .with_state(state)
+}
+
+async fn show(
+    State(sim): State<Arc<SimState>>,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    sim.requests.fetch_add(1, Ordering::Relaxed);
+    if !sim.authorised(&headers) {
+        return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));
+    }
+    if let Some(retry_after) = sim.throttle() {
+        return throttled(retry_after);
+    }
+    let serializer = match Serializer::parse(query.get("serializer").map(String::as_str)) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"serializer": e}})),
+    };
+    match sim.store().find_mut(&key) {
+        Some(call) => axum::Json(call.api_json(serializer)).into_response(),
+        None => not_found(&key),
+    }
+}
+
+fn throttled(retry_after: HeaderValue) -> Response {
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, json!({"error": "rate limit exceeded"}));
+    response.headers_mut().insert(header::RETRY_AFTER, retry_after);
+    response
+}
+
+fn not_found(key: &str) -> Response {
+    error(StatusCode::NOT_FOUND, json!({"errors": {"id": format!("no call with id {key}")}}))
+}
+
+async fn update(
+    State(sim): State<Arc<SimState>>,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    Extension(kill): Extension<ConnKill>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    sim.requests.fetch_add(1, Ordering::Relaxed);
+    let sequence = sim.sequence.fetch_add(1, Ordering::Relaxed);
+    if !sim.authorised(&headers) {
+        return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));
+    }
+    if let Some(retry_after) = sim.throttle() {
+        return throttled(retry_after);
+    }
+    let plan = sim.faults.plan(sequence);
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
+    }
+    let fail_first = {
+        let mut store = sim.store();
+        let Some(call) = store.find_mut(&key) else { return not_found(&key) };
+        call.requests_seen += 1;
+        call.requests_seen <= sim.faults.fail_first
+    };
+    let fault = if fail_first { Fault::ServerError(503) } else { plan.fault };
+    if fault != Fault::None {
+        sim.faults_injected.fetch_add(1, Ordering::Relaxed);
+    }
+    match fault {
+        Fault::ServerError(code) => {
+            let status = StatusCode::from_u16(code).expect("fault codes are valid statuses");
+            return error(status, json!({"error": "simulated server error"}));
+        }
+        Fault::ResetBeforeApply => return reset(kill).await,
+        _ => {}
+    }
+    let body: serde_json::Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(map)) => map,
+        _ => return error(StatusCode::BAD_REQUEST, json!({"error": "the body must be a JSON object"})),
+    };
+    let serializer_param = query.get("serializer").map(String::as_str).or(body.get("serializer").and_then(Value::as_str));
+    let serializer = match Serializer::parse(serializer_param) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"serializer": e}})),
+    };
+    let applied = {
+        let mut store = sim.store();
+        let Some(call) = store.find_mut(&key) else { return not_found(&key) };
+        apply(call, &body).map(|()| call.api_json(serializer))
+    };
+    let response = match applied {
+        Ok(call) => axum::Json(call).into_response(),
+        Err(errors) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": errors})),
+    };
+    match fault {
+        Fault::ApplyThenStall => {
+            tokio::time::sleep(sim.faults.stall).await;
+            response
+        }
+        Fault::ApplyThenReset => reset(kill).await,
+        _ => response,
+    }
+}
+
+/// Drops the connection: the client sees it close with no response.
+async fn reset(kill: ConnKill) -> Response {
+    kill.0.notify_one();
+    // The connection task drops this future with the connection.
+    std::future::pending().await
+}
+
+/// A running simulator.
+pub struct Sim {
+    pub addr: SocketAddr,
+    pub state: Arc<SimState>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Sim {
+    /// Binds and starts serving on the current tokio runtime.
+    pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
+        let listener = TcpListener::bind(config.addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState::new(config));
+        let (shutdown, stop) = watch::channel(false);
+        tokio::spawn(accept_loop(listener, routes(Arc::clone(&state)), stop));
+        Ok(Sim { addr, state, shutdown })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting and closes open connections.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off, keep serving.
+                Err(_) => { tokio::time::sleep(Duration::from_millis(10)).await; continue; }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let conn_kill = ConnKill(Arc::clone(&kill));
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(conn_kill.clone());
+                router.clone().oneshot(req)
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = kill.notified() => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}

@@ -1,0 +1,349 @@
+//! The simulator's in-memory calls, and how an update body changes one.
+//!
+//! Values in a body are read with the same parsers the job's validator uses
+//! (`money`, `values`), so the two sides agree on what a valid amount, flag
+//! or id is. The update is checked whole before anything changes: a 422
+//! leaves the call exactly as it was.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value, json};
+
+use crate::money::{Sign, parse_money};
+use crate::values::{CallRef, parse_flag, parse_record_id};
+
+/// One call as the simulator keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub id: u64,
+    pub uuid: u128,
+    pub revenue: Decimal,
+    pub payout: Decimal,
+    pub buyer_converted: bool,
+    pub offer_converted: bool,
+    pub call_disposition_id: Option<String>,
+    pub agent_call_disposition_notes: Option<String>,
+    pub trackdrive_buyer_id: Option<String>,
+    pub trackdrive_traffic_source_id: Option<String>,
+    pub contact_field_type: Option<String>,
+    pub post_call_tokens: BTreeMap<String, String>,
+    pub webhooks_fired: u64,
+    pub transcriptions: u64,
+    pub updates_applied: u64,
+    /// Update requests that reached this call, for `--fail-first`.
+    pub requests_seen: u64,
+}
+
+impl Call {
+    pub fn new(id: u64, uuid: u128) -> Call {
+        Call {
+            id,
+            uuid,
+            revenue: Decimal::new(0, 2),
+            payout: Decimal::new(0, 2),
+            buyer_converted: false,
+            offer_converted: false,
+            call_disposition_id: None,
+            agent_call_disposition_notes: None,
+            trackdrive_buyer_id: None,
+            trackdrive_traffic_source_id: None,
+            contact_field_type: None,
+            post_call_tokens: BTreeMap::new(),
+            webhooks_fired: 0,
+            transcriptions: 0,
+            updates_applied: 0,
+            requests_seen: 0,
+        }
+    }
+
+    /// The call as `/__sim/state` shows it.
+    pub fn state_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "uuid": CallRef::Uuid(self.uuid).to_string(),
+            "revenue": self.revenue.to_string(),
+            "payout": self.payout.to_string(),
+            "buyer_converted": self.buyer_converted,
+            "offer_converted": self.offer_converted,
+            "call_disposition_id": self.call_disposition_id,
+            "agent_call_disposition_notes": self.agent_call_disposition_notes,
+            "trackdrive_buyer_id": self.trackdrive_buyer_id,
+            "trackdrive_traffic_source_id": self.trackdrive_traffic_source_id,
+            "contact_field_type": self.contact_field_type,
+            "post_call_tokens": self.post_call_tokens,
+            "webhooks_fired": self.webhooks_fired,
+            "transcriptions": self.transcriptions,
+            "updates_applied": self.updates_applied,
+        })
+    }
+
+    /// The call as the API returns it, in the `call` or `call_grid` format.
+    pub fn api_json(&self, serializer: Serializer) -> Value {
+        let uuid = CallRef::Uuid(self.uuid).to_string();
+        let call = match serializer {
+            Serializer::Call => json!({
+                "id": self.id,
+                "uuid": uuid,
+                "revenue": self.revenue.to_string(),
+                "payout": self.payout.to_string(),
+                "buyer_converted": self.buyer_converted,
+                "offer_converted": self.offer_converted,
+                "call_disposition_id": self.call_disposition_id,
+                "agent_call_disposition_notes": self.agent_call_disposition_notes,
+                "trackdrive_buyer_id": self.trackdrive_buyer_id,
+                "trackdrive_traffic_source_id": self.trackdrive_traffic_source_id,
+                "contact_field_type": self.contact_field_type,
+                "post_call_tokens": self.post_call_tokens,
+            }),
+            Serializer::CallGrid => json!({
+                "id": self.id,
+                "uuid": uuid,
+                "revenue": self.revenue.to_string(),
+                "payout": self.payout.to_string(),
+                "buyer_converted": self.buyer_converted,
+                "offer_converted": self.offer_converted,
+                "call_disposition": { "id": self.call_disposition_id, "notes": self.agent_call_disposition_notes },
+                "buyer_id": self.trackdrive_buyer_id,
+                "traffic_source_id": self.trackdrive_traffic_source_id,
+                "contact_field_type_id": self.contact_field_type,
+                "contact_fields": self.post_call_tokens,
+            }),
+        };
+        json!({ "call": call })
+    }
+}
+
+/// The API's `serializer` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serializer {
+    Call,
+    CallGrid,
+}
+
+impl Serializer {
+    pub fn parse(text: Option<&str>) -> Result<Serializer, String> {
+        match text.map(str::trim) {
+            None | Some("") | Some("call") => Ok(Serializer::Call),
+            Some("call_grid") => Ok(Serializer::CallGrid),
+            Some(other) => Err(format!("{other} is not in the pick list: call, call_grid")),
+        }
+    }
+}
+
+/// A deterministic version-4 UUID for a seeded call id.
+pub fn uuid_for(id: u64) -> u128 {
+    let hi = crate::sim::faults::splitmix64(id ^ 0x5444_5245_434f_4e00) as u128;
+    let lo = crate::sim::faults::splitmix64(hi as u64 ^ id) as u128;
+    let raw = (hi << 64) | lo;
+    // Version 4, variant 10xx.
+    (raw & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
+}
+
+/// All calls, found by id or by UUID.
+#[derive(Debug, Default)]
+pub struct Store {
+    calls: HashMap<u64, Call>,
+    by_uuid: HashMap<u128, u64>,
+}
+
+impl Store {
+    pub fn insert(&mut self, call: Call) {
+        self.by_uuid.insert(call.uuid, call.id);
+        self.calls.insert(call.id, call);
+    }
+
+    /// `count` calls with ids from `first_id` upward.
+    pub fn seeded(first_id: u64, count: u64) -> Store {
+        let mut store = Store::default();
+        for id in first_id..first_id.saturating_add(count) {
+            store.insert(Call::new(id, uuid_for(id)));
+        }
+        store
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// The call a path segment names, by numeric id or UUID.
+    pub fn find_mut(&mut self, key: &str) -> Option<&mut Call> {
+        let id = match CallRef::parse(key).ok()? {
+            CallRef::Id(id) => id,
+            CallRef::Uuid(uuid) => *self.by_uuid.get(&uuid)?,
+        };
+        self.calls.get_mut(&id)
+    }
+
+    /// Every call, ordered by id.
+    pub fn calls(&self) -> Vec<&Call> {
+        let mut calls: Vec<&Call> = self.calls.values().collect();
+        calls.sort_by_key(|c| c.id);
+        calls
+    }
+}
+
+/// A text value from JSON: strings as they are, numbers by their digits.
+fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn flag_of(value: &Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        other => text_of(other).ok_or_else(|| "must be a boolean value".to_string()).and_then(|t| parse_flag(&t)),
+    }
+}
+
+fn amount_of(value: &Value, sign: Sign) -> Result<Decimal, String> {
+    let text = text_of(value).ok_or_else(|| "must be a decimal number".to_string())?;
+    parse_money(&text, sign).map_err(|e| format!("must be a decimal number ({e})"))
+}
+
+/// An id that may be blank (`""` or `null` clears it).
+fn blankable_id(value: &Value) -> Result<Option<String>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        other => text_of(other).ok_or_else(|| "must be an id".to_string()).and_then(|t| parse_record_id(&t)).map(Some),
+    }
+}
+
+/// Applies an update body to a call. Every field is checked first; on any
+/// error the call is untouched and the errors name each bad field.
+pub fn apply(call: &mut Call, body: &Map<String, Value>) -> Result<(), BTreeMap<String, String>> {
+    let mut next = call.clone();
+    let mut errors = BTreeMap::new();
+    for (key, value) in body {
+        let result: Result<(), String> = (|| {
+            match key.as_str() {
+                "revenue" => next.revenue = amount_of(value, Sign::NonNegative)?,
+                "payout" => next.payout = amount_of(value, Sign::NonNegative)?,
+                "add_revenue" => next.revenue += amount_of(value, Sign::Any)?,
+                "add_payout" => next.payout += amount_of(value, Sign::Any)?,
+                "buyer_converted" => next.buyer_converted = flag_of(value)?,
+                "offer_converted" => next.offer_converted = flag_of(value)?,
+                "manual_transcribe" => {
+                    if flag_of(value)? {
+                        next.transcriptions += 1;
+                    }
+                }
+                "trackdrive_buyer_id" => {
+                    next.trackdrive_buyer_id = Some(blankable_id(value)?.ok_or("must be an id")?);
+                }
+                "trackdrive_traffic_source_id" => {
+                    next.trackdrive_traffic_source_id = Some(blankable_id(value)?.ok_or("must be an id")?);
+                }
+                "call_disposition_id" => next.call_disposition_id = blankable_id(value)?,
+                "agent_call_disposition_notes" => {
+                    next.agent_call_disposition_notes = match value {
+                        Value::Null => None,
+                        Value::String(s) if s.is_empty() => None,
+                        Value::String(s) => Some(s.clone()),
+                        _ => return Err("must be a String".into()),
+                    }
+                }
+                "contact_field_type" => {
+                    next.contact_field_type = Some(text_of(value).ok_or("must be a String")?);
+                }
+                "fire_outgoing_webhook_ids" => {
+                    let ids = value.as_array().ok_or("must be an array of decimal values")?;
+                    for id in ids {
+                        let ok = id.as_u64().is_some() || id.as_str().is_some_and(|s| s.trim().parse::<u64>().is_ok());
+                        if !ok {
+                            return Err("must be an array of decimal values".into());
+                        }
+                    }
+                    next.webhooks_fired += ids.len() as u64;
+                }
+                "post_call_tokens" => {
+                    let tokens = value.as_object().ok_or("must be a Hash")?;
+                    for (name, v) in tokens {
+                        let text = match v {
+                            Value::Null => String::new(),
+                            other => text_of(other).ok_or("values must be strings")?,
+                        };
+                        next.post_call_tokens.insert(name.clone(), text);
+                    }
+                }
+                // Like the real API, parameters it does not know are ignored.
+                _ => {}
+            }
+            Ok(())
+        })();
+        if let Err(message) = result {
+            errors.insert(key.clone(), message);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    next.updates_applied += 1;
+    *call = next;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn set_add_flags_tokens() {
+        let mut call = Call::new(1, uuid_for(1));
+        apply(&mut call, &body(json!({"revenue": "10.50", "payout": 3, "buyer_converted": "yes", "post_call_tokens": {"zip": "9"}}))).unwrap();
+        apply(&mut call, &body(json!({"add_revenue": "2.5", "add_payout": -1, "offer_converted": true, "post_call_tokens": {"name": "Jo"}}))).unwrap();
+        assert_eq!(call.revenue.to_string(), "13.00");
+        assert_eq!(call.payout.to_string(), "2.00");
+        assert!(call.buyer_converted && call.offer_converted);
+        assert_eq!(call.post_call_tokens.len(), 2);
+        assert_eq!(call.updates_applied, 2);
+    }
+
+    #[test]
+    fn counters_and_clearing() {
+        let mut call = Call::new(1, uuid_for(1));
+        apply(&mut call, &body(json!({"fire_outgoing_webhook_ids": [1, 2], "manual_transcribe": "1", "call_disposition_id": "4", "agent_call_disposition_notes": "x"}))).unwrap();
+        assert_eq!((call.webhooks_fired, call.transcriptions), (2, 1));
+        assert_eq!(call.call_disposition_id.as_deref(), Some("4"));
+        apply(&mut call, &body(json!({"call_disposition_id": "", "agent_call_disposition_notes": "", "manual_transcribe": false}))).unwrap();
+        assert_eq!((call.call_disposition_id.clone(), call.agent_call_disposition_notes.clone()), (None, None));
+        assert_eq!(call.transcriptions, 1);
+    }
+
+    #[test]
+    fn invalid_values_change_nothing() {
+        let mut call = Call::new(1, uuid_for(1));
+        let before = call.clone();
+        let errors = apply(&mut call, &body(json!({"revenue": "abc", "payout": "5", "buyer_converted": "maybe"}))).unwrap_err();
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["buyer_converted", "revenue"]);
+        assert_eq!(call, before);
+        for bad in [json!({"revenue": "-1"}), json!({"fire_outgoing_webhook_ids": "1"}), json!({"post_call_tokens": [1]}), json!({"trackdrive_buyer_id": "x"})] {
+            assert!(apply(&mut call, &body(bad.clone())).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn uuids_are_deterministic_v4() {
+        assert_eq!(uuid_for(100000001), uuid_for(100000001));
+        assert_ne!(uuid_for(1), uuid_for(2));
+        let text = CallRef::Uuid(uuid_for(7)).to_string();
+        assert_eq!(&text[14..15], "4", "{text}");
+        let mut store = Store::seeded(100000001, 3);
+        assert!(store.find_mut("100000002").is_some());
+        assert_eq!(store.find_mut(&text), None);
+        assert_eq!(store.find_mut(&CallRef::Uuid(uuid_for(100000003)).to_string()).map(|c| c.id), Some(100000003));
+        assert!(store.find_mut("100000004").is_none());
+    }
+}
