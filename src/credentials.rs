@@ -106,7 +106,8 @@ mod tests {
 
     #[test]
     fn file_format() {
-        let c = Credentials::parse("# keys\nexport TRACKDRIVE_PUBLIC_KEY=\"abc\"\nTRACKDRIVE_PRIVATE_KEY = def\n").unwrap();
+        let c =
+            Credentials::parse("# keys\nexport TRACKDRIVE_PUBLIC_KEY=\"abc\"\nTRACKDRIVE_PRIVATE_KEY = def\n").unwrap();
         assert_eq!((c.public.as_str(), c.private()), ("abc", "def"));
         assert!(Credentials::parse("TRACKDRIVE_PUBLIC_KEY=abc\n").is_none());
         assert!(Credentials::parse("garbage").is_none());

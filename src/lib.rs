@@ -11,6 +11,7 @@ pub mod columns;
 pub mod commands;
 pub mod credentials;
 pub mod exit;
+pub mod http;
 pub mod input;
 pub mod money;
 pub mod reader;

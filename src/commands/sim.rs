@@ -94,7 +94,10 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
             retry_after_date: opts.retry_after_date,
             faults: opts.faults.clone(),
         };
-        let sim = Sim::start(config).await.with_context(|| format!("cannot listen on {}", opts.addr)).map_err(Fatal::usage)?;
+        let sim = Sim::start(config)
+            .await
+            .with_context(|| format!("cannot listen on {}", opts.addr))
+            .map_err(Fatal::usage)?;
         println!("{}", sim.base_url());
         let _ = std::io::stdout().flush();
         eprintln!("tdrecon sim: serving {calls} calls; state at {}/__sim/state; Ctrl-C to stop", sim.base_url());
@@ -102,7 +105,9 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
         sim.stop();
         if let Some(path) = &opts.dump_state {
             let json = serde_json::to_vec_pretty(&sim.state.state_json()).expect("state is plain JSON");
-            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display())).map_err(Fatal::aborted)?;
+            std::fs::write(path, json)
+                .with_context(|| format!("cannot write {}", path.display()))
+                .map_err(Fatal::aborted)?;
         }
         Ok(Exit::Ok)
     })

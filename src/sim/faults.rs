@@ -79,7 +79,13 @@ impl FaultConfig {
 
 /// Which 5xx a server-error fault answers with.
 fn server_error(x: f64) -> Fault {
-    Fault::ServerError(if x < 0.5 { 503 } else if x < 0.8 { 500 } else { 502 })
+    Fault::ServerError(if x < 0.5 {
+        503
+    } else if x < 0.8 {
+        500
+    } else {
+        502
+    })
 }
 
 #[cfg(test)]

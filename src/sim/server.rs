@@ -214,7 +214,8 @@ async fn update(
         Ok(Value::Object(map)) => map,
         _ => return error(StatusCode::BAD_REQUEST, json!({"error": "the body must be a JSON object"})),
     };
-    let serializer_param = query.get("serializer").map(String::as_str).or(body.get("serializer").and_then(Value::as_str));
+    let serializer_param =
+        query.get("serializer").map(String::as_str).or(body.get("serializer").and_then(Value::as_str));
     let serializer = match Serializer::parse(serializer_param) {
         Ok(s) => s,
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"serializer": e}})),

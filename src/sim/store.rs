@@ -231,11 +231,7 @@ pub fn apply(call: &mut Call, body: &Map<String, Value>) -> Result<(), BTreeMap<
                 "add_payout" => next.payout += amount_of(value, Sign::Any)?,
                 "buyer_converted" => next.buyer_converted = flag_of(value)?,
                 "offer_converted" => next.offer_converted = flag_of(value)?,
-                "manual_transcribe" => {
-                    if flag_of(value)? {
-                        next.transcriptions += 1;
-                    }
-                }
+                "manual_transcribe" => next.transcriptions += u64::from(flag_of(value)?),
                 "trackdrive_buyer_id" => {
                     next.trackdrive_buyer_id = Some(blankable_id(value)?.ok_or("must be an id")?);
                 }
@@ -302,7 +298,11 @@ mod tests {
     #[test]
     fn set_add_flags_tokens() {
         let mut call = Call::new(1, uuid_for(1));
-        apply(&mut call, &body(json!({"revenue": "10.50", "payout": 3, "buyer_converted": "yes", "post_call_tokens": {"zip": "9"}}))).unwrap();
+        apply(
+            &mut call,
+            &body(json!({"revenue": "10.50", "payout": 3, "buyer_converted": "yes", "post_call_tokens": {"zip": "9"}})),
+        )
+        .unwrap();
         apply(&mut call, &body(json!({"add_revenue": "2.5", "add_payout": -1, "offer_converted": true, "post_call_tokens": {"name": "Jo"}}))).unwrap();
         assert_eq!(call.revenue.to_string(), "13.00");
         assert_eq!(call.payout.to_string(), "2.00");
@@ -317,7 +317,11 @@ mod tests {
         apply(&mut call, &body(json!({"fire_outgoing_webhook_ids": [1, 2], "manual_transcribe": "1", "call_disposition_id": "4", "agent_call_disposition_notes": "x"}))).unwrap();
         assert_eq!((call.webhooks_fired, call.transcriptions), (2, 1));
         assert_eq!(call.call_disposition_id.as_deref(), Some("4"));
-        apply(&mut call, &body(json!({"call_disposition_id": "", "agent_call_disposition_notes": "", "manual_transcribe": false}))).unwrap();
+        apply(
+            &mut call,
+            &body(json!({"call_disposition_id": "", "agent_call_disposition_notes": "", "manual_transcribe": false})),
+        )
+        .unwrap();
         assert_eq!((call.call_disposition_id.clone(), call.agent_call_disposition_notes.clone()), (None, None));
         assert_eq!(call.transcriptions, 1);
     }
@@ -326,10 +330,16 @@ mod tests {
     fn invalid_values_change_nothing() {
         let mut call = Call::new(1, uuid_for(1));
         let before = call.clone();
-        let errors = apply(&mut call, &body(json!({"revenue": "abc", "payout": "5", "buyer_converted": "maybe"}))).unwrap_err();
+        let errors =
+            apply(&mut call, &body(json!({"revenue": "abc", "payout": "5", "buyer_converted": "maybe"}))).unwrap_err();
         assert_eq!(errors.keys().collect::<Vec<_>>(), ["buyer_converted", "revenue"]);
         assert_eq!(call, before);
-        for bad in [json!({"revenue": "-1"}), json!({"fire_outgoing_webhook_ids": "1"}), json!({"post_call_tokens": [1]}), json!({"trackdrive_buyer_id": "x"})] {
+        for bad in [
+            json!({"revenue": "-1"}),
+            json!({"fire_outgoing_webhook_ids": "1"}),
+            json!({"post_call_tokens": [1]}),
+            json!({"trackdrive_buyer_id": "x"}),
+        ] {
             assert!(apply(&mut call, &body(bad.clone())).is_err(), "{bad}");
         }
     }

@@ -2,5 +2,6 @@
 //! real `tdrecon` binary in a throw-away directory.
 
 mod property;
+mod sim;
 mod util;
 mod validate;
