@@ -7,9 +7,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::columns::HeaderOptions;
+use crate::commands::run::{KeySource, RunOptions, Target, Threshold};
 use crate::commands::{self, template::UseCase};
 use crate::exit::{Exit, Fatal};
 use crate::input::InputOptions;
+use crate::upload::backoff::Backoff;
+use crate::upload::client::{Method, check_base_url, subdomain_url};
+use std::num::NonZeroU32;
 
 #[derive(Debug, Parser)]
 #[command(name = "tdrecon", version, about = "Push buyer-report figures onto TrackDrive calls, safely and in bulk.")]
@@ -28,6 +32,8 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         errors: Option<PathBuf>,
     },
+    /// Send the file's updates to TrackDrive: rate-limited, concurrent, with safe retries.
+    Run(Box<RunArgs>),
     /// Serve the TrackDrive calls API from memory, for rehearsals and tests.
     Sim(SimArgs),
     /// Print a header row and an example row to start a file from.
@@ -35,6 +41,136 @@ enum Command {
         #[arg(value_enum, default_value_t = UseCase::All)]
         use_case: UseCase,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").args(["subdomain", "base_url", "sandbox"]))]
+struct RunArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Where to write one line per row sent [default: <input stem>.results.csv].
+    #[arg(long, value_name = "PATH")]
+    results: Option<PathBuf>,
+    /// Where to write rejected rows [default: <input stem>.errors.csv].
+    #[arg(long, value_name = "PATH")]
+    errors: Option<PathBuf>,
+    /// Your TrackDrive subdomain: requests go to https://NAME.trackdrive.com.
+    #[arg(long, value_name = "NAME")]
+    subdomain: Option<String>,
+    /// The API's base URL (https, or http to a loopback address such as a `tdrecon sim`).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Rehearse against a simulator started in process, seeded with the file's calls.
+    #[arg(long)]
+    sandbox: bool,
+    /// Read the API keys from this file (KEY=VALUE lines; must not be readable by group or others)
+    /// instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY.
+    #[arg(long, value_name = "FILE")]
+    credentials: Option<PathBuf>,
+    /// Requests per second, retries included (0 turns the limiter off: simulator only).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    rate: u32,
+    /// Requests allowed at once above the steady rate [default: rate/5, at least 1].
+    #[arg(long, value_name = "N")]
+    burst: Option<u32>,
+    /// Requests in flight at once.
+    #[arg(long, default_value = "8", value_name = "N")]
+    concurrency: std::num::NonZeroUsize,
+    /// Per-request timeout, covering the whole exchange (e.g. 30s, 500ms, 2m).
+    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION")]
+    timeout: std::time::Duration,
+    /// Retries per row after the first attempt.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    max_retries: u32,
+    /// HTTP method for updates.
+    #[arg(long, value_enum, default_value_t = Method::Put)]
+    method: Method,
+    /// Response format passed to the API.
+    #[arg(long, value_parser = ["call", "call_grid"])]
+    serializer: Option<String>,
+    /// Abort (exit 3) once more than N rows, or P% of finished rows, are rejected, failed or unknown.
+    #[arg(long, value_name = "N|P%")]
+    max_failures: Option<String>,
+    /// The longest a server's Retry-After may pause the job.
+    #[arg(long, default_value = "120s", value_parser = duration, value_name = "DURATION")]
+    max_pause: std::time::Duration,
+    /// Send nothing: write the JSON body each row would send into results (status not_sent).
+    #[arg(long)]
+    dry_run: bool,
+    /// Also write the summary as JSON, for schedulers.
+    #[arg(long, value_name = "PATH")]
+    summary_json: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// First retry's backoff ceiling, in milliseconds (doubles per retry).
+    #[arg(long, default_value_t = 500, hide = true)]
+    backoff_base_ms: u64,
+    /// Largest backoff, in milliseconds.
+    #[arg(long, default_value_t = 30_000, hide = true)]
+    backoff_cap_ms: u64,
+}
+
+/// `30s`, `500ms`, `2m`, or a bare number of seconds.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| format!("{t:?}: expected a duration like 30s or 500ms"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return Err(format!("{t:?}: expected a duration like 30s or 500ms")),
+    };
+    if secs <= 0.0 || !secs.is_finite() {
+        return Err(format!("{t:?}: must be more than zero"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+impl RunArgs {
+    fn into_options(self) -> Result<RunOptions, Fatal> {
+        let usage = |e: String| Fatal::usage(anyhow::anyhow!(e));
+        let target = match (&self.subdomain, &self.base_url, self.sandbox) {
+            (Some(name), None, false) => Target::Url(subdomain_url(name).map_err(usage)?),
+            (None, Some(url), false) => Target::Url(check_base_url(url).map_err(usage)?),
+            (None, None, true) => Target::Sandbox,
+            // A dry run sends nothing, so it needs nowhere to send.
+            (None, None, false) if self.dry_run => Target::Url("https://dry-run.invalid".into()),
+            _ => return Err(usage("say where to send: --subdomain NAME, --base-url URL or --sandbox".into())),
+        };
+        let rate = NonZeroU32::new(self.rate).map(|rate| {
+            let burst = self
+                .burst
+                .and_then(NonZeroU32::new)
+                .unwrap_or(NonZeroU32::new((rate.get() / 5).max(1)).expect("at least 1"));
+            (rate, burst)
+        });
+        let max_failures = self.max_failures.as_deref().map(Threshold::parse).transpose().map_err(usage)?;
+        Ok(RunOptions {
+            input: self.input.into_options()?,
+            results: self.results,
+            errors: self.errors,
+            target,
+            keys: self.credentials.map_or(KeySource::Environment, KeySource::File),
+            rate,
+            concurrency: self.concurrency,
+            timeout: self.timeout,
+            max_retries: self.max_retries,
+            method: self.method,
+            serializer: self.serializer,
+            max_failures,
+            max_pause: self.max_pause,
+            backoff: Backoff {
+                base: std::time::Duration::from_millis(self.backoff_base_ms),
+                cap: std::time::Duration::from_millis(self.backoff_cap_ms),
+            },
+            dry_run: self.dry_run,
+            summary_json: self.summary_json,
+            quiet: self.quiet,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +316,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         Command::Validate { input, errors } => {
             commands::validate::run(&commands::validate::ValidateOptions { input: input.into_options()?, errors })
         }
+        Command::Run(args) => commands::run::run(args.into_options()?),
         Command::Sim(args) => commands::sim::run(args.into_options()),
         Command::Template { use_case } => {
             print!("{}", commands::template::render(use_case));

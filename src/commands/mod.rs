@@ -1,6 +1,8 @@
 //! One module per subcommand; each takes a validated configuration and
 //! returns the exit code, or a `Fatal` error.
 
+pub mod run;
+pub mod sandbox;
 pub mod sim;
 pub mod template;
 pub mod validate;

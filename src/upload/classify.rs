@@ -1,0 +1,119 @@
+//! Deciding what one attempt's outcome means — apart from what to do about
+//! it (see `row.rs` for retries and backoff).
+//!
+//! The question that matters for money is whether the request may have been
+//! applied. A connect error or a 408/429 means it was not; a timeout after
+//! the request was written, a connection reset mid-exchange, or a 5xx means
+//! it may have been, and a row that adds to revenue must not be resent then.
+
+use std::time::{Duration, SystemTime};
+
+/// What one HTTP attempt produced, reduced to what classification needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    Response {
+        status: u16,
+        retry_after: Option<String>,
+        body: String,
+    },
+    /// The connection was never made: nothing was sent.
+    ConnectFailed(String),
+    /// No response in time, after the request may have been written.
+    TimedOut,
+    /// The exchange broke part-way (reset, closed, truncated body).
+    Broken(String),
+}
+
+/// The class of an attempt's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Class {
+    /// 2xx: applied.
+    Done,
+    /// The API refused the row (4xx other than 401/403/408/429): final.
+    Rejected,
+    /// 401/403: bad keys or missing permission: the whole job stops.
+    AuthFailed,
+    /// 429: not applied; wait this long (if the server said) before any request.
+    Throttled(Option<Duration>),
+    /// Not applied, safe to try again: connect error, 408.
+    Retryable(String),
+    /// May or may not have been applied: timeout, reset, 5xx.
+    Ambiguous(String),
+}
+
+pub fn classify(attempt: &Attempt) -> Class {
+    match attempt {
+        Attempt::Response { status, retry_after, .. } => match status {
+            200..=299 => Class::Done,
+            401 | 403 => Class::AuthFailed,
+            408 => Class::Retryable("408 request timeout".into()),
+            429 => Class::Throttled(retry_after.as_deref().and_then(|v| parse_retry_after(v, SystemTime::now()))),
+            500..=599 => Class::Ambiguous(format!("server error {status}")),
+            _ => Class::Rejected,
+        },
+        Attempt::ConnectFailed(e) => Class::Retryable(format!("connect failed: {e}")),
+        Attempt::TimedOut => Class::Ambiguous("timed out waiting for the response".into()),
+        Attempt::Broken(e) => Class::Ambiguous(format!("connection broke mid-exchange: {e}")),
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    // A date in the past means "now"; HTTP dates have one-second resolution,
+    // so round up to the next whole second rather than retry early.
+    Some(at.duration_since(now).map_or(Duration::ZERO, |d| Duration::from_secs(d.as_secs_f64().ceil() as u64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16) -> Attempt {
+        Attempt::Response { status, retry_after: None, body: String::new() }
+    }
+
+    #[test]
+    fn classes() {
+        let cases = [
+            (response(200), "Done"),
+            (response(204), "Done"),
+            (response(400), "Rejected"),
+            (response(404), "Rejected"),
+            (response(422), "Rejected"),
+            (response(301), "Rejected"),
+            (response(401), "AuthFailed"),
+            (response(403), "AuthFailed"),
+            (response(408), "Retryable"),
+            (response(429), "Throttled"),
+            (response(500), "Ambiguous"),
+            (response(503), "Ambiguous"),
+            (Attempt::ConnectFailed("refused".into()), "Retryable"),
+            (Attempt::TimedOut, "Ambiguous"),
+            (Attempt::Broken("reset".into()), "Ambiguous"),
+        ];
+        for (attempt, want) in cases {
+            let got = format!("{:?}", classify(&attempt));
+            assert!(got.starts_with(want), "{attempt:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(5));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(5)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(5));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+        let attempt = Attempt::Response { status: 429, retry_after: Some("2".into()), body: String::new() };
+        assert_eq!(classify(&attempt), Class::Throttled(Some(Duration::from_secs(2))));
+    }
+}

@@ -1,0 +1,208 @@
+//! The HTTP side of one attempt: the URL and method for a call, the
+//! authenticated client, and turning reqwest's result into an `Attempt`.
+//! Building a request is pure; sending it is the only I/O here.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+
+use super::classify::Attempt;
+use crate::credentials::Credentials;
+use crate::values::CallRef;
+
+/// The HTTP method updates are sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    Put,
+    Post,
+    Patch,
+}
+
+/// Where and how to send.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `https://NAME.trackdrive.com`, no trailing slash.
+    pub base: String,
+    pub method: Method,
+    pub serializer: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Endpoint {
+    /// `{base}/api/v1/calls/{id}[?serializer=…]`.
+    pub fn url(&self, call: &CallRef) -> String {
+        match &self.serializer {
+            Some(s) => format!("{}/api/v1/calls/{call}?serializer={s}", self.base),
+            None => format!("{}/api/v1/calls/{call}", self.base),
+        }
+    }
+}
+
+/// Checks a base URL: `https://` anywhere, plain `http://` only to loopback
+/// (the simulator), so keys never cross a network in the clear.
+pub fn check_base_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("--base-url {text:?}: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!("--base-url {text:?}: plain http is only allowed to a loopback address; use https"));
+        }
+        other => return Err(format!("--base-url {text:?}: unsupported scheme {other}")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("--base-url must not carry credentials: use TRACKDRIVE_PUBLIC_KEY/TRACKDRIVE_PRIVATE_KEY".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// `https://NAME.trackdrive.com` from a subdomain.
+pub fn subdomain_url(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(format!("https://{name}.trackdrive.com"))
+    } else {
+        Err(format!("--subdomain {name:?}: not a valid subdomain"))
+    }
+}
+
+/// An authenticated client for one endpoint.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    method: reqwest::Method,
+}
+
+impl ApiClient {
+    pub fn new(endpoint: &Endpoint, credentials: &Credentials, pool: usize) -> reqwest::Result<ApiClient> {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, basic_auth(credentials));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let http = crate::http::client_builder()
+            .default_headers(headers)
+            .timeout(endpoint.timeout)
+            .connect_timeout(endpoint.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(pool)
+            // A redirect would resend the body somewhere we did not choose.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let method = match endpoint.method {
+            Method::Put => reqwest::Method::PUT,
+            Method::Post => reqwest::Method::POST,
+            Method::Patch => reqwest::Method::PATCH,
+        };
+        Ok(ApiClient { http, method })
+    }
+
+    /// Sends one attempt and reads the whole response.
+    pub async fn send(&self, url: &str, body: Vec<u8>) -> (Attempt, Duration) {
+        self.exchange(self.http.request(self.method.clone(), url).body(body)).await
+    }
+
+    /// GETs a URL (used to read a call back).
+    pub async fn get(&self, url: &str) -> (Attempt, Duration) {
+        self.exchange(self.http.get(url)).await
+    }
+
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> (Attempt, Duration) {
+        let start = Instant::now();
+        let attempt = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(String::from);
+                match response.text().await {
+                    Ok(body) => Attempt::Response { status, retry_after, body },
+                    Err(e) if e.is_timeout() => Attempt::TimedOut,
+                    Err(e) => Attempt::Broken(describe(&e)),
+                }
+            }
+            Err(e) if e.is_timeout() => Attempt::TimedOut,
+            Err(e) if e.is_connect() => Attempt::ConnectFailed(describe(&e)),
+            Err(e) => Attempt::Broken(describe(&e)),
+        };
+        (attempt, start.elapsed())
+    }
+}
+
+fn basic_auth(credentials: &Credentials) -> HeaderValue {
+    use base64::Engine;
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", credentials.public, credentials.private()));
+    let mut value = HeaderValue::from_str(&format!("Basic {token}")).expect("base64 is a valid header value");
+    // Keeps the header out of reqwest's and hyper's debug output.
+    value.set_sensitive(true);
+    value
+}
+
+/// An error and its causes on one line, without the URL.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(check_base_url("https://acme.trackdrive.com/").unwrap(), "https://acme.trackdrive.com");
+        assert_eq!(check_base_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(check_base_url("http://[::1]:9").unwrap(), "http://[::1]:9");
+        assert!(check_base_url("http://localhost:9").is_ok());
+        assert!(check_base_url("http://acme.trackdrive.com").unwrap_err().contains("loopback"));
+        assert!(check_base_url("http://10.0.0.1").unwrap_err().contains("loopback"));
+        assert!(check_base_url("ftp://x").is_err());
+        assert!(check_base_url("https://user:pw@x.com").unwrap_err().contains("credentials"));
+        assert!(check_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn subdomains() {
+        assert_eq!(subdomain_url("acme").unwrap(), "https://acme.trackdrive.com");
+        assert!(subdomain_url("ac.me").is_err());
+        assert!(subdomain_url("").is_err());
+        assert!(subdomain_url("-x").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let mut e = Endpoint {
+            base: "https://a.trackdrive.com".into(),
+            method: Method::Put,
+            serializer: None,
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(e.url(&CallRef::Id(7)), "https://a.trackdrive.com/api/v1/calls/7");
+        e.serializer = Some("call_grid".into());
+        assert_eq!(
+            e.url(&CallRef::Uuid(1)),
+            "https://a.trackdrive.com/api/v1/calls/00000000-0000-0000-0000-000000000001?serializer=call_grid"
+        );
+    }
+
+    #[test]
+    fn auth_header_is_sensitive() {
+        let v = basic_auth(&Credentials::new("pub", "priv"));
+        assert!(v.is_sensitive());
+        assert_eq!(v.to_str().unwrap(), "Basic cHViOnByaXY=");
+        assert!(!format!("{v:?}").contains("cHVi"));
+    }
+}
