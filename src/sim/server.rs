@@ -35,6 +35,10 @@ pub struct SimState {
     faults: FaultConfig,
     sequence: AtomicU64,
     window: Mutex<(u64, u32)>,
+    started: std::time::Instant,
+    /// API requests received in each 100 ms since start, to check a client's
+    /// rate from the server's side.
+    timeline: Mutex<Vec<u64>>,
     pub requests: AtomicU64,
     pub throttled: AtomicU64,
     pub faults_injected: AtomicU64,
@@ -64,10 +68,23 @@ impl SimState {
             faults: config.faults,
             sequence: AtomicU64::new(0),
             window: Mutex::new((0, 0)),
+            started: std::time::Instant::now(),
+            timeline: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one API request, by arrival time.
+    fn arrived(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let slot = (self.started.elapsed().as_millis() / 100) as usize;
+        let mut timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        if timeline.len() <= slot {
+            timeline.resize(slot + 1, 0);
+        }
+        timeline[slot] += 1;
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
@@ -78,8 +95,10 @@ impl SimState {
     /// The whole store and the counters, as `/__sim/state` returns them.
     pub fn state_json(&self) -> Value {
         let calls: Vec<Value> = self.store().calls().iter().map(|c| c.state_json()).collect();
+        let timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner()).clone();
         json!({
             "calls": calls,
+            "requests_per_100ms": timeline,
             "stats": {
                 "requests": self.requests.load(Ordering::Relaxed),
                 "throttled": self.throttled.load(Ordering::Relaxed),
@@ -145,7 +164,7 @@ async fn show(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    sim.requests.fetch_add(1, Ordering::Relaxed);
+    sim.arrived();
     if !sim.authorised(&headers) {
         return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));
     }
@@ -180,7 +199,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    sim.requests.fetch_add(1, Ordering::Relaxed);
+    sim.arrived();
     let sequence = sim.sequence.fetch_add(1, Ordering::Relaxed);
     if !sim.authorised(&headers) {
         return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));

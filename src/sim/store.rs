@@ -131,6 +131,10 @@ impl Serializer {
     }
 }
 
+/// The call dispositions the simulator knows; any other id is a 422, as on
+/// TrackDrive where a disposition must exist.
+pub const DISPOSITION_IDS: std::ops::RangeInclusive<u64> = 1..=20;
+
 /// A deterministic version-4 UUID for a seeded call id.
 pub fn uuid_for(id: u64) -> u128 {
     let hi = crate::sim::faults::splitmix64(id ^ 0x5444_5245_434f_4e00) as u128;
@@ -238,7 +242,13 @@ pub fn apply(call: &mut Call, body: &Map<String, Value>) -> Result<(), BTreeMap<
                 "trackdrive_traffic_source_id" => {
                     next.trackdrive_traffic_source_id = Some(blankable_id(value)?.ok_or("must be an id")?);
                 }
-                "call_disposition_id" => next.call_disposition_id = blankable_id(value)?,
+                "call_disposition_id" => {
+                    let id = blankable_id(value)?;
+                    if id.as_deref().is_some_and(|id| !id.parse().is_ok_and(|n| DISPOSITION_IDS.contains(&n))) {
+                        return Err("is not a call disposition of this company".into());
+                    }
+                    next.call_disposition_id = id;
+                }
                 "agent_call_disposition_notes" => {
                     next.agent_call_disposition_notes = match value {
                         Value::Null => None,

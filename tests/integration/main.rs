@@ -1,7 +1,9 @@
 //! Integration tests: one test binary, a module per command. They run the
 //! real `tdrecon` binary in a throw-away directory.
 
+mod harness;
 mod property;
+mod run;
 mod sim;
 mod util;
 mod validate;

@@ -1,0 +1,62 @@
+//! A simulator running in the test process, on its own runtime, that the
+//! real binary talks to over loopback; and small helpers to read its state
+//! and the job's CSV outputs.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use tdrecon::sim::{FaultConfig, Sim, SimConfig, Store};
+
+pub const PUBLIC: &str = "pk_test_4f9a";
+pub const PRIVATE: &str = "sk_test_b71c0e";
+
+pub struct SimHarness {
+    // Dropped after `sim`, so the server's tasks stop with the runtime.
+    sim: Sim,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl SimHarness {
+    pub fn start(calls: u64, configure: impl FnOnce(&mut SimConfig)) -> SimHarness {
+        let mut config = SimConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            store: Store::seeded(100000001, calls),
+            keys: Some((PUBLIC.into(), PRIVATE.into())),
+            rate_limit: None,
+            retry_after_date: false,
+            faults: FaultConfig::default(),
+        };
+        configure(&mut config);
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let sim = runtime.block_on(Sim::start(config)).unwrap();
+        SimHarness { sim, _runtime: runtime }
+    }
+
+    pub fn url(&self) -> String {
+        self.sim.base_url()
+    }
+
+    pub fn state(&self) -> Value {
+        self.sim.state.state_json()
+    }
+
+    pub fn call(&self, id: u64) -> Value {
+        self.state()["calls"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().expect("call exists")
+    }
+
+    pub fn stat(&self, name: &str) -> u64 {
+        self.state()["stats"][name].as_u64().unwrap()
+    }
+}
+
+/// A CSV file's rows as maps from header to cell.
+pub fn rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let headers: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    rdr.records().map(|r| headers.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect()).collect()
+}
+
+/// Results rows keyed by input line.
+pub fn by_line(text: &str) -> HashMap<u64, HashMap<String, String>> {
+    rows(text).into_iter().map(|r| (r["line"].parse().unwrap(), r)).collect()
+}
