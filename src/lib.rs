@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod exit;
 pub mod http;
 pub mod input;
+pub mod journal;
 pub mod money;
 pub mod progress;
 pub mod reader;

@@ -19,6 +19,25 @@ pub const HEADER: [&str; 10] = [
     "request_body",
 ];
 
+/// One outcome as the cells of a results row. Numbers we format ourselves
+/// are left alone; text from the input or a server response is neutralised
+/// against formula injection.
+pub fn fields(o: &RowOutcome) -> Vec<String> {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    vec![
+        o.line.to_string(),
+        o.call.to_string(),
+        o.status.as_str().to_string(),
+        opt(o.http_status.map(|s| s.to_string())),
+        o.attempts.to_string(),
+        opt(o.latency.map(|l| l.as_millis().to_string())),
+        neutralise(&o.error).into_owned(),
+        neutralise(o.revenue.as_deref().unwrap_or_default()).into_owned(),
+        neutralise(o.payout.as_deref().unwrap_or_default()).into_owned(),
+        neutralise(o.request_body.as_deref().unwrap_or_default()).into_owned(),
+    ]
+}
+
 pub struct ResultsWriter<W: Write> {
     csv: csv::Writer<W>,
 }
@@ -31,21 +50,12 @@ impl<W: Write> ResultsWriter<W> {
     }
 
     pub fn write(&mut self, o: &RowOutcome) -> csv::Result<()> {
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        // Numbers we format ourselves are left alone; text from the input or
-        // a server response is neutralised against formula injection.
-        self.csv.write_record([
-            o.line.to_string().as_str(),
-            &o.call.to_string(),
-            o.status.as_str(),
-            &opt(o.http_status.map(|s| s.to_string())),
-            &o.attempts.to_string(),
-            &opt(o.latency.map(|l| l.as_millis().to_string())),
-            &neutralise(&o.error),
-            &neutralise(o.revenue.as_deref().unwrap_or_default()),
-            &neutralise(o.payout.as_deref().unwrap_or_default()),
-            &neutralise(o.request_body.as_deref().unwrap_or_default()),
-        ])
+        self.csv.write_record(fields(o))
+    }
+
+    /// Writes a row already in results form (copied from the journal).
+    pub fn write_fields(&mut self, fields: &[String]) -> csv::Result<()> {
+        self.csv.write_record(fields)
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {

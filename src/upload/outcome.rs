@@ -24,6 +24,10 @@ pub enum Status {
 impl Status {
     pub const ALL: [Status; 5] = [Status::Ok, Status::Rejected, Status::Failed, Status::Unknown, Status::NotSent];
 
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",

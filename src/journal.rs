@@ -1,0 +1,402 @@
+//! The write-ahead journal: what makes a run safe to stop at any moment.
+//!
+//! Before a row's first request is sent, its intent (`I,line`) is on disk;
+//! after its response, its outcome (`O,line,<results columns>`). A run that
+//! ends writes `E`. On `--resume`, a row with an outcome is done (unless it
+//! was `failed` or `not_sent`, which are safe to send again); a row with an
+//! intent and no outcome may have been applied, so it is resent only if its
+//! fields are safe to send twice.
+//!
+//! Writes go through one thread that batches them: every entry that arrives
+//! while a sync is running goes out with the next one (group commit), so a
+//! sync per row is never needed and a row is never sent before its intent
+//! is durable. Each record ends with a `.` field; a record torn by a crash
+//! lacks it and is ignored (its intent was never synced, so its row was
+//! never sent).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use crate::upload::outcome::{RowOutcome, Status};
+
+const MAGIC: &str = "#tdrecon-journal";
+const VERSION: &str = "1";
+/// Entries written per batch at most, so one sync never waits on a huge write.
+const MAX_BATCH: usize = 4096;
+
+/// What a journal is bound to: the input file's bytes and the options that
+/// change what is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub input_sha256: String,
+    pub options: String,
+}
+
+impl Binding {
+    pub fn new(input: &Path, options: &str) -> io::Result<Binding> {
+        let mut hasher = Sha256::new();
+        let mut file = File::open(input)?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let input_sha256 = hex(&hasher.finalize());
+        let options = hex(&Sha256::digest(options.as_bytes()))[..16].to_string();
+        Ok(Binding { input_sha256, options })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `x.results.csv` → `x.results.journal`.
+pub fn path_for(results: &Path) -> PathBuf {
+    results.with_extension("journal")
+}
+
+enum Command {
+    Write(Vec<u8>, Option<oneshot::Sender<io::Result<()>>>),
+}
+
+/// Appends records from async tasks; see the module docs.
+pub struct Journal {
+    tx: Option<mpsc::Sender<Command>>,
+    writer: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Journal {
+    /// Starts a new journal at `path`, replacing any there.
+    pub fn create(path: &Path, binding: &Binding, sync: bool) -> io::Result<Journal> {
+        let mut file = File::create(path)?;
+        writeln!(file, "{MAGIC},{VERSION},{},{},.", binding.input_sha256, binding.options)?;
+        file.sync_all()?;
+        // The file's directory entry must be durable too.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        } else {
+            File::open(".")?.sync_all()?;
+        }
+        Ok(Journal::start(file, sync, limit_from_env()))
+    }
+
+    /// Continues an existing journal (after `replay` checked its binding).
+    pub fn append(path: &Path, sync: bool) -> io::Result<Journal> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Journal::start(file, sync, limit_from_env()))
+    }
+
+    fn start(file: File, sync: bool, limit: Option<u64>) -> Journal {
+        let (tx, rx) = mpsc::channel::<Command>();
+        let writer = std::thread::spawn(move || writer_loop(file, rx, sync, limit));
+        Journal { tx: Some(tx), writer: Some(writer) }
+    }
+
+    /// Records that `line` is about to be sent; resolves once it is durable.
+    pub async fn intent(&self, line: u64) -> io::Result<()> {
+        self.write(format!("I,{line},.\n").into_bytes()).await
+    }
+
+    /// Records a row's outcome; resolves once it is durable.
+    pub async fn outcome(&self, outcome: &RowOutcome) -> io::Result<()> {
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        let mut fields = vec!["O".to_string()];
+        fields.extend(crate::results::fields(outcome));
+        fields.push(".".into());
+        w.write_record(&fields).map_err(io::Error::other)?;
+        self.write(w.into_inner().map_err(|e| io::Error::other(e.to_string()))?).await
+    }
+
+    async fn write(&self, bytes: Vec<u8>) -> io::Result<()> {
+        let (ack, done) = oneshot::channel();
+        let closed = || io::Error::other("the journal writer has stopped");
+        self.tx.as_ref().ok_or_else(closed)?.send(Command::Write(bytes, Some(ack))).map_err(|_| closed())?;
+        done.await.map_err(|_| closed())?
+    }
+
+    /// Marks the run as ended and waits for everything to be on disk.
+    pub fn finish(mut self, ended: bool) -> io::Result<()> {
+        if let Some(tx) = self.tx.take() {
+            if ended {
+                let _ = tx.send(Command::Write(b"E,.\n".to_vec(), None));
+            }
+            drop(tx);
+        }
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the journal writer panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Test hook: `TDRECON_TEST_JOURNAL_LIMIT=N` makes writes fail once the
+/// journal has taken N more bytes, as a full disk would.
+fn limit_from_env() -> Option<u64> {
+    std::env::var("TDRECON_TEST_JOURNAL_LIMIT").ok()?.parse().ok()
+}
+
+fn writer_loop(mut file: File, rx: mpsc::Receiver<Command>, sync: bool, mut limit: Option<u64>) -> io::Result<()> {
+    let mut failed: Option<io::ErrorKind> = None;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let mut bytes = Vec::new();
+        let mut acks = Vec::new();
+        for Command::Write(b, ack) in batch {
+            bytes.extend_from_slice(&b);
+            acks.extend(ack);
+        }
+        let result = match failed {
+            // After one failure nothing more is written: the journal must
+            // not gain records out of order with what it failed to record.
+            Some(kind) => Err(io::Error::new(kind, "an earlier journal write failed")),
+            None => write_batch(&mut file, &bytes, sync, &mut limit),
+        };
+        if let Err(e) = &result {
+            failed.get_or_insert(e.kind());
+        }
+        for ack in acks {
+            let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
+        }
+    }
+    match failed {
+        Some(kind) => Err(io::Error::new(kind, "the journal could not be written")),
+        None => Ok(()),
+    }
+}
+
+fn write_batch(file: &mut File, bytes: &[u8], sync: bool, limit: &mut Option<u64>) -> io::Result<()> {
+    if let Some(left) = limit {
+        if (bytes.len() as u64) > *left {
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device (test limit)"));
+        }
+        *left -= bytes.len() as u64;
+    }
+    file.write_all(bytes)?;
+    if sync {
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
+/// A set of line numbers, one bit each: compact for millions of rows.
+#[derive(Debug, Default, Clone)]
+pub struct LineSet {
+    words: Vec<u64>,
+}
+
+impl LineSet {
+    pub fn insert(&mut self, line: u64) {
+        let (word, bit) = ((line / 64) as usize, line % 64);
+        if self.words.len() <= word {
+            self.words.resize(word + 1, 0);
+        }
+        self.words[word] |= 1 << bit;
+    }
+
+    pub fn remove(&mut self, line: u64) {
+        if let Some(w) = self.words.get_mut((line / 64) as usize) {
+            *w &= !(1 << (line % 64));
+        }
+    }
+
+    pub fn contains(&self, line: u64) -> bool {
+        self.words.get((line / 64) as usize).is_some_and(|w| w & (1 << (line % 64)) != 0)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.words.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What an earlier run recorded.
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub binding: Option<Binding>,
+    /// Rows with a final outcome (`ok`, `rejected`, `unknown`): skipped.
+    pub done: LineSet,
+    /// Rows whose intent was recorded with no outcome after it: they may
+    /// have been applied.
+    pub in_doubt: LineSet,
+    /// The run wrote its end marker.
+    pub ended: bool,
+}
+
+/// Why an existing journal cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read the journal {0}: {1}")]
+    Io(PathBuf, io::Error),
+    #[error("{0} is not a tdrecon journal")]
+    NotAJournal(PathBuf),
+}
+
+/// Reads a journal back. Torn or unreadable records are skipped.
+pub fn replay(path: &Path) -> Result<Replay, JournalError> {
+    let io_err = |e| JournalError::Io(path.to_path_buf(), e);
+    let mut file = BufReader::new(File::open(path).map_err(io_err)?);
+    let mut header = String::new();
+    file.read_line(&mut header).map_err(io_err)?;
+    let parts: Vec<&str> = header.trim_end().split(',').collect();
+    if parts.len() != 5 || parts[0] != MAGIC || parts[1] != VERSION || parts[4] != "." {
+        return Err(JournalError::NotAJournal(path.to_path_buf()));
+    }
+    let mut replay = Replay {
+        binding: Some(Binding { input_sha256: parts[2].to_string(), options: parts[3].to_string() }),
+        ..Replay::default()
+    };
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    for record in rdr.records() {
+        let Ok(record) = record else { continue };
+        if record.iter().last() != Some(".") {
+            continue;
+        }
+        let line = || record.get(1).and_then(|l| l.parse::<u64>().ok());
+        match record.get(0) {
+            Some("I") => {
+                if let Some(l) = line() {
+                    replay.in_doubt.insert(l);
+                }
+            }
+            Some("O") => {
+                let Some(l) = line() else { continue };
+                replay.in_doubt.remove(l);
+                match record.get(3).and_then(Status::parse) {
+                    Some(Status::Ok | Status::Rejected | Status::Unknown) => replay.done.insert(l),
+                    _ => {}
+                }
+            }
+            Some("E") => replay.ended = true,
+            _ => {}
+        }
+    }
+    Ok(replay)
+}
+
+/// Copies the final outcomes of done rows, as results rows, to `write`.
+pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>) -> io::Result<()> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(io::Error::other)?;
+    for record in rdr.records() {
+        let Ok(record) = record else { continue };
+        if record.get(0) != Some("O") || record.iter().last() != Some(".") {
+            continue;
+        }
+        if matches!(record.get(3).and_then(Status::parse), Some(Status::Ok | Status::Rejected | Status::Unknown)) {
+            let fields: Vec<String> = record.iter().skip(1).take(crate::results::HEADER.len()).map(String::from).collect();
+            write(&fields)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::CallRef;
+
+    fn binding() -> Binding {
+        Binding { input_sha256: "ab".repeat(32), options: "0123456789abcdef".into() }
+    }
+
+    #[tokio::test]
+    async fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        let j = Journal::create(&path, &binding(), true).unwrap();
+        for line in [2, 3, 4, 5, 6] {
+            j.intent(line).await.unwrap();
+        }
+        let mut ok = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
+        ok.error = "multi\nline, \"quoted\"".into();
+        j.outcome(&ok).await.unwrap();
+        j.outcome(&RowOutcome::new(3, CallRef::Id(2), Status::Failed)).await.unwrap();
+        j.outcome(&RowOutcome::new(4, CallRef::Id(3), Status::Unknown)).await.unwrap();
+        j.outcome(&RowOutcome::new(6, CallRef::Id(4), Status::NotSent)).await.unwrap();
+        j.finish(false).unwrap();
+
+        let r = replay(&path).unwrap();
+        assert_eq!(r.binding, Some(binding()));
+        assert!(r.done.contains(2) && r.done.contains(4) && !r.done.contains(3) && !r.done.contains(6));
+        assert!(r.in_doubt.contains(5) && !r.in_doubt.contains(2) && !r.in_doubt.contains(3));
+        assert_eq!((r.done.len(), r.in_doubt.len()), (2, 1));
+        assert!(!r.ended);
+
+        let mut copied = Vec::new();
+        copy_done(&path, |f| {
+            copied.push(f.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(copied.len(), 2);
+        assert_eq!(copied[0][6], "multi\nline, \"quoted\"");
+
+        let j = Journal::append(&path, false).unwrap();
+        j.finish(true).unwrap();
+        assert!(replay(&path).unwrap().ended);
+    }
+
+    #[test]
+    fn torn_records_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        let b = binding();
+        let text = format!(
+            "{MAGIC},1,{},{},.\nI,12,.\nI,13,.\nO,12,1,ok,200,1,3,,,,,.\nI,1",
+            b.input_sha256, b.options
+        );
+        std::fs::write(&path, text).unwrap();
+        let r = replay(&path).unwrap();
+        assert!(r.done.contains(12));
+        assert!(r.in_doubt.contains(13));
+        assert!(!r.in_doubt.contains(1), "the torn intent for line 1… is not read as line 1");
+    }
+
+    #[test]
+    fn not_a_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        std::fs::write(&path, "line,id\n").unwrap();
+        assert!(matches!(replay(&path), Err(JournalError::NotAJournal(_))));
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_fails_every_later_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("j")).unwrap();
+        let j = Journal::start(file, false, Some(8));
+        j.intent(2).await.unwrap();
+        assert_eq!(j.intent(3).await.unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert!(j.intent(4).await.is_err(), "nothing is written after a failure");
+        assert!(j.finish(true).is_err());
+    }
+
+    #[test]
+    fn line_sets() {
+        let mut s = LineSet::default();
+        s.insert(1_000_000);
+        s.insert(3);
+        assert!(s.contains(3) && s.contains(1_000_000) && !s.contains(4));
+        s.remove(3);
+        assert_eq!(s.len(), 1);
+    }
+}
