@@ -103,6 +103,16 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Continue a run that stopped (Ctrl-C, crash, abort): skip finished rows, never resend
+    /// a row that may have been applied and adds or fires something.
+    #[arg(long, conflicts_with = "restart")]
+    resume: bool,
+    /// Discard this file's journal and send every row again.
+    #[arg(long)]
+    restart: bool,
+    /// Do not sync the journal to disk (only for measuring what syncing costs).
+    #[arg(long, hide = true)]
+    no_journal_sync: bool,
     /// First retry's backoff ceiling, in milliseconds (doubles per retry).
     #[arg(long, default_value_t = 500, hide = true)]
     backoff_base_ms: u64,
@@ -169,6 +179,9 @@ impl RunArgs {
             dry_run: self.dry_run,
             summary_json: self.summary_json,
             quiet: self.quiet,
+            resume: self.resume,
+            restart: self.restart,
+            journal_sync: !self.no_journal_sync,
         })
     }
 }

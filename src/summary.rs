@@ -40,6 +40,27 @@ impl RunSummary {
         }
     }
 
+    /// Counts a row an earlier run finished (copied from the journal).
+    pub fn record_fields(&mut self, fields: &[String]) {
+        let Some(status) = fields.get(2).and_then(|s| Status::parse(s)) else { return };
+        *self.statuses.entry(status).or_default() += 1;
+        if status == Status::Unknown {
+            let line = fields.first().and_then(|l| l.parse().ok()).unwrap_or(0);
+            self.unknown.push((line, fields.get(1).cloned().unwrap_or_default()));
+        }
+    }
+
+    /// Adds the rows an earlier run finished, so the summary covers the file.
+    pub fn merge_earlier(&mut self, earlier: RunSummary) {
+        for (status, n) in earlier.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        let mut unknown = earlier.unknown;
+        unknown.append(&mut self.unknown);
+        unknown.sort();
+        self.unknown = unknown;
+    }
+
     pub fn count(&self, status: Status) -> u64 {
         self.statuses.get(&status).copied().unwrap_or(0)
     }

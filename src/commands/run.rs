@@ -32,6 +32,8 @@ use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::gate::{Gate, Stop, StopReason};
 use crate::upload::outcome::{RowOutcome, Status};
 use crate::upload::row::{Sender, ValidRow};
+use crate::journal::{self, Binding, Journal, LineSet, Replay};
+use std::path::Path;
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -102,6 +104,91 @@ pub struct RunOptions {
     pub dry_run: bool,
     pub summary_json: Option<PathBuf>,
     pub quiet: bool,
+    /// Continue the run recorded in the journal.
+    pub resume: bool,
+    /// Discard an existing journal for this file and send everything again.
+    pub restart: bool,
+    /// Sync the journal to disk (off only for measuring what syncing costs).
+    pub journal_sync: bool,
+}
+
+impl RunOptions {
+    /// The options that change what is sent: a journal is bound to them, so
+    /// a resume cannot send different bodies or to a different place.
+    fn fingerprint(&self) -> String {
+        let target = match &self.target {
+            Target::Url(url) => url.as_str(),
+            Target::Sandbox => "sandbox",
+        };
+        format!(
+            "{target}|{:?}|{:?}|{}|{:?}|{:?}",
+            self.method, self.serializer, self.input.delimiter, self.input.headers.maps, self.input.headers.ignore
+        )
+    }
+}
+
+/// The journal this run writes, and what an earlier run recorded in it.
+struct JournalPlan {
+    journal: Option<Journal>,
+    replay: Option<Replay>,
+    path: PathBuf,
+}
+
+/// Decides between a fresh journal, a resumed one, or refusing to start.
+fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<JournalPlan, Fatal> {
+    let path = journal::path_for(results_path);
+    // Nothing is sent by a dry run, and a sandbox starts from nothing each
+    // time: neither has anything to resume.
+    if opts.dry_run || matches!(opts.target, Target::Sandbox) {
+        if opts.resume {
+            return Err(Fatal::usage(anyhow!("--resume does not apply to --dry-run or --sandbox")));
+        }
+        return Ok(JournalPlan { journal: None, replay: None, path });
+    }
+    let binding = Binding::new(&opts.input.path, &opts.fingerprint())
+        .with_context(|| format!("cannot read {}", opts.input.path.display()))
+        .map_err(Fatal::usage)?;
+    let shown = path.display();
+    let existing = match path.exists() {
+        true => Some(journal::replay(&path).map_err(Fatal::usage)?),
+        false => None,
+    };
+    let replay = match existing {
+        None if opts.resume => return Err(Fatal::usage(anyhow!("nothing to resume: there is no journal at {shown}"))),
+        None => None,
+        Some(replay) if replay.binding.as_ref() != Some(&binding) => {
+            if opts.resume {
+                return Err(Fatal::usage(anyhow!(
+                    "cannot resume: the journal {shown} was written for a different input file or different \
+                     sending options (--base-url/--subdomain, --method, --serializer, --map, --ignore-column, \
+                     --delimiter); resume with the same file and options, or start again without --resume"
+                )));
+            }
+            None
+        }
+        Some(_) if opts.restart => None,
+        Some(replay) if opts.resume => Some(replay),
+        Some(replay) if replay.ended => {
+            return Err(Fatal::usage(anyhow!(
+                "this file was already sent (journal {shown}): sending it again would apply add_revenue, \
+                 add_payout, webhooks and transcriptions a second time. Use --resume to retry only the rows \
+                 that failed or were not sent, or --restart to send every row again"
+            )));
+        }
+        Some(_) => {
+            return Err(Fatal::usage(anyhow!(
+                "an earlier run of this file stopped part-way (journal {shown}): add --resume to continue it \
+                 (nothing is sent twice), or --restart to discard it and send every row again"
+            )));
+        }
+    };
+    let journal = match &replay {
+        Some(_) => Journal::append(&path, opts.journal_sync),
+        None => Journal::create(&path, &binding, opts.journal_sync),
+    }
+    .with_context(|| format!("cannot write the journal {shown}"))
+    .map_err(Fatal::usage)?;
+    Ok(JournalPlan { journal: Some(journal), replay, path })
 }
 
 /// Rows buffered between the reader thread and the senders.
@@ -124,10 +211,21 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     };
     let results_path = opts.results.clone().unwrap_or_else(|| opts.input.sibling("results"));
     let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
+    let plan = prepare_journal(&opts, &results_path)?;
     let errors = create_error_report(&errors_path, &validator.schema().headers)?;
-    let results = ResultsWriter::new(create(&results_path)?)
+    let mut results = ResultsWriter::new(create(&results_path)?)
         .with_context(|| format!("cannot write {}", results_path.display()))
         .map_err(Fatal::usage)?;
+    // A resumed run's results start with every row an earlier run finished.
+    let mut earlier = RunSummary::default();
+    if plan.replay.is_some() {
+        journal::copy_done(&plan.path, |fields| {
+            earlier.record_fields(fields);
+            results.write_fields(fields).map_err(std::io::Error::other)
+        })
+        .with_context(|| format!("cannot copy finished rows from {} to {}", plan.path.display(), results_path.display()))
+        .map_err(Fatal::usage)?;
+    }
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime").map_err(Fatal::usage)?;
     runtime.block_on(async move {
@@ -145,6 +243,7 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         let client = ApiClient::new(&endpoint, &credentials, opts.concurrency.get())
             .map_err(|e| Fatal::usage(anyhow!("cannot build the HTTP client: {e}")))?;
         let sender = Arc::new(Sender {
+            journal: plan.journal,
             client,
             endpoint,
             gate: Gate::new(opts.rate, opts.max_pause),
@@ -153,7 +252,20 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
             backoff: opts.backoff,
             max_retries: opts.max_retries,
         });
-        let summary = pipeline(&opts, reader, validator, errors, results, &sender, results_path, errors_path).await?;
+        let interrupts = tokio::spawn(watch_for_interrupts(Arc::clone(&sender)));
+        let replay = plan.replay.map(|r| (r.done, r.in_doubt));
+        let mut summary =
+            pipeline(&opts, reader, validator, errors, results, &sender, replay, results_path, errors_path).await?;
+        interrupts.abort();
+        // Wait for the watcher to be gone, so it no longer holds the sender.
+        let _ = interrupts.await;
+        summary.merge_earlier(earlier);
+        let sender = Arc::into_inner(sender).expect("every task holding the sender has finished");
+        if let Some(journal) = sender.journal
+            && let Err(e) = journal.finish(summary.stop.is_none())
+        {
+            summary.stop.get_or_insert(StopReason::Aborted(format!("cannot write the journal {}: {e}", plan.path.display())));
+        }
         if let Some(path) = &opts.summary_json {
             let json = serde_json::to_vec_pretty(&summary.to_json()).expect("the summary is plain JSON");
             std::fs::write(path, json)
@@ -163,6 +275,9 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         print!("{}", summary.render());
         if let Some(sim) = &sim {
             print!("{}", sandbox::describe(sim));
+        }
+        if summary.stop.is_some() && !opts.dry_run && !matches!(opts.target, Target::Sandbox) {
+            eprintln!("tdrecon: stopped; to continue where it left off (nothing is sent twice): {}", resume_command());
         }
         Ok(summary.exit())
     })
@@ -176,6 +291,7 @@ async fn pipeline(
     mut errors: crate::report::ErrorReport<std::io::BufWriter<std::fs::File>>,
     mut results: ResultsWriter<std::io::BufWriter<std::fs::File>>,
     sender: &Arc<Sender>,
+    replay: Option<(LineSet, LineSet)>,
     results_path: PathBuf,
     errors_path: PathBuf,
 ) -> Result<RunSummary, Fatal> {
@@ -201,7 +317,15 @@ async fn pipeline(
             match validator.check(&record) {
                 Ok(update) => {
                     tally.valid += 1;
-                    if tx.blocking_send(ValidRow { line: record.line, update }).is_err() {
+                    let (done, in_doubt) = match &replay {
+                        Some((done, in_doubt)) => (done.contains(record.line), in_doubt.contains(record.line)),
+                        None => (false, false),
+                    };
+                    // Finished by an earlier run: already in results.
+                    if done {
+                        continue;
+                    }
+                    if tx.blocking_send(ValidRow { line: record.line, update, in_doubt }).is_err() {
                         break;
                     }
                 }
@@ -234,7 +358,8 @@ async fn pipeline(
                     out.request_body = Some(String::from_utf8_lossy(&row.update.body_bytes()).into_owned());
                     out
                 } else {
-                    sender.send_row(row).await
+                    let outcome = sender.send_row(row).await;
+                    sender.journal_outcome(outcome).await
                 }
             }
         })
@@ -288,6 +413,31 @@ async fn pipeline(
     summary.elapsed = started.elapsed();
     summary.stop = sender.stop.reason();
     Ok(summary)
+}
+
+/// Ctrl-C or SIGTERM stops admitting rows and lets those in flight finish;
+/// a second one exits at once (the journal still reads back: every record
+/// is either whole or ignored).
+async fn watch_for_interrupts(sender: Arc<Sender>) {
+    crate::commands::sim::wait_for_signal().await;
+    sender.stop.trigger(StopReason::Interrupted);
+    eprintln!("tdrecon: stopping: no new rows; waiting for the requests in flight (Ctrl-C again to quit at once)");
+    crate::commands::sim::wait_for_signal().await;
+    eprintln!("tdrecon: quit at once; to continue: {}", resume_command());
+    std::process::exit(Exit::Interrupted as i32);
+}
+
+/// This process's command line with `--resume`: safe to print, because no
+/// secret is ever taken from an argument.
+fn resume_command() -> String {
+    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--restart").collect();
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    let quoted = args.iter().map(|a| {
+        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) { a.clone() } else { format!("'{}'", a.replace('\'', "'\\''")) }
+    });
+    std::iter::once("tdrecon".to_string()).chain(quoted).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

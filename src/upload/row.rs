@@ -8,6 +8,7 @@ use super::classify::{Attempt, Class, classify};
 use super::client::{ApiClient, Endpoint};
 use super::gate::{Gate, Stop, StopReason};
 use super::outcome::{RowOutcome, Status, amounts_from};
+use crate::journal::Journal;
 use crate::update::CallUpdate;
 
 /// A valid row on its way to the API.
@@ -15,11 +16,14 @@ use crate::update::CallUpdate;
 pub struct ValidRow {
     pub line: u64,
     pub update: CallUpdate,
+    /// An earlier, interrupted run may have sent this row (`--resume`).
+    pub in_doubt: bool,
 }
 
 /// Everything the in-flight rows share.
-#[derive(Debug)]
 pub struct Sender {
+    /// Where each row's intent is made durable before it is sent.
+    pub journal: Option<Journal>,
     pub client: ApiClient,
     pub endpoint: Endpoint,
     pub gate: Gate,
@@ -38,6 +42,17 @@ impl Sender {
         let url = self.endpoint.url(&row.update.call);
         let body = row.update.body_bytes();
         let unsafe_fields = row.update.non_idempotent_fields();
+        if row.in_doubt && !unsafe_fields.is_empty() {
+            return finish(
+                out,
+                Status::Unknown,
+                format!(
+                    "an earlier run stopped after this row may have been sent; it carries {}, so it was not resent: \
+                     check this call before sending it again",
+                    unsafe_fields.join(", ")
+                ),
+            );
+        }
         let mut jitter_state = row.line ^ 0x0074_6472_6563_6f6e;
         loop {
             tokio::select! {
@@ -50,6 +65,12 @@ impl Sender {
                 return self.stopped(out);
             }
             if out.attempts == 0 {
+                if let Some(journal) = &self.journal
+                    && let Err(e) = journal.intent(row.line).await
+                {
+                    self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
+                    return finish(out, Status::NotSent, format!("cannot write the journal: {e}"));
+                }
                 self.budget.first_attempt();
             }
             out.attempts += 1;
@@ -118,6 +139,25 @@ impl Sender {
                 _ = tokio::time::sleep(delay) => {}
             }
         }
+    }
+
+    /// Records a row's outcome in the journal. Nothing is reported `ok` that
+    /// is not journaled `ok`: if the record cannot be written, the job stops
+    /// and an `ok` row is reported `unknown`.
+    pub async fn journal_outcome(&self, mut out: RowOutcome) -> RowOutcome {
+        let Some(journal) = &self.journal else { return out };
+        if out.attempts == 0 && out.status == Status::NotSent {
+            // Never sent: the journal has no intent for it and needs nothing.
+            return out;
+        }
+        if let Err(e) = journal.outcome(&out).await {
+            self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
+            if out.status == Status::Ok {
+                out.status = Status::Unknown;
+                out.error = format!("applied, but the journal could not record it ({e})");
+            }
+        }
+        out
     }
 
     /// The job stopped before this row's next attempt.
