@@ -295,14 +295,16 @@ pub fn replay(path: &Path) -> Result<Replay, JournalError> {
 
 /// Copies the final outcomes of done rows, as results rows, to `write`.
 pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>) -> io::Result<()> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(io::Error::other)?;
+    let mut rdr =
+        csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(io::Error::other)?;
     for record in rdr.records() {
         let Ok(record) = record else { continue };
         if record.get(0) != Some("O") || record.iter().last() != Some(".") {
             continue;
         }
         if matches!(record.get(3).and_then(Status::parse), Some(Status::Ok | Status::Rejected | Status::Unknown)) {
-            let fields: Vec<String> = record.iter().skip(1).take(crate::results::HEADER.len()).map(String::from).collect();
+            let fields: Vec<String> =
+                record.iter().skip(1).take(crate::results::HEADER.len()).map(String::from).collect();
             write(&fields)?;
         }
     }
@@ -360,10 +362,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
         let b = binding();
-        let text = format!(
-            "{MAGIC},1,{},{},.\nI,12,.\nI,13,.\nO,12,1,ok,200,1,3,,,,,.\nI,1",
-            b.input_sha256, b.options
-        );
+        let text =
+            format!("{MAGIC},1,{},{},.\nI,12,.\nI,13,.\nO,12,1,ok,200,1,3,,,,,.\nI,1", b.input_sha256, b.options);
         std::fs::write(&path, text).unwrap();
         let r = replay(&path).unwrap();
         assert!(r.done.contains(12));

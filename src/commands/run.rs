@@ -24,6 +24,7 @@ use crate::commands::validate::Tally;
 use crate::credentials::Credentials;
 use crate::exit::{Exit, Fatal};
 use crate::input::{InputOptions, create, create_error_report};
+use crate::journal::{self, Binding, Journal, LineSet, Replay};
 use crate::progress::Progress;
 use crate::results::ResultsWriter;
 use crate::summary::RunSummary;
@@ -32,7 +33,6 @@ use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::gate::{Gate, Stop, StopReason};
 use crate::upload::outcome::{RowOutcome, Status};
 use crate::upload::row::{Sender, ValidRow};
-use crate::journal::{self, Binding, Journal, LineSet, Replay};
 use std::path::Path;
 
 /// Where requests go.
@@ -223,7 +223,9 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
             earlier.record_fields(fields);
             results.write_fields(fields).map_err(std::io::Error::other)
         })
-        .with_context(|| format!("cannot copy finished rows from {} to {}", plan.path.display(), results_path.display()))
+        .with_context(|| {
+            format!("cannot copy finished rows from {} to {}", plan.path.display(), results_path.display())
+        })
         .map_err(Fatal::usage)?;
     }
 
@@ -264,7 +266,9 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         if let Some(journal) = sender.journal
             && let Err(e) = journal.finish(summary.stop.is_none())
         {
-            summary.stop.get_or_insert(StopReason::Aborted(format!("cannot write the journal {}: {e}", plan.path.display())));
+            summary
+                .stop
+                .get_or_insert(StopReason::Aborted(format!("cannot write the journal {}: {e}", plan.path.display())));
         }
         if let Some(path) = &opts.summary_json {
             let json = serde_json::to_vec_pretty(&summary.to_json()).expect("the summary is plain JSON");
@@ -435,7 +439,11 @@ fn resume_command() -> String {
         args.push("--resume".into());
     }
     let quoted = args.iter().map(|a| {
-        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) { a.clone() } else { format!("'{}'", a.replace('\'', "'\\''")) }
+        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
     });
     std::iter::once("tdrecon".to_string()).chain(quoted).collect::<Vec<_>>().join(" ")
 }

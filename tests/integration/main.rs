@@ -3,6 +3,7 @@
 
 mod harness;
 mod property;
+mod resume;
 mod run;
 mod sim;
 mod util;
