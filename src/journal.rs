@@ -268,7 +268,7 @@ pub fn replay(path: &Path) -> Result<Replay, JournalError> {
     let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
     for record in rdr.records() {
         let Ok(record) = record else { continue };
-        if record.iter().last() != Some(".") {
+        if !complete(&record) {
             continue;
         }
         let line = || record.get(1).and_then(|l| l.parse::<u64>().ok());
@@ -281,9 +281,8 @@ pub fn replay(path: &Path) -> Result<Replay, JournalError> {
             Some("O") => {
                 let Some(l) = line() else { continue };
                 replay.in_doubt.remove(l);
-                match record.get(3).and_then(Status::parse) {
-                    Some(Status::Ok | Status::Rejected | Status::Unknown) => replay.done.insert(l),
-                    _ => {}
+                if is_final(&record) {
+                    replay.done.insert(l);
                 }
             }
             Some("E") => replay.ended = true,
@@ -293,16 +292,24 @@ pub fn replay(path: &Path) -> Result<Replay, JournalError> {
     Ok(replay)
 }
 
+/// A record a crash did not tear: it ends with its `.` field.
+fn complete(record: &csv::StringRecord) -> bool {
+    record.len() > 1 && record.get(record.len() - 1) == Some(".")
+}
+
+/// An outcome record whose row is finished: `ok`, `rejected` or `unknown`.
+/// (`failed` and `not_sent` rows were not applied, or are safe to resend.)
+fn is_final(record: &csv::StringRecord) -> bool {
+    matches!(record.get(3).and_then(Status::parse), Some(Status::Ok | Status::Rejected | Status::Unknown))
+}
+
 /// Copies the final outcomes of done rows, as results rows, to `write`.
 pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>) -> io::Result<()> {
     let mut rdr =
         csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(io::Error::other)?;
     for record in rdr.records() {
         let Ok(record) = record else { continue };
-        if record.get(0) != Some("O") || record.iter().last() != Some(".") {
-            continue;
-        }
-        if matches!(record.get(3).and_then(Status::parse), Some(Status::Ok | Status::Rejected | Status::Unknown)) {
+        if record.get(0) == Some("O") && complete(&record) && is_final(&record) {
             let fields: Vec<String> =
                 record.iter().skip(1).take(crate::results::HEADER.len()).map(String::from).collect();
             write(&fields)?;

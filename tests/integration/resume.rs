@@ -108,20 +108,15 @@ fn sigkill_at_random_moments_then_resume_loses_nothing_and_applies_nothing_twice
             let _ = child.kill();
             let _ = child.wait();
         }
-        // …then resumed until it finishes.
-        let mut finished = false;
-        for _ in 0..3 {
-            let mut cmd = job(&wd, &sim, &["--concurrency", "16", "--resume"]);
-            let out = cmd.output().unwrap();
-            match out.status.code() {
-                Some(0) | Some(1) => {
-                    finished = true;
-                    break;
-                }
-                _ => panic!("{}", describe(&cmd, std::path::Path::new("."), &out, "resume failed")),
-            }
+        // …then one resume finishes it: exit 0, or 1 when rows are unknown.
+        let mut cmd = job(&wd, &sim, &["--concurrency", "16", "--resume"]);
+        let out = cmd.output().unwrap();
+        if !matches!(out.status.code(), Some(0) | Some(1)) {
+            panic!(
+                "{}",
+                describe(&cmd, std::path::Path::new("."), &out, &format!("seed {seed}: the resume did not finish"))
+            );
         }
-        assert!(finished, "seed {seed}: never finished");
         total_unknown += assert_no_loss_no_double_apply(&wd, &sim, ROWS, &format!("seed {seed}"));
     }
     // Killed mid-flight, some add rows must have been left in doubt; if none
