@@ -7,10 +7,11 @@
 //! intent and no outcome may have been applied, so it is resent only if its
 //! fields are safe to send twice.
 //!
-//! Writes go through one thread that batches them: every entry that arrives
-//! while a sync is running goes out with the next one (group commit), so a
-//! sync per row is never needed and a row is never sent before its intent
-//! is durable. Each record ends with a `.` field; a record torn by a crash
+//! One thread appends records as they arrive; a second syncs the file once
+//! for every intent written since its last sync (group commit), so a sync
+//! per row is never needed and a row is never sent before its intent is
+//! durable. Outcomes are written at once and made durable by the next sync:
+//! losing one to a crash only leaves its row in doubt. Each record ends with a `.` field; a record torn by a crash
 //! lacks it and is ignored (its intent was never synced, so its row was
 //! never sent).
 
@@ -18,7 +19,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
@@ -29,6 +32,10 @@ const MAGIC: &str = "#tdrecon-journal";
 const VERSION: &str = "1";
 /// Entries written per batch at most, so one sync never waits on a huge write.
 const MAX_BATCH: usize = 4096;
+/// The shortest time between two syncs…
+const SYNC_INTERVAL: Duration = Duration::from_millis(2);
+/// …unless this many intents are waiting for one.
+const SYNC_ROWS: usize = 64;
 
 /// What a journal is bound to: the input file's bytes and the options that
 /// change what is sent.
@@ -65,8 +72,18 @@ pub fn path_for(results: &Path) -> PathBuf {
     results.with_extension("journal")
 }
 
+type Ack = oneshot::Sender<io::Result<()>>;
+
+/// Bytes to append, and who to tell: once written (`Written`), or once
+/// written and synced (`Durable`).
 enum Command {
-    Write(Vec<u8>, Option<oneshot::Sender<io::Result<()>>>),
+    Write(Vec<u8>, Notify),
+}
+
+enum Notify {
+    Nobody,
+    Written(Ack),
+    Durable(Ack),
 }
 
 /// Appends records from async tasks; see the module docs.
@@ -82,11 +99,8 @@ impl Journal {
         writeln!(file, "{MAGIC},{VERSION},{},{},.", binding.input_sha256, binding.options)?;
         file.sync_all()?;
         // The file's directory entry must be durable too.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        } else {
-            File::open(".")?.sync_all()?;
-        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(dir)?.sync_all()?;
         Ok(Journal::start(file, sync, limit_from_env()))
     }
 
@@ -104,33 +118,39 @@ impl Journal {
 
     /// Records that `line` is about to be sent; resolves once it is durable.
     pub async fn intent(&self, line: u64) -> io::Result<()> {
-        self.write(format!("I,{line},.\n").into_bytes()).await
+        self.write(format!("I,{line},.\n").into_bytes(), true).await
     }
 
-    /// Records a row's outcome; resolves once it is durable.
+    /// Records a row's outcome; resolves once it is written. It becomes
+    /// durable with the next sync (the next intent's, or the last): a crash
+    /// before then leaves the row in doubt, which a resume treats as
+    /// possibly sent, the safe side. Not waiting for a sync here keeps it
+    /// off every row's path.
     pub async fn outcome(&self, outcome: &RowOutcome) -> io::Result<()> {
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        let mut w =
+            csv::WriterBuilder::new().has_headers(false).buffer_capacity(512).from_writer(Vec::with_capacity(160));
         let mut fields = vec!["O".to_string()];
         fields.extend(crate::results::fields(outcome));
         fields.push(".".into());
         w.write_record(&fields).map_err(io::Error::other)?;
-        self.write(w.into_inner().map_err(|e| io::Error::other(e.to_string()))?).await
+        self.write(w.into_inner().map_err(|e| io::Error::other(e.to_string()))?, false).await
     }
 
-    async fn write(&self, bytes: Vec<u8>) -> io::Result<()> {
+    async fn write(&self, bytes: Vec<u8>, durable: bool) -> io::Result<()> {
         let (ack, done) = oneshot::channel();
+        let notify = if durable { Notify::Durable(ack) } else { Notify::Written(ack) };
         let closed = || io::Error::other("the journal writer has stopped");
-        self.tx.as_ref().ok_or_else(closed)?.send(Command::Write(bytes, Some(ack))).map_err(|_| closed())?;
+        self.tx.as_ref().ok_or_else(closed)?.send(Command::Write(bytes, notify)).map_err(|_| closed())?;
         done.await.map_err(|_| closed())?
     }
 
-    /// Marks the run as ended and waits for everything to be on disk.
+    /// Marks the run as ended (when it did) and waits for everything to be
+    /// on disk.
     pub fn finish(mut self, ended: bool) -> io::Result<()> {
-        if let Some(tx) = self.tx.take() {
-            if ended {
-                let _ = tx.send(Command::Write(b"E,.\n".to_vec(), None));
-            }
-            drop(tx);
+        if let Some(tx) = self.tx.take()
+            && ended
+        {
+            let _ = tx.send(Command::Write(b"E,.\n".to_vec(), Notify::Nobody));
         }
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -146,53 +166,111 @@ fn limit_from_env() -> Option<u64> {
     std::env::var("TDRECON_TEST_JOURNAL_LIMIT").ok()?.parse().ok()
 }
 
-fn writer_loop(mut file: File, rx: mpsc::Receiver<Command>, sync: bool, mut limit: Option<u64>) -> io::Result<()> {
-    let mut failed: Option<io::ErrorKind> = None;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
-                Err(_) => break,
-            }
-        }
-        let mut bytes = Vec::new();
-        let mut acks = Vec::new();
-        for Command::Write(b, ack) in batch {
-            bytes.extend_from_slice(&b);
-            acks.extend(ack);
-        }
-        let result = match failed {
-            // After one failure nothing more is written: the journal must
-            // not gain records out of order with what it failed to record.
-            Some(kind) => Err(io::Error::new(kind, "an earlier journal write failed")),
-            None => write_batch(&mut file, &bytes, sync, &mut limit),
-        };
-        if let Err(e) = &result {
-            failed.get_or_insert(e.kind());
-        }
-        for ack in acks {
-            let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
-        }
-    }
-    match failed {
-        Some(kind) => Err(io::Error::new(kind, "the journal could not be written")),
+/// The first error, after which nothing more is written: the journal must
+/// not gain records out of order with one it failed to record.
+type Failure = Arc<Mutex<Option<io::ErrorKind>>>;
+
+fn earlier_failure(failed: &Failure) -> io::Result<()> {
+    match *lock(failed) {
+        Some(kind) => Err(io::Error::new(kind, "an earlier journal write failed")),
         None => Ok(()),
     }
 }
 
-fn write_batch(file: &mut File, bytes: &[u8], sync: bool, limit: &mut Option<u64>) -> io::Result<()> {
+fn note_failure(failed: &Failure, result: &io::Result<()>) {
+    if let Err(e) = result {
+        lock(failed).get_or_insert(e.kind());
+    }
+}
+
+/// Appends each batch of records as soon as it arrives and acknowledges
+/// outcomes at once; intents go on to the syncer thread. Writes never wait
+/// for a sync, so an outcome is never held up by one.
+fn writer_loop(file: File, rx: mpsc::Receiver<Command>, sync: bool, mut limit: Option<u64>) -> io::Result<()> {
+    let file = Arc::new(file);
+    let failed = Failure::default();
+    let (to_syncer, syncer_rx) = mpsc::channel::<Ack>();
+    let syncer = {
+        let (file, failed) = (Arc::clone(&file), Arc::clone(&failed));
+        std::thread::spawn(move || syncer_loop(&file, &syncer_rx, sync, &failed))
+    };
+    let mut bytes = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter().take(MAX_BATCH));
+        bytes.clear();
+        for Command::Write(b, _) in &batch {
+            bytes.extend_from_slice(b);
+        }
+        let result = earlier_failure(&failed).and_then(|()| append(&mut &*file, &bytes, &mut limit));
+        note_failure(&failed, &result);
+        for Command::Write(_, notify) in batch {
+            match notify {
+                Notify::Nobody => {}
+                Notify::Written(ack) => answer(ack, &result),
+                Notify::Durable(ack) if result.is_err() => answer(ack, &result),
+                Notify::Durable(ack) => {
+                    if let Err(mpsc::SendError(ack)) = to_syncer.send(ack) {
+                        answer(ack, &Err(io::Error::other("the journal syncer has stopped")));
+                    }
+                }
+            }
+        }
+    }
+    drop(to_syncer);
+    let synced = syncer.join().map_err(|_| io::Error::other("the journal syncer panicked"))?;
+    earlier_failure(&failed).map_err(|e| io::Error::new(e.kind(), "the journal could not be written"))?;
+    synced
+}
+
+/// Syncs once for every intent written since the last sync (group commit),
+/// then acknowledges them all. Syncs are at least `SYNC_INTERVAL` apart
+/// unless `SYNC_ROWS` intents are waiting: each sync costs CPU for the block
+/// device, and on a busy machine fewer, fuller syncs keep more throughput.
+fn syncer_loop(file: &File, rx: &mpsc::Receiver<Ack>, sync: bool, failed: &Failure) -> io::Result<()> {
+    let mut last_sync = Instant::now() - SYNC_INTERVAL;
+    while let Ok(first) = rx.recv() {
+        let mut waiting = vec![first];
+        loop {
+            waiting.extend(rx.try_iter());
+            let wait = SYNC_INTERVAL.saturating_sub(last_sync.elapsed());
+            if !sync || waiting.len() >= SYNC_ROWS || wait.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(wait) {
+                Ok(ack) => waiting.push(ack),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        last_sync = Instant::now();
+        let result = earlier_failure(failed).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        note_failure(failed, &result);
+        for ack in waiting {
+            answer(ack, &result);
+        }
+    }
+    // The last outcomes and the end marker came after the last intent.
+    earlier_failure(failed)?;
+    if sync { file.sync_data() } else { Ok(()) }
+}
+
+fn answer(ack: Ack, result: &io::Result<()>) {
+    let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn append(mut file: impl Write, bytes: &[u8], limit: &mut Option<u64>) -> io::Result<()> {
     if let Some(left) = limit {
         if (bytes.len() as u64) > *left {
             return Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device (test limit)"));
         }
         *left -= bytes.len() as u64;
     }
-    file.write_all(bytes)?;
-    if sync {
-        file.sync_data()?;
-    }
-    Ok(())
+    file.write_all(bytes)
 }
 
 /// A set of line numbers, one bit each: compact for millions of rows.

@@ -60,6 +60,8 @@ pub struct RowOutcome {
     pub payout: Option<String>,
     /// The JSON body, written only by `--dry-run`.
     pub request_body: Option<String>,
+    /// Its intent is in the journal (so its outcome must be too).
+    pub intent_journaled: bool,
 }
 
 impl RowOutcome {
@@ -75,6 +77,7 @@ impl RowOutcome {
             revenue: None,
             payout: None,
             request_body: None,
+            intent_journaled: false,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Sender {
     pub gate: Gate,
     pub stop: Stop,
     pub budget: RetryBudget,
+    /// Requests in flight at once (`--concurrency`).
+    pub permits: tokio::sync::Semaphore,
     pub backoff: Backoff,
     pub max_retries: u32,
 }
@@ -65,16 +67,25 @@ impl Sender {
                 return self.stopped(out);
             }
             if out.attempts == 0 {
-                if let Some(journal) = &self.journal
-                    && let Err(e) = journal.intent(row.line).await
-                {
-                    self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
-                    return finish(out, Status::NotSent, format!("cannot write the journal: {e}"));
+                if let Some(journal) = &self.journal {
+                    if let Err(e) = journal.intent(row.line).await {
+                        self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
+                        return finish(out, Status::NotSent, format!("cannot write the journal: {e}"));
+                    }
+                    out.intent_journaled = true;
                 }
                 self.budget.first_attempt();
             }
+            // The intent's sync happens before a send slot is taken, so the
+            // slots stay busy with requests while the journal syncs.
+            let permit = tokio::select! {
+                biased;
+                _ = self.stop.stopped() => return self.stopped(out),
+                permit = self.permits.acquire() => permit.expect("the send semaphore is never closed"),
+            };
             out.attempts += 1;
             let (attempt, latency) = self.client.send(&url, body.clone()).await;
+            drop(permit);
             out.latency = Some(latency);
             out.http_status = match &attempt {
                 Attempt::Response { status, .. } => Some(*status),
@@ -146,8 +157,8 @@ impl Sender {
     /// and an `ok` row is reported `unknown`.
     pub async fn journal_outcome(&self, mut out: RowOutcome) -> RowOutcome {
         let Some(journal) = &self.journal else { return out };
-        if out.attempts == 0 && out.status == Status::NotSent {
-            // Never sent: the journal has no intent for it and needs nothing.
+        if !out.intent_journaled && out.status == Status::NotSent {
+            // Never sent and no intent recorded: the journal needs nothing.
             return out;
         }
         if let Err(e) = journal.outcome(&out).await {
