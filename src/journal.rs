@@ -33,9 +33,9 @@ const VERSION: &str = "1";
 /// Entries written per batch at most, so one sync never waits on a huge write.
 const MAX_BATCH: usize = 4096;
 /// The shortest time between two syncs…
-const SYNC_INTERVAL: Duration = Duration::from_millis(2);
+const SYNC_INTERVAL: Duration = Duration::from_millis(5);
 /// …unless this many intents are waiting for one.
-const SYNC_ROWS: usize = 64;
+const SYNC_ROWS: usize = 256;
 
 /// What a journal is bound to: the input file's bytes and the options that
 /// change what is sent.

@@ -436,7 +436,8 @@ async fn pipeline(
 /// here when the limiter lets them through faster than slots free up (as
 /// with --rate 0); at a production rate they pass straight through.
 fn journal_headroom(concurrency: NonZeroUsize) -> usize {
-    concurrency.get()
+    // Enough rows to cover a sync window at full speed (benches/journal.sh).
+    concurrency.get() * 3
 }
 
 /// Ctrl-C or SIGTERM stops admitting rows and lets those in flight finish;
