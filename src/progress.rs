@@ -18,9 +18,12 @@ impl Progress {
         }
         let bar = ProgressBar::with_draw_target(estimate_rows(input), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} rows  {rate}  ETA {eta}  {msg}",
         )
         .expect("the template is valid")
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1} rows/s", state.per_sec());
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         Progress { bar }
