@@ -17,10 +17,16 @@ pub enum Sign {
     Any,
 }
 
+/// The most integer digits an amount may have (a trillion, less a cent).
+const MAX_DIGITS: usize = 15;
+
 /// Parses a money cell. The result always has exactly two decimal places, so
 /// `Decimal::to_string` gives the normalised form the API receives (`1234.50`).
+/// Reads the digits straight into an integer count of cents: no float, no
+/// rounding, and no allocation on this per-row path.
 pub fn parse_money(text: &str, sign: Sign) -> Result<Decimal, String> {
-    let s = text.trim();
+    // ASCII trim: fast, and a non-ASCII space left in is rejected, not guessed at.
+    let s = text.trim_ascii();
     let (negative, s) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s),
@@ -30,61 +36,55 @@ pub fn parse_money(text: &str, sign: Sign) -> Result<Decimal, String> {
     if s.is_empty() {
         return Err("expected an amount like 12.50".into());
     }
-    if s.contains(['e', 'E']) {
+    if s.bytes().any(|b| b == b'e' || b == b'E') {
         return Err("exponents are not accepted: write the amount in full, like 1000.00".into());
     }
+    let malformed = || "expected an amount like 1234.50 or $1,234.50".to_string();
     let (int_part, frac_part) = match s.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (s, None),
     };
-    let digits = strip_thousands(int_part).ok_or_else(|| "expected an amount like 1234.50 or $1,234.50".to_string())?;
-    if let Some(frac) = frac_part {
-        if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("expected an amount like 1234.50 or $1,234.50".into());
-        }
-        if frac.len() > 2 {
-            return Err("more than 2 decimal places: amounts are never rounded".into());
-        }
-    }
-    if digits.len() > 15 {
+    let (units, digits) = integer_with_thousands(int_part).ok_or_else(malformed)?;
+    if digits > MAX_DIGITS {
         return Err("amount is too large".into());
     }
-    let mut normal = String::with_capacity(digits.len() + 4);
-    if negative {
-        normal.push('-');
-    }
-    normal.push_str(&digits);
-    if let Some(frac) = frac_part {
-        normal.push('.');
-        normal.push_str(frac);
-    }
-    let mut amount =
-        Decimal::from_str_exact(&normal).map_err(|_| "expected an amount like 1234.50 or $1,234.50".to_string())?;
-    if sign == Sign::NonNegative && amount.is_sign_negative() && !amount.is_zero() {
+    let cents = match frac_part {
+        None => 0,
+        Some(f) if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) => return Err(malformed()),
+        Some(f) if f.len() > 2 => return Err("more than 2 decimal places: amounts are never rounded".into()),
+        Some(f) => f.bytes().fold(0i64, |n, b| n * 10 + i64::from(b - b'0')) * if f.len() == 1 { 10 } else { 1 },
+    };
+    let total = units * 100 + cents;
+    if negative && total != 0 && sign == Sign::NonNegative {
         return Err("must be 0 or more (use add_revenue/add_payout for a chargeback)".into());
     }
-    if amount.is_zero() {
-        // `-0` would print as `-0.00`.
-        amount.set_sign_positive(true);
-    }
-    amount.rescale(2);
-    Ok(amount)
+    // `-0` is 0, so it never prints as `-0.00`.
+    Ok(Decimal::new(if negative { -total } else { total }, 2))
 }
 
-/// Removes well-formed thousands separators from the integer part: `1,234,567`
-/// becomes `1234567`; `12,34` or `1,,234` are malformed. Returns `None` when
-/// the text is not digits in that form.
-fn strip_thousands(int_part: &str) -> Option<String> {
-    if int_part.is_empty() {
-        return None;
+/// Reads an integer part with optional well-formed thousands separators
+/// (`1,234,567`; not `12,34` or `1,,234`). Returns its value and how many
+/// significant digits it has, or `None` when it is not digits in that form.
+fn integer_with_thousands(int_part: &str) -> Option<(i64, usize)> {
+    let grouped = int_part.contains(',');
+    let mut value: i64 = 0;
+    let mut significant = 0usize;
+    for (i, group) in int_part.split(',').enumerate() {
+        let width_ok = if i == 0 { !grouped || group.len() <= 3 } else { group.len() == 3 };
+        if group.is_empty() || !width_ok || !group.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        for b in group.bytes() {
+            if value > 0 || b != b'0' {
+                significant += 1;
+            }
+            // Past MAX_DIGITS the caller rejects it; stop growing before overflow.
+            if significant <= MAX_DIGITS {
+                value = value * 10 + i64::from(b - b'0');
+            }
+        }
     }
-    let groups: Vec<&str> = int_part.split(',').collect();
-    let first = groups[0];
-    let well_formed = !first.is_empty()
-        && first.bytes().all(|b| b.is_ascii_digit())
-        && (groups.len() == 1 || first.len() <= 3)
-        && groups[1..].iter().all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
-    well_formed.then(|| groups.concat())
+    Some((value, significant))
 }
 
 #[cfg(test)]
@@ -136,6 +136,8 @@ mod tests {
             ("1 234", "expected an amount"),
             ("12.5a", "expected an amount"),
             ("9999999999999999", "too large"),
+            ("99999999999999999999999", "too large"),
+            ("1,000,000,000,000,000", "too large"),
             ("NaN", "expected an amount"),
         ];
         for (input, want) in cases {

@@ -57,9 +57,20 @@ impl CallUpdate {
         }
     }
 
-    /// True when the update would change something.
+    /// True when the update would change nothing (its body would be `{}`).
     pub fn is_empty(&self) -> bool {
-        self.body().is_empty()
+        self.revenue.is_none()
+            && self.payout.is_none()
+            && self.buyer_converted.is_none()
+            && self.offer_converted.is_none()
+            && self.manual_transcribe.is_none()
+            && self.trackdrive_buyer_id.is_none()
+            && self.trackdrive_traffic_source_id.is_none()
+            && self.call_disposition_id.is_none()
+            && self.agent_call_disposition_notes.is_none()
+            && self.contact_field_type.is_none()
+            && self.fire_outgoing_webhook_ids.is_none()
+            && self.post_call_tokens.is_empty()
     }
 
     /// The fields that change state every time they are sent. A row carrying
@@ -196,6 +207,7 @@ mod tests {
     #[test]
     fn empty_and_idempotency() {
         assert!(update().is_empty());
+        assert!(update().body().is_empty());
         assert!(update().is_idempotent());
         let set_only = CallUpdate { revenue: Some(Amount::Set(dec("1"))), buyer_converted: Some(true), ..update() };
         assert!(set_only.is_idempotent());

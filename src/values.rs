@@ -28,7 +28,7 @@ impl fmt::Display for CallRef {
 impl CallRef {
     /// Parses a numeric Call ID or an 8-4-4-4-12 hex Call UUID.
     pub fn parse(text: &str) -> Result<CallRef, String> {
-        let s = text.trim();
+        let s = text.trim_ascii();
         if s.is_empty() {
             return Err("missing call id".into());
         }
@@ -86,7 +86,7 @@ fn looks_spreadsheet_mangled(s: &str) -> bool {
 
 /// The flag spellings the API documents: `1 true yes on 0 false no off`.
 pub fn parse_flag(text: &str) -> Result<bool, String> {
-    let s = text.trim();
+    let s = text.trim_ascii();
     const TRUE: [&str; 4] = ["1", "true", "yes", "on"];
     const FALSE: [&str; 4] = ["0", "false", "no", "off"];
     if TRUE.iter().any(|t| s.eq_ignore_ascii_case(t)) {
@@ -100,7 +100,7 @@ pub fn parse_flag(text: &str) -> Result<bool, String> {
 
 /// A TrackDrive record id (buyer, traffic source, disposition): digits only.
 pub fn parse_record_id(text: &str) -> Result<String, String> {
-    let s = text.trim();
+    let s = text.trim_ascii();
     if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) {
         Ok(s.to_string())
     } else if looks_spreadsheet_mangled(s) {
