@@ -110,6 +110,14 @@ struct RunArgs {
     /// Discard this file's journal and send every row again.
     #[arg(long)]
     restart: bool,
+    /// Read each call first (GET, under the same rate limit), send only the fields that differ
+    /// (a row that already matches is `unchanged`), report before and after values, and settle
+    /// an ambiguous add by reading the call back.
+    #[arg(long)]
+    reconcile: bool,
+    /// With --reconcile: write a CSV in tdrecon's input format that undoes every applied change.
+    #[arg(long, value_name = "PATH", requires = "reconcile")]
+    rollback: Option<PathBuf>,
     /// Do not sync the journal to disk (only for measuring what syncing costs).
     #[arg(long, hide = true)]
     no_journal_sync: bool,
@@ -182,6 +190,8 @@ impl RunArgs {
             resume: self.resume,
             restart: self.restart,
             journal_sync: !self.no_journal_sync,
+            reconcile: self.reconcile,
+            rollback: self.rollback,
         })
     }
 }

@@ -116,9 +116,15 @@ impl Journal {
         Journal { tx: Some(tx), writer: Some(writer) }
     }
 
-    /// Records that `line` is about to be sent; resolves once it is durable.
-    pub async fn intent(&self, line: u64) -> io::Result<()> {
-        self.write(format!("I,{line},.\n").into_bytes(), true).await
+    /// Records that `line` is about to be sent, with what `--reconcile`
+    /// read before it (so a resume can tell whether it was applied);
+    /// resolves once it is durable.
+    pub async fn intent(&self, line: u64, before: Option<&str>) -> io::Result<()> {
+        let bytes = match before {
+            None => format!("I,{line},,.\n").into_bytes(),
+            Some(json) => csv_line(&["I".to_string(), line.to_string(), json.to_string(), ".".to_string()])?,
+        };
+        self.write(bytes, true).await
     }
 
     /// Records a row's outcome; resolves once it is written. It becomes
@@ -127,13 +133,10 @@ impl Journal {
     /// possibly sent, the safe side. Not waiting for a sync here keeps it
     /// off every row's path.
     pub async fn outcome(&self, outcome: &RowOutcome) -> io::Result<()> {
-        let mut w =
-            csv::WriterBuilder::new().has_headers(false).buffer_capacity(512).from_writer(Vec::with_capacity(160));
         let mut fields = vec!["O".to_string()];
         fields.extend(crate::results::fields(outcome));
         fields.push(".".into());
-        w.write_record(&fields).map_err(io::Error::other)?;
-        self.write(w.into_inner().map_err(|e| io::Error::other(e.to_string()))?, false).await
+        self.write(csv_line(&fields)?, false).await
     }
 
     async fn write(&self, bytes: Vec<u8>, durable: bool) -> io::Result<()> {
@@ -158,6 +161,13 @@ impl Journal {
             None => Ok(()),
         }
     }
+}
+
+/// One CSV record, with its line ending.
+fn csv_line(fields: &[String]) -> io::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).buffer_capacity(512).from_writer(Vec::with_capacity(200));
+    w.write_record(fields).map_err(io::Error::other)?;
+    w.into_inner().map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// Test hook: `TDRECON_TEST_JOURNAL_LIMIT=N` makes writes fail once the
@@ -316,6 +326,8 @@ pub struct Replay {
     /// Rows whose intent was recorded with no outcome after it: they may
     /// have been applied.
     pub in_doubt: LineSet,
+    /// What `--reconcile` read before sending each in-doubt row (JSON).
+    pub before: std::collections::HashMap<u64, String>,
     /// The run wrote its end marker.
     pub ended: bool,
 }
@@ -354,11 +366,16 @@ pub fn replay(path: &Path) -> Result<Replay, JournalError> {
             Some("I") => {
                 if let Some(l) = line() {
                     replay.in_doubt.insert(l);
+                    match record.get(2).filter(|b| record.len() == 4 && !b.is_empty()) {
+                        Some(before) => replay.before.insert(l, before.to_string()),
+                        None => replay.before.remove(&l),
+                    };
                 }
             }
             Some("O") => {
                 let Some(l) = line() else { continue };
                 replay.in_doubt.remove(l);
+                replay.before.remove(&l);
                 if is_final(&record) {
                     replay.done.insert(l);
                 }
@@ -375,10 +392,10 @@ fn complete(record: &csv::StringRecord) -> bool {
     record.len() > 1 && record.get(record.len() - 1) == Some(".")
 }
 
-/// An outcome record whose row is finished: `ok`, `rejected` or `unknown`.
-/// (`failed` and `not_sent` rows were not applied, or are safe to resend.)
+/// An outcome record whose row is finished (`Status::is_final`). `failed`
+/// and `not_sent` rows were not applied, or are safe to resend.
 fn is_final(record: &csv::StringRecord) -> bool {
-    matches!(record.get(3).and_then(Status::parse), Some(Status::Ok | Status::Rejected | Status::Unknown))
+    record.get(3).and_then(Status::parse).is_some_and(Status::is_final)
 }
 
 /// Copies the final outcomes of done rows, as results rows, to `write`.
@@ -389,7 +406,7 @@ pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>
         let Ok(record) = record else { continue };
         if record.get(0) == Some("O") && complete(&record) && is_final(&record) {
             let fields: Vec<String> =
-                record.iter().skip(1).take(crate::results::HEADER.len()).map(String::from).collect();
+                record.iter().skip(1).take(crate::results::header().len()).map(String::from).collect();
             write(&fields)?;
         }
     }
@@ -410,9 +427,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
         let j = Journal::create(&path, &binding(), true).unwrap();
-        for line in [2, 3, 4, 5, 6] {
-            j.intent(line).await.unwrap();
+        for line in [2, 3, 4, 6] {
+            j.intent(line, None).await.unwrap();
         }
+        j.intent(5, Some(r#"{"revenue":"1.00","note":"a, \"b\""}"#)).await.unwrap();
         let mut ok = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         ok.error = "multi\nline, \"quoted\"".into();
         j.outcome(&ok).await.unwrap();
@@ -425,6 +443,8 @@ mod tests {
         assert_eq!(r.binding, Some(binding()));
         assert!(r.done.contains(2) && r.done.contains(4) && !r.done.contains(3) && !r.done.contains(6));
         assert!(r.in_doubt.contains(5) && !r.in_doubt.contains(2) && !r.in_doubt.contains(3));
+        assert_eq!(r.before.get(&5).map(String::as_str), Some(r#"{"revenue":"1.00","note":"a, \"b\""}"#));
+        assert_eq!(r.before.len(), 1);
         assert_eq!((r.done.len(), r.in_doubt.len()), (2, 1));
         assert!(!r.ended);
 
@@ -436,6 +456,7 @@ mod tests {
         .unwrap();
         assert_eq!(copied.len(), 2);
         assert_eq!(copied[0][6], "multi\nline, \"quoted\"");
+        assert_eq!(copied[0].len(), crate::results::header().len());
 
         let j = Journal::append(&path, false).unwrap();
         j.finish(true).unwrap();
@@ -447,8 +468,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
         let b = binding();
-        let text =
-            format!("{MAGIC},1,{},{},.\nI,12,.\nI,13,.\nO,12,1,ok,200,1,3,,,,,.\nI,1", b.input_sha256, b.options);
+        let text = format!("{MAGIC},1,{},{},.\nI,12,,.\nI,13,,.\nO,12,1,ok,200,1,3,,.\nI,1", b.input_sha256, b.options);
         std::fs::write(&path, text).unwrap();
         let r = replay(&path).unwrap();
         assert!(r.done.contains(12));
@@ -468,10 +488,10 @@ mod tests {
     async fn a_full_disk_fails_every_later_write() {
         let dir = tempfile::tempdir().unwrap();
         let file = File::create(dir.path().join("j")).unwrap();
-        let j = Journal::start(file, false, Some(8));
-        j.intent(2).await.unwrap();
-        assert_eq!(j.intent(3).await.unwrap_err().kind(), io::ErrorKind::StorageFull);
-        assert!(j.intent(4).await.is_err(), "nothing is written after a failure");
+        let j = Journal::start(file, false, Some(9));
+        j.intent(2, None).await.unwrap();
+        assert_eq!(j.intent(3, None).await.unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert!(j.intent(4, None).await.is_err(), "nothing is written after a failure");
         assert!(j.finish(true).is_err());
     }
 

@@ -17,6 +17,7 @@ pub mod journal;
 pub mod money;
 pub mod progress;
 pub mod reader;
+pub mod reconcile;
 pub mod report;
 pub mod results;
 pub mod sim;

@@ -10,7 +10,10 @@ use serde_json::json;
 use crate::commands::validate::Tally;
 use crate::exit::Exit;
 use crate::upload::gate::StopReason;
-use crate::upload::outcome::{RowOutcome, Status};
+use rust_decimal::Decimal;
+
+use crate::results;
+use crate::upload::outcome::Status;
 
 /// The most `unknown` rows listed by name in the summary.
 const UNKNOWN_LISTED: usize = 50;
@@ -29,24 +32,90 @@ pub struct RunSummary {
     pub stop: Option<StopReason>,
     /// `(line, call)` of rows left `unknown`: the ones to check by hand.
     pub unknown: Vec<(u64, String)>,
+    /// `--reconcile`: amounts across the file before and after, in all and
+    /// per buyer (`trackdrive_buyer_id`) where the buyer is known.
+    pub totals: Totals,
+    pub by_buyer: BTreeMap<String, Totals>,
+}
+
+/// Revenue and payout summed over rows whose call was read.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Totals {
+    pub rows: u64,
+    pub revenue_before: Decimal,
+    pub revenue_after: Decimal,
+    pub payout_before: Decimal,
+    pub payout_after: Decimal,
+}
+
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        self.rows += other.rows;
+        self.revenue_before += other.revenue_before;
+        self.revenue_after += other.revenue_after;
+        self.payout_before += other.payout_before;
+        self.payout_after += other.payout_after;
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "revenue {:.2} -> {:.2} ({:+.2}), payout {:.2} -> {:.2} ({:+.2}) over {} calls",
+            self.revenue_before,
+            self.revenue_after,
+            self.revenue_after - self.revenue_before,
+            self.payout_before,
+            self.payout_after,
+            self.payout_after - self.payout_before,
+            self.rows
+        )
+    }
+
+    fn to_json(self) -> serde_json::Value {
+        json!({
+            "calls": self.rows,
+            "revenue_before": format!("{:.2}", self.revenue_before),
+            "revenue_after": format!("{:.2}", self.revenue_after),
+            "payout_before": format!("{:.2}", self.payout_before),
+            "payout_after": format!("{:.2}", self.payout_after),
+        })
+    }
+
+    /// The amounts of one results row, when its call was read before.
+    fn from_fields(fields: &[String]) -> Option<Totals> {
+        let cell = |name: &str| fields.get(results::column(name)).filter(|c| !c.is_empty());
+        let amount = |name: &str| cell(name).and_then(|c| Decimal::from_str_exact(c.trim_start_matches('\'')).ok());
+        let revenue_before = amount("revenue_before")?;
+        let payout_before = amount("payout_before")?;
+        Some(Totals {
+            rows: 1,
+            revenue_before,
+            // Not applied (or not known): the call still holds what it held.
+            revenue_after: amount("revenue_after").unwrap_or(revenue_before),
+            payout_before,
+            payout_after: amount("payout_after").unwrap_or(payout_before),
+        })
+    }
 }
 
 impl RunSummary {
-    pub fn record(&mut self, outcome: &RowOutcome) {
-        *self.statuses.entry(outcome.status).or_default() += 1;
-        self.requests += u64::from(outcome.attempts);
-        if outcome.status == Status::Unknown {
-            self.unknown.push((outcome.line, outcome.call.to_string()));
-        }
-    }
-
-    /// Counts a row an earlier run finished (copied from the journal).
+    /// Counts one results row (of this run, or copied from an earlier one).
     pub fn record_fields(&mut self, fields: &[String]) {
         let Some(status) = fields.get(2).and_then(|s| Status::parse(s)) else { return };
         *self.statuses.entry(status).or_default() += 1;
+        self.requests += fields.get(4).and_then(|a| a.parse::<u64>().ok()).unwrap_or(0);
         if status == Status::Unknown {
             let line = fields.first().and_then(|l| l.parse().ok()).unwrap_or(0);
             self.unknown.push((line, fields.get(1).cloned().unwrap_or_default()));
+        }
+        if let Some(t) = Totals::from_fields(fields) {
+            self.totals.add(&t);
+            let buyer = ["trackdrive_buyer_id_after", "trackdrive_buyer_id_before"]
+                .iter()
+                .filter_map(|name| fields.get(results::column(name)))
+                .find(|c| !c.is_empty());
+            if let Some(buyer) = buyer {
+                self.by_buyer.entry(buyer.clone()).or_default().add(&t);
+            }
         }
     }
 
@@ -54,6 +123,10 @@ impl RunSummary {
     pub fn merge_earlier(&mut self, earlier: RunSummary) {
         for (status, n) in earlier.statuses {
             *self.statuses.entry(status).or_default() += n;
+        }
+        self.totals.add(&earlier.totals);
+        for (buyer, t) in earlier.by_buyer {
+            self.by_buyer.entry(buyer).or_default().add(&t);
         }
         let mut unknown = earlier.unknown;
         unknown.append(&mut self.unknown);
@@ -111,6 +184,12 @@ impl RunSummary {
         if self.dry_run {
             out.push_str("dry run: nothing was sent; each row's request body is in results\n");
         }
+        if self.totals.rows > 0 {
+            out.push_str(&format!("totals     {}\n", self.totals.render()));
+            for (buyer, t) in &self.by_buyer {
+                out.push_str(&format!("  buyer {buyer}: {}\n", t.render()));
+            }
+        }
         if !self.unknown.is_empty() {
             out.push_str(&format!(
                 "UNKNOWN: {} row(s) may or may not have been applied and were not resent; check these calls before sending them again:\n",
@@ -163,6 +242,8 @@ impl RunSummary {
                 None => serde_json::Value::Null,
             },
             "exit_code": self.exit() as i32,
+            "totals": (self.totals.rows > 0).then(|| self.totals.to_json()),
+            "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
         })
     }
 }
@@ -170,15 +251,41 @@ impl RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::Snapshot;
+    use crate::upload::outcome::RowOutcome;
     use crate::values::CallRef;
+
+    #[test]
+    fn totals_per_buyer() {
+        let mut s = RunSummary::default();
+        let mut o = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
+        o.before = Snapshot::parse(r#"{"revenue":"10.00","payout":"1.00","trackdrive_buyer_id":"7"}"#);
+        o.after = Snapshot::parse(r#"{"revenue":"12.50","payout":"1.00","trackdrive_buyer_id":"7"}"#);
+        s.record_fields(&results::fields(&o));
+        let mut r = RowOutcome::new(3, CallRef::Id(2), Status::Rejected);
+        r.before = Snapshot::parse(r#"{"revenue":"5.00","payout":"0.00"}"#);
+        s.record_fields(&results::fields(&r));
+        assert_eq!(s.totals.rows, 2);
+        assert_eq!(
+            (s.totals.revenue_before.to_string(), s.totals.revenue_after.to_string()),
+            ("15.00".into(), "17.50".into())
+        );
+        assert_eq!(s.by_buyer["7"].revenue_after.to_string(), "12.50");
+        assert!(s.render().contains("revenue 15.00 -> 17.50 (+2.50)"), "{}", s.render());
+    }
+
+    fn row(line: u64, id: u64, status: Status) -> Vec<String> {
+        results::fields(&RowOutcome::new(line, CallRef::Id(id), status))
+    }
 
     #[test]
     fn exit_codes() {
         let mut s = RunSummary::default();
         assert_eq!(s.exit(), Exit::Ok);
-        s.record(&RowOutcome::new(2, CallRef::Id(1), Status::Ok));
+        s.record_fields(&row(2, 1, Status::Ok));
+        s.record_fields(&row(4, 3, Status::Unchanged));
         assert_eq!(s.exit(), Exit::Ok);
-        s.record(&RowOutcome::new(3, CallRef::Id(2), Status::Unknown));
+        s.record_fields(&row(3, 2, Status::Unknown));
         assert_eq!(s.exit(), Exit::SomeRowsFailed);
         assert_eq!(s.unknown, [(3, "2".to_string())]);
         s.stop = Some(StopReason::Aborted("x".into()));

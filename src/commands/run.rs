@@ -10,8 +10,10 @@
 //! large the file. One consumer owns the results file, the counts and the
 //! progress bar, and does nothing slow: the requests in flight never wait on it.
 
+use std::fs::File;
+use std::io::BufWriter;
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,8 +26,10 @@ use crate::commands::validate::Tally;
 use crate::credentials::Credentials;
 use crate::exit::{Exit, Fatal};
 use crate::input::{InputOptions, create, create_error_report};
-use crate::journal::{self, Binding, Journal, LineSet, Replay};
+use crate::journal::{self, Binding, Journal, Replay};
 use crate::progress::Progress;
+use crate::reconcile::{ROLLBACK_HEADER, Snapshot, rollback_cells};
+use crate::report::ErrorReport;
 use crate::results::ResultsWriter;
 use crate::summary::RunSummary;
 use crate::upload::backoff::{Backoff, RetryBudget};
@@ -33,7 +37,6 @@ use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::gate::{Gate, Stop, StopReason};
 use crate::upload::outcome::{RowOutcome, Status};
 use crate::upload::row::{Sender, ValidRow};
-use std::path::Path;
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -110,6 +113,10 @@ pub struct RunOptions {
     pub restart: bool,
     /// Sync the journal to disk (off only for measuring what syncing costs).
     pub journal_sync: bool,
+    /// Read each call first, send only what differs, settle ambiguous adds.
+    pub reconcile: bool,
+    /// Write a file that undoes every applied change (needs `reconcile`).
+    pub rollback: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -211,7 +218,16 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     };
     let results_path = opts.results.clone().unwrap_or_else(|| opts.input.sibling("results"));
     let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
+    if opts.rollback.is_some() && !opts.reconcile {
+        return Err(Fatal::usage(anyhow!(
+            "--rollback needs --reconcile: it is built from the values read before each write"
+        )));
+    }
     let plan = prepare_journal(&opts, &results_path)?;
+    let rollback = match &opts.rollback {
+        Some(path) => Some(open_rollback(path, plan.replay.is_some())?),
+        None => None,
+    };
     let errors = create_error_report(&errors_path, &validator.schema().headers)?;
     let mut results = ResultsWriter::new(create(&results_path)?)
         .with_context(|| format!("cannot write {}", results_path.display()))
@@ -259,14 +275,14 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
             gate: Gate::new(opts.rate, opts.max_pause),
             stop: Stop::default(),
             budget: RetryBudget::new(50, 20),
+            reconcile: opts.reconcile,
             permits: tokio::sync::Semaphore::new(opts.concurrency.get()),
             backoff: opts.backoff,
             max_retries: opts.max_retries,
         });
         let interrupts = tokio::spawn(watch_for_interrupts(Arc::clone(&sender)));
-        let replay = plan.replay.map(|r| (r.done, r.in_doubt));
-        let mut summary =
-            pipeline(&opts, reader, validator, errors, results, &sender, replay, results_path, errors_path).await?;
+        let outputs = Outputs { errors, results, rollback, results_path, errors_path };
+        let mut summary = pipeline(&opts, reader, validator, outputs, &sender, plan.replay).await?;
         interrupts.abort();
         // Wait for the watcher to be gone, so it no longer holds the sender.
         let _ = interrupts.await;
@@ -296,18 +312,44 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The files a run writes, open and ready.
+struct Outputs {
+    errors: ErrorReport<BufWriter<File>>,
+    results: ResultsWriter<BufWriter<File>>,
+    rollback: Option<csv::Writer<BufWriter<File>>>,
+    results_path: PathBuf,
+    errors_path: PathBuf,
+}
+
+/// Opens the rollback file; a resumed run adds to the one it started.
+fn open_rollback(path: &Path, resuming: bool) -> Result<csv::Writer<BufWriter<File>>, Fatal> {
+    let append = resuming && std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+        .map_err(Fatal::usage)?;
+    let mut w = csv::Writer::from_writer(BufWriter::new(file));
+    if !append {
+        w.write_record(ROLLBACK_HEADER)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Fatal::usage)?;
+    }
+    Ok(w)
+}
+
 async fn pipeline(
     opts: &RunOptions,
     mut reader: crate::reader::CsvReader,
     mut validator: crate::validate::Validator,
-    mut errors: crate::report::ErrorReport<std::io::BufWriter<std::fs::File>>,
-    mut results: ResultsWriter<std::io::BufWriter<std::fs::File>>,
+    outputs: Outputs,
     sender: &Arc<Sender>,
-    replay: Option<(LineSet, LineSet)>,
-    results_path: PathBuf,
-    errors_path: PathBuf,
+    replay: Option<Replay>,
 ) -> Result<RunSummary, Fatal> {
+    let Outputs { mut errors, mut results, mut rollback, results_path, errors_path } = outputs;
     let started = Instant::now();
     let invalid_rows = Arc::new(AtomicU64::new(0));
     let (tx, rx) = tokio::sync::mpsc::channel::<ValidRow>(CHANNEL_ROWS);
@@ -331,14 +373,16 @@ async fn pipeline(
                 Ok(update) => {
                     tally.valid += 1;
                     let (done, in_doubt) = match &replay {
-                        Some((done, in_doubt)) => (done.contains(record.line), in_doubt.contains(record.line)),
+                        Some(r) => (r.done.contains(record.line), r.in_doubt.contains(record.line)),
                         None => (false, false),
                     };
                     // Finished by an earlier run: already in results.
                     if done {
                         continue;
                     }
-                    if tx.blocking_send(ValidRow { line: record.line, update, in_doubt }).is_err() {
+                    let before =
+                        replay.as_ref().and_then(|r| r.before.get(&record.line)).and_then(|json| Snapshot::parse(json));
+                    if tx.blocking_send(ValidRow { line: record.line, update, in_doubt, before }).is_err() {
                         break;
                     }
                 }
@@ -369,6 +413,7 @@ async fn pipeline(
                 if dry_run {
                     let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
                     out.request_body = Some(String::from_utf8_lossy(&row.update.body_bytes()).into_owned());
+                    out.update = Some(row.update);
                     out
                 } else {
                     let outcome = sender.send_row(row).await;
@@ -390,12 +435,20 @@ async fn pipeline(
     let mut last_flush = Instant::now();
     let mut write_error: Option<anyhow::Error> = None;
     while let Some(outcome) = outcomes.next().await {
-        summary.record(&outcome);
+        let fields = crate::results::fields(&outcome);
+        summary.record_fields(&fields);
         if write_error.is_none()
-            && let Err(e) = results.write(&outcome)
+            && let Err(e) = results.write_fields(&fields)
         {
             sender.stop.trigger(StopReason::Aborted(format!("cannot write {}: {e}", results_path.display())));
             write_error = Some(e.into());
+        }
+        if let (Some(w), Status::Ok, Some(before), Some(sent)) =
+            (rollback.as_mut(), outcome.status, &outcome.before, &outcome.sent)
+            && let Some(cells) = rollback_cells(sent, before)
+            && let Err(e) = w.write_record(&cells)
+        {
+            sender.stop.trigger(StopReason::Aborted(format!("cannot write the rollback file: {e}")));
         }
         if let Some(threshold) = opts.max_failures
             && threshold.passed(summary.failures(), summary.sent_or_settled())
@@ -414,6 +467,11 @@ async fn pipeline(
         }
     }
     progress.finish();
+    if let Some(w) = rollback
+        && let Err(e) = w.into_inner().map_err(|e| e.into_error()).and_then(|mut w| std::io::Write::flush(&mut w))
+    {
+        sender.stop.trigger(StopReason::Aborted(format!("cannot write the rollback file: {e}")));
+    }
     if let Err(e) = results.into_inner().and_then(|mut w| std::io::Write::flush(&mut w)) {
         sender.stop.trigger(StopReason::Aborted(format!("cannot write {}: {e}", results_path.display())));
     }

@@ -29,6 +29,11 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// `{base}/api/v1/calls/{id}`, read in the default (`call`) format.
+    pub fn read_url(&self, call: &CallRef) -> String {
+        format!("{}/api/v1/calls/{call}", self.base)
+    }
+
     /// `{base}/api/v1/calls/{id}[?serializer=…]`.
     pub fn url(&self, call: &CallRef) -> String {
         match &self.serializer {

@@ -103,6 +103,11 @@ impl Gate {
         }
     }
 
+    /// True while a server-requested pause is in force.
+    pub fn is_paused(&self) -> bool {
+        self.paused().is_some()
+    }
+
     fn paused(&self) -> Option<Instant> {
         let paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         paused.filter(|until| *until > Instant::now())

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::reconcile::Snapshot;
+use crate::update::CallUpdate;
 use crate::values::CallRef;
 
 /// A row's final status.
@@ -11,6 +13,8 @@ use crate::values::CallRef;
 pub enum Status {
     /// Applied.
     Ok,
+    /// `--reconcile`: the call already held every value; nothing was sent.
+    Unchanged,
     /// The API refused it (4xx other than 408/429): not retried.
     Rejected,
     /// Retries exhausted on a retryable error: not applied, safe to run again.
@@ -22,7 +26,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [Status::Ok, Status::Rejected, Status::Failed, Status::Unknown, Status::NotSent];
+    pub const ALL: [Status; 6] =
+        [Status::Ok, Status::Unchanged, Status::Rejected, Status::Failed, Status::Unknown, Status::NotSent];
 
     pub fn parse(text: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|s| s.as_str() == text)
@@ -31,11 +36,17 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
+            Status::Unchanged => "unchanged",
             Status::Rejected => "rejected",
             Status::Failed => "failed",
             Status::Unknown => "unknown",
             Status::NotSent => "not_sent",
         }
+    }
+
+    /// A row in this state is finished: a resume does not touch it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Ok | Status::Unchanged | Status::Rejected | Status::Unknown)
     }
 }
 
@@ -51,13 +62,20 @@ pub struct RowOutcome {
     pub call: CallRef,
     pub status: Status,
     pub http_status: Option<u16>,
+    /// Requests sent for this row (reads included).
     pub attempts: u32,
-    /// The last attempt's round trip.
+    /// Of those, the updates (reads excluded).
+    pub writes: u32,
+    /// The last request's round trip.
     pub latency: Option<Duration>,
     pub error: String,
-    /// The call's amounts after the update, when the response carried them.
-    pub revenue: Option<String>,
-    pub payout: Option<String>,
+    /// The row as validated: which fields it touches.
+    pub update: Option<CallUpdate>,
+    /// What was sent (with `--reconcile`, only the fields that differed).
+    pub sent: Option<CallUpdate>,
+    /// The call before (`--reconcile`) and after the update.
+    pub before: Option<Snapshot>,
+    pub after: Option<Snapshot>,
     /// The JSON body, written only by `--dry-run`.
     pub request_body: Option<String>,
     /// Its intent is in the journal (so its outcome must be too).
@@ -72,41 +90,15 @@ impl RowOutcome {
             status,
             http_status: None,
             attempts: 0,
+            writes: 0,
             latency: None,
             error: String::new(),
-            revenue: None,
-            payout: None,
+            update: None,
+            sent: None,
+            before: None,
+            after: None,
             request_body: None,
             intent_journaled: false,
         }
-    }
-}
-
-/// Reads the call's revenue and payout from a response body, in either
-/// serializer's shape (`{"call": {...}}`) or flat.
-pub fn amounts_from(body: &str) -> (Option<String>, Option<String>) {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else { return (None, None) };
-    let call = value.get("call").unwrap_or(&value);
-    let text = |key: &str| match call.get(key)? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    (text("revenue"), text("payout"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_in_each_shape() {
-        assert_eq!(
-            amounts_from(r#"{"call":{"revenue":"12.50","payout":3}}"#),
-            (Some("12.50".into()), Some("3".into()))
-        );
-        assert_eq!(amounts_from(r#"{"revenue":"1.00"}"#), (Some("1.00".into()), None));
-        assert_eq!(amounts_from("not json"), (None, None));
-        assert_eq!(amounts_from(r#"{"call":{"revenue":null}}"#), (None, None));
     }
 }

@@ -1,14 +1,16 @@
-//! Sending one row: the retry mechanism around `classify`. Every attempt
+//! Sending one row: the retry mechanism around `classify`. Every request
 //! passes the gate (stop signal, server pause, rate limit); retries back off
 //! with full jitter and draw on the job-wide budget; a row that changes
-//! state each time it is sent is never resent after an ambiguous outcome.
+//! state each time it is sent is never resent after an ambiguous outcome,
+//! unless reading the call back (`--reconcile`) shows it was not applied.
 
 use super::backoff::{Backoff, RetryBudget, draw};
 use super::classify::{Attempt, Class, classify};
 use super::client::{ApiClient, Endpoint};
 use super::gate::{Gate, Stop, StopReason};
-use super::outcome::{RowOutcome, Status, amounts_from};
+use super::outcome::{RowOutcome, Status};
 use crate::journal::Journal;
+use crate::reconcile::{Snapshot, Verdict, diff, verify};
 use crate::update::CallUpdate;
 
 /// A valid row on its way to the API.
@@ -18,6 +20,8 @@ pub struct ValidRow {
     pub update: CallUpdate,
     /// An earlier, interrupted run may have sent this row (`--resume`).
     pub in_doubt: bool,
+    /// What that earlier run read before sending it (`--reconcile`).
+    pub before: Option<Snapshot>,
 }
 
 /// Everything the in-flight rows share.
@@ -33,80 +37,223 @@ pub struct Sender {
     pub permits: tokio::sync::Semaphore,
     pub backoff: Backoff,
     pub max_retries: u32,
+    /// Read each call before writing it, send only what differs, and settle
+    /// ambiguous adds by reading the call back.
+    pub reconcile: bool,
 }
 
 /// The longest server error text kept in `results.csv`.
 const MAX_ERROR_TEXT: usize = 300;
 
+/// How a request ended, after its retries.
+enum Step {
+    /// A 2xx, with its body.
+    Done(String),
+    /// Final for this row: the status and why.
+    Final(Status, String),
+    /// May have been applied and must not be repeated blindly.
+    Ambiguous(String),
+    /// The job stopped before the request could be (re)sent.
+    Stopped,
+}
+
+/// What is being requested.
+enum Request<'a> {
+    /// A GET of the call: safe to repeat.
+    Read(&'a str),
+    /// The update, `safe` when it may be sent twice; `before` is what
+    /// `--reconcile` read, kept in the journal's intent.
+    Write { url: &'a str, body: &'a [u8], safe: bool, before: Option<&'a str> },
+}
+
 impl Sender {
     pub async fn send_row(&self, row: ValidRow) -> RowOutcome {
         let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
-        let url = self.endpoint.url(&row.update.call);
-        let body = row.update.body_bytes();
+        out.update = Some(row.update.clone());
         let unsafe_fields = row.update.non_idempotent_fields();
-        if row.in_doubt && !unsafe_fields.is_empty() {
-            return finish(
-                out,
-                Status::Unknown,
-                format!(
-                    "an earlier run stopped after this row may have been sent; it carries {}, so it was not resent: \
-                     check this call before sending it again",
-                    unsafe_fields.join(", ")
-                ),
-            );
+        let mut update = row.update.clone();
+        let mut jitter = row.line ^ 0x0074_6472_6563_6f6e;
+
+        if self.reconcile {
+            let before = match &row.before {
+                Some(before) if row.in_doubt => before.clone(),
+                _ => match self.read(&mut out, &mut jitter).await {
+                    Ok(s) => s,
+                    Err(end) => return self.ended(out, end),
+                },
+            };
+            if row.in_doubt && !unsafe_fields.is_empty() {
+                // An earlier run may have sent this: read the call to see.
+                let sent = diff(&row.update, &before);
+                let now = match self.read(&mut out, &mut jitter).await {
+                    Ok(s) => s,
+                    Err(end) => return self.ended(out, end),
+                };
+                match verify(&sent, &before, &now) {
+                    Verdict::Applied => {
+                        out.before = Some(before);
+                        out.after = Some(now);
+                        out.sent = Some(sent);
+                        return finish(out, Status::Ok, "verified: an earlier run applied it (read back)".into());
+                    }
+                    Verdict::NotApplied => {}
+                    Verdict::Unclear(details) => {
+                        out.before = Some(before);
+                        out.after = Some(now);
+                        return finish(out, Status::Unknown, in_doubt_reason(&unsafe_fields, &details));
+                    }
+                }
+            }
+            update = diff(&row.update, &before);
+            out.before = Some(before);
+            if update.is_empty() {
+                out.after = out.before.clone();
+                return finish(out, Status::Unchanged, String::new());
+            }
+        } else if row.in_doubt && !unsafe_fields.is_empty() {
+            return finish(out, Status::Unknown, in_doubt_reason(&unsafe_fields, "not read back without --reconcile"));
         }
-        let mut jitter_state = row.line ^ 0x0074_6472_6563_6f6e;
+
+        let url = self.endpoint.url(&update.call);
+        let body = update.body_bytes();
+        let before_json = out.before.as_ref().map(snapshot_json);
+        out.sent = Some(update.clone());
+        let mut resent_after_read_back = false;
+        loop {
+            let safe = unsafe_fields.is_empty();
+            let request = Request::Write { url: &url, body: &body, safe, before: before_json.as_deref() };
+            match self.request(&mut out, &mut jitter, request).await {
+                Step::Done(body) => {
+                    out.after = Snapshot::parse(&body);
+                    return finish(out, Status::Ok, String::new());
+                }
+                Step::Final(status, error) => return finish(out, status, error),
+                Step::Stopped => return self.stopped(out),
+                Step::Ambiguous(reason) => {
+                    let Some(before) = out.before.clone() else {
+                        return finish(out, Status::Unknown, unknown_reason(&reason, &unsafe_fields));
+                    };
+                    let now = match self.read(&mut out, &mut jitter).await {
+                        Ok(s) => s,
+                        Err(_) => return finish(out, Status::Unknown, unknown_reason(&reason, &unsafe_fields)),
+                    };
+                    match verify(&update, &before, &now) {
+                        Verdict::Applied => {
+                            out.after = Some(now);
+                            return finish(
+                                out,
+                                Status::Ok,
+                                format!("verified by reading the call back after: {reason}"),
+                            );
+                        }
+                        Verdict::NotApplied if !resent_after_read_back => {
+                            // Read back unchanged: not applied. Send it again, once.
+                            resent_after_read_back = true;
+                        }
+                        Verdict::NotApplied => {
+                            out.after = Some(now);
+                            let error = format!("{reason}; read back unchanged twice: not applied, safe to run again");
+                            return finish(out, Status::Failed, error);
+                        }
+                        Verdict::Unclear(details) => {
+                            out.after = Some(now);
+                            return finish(out, Status::Unknown, format!("{reason}; read back: {details}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// GETs the call, with retries. `Err(Some(..))` is the row's final
+    /// status and why; `Err(None)`, the job stopped.
+    async fn read(&self, out: &mut RowOutcome, jitter: &mut u64) -> Result<Snapshot, Option<(Status, String)>> {
+        let url = self.endpoint.read_url(&out.call);
+        let failed = |status, why: String| Err(Some((status, format!("reading the call: {why}"))));
+        match self.request(out, jitter, Request::Read(&url)).await {
+            Step::Done(body) => match Snapshot::parse(&body) {
+                Some(s) => Ok(s),
+                None => failed(Status::Failed, "no call in the response".into()),
+            },
+            Step::Final(status, error) => failed(status, error),
+            Step::Ambiguous(reason) => failed(Status::Failed, reason),
+            Step::Stopped => Err(None),
+        }
+    }
+
+    /// The outcome of a row whose read ended it (see `read`).
+    fn ended(&self, out: RowOutcome, end: Option<(Status, String)>) -> RowOutcome {
+        match end {
+            Some((status, error)) => finish(out, status, error),
+            None => self.stopped(out),
+        }
+    }
+
+    /// One request, retried while that is safe.
+    async fn request(&self, out: &mut RowOutcome, jitter: &mut u64, request: Request<'_>) -> Step {
+        let mut tries = 0u32;
         loop {
             tokio::select! {
                 biased;
-                _ = self.stop.stopped() => return self.stopped(out),
+                _ = self.stop.stopped() => return Step::Stopped,
                 _ = self.gate.admit() => {}
             }
             // Stopped while waiting for the gate: do not send.
             if self.stop.is_stopped() {
-                return self.stopped(out);
+                return Step::Stopped;
+            }
+            // The intent is durable before the first send, and written only
+            // once the gate lets the row through: rows waiting on the rate
+            // limit are not in doubt after a crash.
+            if let (Request::Write { before, .. }, Some(journal), false) =
+                (&request, &self.journal, out.intent_journaled)
+            {
+                if let Err(e) = journal.intent(out.line, *before).await {
+                    self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
+                    return Step::Final(Status::NotSent, format!("cannot write the journal: {e}"));
+                }
+                out.intent_journaled = true;
             }
             if out.attempts == 0 {
-                if let Some(journal) = &self.journal {
-                    if let Err(e) = journal.intent(row.line).await {
-                        self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
-                        return finish(out, Status::NotSent, format!("cannot write the journal: {e}"));
-                    }
-                    out.intent_journaled = true;
-                }
                 self.budget.first_attempt();
             }
-            // The intent's sync happens before a send slot is taken, so the
+            // Send slots are taken after the journal intent's sync, so the
             // slots stay busy with requests while the journal syncs.
             let permit = tokio::select! {
                 biased;
-                _ = self.stop.stopped() => return self.stopped(out),
+                _ = self.stop.stopped() => return Step::Stopped,
                 permit = self.permits.acquire() => permit.expect("the send semaphore is never closed"),
             };
+            // A 429 may have paused everyone while this row waited for a slot.
+            if self.gate.is_paused() {
+                drop(permit);
+                continue;
+            }
+            tries += 1;
             out.attempts += 1;
-            let (attempt, latency) = self.client.send(&url, body.clone()).await;
+            out.writes += u32::from(matches!(request, Request::Write { .. }));
+            let (attempt, latency) = match &request {
+                Request::Read(url) => self.client.get(url).await,
+                Request::Write { url, body, .. } => self.client.send(url, body.to_vec()).await,
+            };
             drop(permit);
             out.latency = Some(latency);
             out.http_status = match &attempt {
                 Attempt::Response { status, .. } => Some(*status),
                 _ => None,
             };
-            let class = classify(&attempt);
-            let retry_reason = match class {
+            let retry_reason = match classify(&attempt) {
                 Class::Done => {
-                    let Attempt::Response { body, .. } = &attempt else { unreachable!("Done comes from a response") };
-                    (out.revenue, out.payout) = amounts_from(body);
-                    out.status = Status::Ok;
-                    out.error.clear();
-                    return out;
+                    let Attempt::Response { body, .. } = attempt else { unreachable!("Done comes from a response") };
+                    return Step::Done(body);
                 }
-                Class::Rejected => return finish(out, Status::Rejected, response_text(&attempt)),
+                Class::Rejected => return Step::Final(Status::Rejected, response_text(&attempt)),
                 Class::AuthFailed => {
                     let status = out.http_status.unwrap_or_default();
                     self.stop.trigger(StopReason::Aborted(format!(
                         "the API answered {status}: check the API keys and that they may update calls"
                     )));
-                    return finish(out, Status::Rejected, response_text(&attempt));
+                    return Step::Final(Status::Rejected, response_text(&attempt));
                 }
                 Class::Throttled(wait) => {
                     // Everyone waits, not just this row; the backoff below
@@ -117,36 +264,25 @@ impl Sender {
                     "throttled (429)".to_string()
                 }
                 Class::Retryable(reason) => reason,
-                Class::Ambiguous(reason) => {
-                    if !unsafe_fields.is_empty() {
-                        return finish(
-                            out,
-                            Status::Unknown,
-                            format!(
-                                "{reason}; the update may have been applied and carries {}, so it was not resent: \
-                                 check this call before sending it again",
-                                unsafe_fields.join(", ")
-                            ),
-                        );
-                    }
-                    reason
-                }
+                Class::Ambiguous(reason) => match request {
+                    Request::Write { safe: false, .. } => return Step::Ambiguous(reason),
+                    _ => reason,
+                },
             };
-            if out.attempts > self.max_retries {
-                let error = format!("{retry_reason}; gave up after {} attempts", out.attempts);
-                return finish(out, Status::Failed, error);
+            if tries > self.max_retries {
+                return Step::Final(Status::Failed, format!("{retry_reason}; gave up after {tries} attempts"));
             }
             if !self.budget.try_spend() {
                 self.stop.trigger(StopReason::Aborted(
                     "the job-wide retry budget is spent: the API keeps failing, so the job stopped".into(),
                 ));
-                return finish(out, Status::Failed, format!("{retry_reason}; retry budget spent"));
+                return Step::Final(Status::Failed, format!("{retry_reason}; retry budget spent"));
             }
-            let delay = self.backoff.delay(out.attempts, draw(&mut jitter_state));
+            let delay = self.backoff.delay(tries, draw(jitter));
             out.error = retry_reason;
             tokio::select! {
                 biased;
-                _ = self.stop.stopped() => return self.stopped(out),
+                _ = self.stop.stopped() => return Step::Stopped,
                 _ = tokio::time::sleep(delay) => {}
             }
         }
@@ -171,21 +307,55 @@ impl Sender {
         out
     }
 
-    /// The job stopped before this row's next attempt.
+    /// The job stopped before this row's next request.
     fn stopped(&self, out: RowOutcome) -> RowOutcome {
         let why = match self.stop.reason() {
             Some(StopReason::Aborted(reason)) => format!("job aborted: {reason}"),
             _ => "job interrupted".to_string(),
         };
-        if out.attempts == 0 {
+        if out.writes == 0 {
             finish(out, Status::NotSent, why)
         } else {
             // Every earlier attempt of this row was classified as not applied
             // or (for a row safe to resend) possibly applied: safe to run again.
-            let error = format!("{}; {why}", out.error);
+            let error = if out.error.is_empty() { why } else { format!("{}; {why}", out.error) };
             finish(out, Status::Failed, error)
         }
     }
+}
+
+fn unknown_reason(reason: &str, unsafe_fields: &[&str]) -> String {
+    format!(
+        "{reason}; the update may have been applied and carries {}, so it was not resent: \
+         check this call before sending it again (--reconcile reads it back)",
+        unsafe_fields.join(", ")
+    )
+}
+
+fn in_doubt_reason(unsafe_fields: &[&str], details: &str) -> String {
+    format!(
+        "an earlier run stopped after this row may have been sent; it carries {}, so it was not resent ({details}): \
+         check this call before sending it again",
+        unsafe_fields.join(", ")
+    )
+}
+
+/// The before-snapshot as the journal keeps it.
+pub fn snapshot_json(s: &Snapshot) -> String {
+    let opt = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
+    serde_json::json!({
+        "revenue": opt(s.revenue),
+        "payout": opt(s.payout),
+        "buyer_converted": s.buyer_converted,
+        "offer_converted": s.offer_converted,
+        "call_disposition_id": s.call_disposition_id,
+        "agent_call_disposition_notes": s.agent_call_disposition_notes,
+        "trackdrive_buyer_id": s.trackdrive_buyer_id,
+        "trackdrive_traffic_source_id": s.trackdrive_traffic_source_id,
+        "contact_field_type": s.contact_field_type,
+        "post_call_tokens": s.post_call_tokens,
+    })
+    .to_string()
 }
 
 fn finish(mut out: RowOutcome, status: Status, error: String) -> RowOutcome {

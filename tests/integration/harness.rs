@@ -44,6 +44,13 @@ impl SimHarness {
         self.state()["calls"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().expect("call exists")
     }
 
+    /// Every call by id, from one read of the state (`call` reads it whole
+    /// each time: use this in loops).
+    pub fn calls_by_id(&self) -> HashMap<u64, Value> {
+        let state = self.state();
+        state["calls"].as_array().unwrap().iter().map(|c| (c["id"].as_u64().unwrap(), c.clone())).collect()
+    }
+
     pub fn stat(&self, name: &str) -> u64 {
         self.state()["stats"][name].as_u64().unwrap()
     }

@@ -3,6 +3,7 @@
 
 mod harness;
 mod property;
+mod reconcile;
 mod resume;
 mod run;
 mod sim;

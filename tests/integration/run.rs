@@ -204,9 +204,10 @@ fn ambiguous_faults_never_apply_an_add_twice() {
         let results = by_line(&wd.read("results.csv"));
         assert_eq!(results.len(), 40);
         let mut unknown = 0;
+        let calls = sim.calls_by_id();
         for i in 0..40u64 {
             let r = &results[&(i + 2)];
-            let call = sim.call(100000001 + i);
+            let call = &calls[&(100000001 + i)];
             if i % 2 == 0 {
                 assert_eq!(r["status"], "ok", "set-only rows are retried to ok: {r:?}");
                 assert_eq!(call["revenue"], format!("{i}.25"));
@@ -260,7 +261,8 @@ fn max_failures_aborts_once_passed() {
     let results = rows(&wd.read("results.csv"));
     assert_eq!(results.len(), 200);
     let rejected = results.iter().filter(|r| r["status"] == "rejected").count();
-    assert!((6..=8).contains(&rejected), "{rejected}");
+    // Past the threshold at the 6th; requests already out may still come back.
+    assert!((6..=12).contains(&rejected), "{rejected}");
     assert_eq!(results.iter().filter(|r| r["status"] == "not_sent").count(), 200 - rejected);
 }
 

@@ -1,0 +1,221 @@
+//! `--reconcile`: read before write, `unchanged` rows, before/after values,
+//! totals, the rollback round trip, and ambiguous adds settled by reading
+//! the call back (during a run and on `--resume`).
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+use tdrecon::sim::store::uuid_for;
+use tdrecon::sim::{Call, FaultConfig, Store};
+
+use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows};
+use crate::util::{Workdir, stdout};
+
+fn job(wd: &Workdir, sim: &SimHarness, input: &str, extra: &[&str]) -> Command {
+    let url = sim.url();
+    let mut args = vec![input, "--base-url", &url, "--quiet", "--rate", "0", "--backoff-base-ms", "5", "--reconcile"];
+    args.extend_from_slice(extra);
+    let mut full = vec!["run"];
+    full.extend(args);
+    let mut cmd = wd.command(&full);
+    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    cmd
+}
+
+fn money(s: &str) -> Decimal {
+    let mut d = Decimal::from_str_exact(s).unwrap();
+    d.rescale(2);
+    d
+}
+
+/// Six calls with some history: revenue 10.00, payout 2.00, buyer 7, a
+/// disposition and a token on the first three.
+fn seeded_store() -> Store {
+    let mut store = Store::default();
+    for i in 0..6u64 {
+        let id = 100000001 + i;
+        let mut call = Call::new(id, uuid_for(id));
+        call.revenue = money("10");
+        call.payout = money("2");
+        call.trackdrive_buyer_id = Some(if i < 3 { "7" } else { "8" }.into());
+        if i < 3 {
+            call.call_disposition_id = Some("3".into());
+            call.post_call_tokens = BTreeMap::from([("zip".into(), "90210".into())]);
+        }
+        store.insert(call);
+    }
+    store
+}
+
+/// The fields a rollback restores, per call.
+fn restorable(state: &Value) -> Vec<Value> {
+    state["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            let obj = c.as_object_mut().unwrap();
+            for counter in ["updates_applied", "webhooks_fired", "transcriptions"] {
+                obj.remove(counter);
+            }
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn unchanged_rows_send_nothing_and_results_show_before_and_after() {
+    let sim = SimHarness::start(0, |c| c.store = seeded_store());
+    let wd = Workdir::new();
+    wd.write(
+        "in.csv",
+        "id,revenue,add_payout,buyer_converted,call_disposition_id,token:zip\n\
+         100000001,10.00,,no,3,90210\n\
+         100000002,12.50,,,3,\n\
+         100000003,,1.50,,,\n\
+         100000004,10,,,,\n",
+    );
+    let out = wd.run(&mut job(&wd, &sim, "in.csv", &["--summary-json", "s.json"]), 0);
+    let r = by_line(&wd.read("in.results.csv"));
+    assert_eq!(r[&2]["status"], "unchanged", "{:?}", r[&2]);
+    assert_eq!(r[&5]["status"], "unchanged");
+    assert_eq!(r[&3]["status"], "ok");
+    assert_eq!((r[&3]["revenue_before"].as_str(), r[&3]["revenue_after"].as_str()), ("10.00", "12.50"));
+    assert_eq!(r[&3]["call_disposition_id_before"], "3");
+    assert_eq!(r[&4]["status"], "ok", "an add is never skipped");
+    assert_eq!((r[&4]["payout_before"].as_str(), r[&4]["payout_after"].as_str()), ("2.00", "3.50"));
+    assert_eq!(r[&2]["post_call_tokens_before"], r#"{"zip":"90210"}"#);
+    // Four reads, two writes.
+    assert_eq!(sim.stat("requests"), 6);
+    assert_eq!(sim.call(100000001)["updates_applied"], 0);
+    let summary: Value = serde_json::from_str(&wd.read("s.json")).unwrap();
+    assert_eq!(summary["statuses"]["unchanged"], 2);
+    assert_eq!(summary["totals"]["revenue_before"], "40.00");
+    assert_eq!(summary["totals"]["revenue_after"], "42.50");
+    assert_eq!(summary["totals"]["payout_after"], "9.50");
+    assert_eq!(summary["totals_by_buyer"]["7"]["revenue_after"], "32.50");
+    assert_eq!(summary["totals_by_buyer"]["8"]["revenue_after"], "10.00");
+    assert!(stdout(&out).contains("totals     revenue 40.00 -> 42.50 (+2.50)"), "{}", stdout(&out));
+}
+
+#[test]
+fn rollback_restores_the_state_exactly() {
+    let sim = SimHarness::start(0, |c| c.store = seeded_store());
+    let before = restorable(&sim.state());
+    let wd = Workdir::new();
+    wd.write(
+        "in.csv",
+        "id,revenue,add_revenue,payout,buyer_converted,offer_converted,call_disposition_id,agent_call_disposition_notes,trackdrive_buyer_id,token:zip,fire_outgoing_webhook_ids\n\
+         100000001,55.00,,,yes,,#clear,called back,9,10001,\n\
+         100000002,,-3.25,7,,on,5,,,90210,\n\
+         100000004,,4.75,,,,,notes,,,1;2\n\
+         100000005,10.00,,,,,,,,,\n",
+    );
+    wd.run(&mut job(&wd, &sim, "in.csv", &["--rollback", "undo.csv"]), 0);
+    assert_ne!(restorable(&sim.state()), before);
+    let undo = wd.read("undo.csv");
+    assert_eq!(rows(&undo).len(), 3, "the unchanged row needs no undoing: {undo}");
+    // The rollback file is ordinary tdrecon input.
+    let mut plain = wd.command(&["run", "undo.csv", "--base-url", &sim.url(), "--quiet", "--rate", "0"]);
+    plain.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    wd.run(&mut plain, 0);
+    let after = restorable(&sim.state());
+    // A token the API cannot remove stays; everything else is as it was.
+    assert_eq!(after, before, "undo file:\n{undo}");
+}
+
+#[test]
+fn ambiguous_adds_are_settled_by_reading_back() {
+    for faults in [
+        FaultConfig { seed: 5, apply_then_stall: 0.3, stall: Duration::from_secs(20), ..FaultConfig::default() },
+        FaultConfig { seed: 6, apply_then_reset: 0.3, ..FaultConfig::default() },
+        FaultConfig { seed: 7, reset_before_apply: 0.3, ..FaultConfig::default() },
+        FaultConfig { seed: 8, fail_5xx: 0.3, ..FaultConfig::default() },
+    ] {
+        let sim = SimHarness::start(40, |c| c.faults = faults.clone());
+        let wd = Workdir::new();
+        let mut input = String::from("id,add_revenue\n");
+        for i in 0..40u64 {
+            input.push_str(&format!("{},{i}.75\n", 100000001 + i));
+        }
+        wd.write("in.csv", input);
+        let applied_faults = faults.apply_then_stall + faults.apply_then_reset > 0.0;
+        // Faults that apply are settled as ok. Faults that do not apply are
+        // read back unchanged and sent again, once; a second such fault
+        // leaves the row failed (not applied, safe to run again).
+        let want_exit = if applied_faults { 0 } else { 1 };
+        let mut cmd = job(&wd, &sim, "in.csv", &["--timeout", "300ms", "--max-retries", "10", "--concurrency", "8"]);
+        wd.run(&mut cmd, want_exit);
+        let results = by_line(&wd.read("in.results.csv"));
+        let verified = results.values().filter(|r| r["error"].contains("verified")).count();
+        let calls = sim.calls_by_id();
+        for i in 0..40u64 {
+            let r = &results[&(i + 2)];
+            let call = &calls[&(100000001 + i)];
+            match r["status"].as_str() {
+                "ok" => {
+                    assert_eq!(call["updates_applied"], 1, "{faults:?} call {i}");
+                    assert_eq!(call["revenue"], format!("{i}.75"));
+                }
+                "failed" if !applied_faults => assert_eq!(call["updates_applied"], 0, "{faults:?} call {i}"),
+                other => panic!("{faults:?}: row {i} is {other}: {r:?}"),
+            }
+        }
+        if applied_faults {
+            assert!(verified > 0, "{faults:?}: no row needed reading back");
+        }
+    }
+}
+
+#[test]
+fn resume_settles_rows_in_doubt_by_reading_back() {
+    const ROWS: u64 = 600;
+    let mut unknown = 0;
+    let mut in_doubt_settled = 0;
+    for seed in 1..=6u64 {
+        let sim = SimHarness::start(ROWS, |c| {
+            c.faults = FaultConfig {
+                latency: Duration::from_millis(2),
+                latency_jitter: Duration::from_millis(4),
+                ..FaultConfig::default()
+            }
+        });
+        let wd = Workdir::new();
+        let mut input = String::from("id,add_revenue\n");
+        for i in 0..ROWS {
+            input.push_str(&format!("{},{i}.50\n", 100000001 + i));
+        }
+        wd.write("in.csv", input);
+        let mut child = job(&wd, &sim, "in.csv", &["--concurrency", "16"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150 + seed * 60));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]).output().unwrap();
+        assert!(matches!(out.status.code(), Some(0) | Some(1)), "{}", String::from_utf8_lossy(&out.stderr));
+        let results = by_line(&wd.read("in.results.csv"));
+        assert_eq!(results.len() as u64, ROWS);
+        let calls = sim.calls_by_id();
+        for i in 0..ROWS {
+            let r = &results[&(i + 2)];
+            let call = &calls[&(100000001 + i)];
+            let applied = call["updates_applied"].as_u64().unwrap();
+            assert!(applied <= 1, "seed {seed}: call {i} applied {applied} times");
+            match r["status"].as_str() {
+                "ok" => assert_eq!(applied, 1, "seed {seed} row {i}"),
+                "unknown" => unknown += 1,
+                other => panic!("seed {seed} row {i}: {other}"),
+            }
+            in_doubt_settled += usize::from(r["error"].contains("earlier run applied it"));
+        }
+    }
+    assert_eq!(unknown, 0, "with --reconcile nothing is left unknown");
+    assert!(in_doubt_settled > 0, "no kill left a row in doubt to settle");
+}
