@@ -26,6 +26,12 @@ pub enum Field {
     FireWebhooks,
     /// The `post_call_tokens` column holding a JSON object.
     TokensJson,
+    /// A disposition by name, resolved through the API's list.
+    DispositionName,
+    /// A buyer by name or `user_buyer_id`, resolved through the API's list.
+    BuyerName,
+    /// A traffic source by name or `user_traffic_source_id`.
+    TrafficSourceName,
     /// One contact field, from `token:<name>` or `post_call_tokens.<name>`.
     Token(String),
 }
@@ -51,6 +57,9 @@ const NAMES: &[(&str, Field)] = &[
     ("contact_field_type", Field::ContactFieldType),
     ("fire_outgoing_webhook_ids", Field::FireWebhooks),
     ("post_call_tokens", Field::TokensJson),
+    ("call_disposition", Field::DispositionName),
+    ("buyer", Field::BuyerName),
+    ("traffic_source", Field::TrafficSourceName),
 ];
 
 impl Field {
@@ -114,7 +123,7 @@ pub fn nearest(header: &str) -> Option<&'static str> {
     (distance <= limit).then_some(name)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -185,6 +194,14 @@ fn describe_unknown(unknown: &[String]) -> String {
 }
 
 impl Schema {
+    /// Whether a column names a disposition, buyer or traffic source, which
+    /// only the API's lists can turn into ids.
+    pub fn uses_names(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|(_, f)| matches!(f, Field::DispositionName | Field::BuyerName | Field::TrafficSourceName))
+    }
+
     /// Maps the header row to fields, honouring `--map` and `--ignore-column`.
     pub fn from_headers(headers: Vec<String>, opts: &HeaderOptions) -> Result<Schema, HeaderError> {
         let mut columns: Vec<(usize, Field)> = Vec::new();

@@ -15,6 +15,7 @@ pub mod http;
 pub mod input;
 pub mod journal;
 pub mod money;
+pub mod names;
 pub mod progress;
 pub mod reader;
 pub mod reconcile;

@@ -35,6 +35,23 @@ pub struct CallUpdate {
     pub contact_field_type: Option<String>,
     pub fire_outgoing_webhook_ids: Option<Vec<u64>>,
     pub post_call_tokens: BTreeMap<String, String>,
+    /// Names still to be turned into ids (`names::Directory::resolve`);
+    /// an update is only sent once these are all `None`.
+    pub names: NameRefs,
+}
+
+/// Records named rather than numbered in the input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameRefs {
+    pub disposition: Option<String>,
+    pub buyer: Option<String>,
+    pub traffic_source: Option<String>,
+}
+
+impl NameRefs {
+    pub fn is_empty(&self) -> bool {
+        self.disposition.is_none() && self.buyer.is_none() && self.traffic_source.is_none()
+    }
 }
 
 impl CallUpdate {
@@ -54,6 +71,7 @@ impl CallUpdate {
             contact_field_type: None,
             fire_outgoing_webhook_ids: None,
             post_call_tokens: BTreeMap::new(),
+            names: NameRefs::default(),
         }
     }
 
@@ -71,6 +89,7 @@ impl CallUpdate {
             && self.contact_field_type.is_none()
             && self.fire_outgoing_webhook_ids.is_none()
             && self.post_call_tokens.is_empty()
+            && self.names.is_empty()
     }
 
     /// The fields that change state every time they are sent. A row carrying

@@ -153,6 +153,21 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
                 }
                 tokens_json_col = Some(pos);
             }
+            Field::DispositionName | Field::BuyerName | Field::TrafficSourceName => {
+                let (slot, id_field) = match field {
+                    Field::DispositionName => (&mut update.names.disposition, Field::DispositionId),
+                    Field::BuyerName => (&mut update.names.buyer, Field::BuyerId),
+                    _ => (&mut update.names.traffic_source, Field::TrafficSourceId),
+                };
+                let by_id = schema
+                    .columns
+                    .iter()
+                    .find(|(p, f)| *f == id_field && raw.get(*p).is_some_and(|c| !c.trim_ascii().is_empty()));
+                if let Some((other, _)) = by_id {
+                    return Err(conflict(*other));
+                }
+                *slot = Some(trimmed.to_string());
+            }
             Field::Token(name) => {
                 if update.post_call_tokens.insert(name.clone(), text.to_string()).is_some() {
                     let other = tokens_json_col.or(token_cols.first().copied()).unwrap_or(pos);
@@ -191,6 +206,8 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
 /// valid row.
 pub struct Validator {
     schema: Schema,
+    /// The API's lists, to turn names into ids (`run` only).
+    directory: Option<crate::names::Directory>,
     seen_ids: HashMap<u64, u32, IdHasher>,
     seen_uuids: HashMap<u128, u32, IdHasher>,
 }
@@ -239,7 +256,13 @@ impl std::hash::Hasher for IdHash {
 
 impl Validator {
     pub fn new(schema: Schema) -> Validator {
-        Validator { schema, seen_ids: HashMap::default(), seen_uuids: HashMap::default() }
+        Validator { schema, directory: None, seen_ids: HashMap::default(), seen_uuids: HashMap::default() }
+    }
+
+    /// Resolve `call_disposition`, `buyer` and `traffic_source` names with
+    /// these lists (and check dispositions that require notes).
+    pub fn set_directory(&mut self, directory: crate::names::Directory) {
+        self.directory = Some(directory);
     }
 
     pub fn schema(&self) -> &Schema {
@@ -262,7 +285,10 @@ impl Validator {
                 record.line, record.end_line
             ));
         }
-        let update = result?;
+        let mut update = result?;
+        if let Some(directory) = &self.directory {
+            directory.resolve(&mut update)?;
+        }
         let line = u32::try_from(record.line).unwrap_or(u32::MAX);
         let first = match update.call {
             CallRef::Id(id) => *self.seen_ids.entry(id).or_insert(line),

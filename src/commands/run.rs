@@ -35,6 +35,7 @@ use crate::summary::RunSummary;
 use crate::upload::backoff::{Backoff, RetryBudget};
 use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::gate::{Gate, Stop, StopReason};
+use crate::upload::lookup;
 use crate::upload::outcome::{RowOutcome, Status};
 use crate::upload::row::{Sender, ValidRow};
 
@@ -205,7 +206,13 @@ const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     // Everything that can be wrong with the set-up is found before a request.
-    let (reader, validator) = opts.input.open()?;
+    let (reader, mut validator) = opts.input.open()?;
+    if validator.schema().uses_names() && opts.dry_run && !matches!(opts.target, Target::Sandbox) {
+        return Err(Fatal::usage(anyhow!(
+            "the file names dispositions, buyers or traffic sources: turning names into ids reads the API's \
+             lists, which a dry run does not contact; use the id columns, or rehearse with --sandbox"
+        )));
+    }
     let credentials = match (&opts.target, opts.dry_run) {
         (Target::Sandbox, _) | (_, true) => Credentials::new("sandbox", "sandbox"),
         (Target::Url(_), false) => match &opts.keys {
@@ -280,6 +287,13 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
             backoff: opts.backoff,
             max_retries: opts.max_retries,
         });
+        if validator.schema().uses_names() {
+            let directory = lookup::fetch_directory(&sender).await.map_err(|e| {
+                let error = anyhow!("cannot read the lists that turn names into ids: {e}");
+                if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
+            })?;
+            validator.set_directory(directory);
+        }
         let interrupts = tokio::spawn(watch_for_interrupts(Arc::clone(&sender)));
         let outputs = Outputs { errors, results, rollback, results_path, errors_path };
         let mut summary = pipeline(&opts, reader, validator, outputs, &sender, plan.replay).await?;

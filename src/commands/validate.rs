@@ -74,6 +74,11 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         .with_context(|| format!("cannot write {}", errors_path.display()))
         .map_err(Fatal::aborted)?;
     let mut summary = tally.render();
+    if validator.schema().uses_names() {
+        summary.push_str(
+            "names in call_disposition, buyer and traffic_source are checked against the API's lists by `run`\n",
+        );
+    }
     if tally.rejected > 0 {
         summary.push_str(&format!("rejected rows are in {}\n", errors_path.display()));
     }

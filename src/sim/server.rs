@@ -154,6 +154,7 @@ fn error(status: StatusCode, body: Value) -> Response {
 fn routes(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/api/v1/calls/{id}", get(show).put(update).patch(update).post(update))
+        .route("/api/v1/{list}", get(list))
         .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
         .with_state(state)
 }
@@ -179,6 +180,36 @@ async fn show(
         Some(call) => axum::Json(call.api_json(serializer)).into_response(),
         None => not_found(&key),
     }
+}
+
+/// `GET /api/v1/call_dispositions|buyers|traffic_sources?page=&per_page=`.
+async fn list(
+    State(sim): State<Arc<SimState>>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    sim.arrived();
+    if !sim.authorised(&headers) {
+        return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));
+    }
+    if let Some(retry_after) = sim.throttle() {
+        return throttled(retry_after);
+    }
+    let Some((key, items)) = super::store::list(&name) else {
+        return error(StatusCode::NOT_FOUND, json!({"error": format!("no such list: {name}")}));
+    };
+    let number = |k: &str, default: usize| {
+        query.get(k).and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(default)
+    };
+    let (page, per_page) = (number("page", 1), number("per_page", 25).min(100));
+    let total_pages = items.len().div_ceil(per_page).max(1);
+    let rows: Vec<Value> = items.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+    axum::Json(json!({
+        key: rows,
+        "metadata": {"current_page": page, "total_pages": total_pages, "per_page": per_page, "total_count": items.len()}
+    }))
+    .into_response()
 }
 
 fn throttled(retry_after: HeaderValue) -> Response {

@@ -135,6 +135,79 @@ impl Serializer {
 /// TrackDrive where a disposition must exist.
 pub const DISPOSITION_IDS: std::ops::RangeInclusive<u64> = 1..=20;
 
+/// The company's call dispositions, ids 1–20; some require notes.
+pub const DISPOSITIONS: [(&str, bool); 20] = [
+    ("Sale", false),
+    ("Voicemail", false),
+    ("Not Interested", false),
+    ("Callback", true),
+    ("Wrong Number", false),
+    ("Do Not Call", false),
+    ("Language Barrier", false),
+    ("Hung Up", false),
+    ("Transferred", false),
+    ("Quote Given", false),
+    ("Already Insured", false),
+    ("Too Expensive", false),
+    ("Duplicate Call", false),
+    ("Spam", false),
+    ("Appointment Set", false),
+    ("Follow Up", true),
+    ("No Answer", false),
+    ("Disconnected", false),
+    ("Test Call", false),
+    ("Escalated", true),
+];
+
+/// Buyers, ids 7–16, with the operator's own ids `B-7`…
+pub const BUYERS: [&str; 10] = [
+    "Acme Insurance",
+    "Bolt Auto Warranty",
+    "Cedar Health",
+    "Delta Solar",
+    "Evergreen Legal",
+    "Falcon Home Security",
+    "Granite Debt Relief",
+    "Harbor Medicare",
+    "Ivy Pest Control",
+    "Juniper Moving",
+];
+
+/// Traffic sources, ids 101–110, with `TS-101`…
+pub const TRAFFIC_SOURCES: [&str; 10] =
+    ["Google Ads", "Facebook", "TikTok", "Bing", "Taboola", "Outbrain", "Radio", "TV", "Email", "Affiliate Network"];
+
+/// A list endpoint's records, in the shape the API returns them.
+pub fn list(name: &str) -> Option<(&'static str, Vec<Value>)> {
+    match name {
+        "call_dispositions" => Some((
+            "call_dispositions",
+            DISPOSITIONS
+                .iter()
+                .zip(DISPOSITION_IDS)
+                .map(|((n, notes), id)| json!({"id": id, "name": n, "notes_required": notes}))
+                .collect(),
+        )),
+        "buyers" => Some((
+            "buyers",
+            BUYERS
+                .iter()
+                .zip(7u64..)
+                .map(|(n, id)| json!({"id": id, "name": n, "user_buyer_id": format!("B-{id}")}))
+                .collect(),
+        )),
+        "traffic_sources" => Some((
+            "traffic_sources",
+            TRAFFIC_SOURCES
+                .iter()
+                .zip(101u64..)
+                .map(|(n, id)| json!({"id": id, "name": n, "user_traffic_source_id": format!("TS-{id}")}))
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
 /// A deterministic version-4 UUID for a seeded call id.
 pub fn uuid_for(id: u64) -> u128 {
     let hi = crate::sim::faults::splitmix64(id ^ 0x5444_5245_434f_4e00) as u128;

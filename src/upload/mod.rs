@@ -7,5 +7,6 @@ pub mod backoff;
 pub mod classify;
 pub mod client;
 pub mod gate;
+pub mod lookup;
 pub mod outcome;
 pub mod row;

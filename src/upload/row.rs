@@ -70,6 +70,10 @@ impl Sender {
     pub async fn send_row(&self, row: ValidRow) -> RowOutcome {
         let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
         out.update = Some(row.update.clone());
+        if !row.update.names.is_empty() {
+            // The pipeline resolves names before rows get here; never send a guess.
+            return finish(out, Status::Rejected, "a name was not resolved to an id".into());
+        }
         let unsafe_fields = row.update.non_idempotent_fields();
         let mut update = row.update.clone();
         let mut jitter = row.line ^ 0x0074_6472_6563_6f6e;
@@ -178,6 +182,18 @@ impl Sender {
             Step::Final(status, error) => failed(status, error),
             Step::Ambiguous(reason) => failed(Status::Failed, reason),
             Step::Stopped => Err(None),
+        }
+    }
+
+    /// GETs any JSON document of the API (a list page), under the same
+    /// gate and retries as the rows.
+    pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, String> {
+        let mut scratch = RowOutcome::new(0, crate::values::CallRef::Id(0), Status::NotSent);
+        let mut jitter = 0x6c69_7374;
+        match self.request(&mut scratch, &mut jitter, Request::Read(url)).await {
+            Step::Done(body) => serde_json::from_str(&body).map_err(|e| format!("{url}: not JSON ({e})")),
+            Step::Final(_, error) | Step::Ambiguous(error) => Err(format!("{url}: {error}")),
+            Step::Stopped => Err(format!("{url}: the job stopped")),
         }
     }
 

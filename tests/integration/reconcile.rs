@@ -219,3 +219,55 @@ fn resume_settles_rows_in_doubt_by_reading_back() {
     assert_eq!(unknown, 0, "with --reconcile nothing is left unknown");
     assert!(in_doubt_settled > 0, "no kill left a row in doubt to settle");
 }
+
+#[test]
+fn names_are_resolved_through_the_lists_before_anything_is_sent() {
+    let sim = SimHarness::start(6, |_| {});
+    let wd = Workdir::new();
+    wd.write(
+        "in.csv",
+        "id,call_disposition,agent_call_disposition_notes,buyer,traffic_source\n\
+         100000001,sale,,Acme Insurance,Google Ads\n\
+         100000002,Callback,call back Monday,B-8,TS-103\n\
+         100000003,Sael,,,\n\
+         100000004,Callback,,,\n\
+         100000005,,,Nobody Inc,\n\
+         100000006,No Answer,,,\n",
+    );
+    let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 1);
+    let errors = rows(&wd.read("in.errors.csv"));
+    let reasons: Vec<(&str, &str, &str)> =
+        errors.iter().map(|r| (r["line"].as_str(), r["column"].as_str(), r["reason"].as_str())).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons[0].0, "4");
+    assert!(reasons[0].2.contains(r#"unknown disposition "Sael" (did you mean "Sale"?)"#), "{reasons:?}");
+    assert_eq!((reasons[1].0, reasons[1].1), ("5", "agent_call_disposition_notes"));
+    assert!(reasons[1].2.contains("requires notes"));
+    assert!(reasons[2].2.contains(r#"unknown buyer "Nobody Inc""#), "{reasons:?}");
+    let c = sim.call(100000001);
+    assert_eq!(
+        (
+            c["call_disposition_id"].as_str(),
+            c["trackdrive_buyer_id"].as_str(),
+            c["trackdrive_traffic_source_id"].as_str()
+        ),
+        (Some("1"), Some("7"), Some("101"))
+    );
+    let c = sim.call(100000002);
+    assert_eq!(
+        (
+            c["call_disposition_id"].as_str(),
+            c["trackdrive_buyer_id"].as_str(),
+            c["trackdrive_traffic_source_id"].as_str()
+        ),
+        (Some("4"), Some("8"), Some("103"))
+    );
+    assert_eq!(sim.call(100000006)["call_disposition_id"], "17");
+    for rejected in [100000003, 100000004, 100000005] {
+        assert_eq!(sim.call(rejected)["updates_applied"], 0);
+    }
+    assert!(stdout(&out).contains("rejected          3"), "{}", stdout(&out));
+    // Names need the API: a dry run without one is refused up front.
+    let err = wd.run(&mut wd.command(&["run", "in.csv", "--dry-run"]), 2);
+    assert!(crate::util::stderr(&err).contains("names dispositions"), "{}", crate::util::stderr(&err));
+}

@@ -277,3 +277,21 @@ fn binary_prints_url_first_and_dumps_state_on_sigterm() {
     assert_eq!(state["calls"][1]["revenue"], "3.00");
     assert_eq!(state["stats"]["requests"], 1);
 }
+
+#[tokio::test]
+async fn list_endpoints_page_through_seeded_records() {
+    let sim = Sim::start(config()).await.unwrap();
+    let get = |path: String| async move { client().get(path).send().await.unwrap().json::<Value>().await.unwrap() };
+    let first = get(format!("{}/api/v1/call_dispositions?page=1&per_page=8", sim.base_url())).await;
+    assert_eq!(first["call_dispositions"].as_array().unwrap().len(), 8);
+    assert_eq!(first["metadata"]["total_pages"], 3);
+    assert_eq!(first["call_dispositions"][3], json!({"id": 4, "name": "Callback", "notes_required": true}));
+    let last = get(format!("{}/api/v1/call_dispositions?page=3&per_page=8", sim.base_url())).await;
+    assert_eq!(last["call_dispositions"].as_array().unwrap().len(), 4);
+    let buyers = get(format!("{}/api/v1/buyers", sim.base_url())).await;
+    assert_eq!(buyers["buyers"][0], json!({"id": 7, "name": "Acme Insurance", "user_buyer_id": "B-7"}));
+    let sources = get(format!("{}/api/v1/traffic_sources?per_page=100", sim.base_url())).await;
+    assert_eq!(sources["traffic_sources"].as_array().unwrap().len(), 10);
+    let missing = client().get(format!("{}/api/v1/nothing", sim.base_url())).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
