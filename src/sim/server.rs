@@ -107,6 +107,19 @@ impl SimState {
         })
     }
 
+    /// Counts an API request and lets it through, or answers 401 (bad key)
+    /// or 429 (over the rate limit).
+    fn admit(&self, headers: &HeaderMap) -> Result<(), Response> {
+        self.arrived();
+        if !self.authorised(headers) {
+            return Err(error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"})));
+        }
+        match self.throttle() {
+            Some(retry_after) => Err(throttled(retry_after)),
+            None => Ok(()),
+        }
+    }
+
     fn authorised(&self, headers: &HeaderMap) -> bool {
         let Some(expected) = &self.credentials else { return true };
         let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
@@ -165,12 +178,8 @@ async fn show(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    sim.arrived();
-    if !sim.authorised(&headers) {
-        return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));
-    }
-    if let Some(retry_after) = sim.throttle() {
-        return throttled(retry_after);
+    if let Err(refused) = sim.admit(&headers) {
+        return refused;
     }
     let serializer = match Serializer::parse(query.get("serializer").map(String::as_str)) {
         Ok(s) => s,
@@ -189,12 +198,8 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    sim.arrived();
-    if !sim.authorised(&headers) {
-        return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));
-    }
-    if let Some(retry_after) = sim.throttle() {
-        return throttled(retry_after);
+    if let Err(refused) = sim.admit(&headers) {
+        return refused;
     }
     let Some((key, items)) = super::store::list(&name) else {
         return error(StatusCode::NOT_FOUND, json!({"error": format!("no such list: {name}")}));
@@ -230,14 +235,10 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    sim.arrived();
+    if let Err(refused) = sim.admit(&headers) {
+        return refused;
+    }
     let sequence = sim.sequence.fetch_add(1, Ordering::Relaxed);
-    if !sim.authorised(&headers) {
-        return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"}));
-    }
-    if let Some(retry_after) = sim.throttle() {
-        return throttled(retry_after);
-    }
     let plan = sim.faults.plan(sequence);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
