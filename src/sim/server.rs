@@ -107,17 +107,14 @@ impl SimState {
         })
     }
 
-    /// Counts an API request and lets it through, or answers 401 (bad key)
-    /// or 429 (over the rate limit).
-    fn admit(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// Counts an API request; the answer that refuses it, if it must be
+    /// refused: 401 (bad key) or 429 (over the rate limit).
+    fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
         self.arrived();
         if !self.authorised(headers) {
-            return Err(error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"})));
+            return Some(error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"})));
         }
-        match self.throttle() {
-            Some(retry_after) => Err(throttled(retry_after)),
-            None => Ok(()),
-        }
+        self.throttle().map(throttled)
     }
 
     fn authorised(&self, headers: &HeaderMap) -> bool {
@@ -178,7 +175,7 @@ async fn show(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = sim.admit(&headers) {
+    if let Some(refused) = sim.refusal(&headers) {
         return refused;
     }
     let serializer = match Serializer::parse(query.get("serializer").map(String::as_str)) {
@@ -198,7 +195,7 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = sim.admit(&headers) {
+    if let Some(refused) = sim.refusal(&headers) {
         return refused;
     }
     let Some((key, items)) = super::store::list(&name) else {
@@ -235,7 +232,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = sim.admit(&headers) {
+    if let Some(refused) = sim.refusal(&headers) {
         return refused;
     }
     let sequence = sim.sequence.fetch_add(1, Ordering::Relaxed);
