@@ -67,7 +67,11 @@ fn invalid_utf8_names_the_column() {
 fn header_problems_exit_2_with_one_clear_sentence() {
     let wd = Workdir::new();
     let cases: &[(&str, &[u8], &str)] = &[
-        ("typo.csv", b"id,revenu,Buyer\n1,2,x\n", "unknown columns: \"revenu\" (did you mean `revenue`?), \"Buyer\""),
+        (
+            "typo.csv",
+            b"id,revenu,Buyer Name\n1,2,x\n",
+            "unknown columns: \"revenu\" (did you mean `revenue`?), \"Buyer Name\"",
+        ),
         ("noid.csv", b"revenue,payout\n1,2\n", "no id column"),
         ("empty.csv", b"", "is empty"),
         ("png.csv", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0", "is not UTF-8 CSV text"),
