@@ -78,6 +78,17 @@ impl Sender {
         let mut update = row.update.clone();
         let mut jitter = row.line ^ 0x0074_6472_6563_6f6e;
 
+        let unverifiable = row.in_doubt && !unsafe_fields.is_empty() && (!self.reconcile || row.before.is_none());
+        if unverifiable {
+            // Reading the call now cannot tell an applied add from one never
+            // sent without what the earlier run read before sending it.
+            let why = if self.reconcile {
+                "the interrupted run did not read the call before (it ran without --reconcile)"
+            } else {
+                "not read back without --reconcile"
+            };
+            return finish(out, Status::Unknown, in_doubt_reason(&unsafe_fields, why));
+        }
         if self.reconcile {
             let before = match &row.before {
                 Some(before) if row.in_doubt => before.clone(),
@@ -114,8 +125,6 @@ impl Sender {
                 out.after = out.before.clone();
                 return finish(out, Status::Unchanged, String::new());
             }
-        } else if row.in_doubt && !unsafe_fields.is_empty() {
-            return finish(out, Status::Unknown, in_doubt_reason(&unsafe_fields, "not read back without --reconcile"));
         }
 
         let url = self.endpoint.url(&update.call);

@@ -271,3 +271,40 @@ fn names_are_resolved_through_the_lists_before_anything_is_sent() {
     let err = wd.run(&mut wd.command(&["run", "in.csv", "--dry-run"]), 2);
     assert!(crate::util::stderr(&err).contains("names dispositions"), "{}", crate::util::stderr(&err));
 }
+
+#[test]
+fn resume_with_reconcile_after_a_run_without_it_never_resends_an_add_in_doubt() {
+    const ROWS: u64 = 600;
+    let sim = SimHarness::start(ROWS, |c| {
+        c.faults = FaultConfig {
+            latency: Duration::from_millis(2),
+            latency_jitter: Duration::from_millis(4),
+            ..FaultConfig::default()
+        }
+    });
+    let wd = Workdir::new();
+    let mut input = String::from("id,add_revenue\n");
+    for i in 0..ROWS {
+        input.push_str(&format!("{},{i}.50\n", 100000001 + i));
+    }
+    wd.write("in.csv", input);
+    let url = sim.url();
+    let mut plain = wd.command(&["run", "in.csv", "--base-url", &url, "--quiet", "--rate", "0", "--concurrency", "16"]);
+    plain.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let mut child = plain.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(350));
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{}", String::from_utf8_lossy(&out.stderr));
+    let results = by_line(&wd.read("in.results.csv"));
+    let calls = sim.calls_by_id();
+    for i in 0..ROWS {
+        let applied = calls[&(100000001 + i)]["updates_applied"].as_u64().unwrap();
+        let status = results[&(i + 2)]["status"].as_str();
+        assert!(applied <= 1, "call {i} applied {applied} times ({status})");
+        if status == "ok" {
+            assert_eq!(applied, 1);
+        }
+    }
+}
