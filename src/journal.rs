@@ -7,19 +7,19 @@
 //! intent and no outcome may have been applied, so it is resent only if its
 //! fields are safe to send twice.
 //!
-//! One thread appends records as they arrive; a second syncs the file once
-//! for every intent written since its last sync (group commit), so a sync
-//! per row is never needed and a row is never sent before its intent is
-//! durable. Outcomes are written at once and made durable by the next sync:
-//! losing one to a crash only leaves its row in doubt. Each record ends with a `.` field; a record torn by a crash
+//! Records are appended by the thread that makes them (a write to the page
+//! cache); a syncer thread syncs the file once for every batch of intents
+//! written since its last sync (group commit), so a sync per row is never
+//! needed and a row is never sent before its intent is durable. Outcomes
+//! are written at once and made durable by the next sync: losing one to a
+//! crash only leaves its row in doubt. Each record ends with a `.` field; a record torn by a crash
 //! lacks it and is ignored (its intent was never synced, so its row was
 //! never sent).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,8 +30,6 @@ use crate::upload::outcome::{RowOutcome, Status};
 
 const MAGIC: &str = "#tdrecon-journal";
 const VERSION: &str = "1";
-/// Entries written per batch at most, so one sync never waits on a huge write.
-const MAX_BATCH: usize = 4096;
 /// The shortest time between two syncs…
 const SYNC_INTERVAL: Duration = Duration::from_millis(5);
 /// …unless this many intents are waiting for one.
@@ -74,22 +72,33 @@ pub fn path_for(results: &Path) -> PathBuf {
 
 type Ack = oneshot::Sender<io::Result<()>>;
 
-/// Bytes to append, and who to tell: once written (`Written`), or once
-/// written and synced (`Durable`).
-enum Command {
-    Write(Vec<u8>, Notify),
-}
-
-enum Notify {
-    Nobody,
-    Written(Ack),
-    Durable(Ack),
-}
-
-/// Appends records from async tasks; see the module docs.
+/// Appends records and hands intents to the syncer; see the module docs.
 pub struct Journal {
-    tx: Option<mpsc::Sender<Command>>,
-    writer: Option<JoinHandle<io::Result<()>>>,
+    shared: Arc<Shared>,
+    syncer: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// What the calling thread and the syncer thread share.
+struct Shared {
+    file: File,
+    sync: bool,
+    /// Appends, in order; the first error stops all later ones.
+    writes: Mutex<Writes>,
+    /// Intents written and waiting for the next sync.
+    waiting: Mutex<Waiting>,
+    wake: Condvar,
+}
+
+struct Writes {
+    failed: Option<io::ErrorKind>,
+    /// Test hook: bytes left before writes fail as on a full disk.
+    limit: Option<u64>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    acks: Vec<Ack>,
+    closing: bool,
 }
 
 impl Journal {
@@ -111,9 +120,16 @@ impl Journal {
     }
 
     fn start(file: File, sync: bool, limit: Option<u64>) -> Journal {
-        let (tx, rx) = mpsc::channel::<Command>();
-        let writer = std::thread::spawn(move || writer_loop(file, rx, sync, limit));
-        Journal { tx: Some(tx), writer: Some(writer) }
+        let shared = Arc::new(Shared {
+            file,
+            sync,
+            writes: Mutex::new(Writes { failed: None, limit }),
+            waiting: Mutex::new(Waiting::default()),
+            wake: Condvar::new(),
+        });
+        let for_syncer = Arc::clone(&shared);
+        let syncer = std::thread::spawn(move || syncer_loop(&for_syncer));
+        Journal { shared, syncer: Some(syncer) }
     }
 
     /// Records that `line` is about to be sent, with what `--reconcile`
@@ -124,40 +140,72 @@ impl Journal {
             None => format!("I,{line},,.\n").into_bytes(),
             Some(json) => csv_line(&["I".to_string(), line.to_string(), json.to_string(), ".".to_string()])?,
         };
-        self.write(bytes, true).await
+        self.shared.append(&bytes)?;
+        let (ack, done) = oneshot::channel();
+        {
+            let mut waiting = lock(&self.shared.waiting);
+            waiting.acks.push(ack);
+            // Wake the syncer only when there was nothing to sync, or a full batch.
+            if waiting.acks.len() == 1 || waiting.acks.len() >= SYNC_ROWS {
+                self.shared.wake.notify_one();
+            }
+        }
+        done.await.map_err(|_| io::Error::other("the journal syncer has stopped"))?
     }
 
-    /// Records a row's outcome; resolves once it is written. It becomes
-    /// durable with the next sync (the next intent's, or the last): a crash
-    /// before then leaves the row in doubt, which a resume treats as
-    /// possibly sent, the safe side. Not waiting for a sync here keeps it
-    /// off every row's path.
+    /// Records a row's outcome: written at once, made durable by the next
+    /// sync (the next intent's, or the last). A crash before then leaves the
+    /// row in doubt, which a resume treats as possibly sent, the safe side.
     pub async fn outcome(&self, outcome: &RowOutcome) -> io::Result<()> {
         let mut fields = vec!["O".to_string()];
         fields.extend(crate::results::fields(outcome));
         fields.push(".".into());
-        self.write(csv_line(&fields)?, false).await
-    }
-
-    async fn write(&self, bytes: Vec<u8>, durable: bool) -> io::Result<()> {
-        let (ack, done) = oneshot::channel();
-        let notify = if durable { Notify::Durable(ack) } else { Notify::Written(ack) };
-        let closed = || io::Error::other("the journal writer has stopped");
-        self.tx.as_ref().ok_or_else(closed)?.send(Command::Write(bytes, notify)).map_err(|_| closed())?;
-        done.await.map_err(|_| closed())?
+        self.shared.append(&csv_line(&fields)?)
     }
 
     /// Marks the run as ended (when it did) and waits for everything to be
     /// on disk.
     pub fn finish(mut self, ended: bool) -> io::Result<()> {
-        if let Some(tx) = self.tx.take()
-            && ended
-        {
-            let _ = tx.send(Command::Write(b"E,.\n".to_vec(), Notify::Nobody));
-        }
-        match self.writer.take().map(JoinHandle::join) {
+        let end = if ended { self.shared.append(b"E,.\n") } else { Ok(()) };
+        lock(&self.shared.waiting).closing = true;
+        self.shared.wake.notify_one();
+        let synced = match self.syncer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(io::Error::other("the journal writer panicked")),
+            Some(Err(_)) => Err(io::Error::other("the journal syncer panicked")),
+            None => Ok(()),
+        };
+        end.and(synced)
+    }
+}
+
+impl Shared {
+    /// Appends one record on the calling thread: a write to the page cache,
+    /// with no hand-off to another thread.
+    fn append(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut writes = lock(&self.writes);
+        if let Some(kind) = writes.failed {
+            return Err(io::Error::new(kind, "an earlier journal write failed"));
+        }
+        let result = match &mut writes.limit {
+            Some(left) if (bytes.len() as u64) > *left => {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device (test limit)"))
+            }
+            limit => {
+                if let Some(left) = limit {
+                    *left -= bytes.len() as u64;
+                }
+                (&self.file).write_all(bytes)
+            }
+        };
+        if let Err(e) = &result {
+            writes.failed = Some(e.kind());
+        }
+        result
+    }
+
+    fn failure(&self) -> io::Result<()> {
+        match lock(&self.writes).failed {
+            Some(kind) => Err(io::Error::new(kind, "an earlier journal write failed")),
             None => Ok(()),
         }
     }
@@ -176,111 +224,47 @@ fn limit_from_env() -> Option<u64> {
     std::env::var("TDRECON_TEST_JOURNAL_LIMIT").ok()?.parse().ok()
 }
 
-/// The first error, after which nothing more is written: the journal must
-/// not gain records out of order with one it failed to record.
-type Failure = Arc<Mutex<Option<io::ErrorKind>>>;
-
-fn earlier_failure(failed: &Failure) -> io::Result<()> {
-    match *lock(failed) {
-        Some(kind) => Err(io::Error::new(kind, "an earlier journal write failed")),
-        None => Ok(()),
-    }
-}
-
-fn note_failure(failed: &Failure, result: &io::Result<()>) {
-    if let Err(e) = result {
-        lock(failed).get_or_insert(e.kind());
-    }
-}
-
-/// Appends each batch of records as soon as it arrives and acknowledges
-/// outcomes at once; intents go on to the syncer thread. Writes never wait
-/// for a sync, so an outcome is never held up by one.
-fn writer_loop(file: File, rx: mpsc::Receiver<Command>, sync: bool, mut limit: Option<u64>) -> io::Result<()> {
-    let file = Arc::new(file);
-    let failed = Failure::default();
-    let (to_syncer, syncer_rx) = mpsc::channel::<Ack>();
-    let syncer = {
-        let (file, failed) = (Arc::clone(&file), Arc::clone(&failed));
-        std::thread::spawn(move || syncer_loop(&file, &syncer_rx, sync, &failed))
-    };
-    let mut bytes = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter().take(MAX_BATCH));
-        bytes.clear();
-        for Command::Write(b, _) in &batch {
-            bytes.extend_from_slice(b);
-        }
-        let result = earlier_failure(&failed).and_then(|()| append(&mut &*file, &bytes, &mut limit));
-        note_failure(&failed, &result);
-        for Command::Write(_, notify) in batch {
-            match notify {
-                Notify::Nobody => {}
-                Notify::Written(ack) => answer(ack, &result),
-                Notify::Durable(ack) if result.is_err() => answer(ack, &result),
-                Notify::Durable(ack) => {
-                    if let Err(mpsc::SendError(ack)) = to_syncer.send(ack) {
-                        answer(ack, &Err(io::Error::other("the journal syncer has stopped")));
-                    }
-                }
-            }
-        }
-    }
-    drop(to_syncer);
-    let synced = syncer.join().map_err(|_| io::Error::other("the journal syncer panicked"))?;
-    earlier_failure(&failed).map_err(|e| io::Error::new(e.kind(), "the journal could not be written"))?;
-    synced
-}
-
-/// Syncs once for every intent written since the last sync (group commit),
-/// then acknowledges them all. Syncs are at least `SYNC_INTERVAL` apart
-/// unless `SYNC_ROWS` intents are waiting: each sync costs CPU for the block
-/// device, and on a busy machine fewer, fuller syncs keep more throughput.
-fn syncer_loop(file: &File, rx: &mpsc::Receiver<Ack>, sync: bool, failed: &Failure) -> io::Result<()> {
+/// Syncs once for every batch of intents written since the last sync
+/// (group commit), then acknowledges them all. Syncs are at least
+/// `SYNC_INTERVAL` apart unless `SYNC_ROWS` intents are waiting: each sync
+/// costs CPU for the block device, and on a busy machine fewer, fuller
+/// syncs keep more throughput.
+fn syncer_loop(shared: &Shared) -> io::Result<()> {
     let mut last_sync = Instant::now() - SYNC_INTERVAL;
-    while let Ok(first) = rx.recv() {
-        let mut waiting = vec![first];
-        loop {
-            waiting.extend(rx.try_iter());
-            let wait = SYNC_INTERVAL.saturating_sub(last_sync.elapsed());
-            if !sync || waiting.len() >= SYNC_ROWS || wait.is_zero() {
-                break;
+    loop {
+        let (acks, closing) = {
+            let mut waiting = lock(&shared.waiting);
+            while waiting.acks.is_empty() && !waiting.closing {
+                waiting = shared.wake.wait(waiting).unwrap_or_else(|p| p.into_inner());
             }
-            match rx.recv_timeout(wait) {
-                Ok(ack) => waiting.push(ack),
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            // Let more intents join this sync, up to the interval.
+            while shared.sync && !waiting.closing && waiting.acks.len() < SYNC_ROWS {
+                let left = SYNC_INTERVAL.saturating_sub(last_sync.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                waiting = shared.wake.wait_timeout(waiting, left).unwrap_or_else(|p| p.into_inner()).0;
             }
-        }
+            (std::mem::take(&mut waiting.acks), waiting.closing)
+        };
         last_sync = Instant::now();
-        let result = earlier_failure(failed).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
-        note_failure(failed, &result);
-        for ack in waiting {
-            answer(ack, &result);
+        let result = shared.failure().and_then(|()| if shared.sync { shared.file.sync_data() } else { Ok(()) });
+        if let Err(e) = &result {
+            lock(&shared.writes).failed.get_or_insert(e.kind());
+        }
+        for ack in acks {
+            let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
+        }
+        if closing {
+            // The last outcomes and the end marker came after the last intent.
+            shared.failure()?;
+            return if shared.sync { shared.file.sync_data() } else { Ok(()) };
         }
     }
-    // The last outcomes and the end marker came after the last intent.
-    earlier_failure(failed)?;
-    if sync { file.sync_data() } else { Ok(()) }
-}
-
-fn answer(ack: Ack, result: &io::Result<()>) {
-    let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn append(mut file: impl Write, bytes: &[u8], limit: &mut Option<u64>) -> io::Result<()> {
-    if let Some(left) = limit {
-        if (bytes.len() as u64) > *left {
-            return Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device (test limit)"));
-        }
-        *left -= bytes.len() as u64;
-    }
-    file.write_all(bytes)
 }
 
 /// A set of line numbers, one bit each: compact for millions of rows.
