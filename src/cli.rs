@@ -38,8 +38,8 @@ enum Command {
     Sim(SimArgs),
     /// Print a header row and an example row to start a file from.
     Template {
-        #[arg(value_enum, default_value_t = UseCase::All)]
-        use_case: UseCase,
+        #[arg(value_enum, default_value_t = UseCaseArg::All)]
+        use_case: UseCaseArg,
     },
 }
 
@@ -83,8 +83,8 @@ struct RunArgs {
     #[arg(long, default_value_t = 5, value_name = "N")]
     max_retries: u32,
     /// HTTP method for updates.
-    #[arg(long, value_enum, default_value_t = Method::Put)]
-    method: Method,
+    #[arg(long, value_enum, default_value_t = MethodArg::Put)]
+    method: MethodArg,
     /// Response format passed to the API.
     #[arg(long, value_parser = ["call", "call_grid"])]
     serializer: Option<String>,
@@ -176,7 +176,11 @@ impl RunArgs {
             concurrency: self.concurrency,
             timeout: self.timeout,
             max_retries: self.max_retries,
-            method: self.method,
+            method: match self.method {
+                MethodArg::Put => Method::Put,
+                MethodArg::Post => Method::Post,
+                MethodArg::Patch => Method::Patch,
+            },
             serializer: self.serializer,
             max_failures,
             max_pause: self.max_pause,
@@ -281,6 +285,27 @@ impl SimArgs {
     }
 }
 
+/// `--method`, as clap parses it (the library's `Method` knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MethodArg {
+    Put,
+    Post,
+    Patch,
+}
+
+/// `template`'s argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum UseCaseArg {
+    /// Nightly buyer report: revenue, payout, conversions.
+    Revenue,
+    /// Backfill of dispositions and agent notes.
+    Disposition,
+    /// Contact fields (post-call tokens).
+    Tokens,
+    /// Every column, one example row per use case.
+    All,
+}
+
 /// How to read the input file (shared by `validate` and `run`).
 #[derive(Debug, Args)]
 struct InputArgs {
@@ -342,6 +367,12 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         Command::Run(args) => commands::run::run(args.into_options()?),
         Command::Sim(args) => commands::sim::run(args.into_options()),
         Command::Template { use_case } => {
+            let use_case = match use_case {
+                UseCaseArg::Revenue => UseCase::Revenue,
+                UseCaseArg::Disposition => UseCase::Disposition,
+                UseCaseArg::Tokens => UseCase::Tokens,
+                UseCaseArg::All => UseCase::All,
+            };
             print!("{}", commands::template::render(use_case));
             Ok(Exit::Ok)
         }

@@ -1,9 +1,7 @@
 //! `tdrecon template [USE]`: a header row and an example row to start from.
 
-use clap::ValueEnum;
-
 /// The jobs an operator uses tdrecon for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UseCase {
     /// Nightly buyer report: revenue, payout, conversions.
     Revenue,

@@ -11,7 +11,7 @@ use crate::credentials::Credentials;
 use crate::values::CallRef;
 
 /// The HTTP method updates are sent with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Put,
     Post,
