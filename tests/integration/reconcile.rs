@@ -50,6 +50,27 @@ fn seeded_store() -> Store {
     store
 }
 
+/// A simulator with a few milliseconds of latency, so a run can be killed
+/// with requests in flight.
+fn slow_sim(calls: u64) -> SimHarness {
+    SimHarness::start(calls, |c| {
+        c.faults = FaultConfig {
+            latency: Duration::from_millis(2),
+            latency_jitter: Duration::from_millis(4),
+            ..FaultConfig::default()
+        }
+    })
+}
+
+/// `n` rows adding `i.50` to calls 100000001…
+fn add_rows(n: u64) -> String {
+    let mut input = String::from("id,add_revenue\n");
+    for i in 0..n {
+        input.push_str(&format!("{},{i}.50\n", 100000001 + i));
+    }
+    input
+}
+
 /// The fields a rollback restores, per call.
 fn restorable(state: &Value) -> Vec<Value> {
     state["calls"]
@@ -177,19 +198,9 @@ fn resume_settles_rows_in_doubt_by_reading_back() {
     let mut unknown = 0;
     let mut in_doubt_settled = 0;
     for seed in 1..=6u64 {
-        let sim = SimHarness::start(ROWS, |c| {
-            c.faults = FaultConfig {
-                latency: Duration::from_millis(2),
-                latency_jitter: Duration::from_millis(4),
-                ..FaultConfig::default()
-            }
-        });
+        let sim = slow_sim(ROWS);
         let wd = Workdir::new();
-        let mut input = String::from("id,add_revenue\n");
-        for i in 0..ROWS {
-            input.push_str(&format!("{},{i}.50\n", 100000001 + i));
-        }
-        wd.write("in.csv", input);
+        wd.write("in.csv", add_rows(ROWS));
         let mut child = job(&wd, &sim, "in.csv", &["--concurrency", "16"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -275,19 +286,9 @@ fn names_are_resolved_through_the_lists_before_anything_is_sent() {
 #[test]
 fn resume_with_reconcile_after_a_run_without_it_never_resends_an_add_in_doubt() {
     const ROWS: u64 = 600;
-    let sim = SimHarness::start(ROWS, |c| {
-        c.faults = FaultConfig {
-            latency: Duration::from_millis(2),
-            latency_jitter: Duration::from_millis(4),
-            ..FaultConfig::default()
-        }
-    });
+    let sim = slow_sim(ROWS);
     let wd = Workdir::new();
-    let mut input = String::from("id,add_revenue\n");
-    for i in 0..ROWS {
-        input.push_str(&format!("{},{i}.50\n", 100000001 + i));
-    }
-    wd.write("in.csv", input);
+    wd.write("in.csv", add_rows(ROWS));
     let url = sim.url();
     let mut plain = wd.command(&["run", "in.csv", "--base-url", &url, "--quiet", "--rate", "0", "--concurrency", "16"]);
     plain.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
