@@ -21,6 +21,7 @@ pub mod reader;
 pub mod reconcile;
 pub mod report;
 pub mod results;
+pub mod seen;
 pub mod sim;
 pub mod summary;
 pub mod update;

@@ -5,8 +5,6 @@
 //! `Validator` adds the one piece of state the rules need, the set of call
 //! ids seen so far (stored as integers, so a few million rows stay small).
 
-use std::collections::HashMap;
-
 use csv::ByteRecord;
 
 use crate::columns::{Field, Schema};
@@ -208,8 +206,7 @@ pub struct Validator {
     schema: Schema,
     /// The API's lists, to turn names into ids (`run` only).
     directory: Option<crate::names::Directory>,
-    seen_ids: HashMap<u64, u32, IdHasher>,
-    seen_uuids: HashMap<u128, u32, IdHasher>,
+    seen: crate::seen::Seen,
 }
 
 /// A fast hasher for call ids. They come from the input file, not from an
@@ -256,7 +253,7 @@ impl std::hash::Hasher for IdHash {
 
 impl Validator {
     pub fn new(schema: Schema) -> Validator {
-        Validator { schema, directory: None, seen_ids: HashMap::default(), seen_uuids: HashMap::default() }
+        Validator { schema, directory: None, seen: crate::seen::Seen::default() }
     }
 
     /// Resolve `call_disposition`, `buyer` and `traffic_source` names with
@@ -290,10 +287,7 @@ impl Validator {
             directory.resolve(&mut update)?;
         }
         let line = u32::try_from(record.line).unwrap_or(u32::MAX);
-        let first = match update.call {
-            CallRef::Id(id) => *self.seen_ids.entry(id).or_insert(line),
-            CallRef::Uuid(uuid) => *self.seen_uuids.entry(uuid).or_insert(line),
-        };
+        let first = self.seen.first_or_insert(update.call, line);
         if first != line {
             let (pos, _) = self
                 .schema

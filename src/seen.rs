@@ -1,0 +1,110 @@
+//! The call ids seen so far in a file, each with the line it first appeared
+//! on (a repeat's reason names that line). Kept compact because it is the
+//! one thing that grows with the file.
+//!
+//! Numeric Call IDs in a nightly report are near-sequential, so they are
+//! kept in chunks of 4,096 consecutive ids: a chunk starts as a short sorted
+//! list of `(offset, line)` pairs and becomes a dense array of lines once
+//! it is a quarter full, where an id costs 4 bytes. UUIDs are random and go
+//! in a plain hash map.
+
+use std::collections::HashMap;
+
+use crate::values::CallRef;
+
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+/// A sparse chunk turns dense past this many ids (where both take ~16 KiB).
+const DENSE_AT: usize = CHUNK / 4;
+
+enum Chunk {
+    /// Sorted by offset.
+    Sparse(Vec<(u16, u32)>),
+    /// Line by offset; 0 means not seen (lines start at 1).
+    Dense(Box<[u32]>),
+}
+
+#[derive(Default)]
+pub struct Seen {
+    chunks: HashMap<u64, Chunk, crate::validate::IdHasher>,
+    uuids: HashMap<u128, u32, crate::validate::IdHasher>,
+}
+
+impl Seen {
+    /// Records `call` as seen on `line`, or returns the line it was first seen on.
+    pub fn first_or_insert(&mut self, call: CallRef, line: u32) -> u32 {
+        let line = line.max(1);
+        match call {
+            CallRef::Uuid(u) => *self.uuids.entry(u).or_insert(line),
+            CallRef::Id(id) => {
+                let offset = (id & (CHUNK as u64 - 1)) as u16;
+                let chunk = self.chunks.entry(id >> CHUNK_BITS).or_insert_with(|| Chunk::Sparse(Vec::new()));
+                match chunk {
+                    Chunk::Dense(lines) => {
+                        let slot = &mut lines[usize::from(offset)];
+                        if *slot == 0 {
+                            *slot = line;
+                        }
+                        *slot
+                    }
+                    Chunk::Sparse(pairs) => match pairs.binary_search_by_key(&offset, |&(o, _)| o) {
+                        Ok(i) => pairs[i].1,
+                        Err(i) => {
+                            pairs.insert(i, (offset, line));
+                            if pairs.len() > DENSE_AT {
+                                let mut lines = vec![0u32; CHUNK].into_boxed_slice();
+                                for &(o, l) in pairs.iter() {
+                                    lines[usize::from(o)] = l;
+                                }
+                                *chunk = Chunk::Dense(lines);
+                            }
+                            line
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn first_line_wins() {
+        let mut seen = Seen::default();
+        assert_eq!(seen.first_or_insert(CallRef::Id(7), 2), 2);
+        assert_eq!(seen.first_or_insert(CallRef::Id(7), 9), 2);
+        assert_eq!(seen.first_or_insert(CallRef::Uuid(7), 10), 10, "a UUID is not a numeric id");
+        assert_eq!(seen.first_or_insert(CallRef::Uuid(7), 11), 10);
+    }
+
+    #[test]
+    fn chunks_turn_dense_and_keep_their_lines() {
+        let mut seen = Seen::default();
+        for i in 0..(CHUNK as u64) {
+            assert_eq!(seen.first_or_insert(CallRef::Id(100_000_000 + i * 3), i as u32 + 2), i as u32 + 2);
+        }
+        for i in 0..(CHUNK as u64) {
+            assert_eq!(seen.first_or_insert(CallRef::Id(100_000_000 + i * 3), 999_999), i as u32 + 2);
+        }
+        assert!(seen.chunks.values().any(|c| matches!(c, Chunk::Dense(_))));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Agrees with a plain map on any sequence of ids, sparse or dense.
+        #[test]
+        fn agrees_with_a_hash_map(ids in proptest::collection::vec(prop_oneof![0u64..3000, 0u64..u64::MAX, 1_000_000u64..1_010_000], 0..3000)) {
+            let mut seen = Seen::default();
+            let mut plain: HashMap<u64, u32> = HashMap::new();
+            for (i, id) in ids.iter().enumerate() {
+                let line = i as u32 + 2;
+                prop_assert_eq!(seen.first_or_insert(CallRef::Id(*id), line), *plain.entry(*id).or_insert(line));
+            }
+        }
+    }
+}
