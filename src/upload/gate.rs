@@ -103,6 +103,11 @@ impl Gate {
         }
     }
 
+    /// Whether a rate limit is set (`--rate` above 0).
+    pub fn is_limited(&self) -> bool {
+        self.limiter.is_some()
+    }
+
     /// True while a server-requested pause is in force.
     pub fn is_paused(&self) -> bool {
         self.paused().is_some()

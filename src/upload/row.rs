@@ -42,6 +42,9 @@ pub struct Sender {
     pub reconcile: bool,
 }
 
+/// How long after passing the rate limiter a request may still go out.
+const STALE_ADMISSION: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// The longest server error text kept in `results.csv`.
 const MAX_ERROR_TEXT: usize = 300;
 
@@ -227,6 +230,7 @@ impl Sender {
             if self.stop.is_stopped() {
                 return Step::Stopped;
             }
+            let admitted = std::time::Instant::now();
             // The intent is durable before the first send, and written only
             // once the gate lets the row through: rows waiting on the rate
             // limit are not in doubt after a crash.
@@ -250,7 +254,11 @@ impl Sender {
                 permit = self.permits.acquire() => permit.expect("the send semaphore is never closed"),
             };
             // A 429 may have paused everyone while this row waited for a slot.
-            if self.gate.is_paused() {
+            // And a row the limiter let through long ago (the machine stalled
+            // while its intent synced or it waited for a slot) goes through
+            // the limiter again: sent now, together with the others held up,
+            // they would burst past the rate.
+            if self.gate.is_paused() || (self.gate.is_limited() && admitted.elapsed() > STALE_ADMISSION) {
                 drop(permit);
                 continue;
             }
