@@ -160,7 +160,7 @@ fn throttling_is_honoured_in_seconds_and_as_a_date() {
         let throttled = sim.stat("throttled");
         // Unpaced, 30 rows would draw far more 429s; paused on Retry-After,
         // only the requests already in flight when a window fills are refused.
-        assert!(throttled <= 16, "date={date}: {throttled} throttled");
+        assert!(throttled <= 20, "date={date}: {throttled} throttled");
         assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 1));
     }
 }
