@@ -179,24 +179,22 @@ pub fn list(name: &str) -> Option<(&'static str, Vec<Value>)> {
                 .map(|((n, notes), id)| json!({"id": id, "name": n, "notes_required": notes}))
                 .collect(),
         )),
-        "buyers" => Some((
-            "buyers",
-            BUYERS
-                .iter()
-                .zip(7u64..)
-                .map(|(n, id)| json!({"id": id, "name": n, "user_buyer_id": format!("B-{id}")}))
-                .collect(),
-        )),
-        "traffic_sources" => Some((
-            "traffic_sources",
-            TRAFFIC_SOURCES
-                .iter()
-                .zip(101u64..)
-                .map(|(n, id)| json!({"id": id, "name": n, "user_traffic_source_id": format!("TS-{id}")}))
-                .collect(),
-        )),
+        "buyers" => Some(("buyers", with_user_ids(&BUYERS, 7, "user_buyer_id", "B-"))),
+        "traffic_sources" => {
+            Some(("traffic_sources", with_user_ids(&TRAFFIC_SOURCES, 101, "user_traffic_source_id", "TS-")))
+        }
         _ => None,
     }
+}
+
+/// Records numbered from `first_id`, each with the operator's own id
+/// (`alias_key`: `prefix` and the id).
+fn with_user_ids(names: &[&str], first_id: u64, alias_key: &str, prefix: &str) -> Vec<Value> {
+    names
+        .iter()
+        .zip(first_id..)
+        .map(|(n, id)| json!({"id": id, "name": n, alias_key: format!("{prefix}{id}")}))
+        .collect()
 }
 
 /// A deterministic version-4 UUID for a seeded call id.
