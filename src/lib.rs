@@ -16,6 +16,7 @@ pub mod input;
 pub mod journal;
 pub mod money;
 pub mod names;
+pub mod parallel;
 pub mod progress;
 pub mod reader;
 pub mod reconcile;

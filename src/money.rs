@@ -26,65 +26,86 @@ const MAX_DIGITS: usize = 15;
 /// rounding, and no allocation on this per-row path.
 pub fn parse_money(text: &str, sign: Sign) -> Result<Decimal, String> {
     // ASCII trim: fast, and a non-ASCII space left in is rejected, not guessed at.
-    let s = text.trim_ascii();
-    let (negative, s) = match s.strip_prefix('-') {
+    let s = text.trim_ascii().as_bytes();
+    let (negative, s) = match s.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, s),
     };
     // `$` may stand before the digits (`$5`, `-$5`); accept it once.
-    let s = s.strip_prefix('$').unwrap_or(s);
+    let s = s.strip_prefix(b"$").unwrap_or(s);
     if s.is_empty() {
         return Err("expected an amount like 12.50".into());
     }
-    if s.bytes().any(|b| b == b'e' || b == b'E') {
-        return Err("exponents are not accepted: write the amount in full, like 1000.00".into());
-    }
-    let malformed = || "expected an amount like 1234.50 or $1,234.50".to_string();
-    let (int_part, frac_part) = match s.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (s, None),
-    };
-    let (units, digits) = integer_with_thousands(int_part).ok_or_else(malformed)?;
-    if digits > MAX_DIGITS {
-        return Err("amount is too large".into());
-    }
-    let cents = match frac_part {
-        None => 0,
-        Some(f) if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) => return Err(malformed()),
-        Some(f) if f.len() > 2 => return Err("more than 2 decimal places: amounts are never rounded".into()),
-        Some(f) => f.bytes().fold(0i64, |n, b| n * 10 + i64::from(b - b'0')) * if f.len() == 1 { 10 } else { 1 },
-    };
-    let total = units * 100 + cents;
-    if negative && total != 0 && sign == Sign::NonNegative {
+    let cents = cents(s).map_err(|e| {
+        // Only an amount that did not parse can hold an `e`: say why.
+        if s.iter().any(|b| b.eq_ignore_ascii_case(&b'e')) {
+            "exponents are not accepted: write the amount in full, like 1000.00".to_string()
+        } else {
+            e.to_string()
+        }
+    })?;
+    if negative && cents != 0 && sign == Sign::NonNegative {
         return Err("must be 0 or more (use add_revenue/add_payout for a chargeback)".into());
     }
     // `-0` is 0, so it never prints as `-0.00`.
-    Ok(Decimal::new(if negative { -total } else { total }, 2))
+    Ok(Decimal::new(if negative { -cents } else { cents }, 2))
+}
+
+const MALFORMED: &str = "expected an amount like 1234.50 or $1,234.50";
+
+/// An unsigned amount (`1,234.5`) in cents.
+fn cents(s: &[u8]) -> Result<i64, &'static str> {
+    let (int_part, frac_part) = match s.iter().position(|&b| b == b'.') {
+        Some(dot) => (&s[..dot], Some(&s[dot + 1..])),
+        None => (s, None),
+    };
+    let (units, digits) = integer_with_thousands(int_part).ok_or(MALFORMED)?;
+    if digits > MAX_DIGITS {
+        return Err("amount is too large");
+    }
+    let cents = match frac_part {
+        None => 0,
+        Some(f) if f.is_empty() || !f.iter().all(u8::is_ascii_digit) => return Err(MALFORMED),
+        Some(f) if f.len() > 2 => return Err("more than 2 decimal places: amounts are never rounded"),
+        Some(f) => f.iter().fold(0i64, |n, b| n * 10 + i64::from(b - b'0')) * if f.len() == 1 { 10 } else { 1 },
+    };
+    Ok(units * 100 + cents)
 }
 
 /// Reads an integer part with optional well-formed thousands separators
 /// (`1,234,567`; not `12,34` or `1,,234`). Returns its value and how many
 /// significant digits it has, or `None` when it is not digits in that form.
-fn integer_with_thousands(int_part: &str) -> Option<(i64, usize)> {
-    let grouped = int_part.contains(',');
+/// One pass over the bytes: this runs for every amount of every row.
+fn integer_with_thousands(int_part: &[u8]) -> Option<(i64, usize)> {
     let mut value: i64 = 0;
     let mut significant = 0usize;
-    for (i, group) in int_part.split(',').enumerate() {
-        let width_ok = if i == 0 { !grouped || group.len() <= 3 } else { group.len() == 3 };
-        if group.is_empty() || !width_ok || !group.bytes().all(|b| b.is_ascii_digit()) {
+    // Digits in the current group, and whether a `,` came before it.
+    let mut group = 0usize;
+    let mut grouped = false;
+    for &b in int_part {
+        if b == b',' {
+            // The first group has 1-3 digits, every later one exactly 3.
+            let width_ok = if grouped { group == 3 } else { (1..=3).contains(&group) };
+            if !width_ok {
+                return None;
+            }
+            (group, grouped) = (0, true);
+            continue;
+        }
+        if !b.is_ascii_digit() {
             return None;
         }
-        for b in group.bytes() {
-            if value > 0 || b != b'0' {
-                significant += 1;
-            }
-            // Past MAX_DIGITS the caller rejects it; stop growing before overflow.
-            if significant <= MAX_DIGITS {
-                value = value * 10 + i64::from(b - b'0');
-            }
+        group += 1;
+        if value > 0 || b != b'0' {
+            significant += 1;
+        }
+        // Past MAX_DIGITS the caller rejects it; stop growing before overflow.
+        if significant <= MAX_DIGITS {
+            value = value * 10 + i64::from(b - b'0');
         }
     }
-    Some((value, significant))
+    let last_ok = if grouped { group == 3 } else { group > 0 };
+    last_ok.then_some((value, significant))
 }
 
 #[cfg(test)]
@@ -139,6 +160,12 @@ mod tests {
             ("99999999999999999999999", "too large"),
             ("1,000,000,000,000,000", "too large"),
             ("NaN", "expected an amount"),
+            ("1,234,", "expected an amount"),
+            ("1,23", "expected an amount"),
+            ("1,2345", "expected an amount"),
+            ("-", "expected an amount"),
+            ("-$", "expected an amount"),
+            ("$1,000.5e1", "exponents"),
         ];
         for (input, want) in cases {
             match parse_money(input, Sign::Any) {

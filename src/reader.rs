@@ -42,6 +42,21 @@ pub struct Record<'a> {
     pub unclosed_quote: bool,
 }
 
+/// A `Record` that owns its fields, to hand to another thread.
+#[derive(Debug, Default)]
+pub struct OwnedRecord {
+    pub line: u64,
+    pub end_line: u64,
+    pub raw: ByteRecord,
+    pub unclosed_quote: bool,
+}
+
+impl OwnedRecord {
+    pub fn as_record(&self) -> Record<'_> {
+        Record { line: self.line, end_line: self.end_line, raw: &self.raw, unclosed_quote: self.unclosed_quote }
+    }
+}
+
 /// Where a record lies in the file.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -108,6 +123,18 @@ impl CsvReader {
             && span.end_line > span.line
             && ends_inside_quotes(self.tail_from(span.start_byte)?, self.delimiter)?;
         Ok(Some(Record { line: span.line, end_line: span.end_line, raw: &self.current, unclosed_quote }))
+    }
+
+    /// Like `next_record`, into `into`: its fields' buffer is swapped with
+    /// the reader's, not copied, and reused for the next record. Returns
+    /// `false` at the end of the file.
+    pub fn next_owned(&mut self, into: &mut OwnedRecord) -> io::Result<bool> {
+        let Some(record) = self.next_record()? else {
+            return Ok(false);
+        };
+        (into.line, into.end_line, into.unclosed_quote) = (record.line, record.end_line, record.unclosed_quote);
+        std::mem::swap(&mut into.raw, &mut self.current);
+        Ok(true)
     }
 
     fn read_into(&mut self, record: &mut ByteRecord) -> io::Result<Option<Span>> {

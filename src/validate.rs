@@ -71,7 +71,9 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
     let mut revenue_col: Option<usize> = None;
     let mut payout_col: Option<usize> = None;
     let mut tokens_json_col: Option<usize> = None;
-    let mut token_cols: Vec<usize> = Vec::new();
+    let mut first_token_col: Option<usize> = None;
+    // One UTF-8 check for the whole record rather than one per cell.
+    let record_text = std::str::from_utf8(raw.as_slice()).ok();
 
     for (pos, field) in &schema.columns {
         let pos = *pos;
@@ -88,7 +90,10 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
             reason,
         };
         let reject = |reason: String| reject_as(RejectKind::InvalidValue, reason);
-        let text = std::str::from_utf8(bytes).map_err(|_| reject("not valid UTF-8 text".into()))?;
+        let text = match record_text.and_then(|all| cell_text(all, raw, bytes)) {
+            Some(text) => text,
+            None => std::str::from_utf8(bytes).map_err(|_| reject("not valid UTF-8 text".into()))?,
+        };
         let trimmed = text.trim_ascii();
         let clear = trimmed.eq_ignore_ascii_case(CLEAR);
         if clear && !matches!(field, Field::DispositionId | Field::DispositionNotes) {
@@ -168,13 +173,13 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
             }
             Field::Token(name) => {
                 if update.post_call_tokens.insert(name.clone(), text.to_string()).is_some() {
-                    let other = tokens_json_col.or(token_cols.first().copied()).unwrap_or(pos);
+                    let other = tokens_json_col.or(first_token_col).unwrap_or(pos);
                     return Err(reject_as(
                         RejectKind::Conflict,
                         format!("token {name:?} is also set by column {:?}", schema.headers[other]),
                     ));
                 }
-                token_cols.push(pos);
+                first_token_col.get_or_insert(pos);
             }
         }
     }
@@ -200,13 +205,34 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
     Ok(update)
 }
 
+/// The text of `cell`, one of `raw`'s fields, cut from `all`, the whole
+/// record's fields as checked text (a `ByteRecord` keeps its fields end to
+/// end in one buffer). `None` if the cut would split a character.
+fn cell_text<'a>(all: &'a str, raw: &ByteRecord, cell: &[u8]) -> Option<&'a str> {
+    let start = (cell.as_ptr() as usize).checked_sub(raw.as_slice().as_ptr() as usize)?;
+    all.get(start..start + cell.len())
+}
+
 /// Validates records in file order, rejecting a call id seen on an earlier
-/// valid row.
+/// valid row: the `Rules` every record must meet on its own, and the
+/// `Repeats` seen so far.
 pub struct Validator {
+    rules: Rules,
+    repeats: crate::seen::Seen,
+}
+
+/// What a record must meet on its own. Shared by reference, so several
+/// threads may check records at once (`parallel.rs`).
+pub struct Rules {
     schema: Schema,
     /// The API's lists, to turn names into ids (`run` only).
     directory: Option<crate::names::Directory>,
-    seen: crate::seen::Seen,
+}
+
+/// The in-order half of a `Validator`: call ids already named by a valid row.
+pub struct Repeats<'a> {
+    schema: &'a Schema,
+    seen: &'a mut crate::seen::Seen,
 }
 
 /// A fast hasher for call ids. They come from the input file, not from an
@@ -253,20 +279,35 @@ impl std::hash::Hasher for IdHash {
 
 impl Validator {
     pub fn new(schema: Schema) -> Validator {
-        Validator { schema, directory: None, seen: crate::seen::Seen::default() }
+        Validator { rules: Rules { schema, directory: None }, repeats: crate::seen::Seen::default() }
     }
 
     /// Resolve `call_disposition`, `buyer` and `traffic_source` names with
     /// these lists (and check dispositions that require notes).
     pub fn set_directory(&mut self, directory: crate::names::Directory) {
-        self.directory = Some(directory);
+        self.rules.directory = Some(directory);
     }
 
     pub fn schema(&self) -> &Schema {
-        &self.schema
+        &self.rules.schema
     }
 
+    /// Checks one record; records must come in file order, each once.
     pub fn check(&mut self, record: &Record<'_>) -> Result<CallUpdate, Rejection> {
+        let update = self.rules.check(record)?;
+        self.split().1.check(record, update)
+    }
+
+    /// The two halves, for checking records on several threads and repeats
+    /// in file order.
+    pub fn split(&mut self) -> (&Rules, Repeats<'_>) {
+        (&self.rules, Repeats { schema: &self.rules.schema, seen: &mut self.repeats })
+    }
+}
+
+impl Rules {
+    /// Everything about a record that does not depend on the rows before it.
+    pub fn check(&self, record: &Record<'_>) -> Result<CallUpdate, Rejection> {
         if record.unclosed_quote {
             return Err(Rejection::record(format!(
                 "a quote opened in this record is never closed: it swallowed lines {}-{} to the end of the file",
@@ -286,8 +327,22 @@ impl Validator {
         if let Some(directory) = &self.directory {
             directory.resolve(&mut update)?;
         }
+        Ok(update)
+    }
+}
+
+impl Repeats<'_> {
+    /// Rejects a valid record whose call an earlier valid record already
+    /// names. Must see the valid records in file order, each once.
+    pub fn check(&mut self, record: &Record<'_>, update: CallUpdate) -> Result<CallUpdate, Rejection> {
+        self.check_call(record, update.call)?;
+        Ok(update)
+    }
+
+    /// `check`, given only the call a valid record names.
+    pub fn check_call(&mut self, record: &Record<'_>, call: CallRef) -> Result<(), Rejection> {
         let line = u32::try_from(record.line).unwrap_or(u32::MAX);
-        let first = self.seen.first_or_insert(update.call, line);
+        let first = self.seen.first_or_insert(call, line);
         if first != line {
             let (pos, _) = self
                 .schema
@@ -298,11 +353,11 @@ impl Validator {
             return Err(Rejection {
                 kind: RejectKind::Duplicate,
                 column: self.schema.headers[*pos].clone(),
-                value: update.call.to_string(),
-                reason: format!("call {} already appears on line {first}", update.call),
+                value: call.to_string(),
+                reason: format!("call {call} already appears on line {first}"),
             });
         }
-        Ok(update)
+        Ok(())
     }
 }
 
@@ -476,6 +531,23 @@ mod tests {
         bad_utf8 = ByteRecord::from(cells);
         let r = validate_record(&schema(), &bad_utf8).unwrap_err();
         assert_eq!((r.column.as_str(), r.reason.as_str()), ("revenue", "not valid UTF-8 text"));
+    }
+
+    /// Cells are cut from the record's text checked once: characters of
+    /// several bytes survive, in any cell, and a bad byte still names its
+    /// own column when the other cells are fine.
+    #[test]
+    fn text_cells_keep_their_characters() {
+        let cells = [("Call ID", "7"), ("agent_call_disposition_notes", "café ✓ «ok»"), ("token:zip", "Zoë")];
+        let update = validate_record(&schema(), &row(&cells)).unwrap();
+        assert_eq!(update.agent_call_disposition_notes.as_deref(), Some("café ✓ «ok»"));
+        assert_eq!(update.post_call_tokens.get("zip").map(String::as_str), Some("Zoë"));
+
+        let mut cells: Vec<Vec<u8>> = row(&cells).iter().map(|c| c.to_vec()).collect();
+        let notes = HEADERS.iter().position(|h| *h == "agent_call_disposition_notes").unwrap();
+        cells[notes] = b"caf\xc3".to_vec();
+        let r = validate_record(&schema(), &ByteRecord::from(cells)).unwrap_err();
+        assert_eq!((r.column.as_str(), r.reason.as_str()), ("agent_call_disposition_notes", "not valid UTF-8 text"));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use anyhow::Context;
 
 use crate::exit::{Exit, Fatal};
 use crate::input::{InputOptions, create_error_report};
-use crate::validate::RejectKind;
+use crate::parallel::{Stopped, check_all, default_workers};
+use crate::reader::Record;
+use crate::validate::{RejectKind, Rejection};
 
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {
@@ -46,28 +48,30 @@ impl Tally {
 }
 
 pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
-    let (mut reader, mut validator) = opts.input.open()?;
+    let (reader, mut validator) = opts.input.open()?;
     let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
     let mut errors = create_error_report(&errors_path, &validator.schema().headers)?;
     let write_err = |e: csv::Error| {
         Fatal::aborted(anyhow::Error::new(e).context(format!("cannot write {}", errors_path.display())))
     };
     let mut tally = Tally::default();
-    loop {
-        let record = reader
-            .next_record()
-            .with_context(|| format!("cannot read {}", opts.input.path.display()))
-            .map_err(Fatal::usage)?;
-        let Some(record) = record else { break };
+    let mut check = |record: &Record<'_>, outcome: Result<_, Rejection>| {
         tally.rows += 1;
-        match validator.check(&record) {
+        match outcome {
             Ok(_) => tally.valid += 1,
             Err(rejection) => {
                 tally.reject(rejection.kind, &rejection.column);
-                errors.write(record.line, &rejection, record.raw).map_err(write_err)?;
+                errors.write(record.line, &rejection, record.raw)?;
             }
         }
-    }
+        Ok(())
+    };
+    check_all(reader, &mut validator, default_workers(), &mut check).map_err(|stopped| match stopped {
+        Stopped::Read(e) => {
+            Fatal::usage(anyhow::Error::new(e).context(format!("cannot read {}", opts.input.path.display())))
+        }
+        Stopped::Each(e) => write_err(e),
+    })?;
     errors
         .into_inner()
         .and_then(|mut w| w.flush())
