@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::update::{Amount, CallUpdate};
@@ -47,27 +48,52 @@ fn flag(v: &Value) -> Option<bool> {
     }
 }
 
+/// The fields a `Snapshot` reads. Deserialized straight from the body: the
+/// call's other fields are skipped, never built (this runs for every
+/// response of a run).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Wire {
+    revenue: Value,
+    payout: Value,
+    buyer_converted: Value,
+    offer_converted: Value,
+    call_disposition_id: Value,
+    agent_call_disposition_notes: Value,
+    trackdrive_buyer_id: Value,
+    trackdrive_traffic_source_id: Value,
+    contact_field_type: Value,
+    post_call_tokens: Value,
+}
+
+/// `{"call": {...}}`; a body without `call` holds the call's fields itself.
+#[derive(Deserialize)]
+struct Envelope {
+    call: Option<Wire>,
+}
+
 impl Snapshot {
     /// Reads a call from a response body; `None` when it holds no call.
     pub fn parse(body: &str) -> Option<Snapshot> {
-        let value: Value = serde_json::from_str(body).ok()?;
-        let call = value.get("call").unwrap_or(&value);
-        let obj = call.as_object()?;
-        let get = |k: &str| obj.get(k).unwrap_or(&Value::Null);
-        let tokens = get("post_call_tokens")
+        let wire = match serde_json::from_str::<Envelope>(body).ok()?.call {
+            Some(call) => call,
+            None => serde_json::from_str::<Wire>(body).ok()?,
+        };
+        let tokens = wire
+            .post_call_tokens
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v).unwrap_or_default())).collect())
             .unwrap_or_default();
         Some(Snapshot {
-            revenue: decimal(get("revenue")),
-            payout: decimal(get("payout")),
-            buyer_converted: flag(get("buyer_converted")),
-            offer_converted: flag(get("offer_converted")),
-            call_disposition_id: text(get("call_disposition_id")),
-            agent_call_disposition_notes: text(get("agent_call_disposition_notes")),
-            trackdrive_buyer_id: text(get("trackdrive_buyer_id")),
-            trackdrive_traffic_source_id: text(get("trackdrive_traffic_source_id")),
-            contact_field_type: text(get("contact_field_type")),
+            revenue: decimal(&wire.revenue),
+            payout: decimal(&wire.payout),
+            buyer_converted: flag(&wire.buyer_converted),
+            offer_converted: flag(&wire.offer_converted),
+            call_disposition_id: text(&wire.call_disposition_id),
+            agent_call_disposition_notes: text(&wire.agent_call_disposition_notes),
+            trackdrive_buyer_id: text(&wire.trackdrive_buyer_id),
+            trackdrive_traffic_source_id: text(&wire.trackdrive_traffic_source_id),
+            contact_field_type: text(&wire.contact_field_type),
             post_call_tokens: tokens,
         })
     }
@@ -260,6 +286,11 @@ mod tests {
         assert_eq!(s.agent_call_disposition_notes, None);
         assert_eq!(s.post_call_tokens["zip"], "9");
         assert!(Snapshot::parse("not json").is_none());
+        assert!(Snapshot::parse(r#"{"call": 5}"#).is_none());
+        assert!(Snapshot::parse("[1]").is_none());
+        // Flat, numbers for amounts and ids, fields the snapshot does not keep.
+        let flat = Snapshot::parse(r#"{"id":1,"revenue":12.5,"call_disposition_id":4,"extra":{"a":[1]}}"#).unwrap();
+        assert_eq!((flat.revenue, flat.call_disposition_id.as_deref()), (Some(d("12.50")), Some("4")));
     }
 
     #[test]
