@@ -6,7 +6,9 @@
 //! kept in chunks of 4,096 consecutive ids: a chunk starts as a short sorted
 //! list of `(offset, line)` pairs and becomes a dense array of lines once
 //! it is a quarter full, where an id costs 4 bytes. UUIDs are random and go
-//! in a plain hash map.
+//! in hash maps, kept as 16 bytes (a `u128` key would be padded to 32 with
+//! its line) and spread over `PARTS` maps by a hash, so a map that doubles
+//! holds its old and new tables for a sixty-fourth of the UUIDs, not all.
 
 use std::collections::HashMap;
 
@@ -24,10 +26,28 @@ enum Chunk {
     Dense(Box<[u32]>),
 }
 
-#[derive(Default)]
+/// How many maps the UUIDs are spread over.
+const PARTS: usize = 64;
+
+/// A UUID as bytes: alignment 1, so with its line an entry takes 20 bytes.
+#[derive(PartialEq, Eq)]
+struct UuidKey([u8; 16]);
+
+impl std::hash::Hash for UuidKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from_le_bytes(self.0));
+    }
+}
+
 pub struct Seen {
     chunks: HashMap<u64, Chunk, crate::validate::IdHasher>,
-    uuids: HashMap<u128, u32, crate::validate::IdHasher>,
+    uuids: Vec<HashMap<UuidKey, u32, crate::validate::IdHasher>>,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen { chunks: HashMap::default(), uuids: (0..PARTS).map(|_| HashMap::default()).collect() }
+    }
 }
 
 impl Seen {
@@ -35,7 +55,12 @@ impl Seen {
     pub fn first_or_insert(&mut self, call: CallRef, line: u32) -> u32 {
         let line = line.max(1);
         match call {
-            CallRef::Uuid(u) => *self.uuids.entry(u).or_insert(line),
+            CallRef::Uuid(u) => {
+                // The top bits of a multiplicative hash pick the map: any
+                // UUID version spreads (v7 UUIDs share their leading bytes).
+                let part = (((u as u64) ^ ((u >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+                *self.uuids[part].entry(UuidKey(u.to_le_bytes())).or_insert(line)
+            }
             CallRef::Id(id) => {
                 let offset = (id & (CHUNK as u64 - 1)) as u16;
                 let chunk = self.chunks.entry(id >> CHUNK_BITS).or_insert_with(|| Chunk::Sparse(Vec::new()));
@@ -104,6 +129,17 @@ mod tests {
             for (i, id) in ids.iter().enumerate() {
                 let line = i as u32 + 2;
                 prop_assert_eq!(seen.first_or_insert(CallRef::Id(*id), line), *plain.entry(*id).or_insert(line));
+            }
+        }
+
+        /// The same for UUIDs, random or sharing their leading bytes (v7).
+        #[test]
+        fn uuids_agree_with_a_hash_map(ids in proptest::collection::vec(prop_oneof![0u128..500, any::<u128>(), (0u128..2000).prop_map(|n| (0x0190_1234_5678u128 << 80) | n)], 0..3000)) {
+            let mut seen = Seen::default();
+            let mut plain: HashMap<u128, u32> = HashMap::new();
+            for (i, id) in ids.iter().enumerate() {
+                let line = i as u32 + 2;
+                prop_assert_eq!(seen.first_or_insert(CallRef::Uuid(*id), line), *plain.entry(*id).or_insert(line));
             }
         }
     }
