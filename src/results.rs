@@ -35,9 +35,17 @@ pub fn header() -> Vec<String> {
     h
 }
 
-/// Index of a column in `header()`.
+/// Index of a column in `header()`, worked out without building it: the
+/// summary looks columns up for every row.
 pub fn column(name: &str) -> usize {
-    header().iter().position(|h| h == name).expect("a known results column")
+    let pair = |field: &str| REPORTED.iter().position(|f| *f == field).map(|i| LEADING.len() + 2 * i);
+    LEADING
+        .iter()
+        .position(|c| *c == name)
+        .or_else(|| name.strip_suffix("_before").and_then(pair))
+        .or_else(|| name.strip_suffix("_after").and_then(pair).map(|i| i + 1))
+        .or_else(|| (name == "request_body").then_some(LEADING.len() + 2 * REPORTED.len()))
+        .unwrap_or_else(|| panic!("{name:?} is not a results column"))
 }
 
 /// Whether `update` touches reported field `i`. Revenue, payout and the
@@ -164,6 +172,9 @@ mod tests {
         o.before = Snapshot::parse(r#"{"revenue":"1.00","buyer_converted":false,"offer_converted":false}"#);
         o.after = Snapshot::parse(r#"{"revenue":"1.00","buyer_converted":true,"offer_converted":false}"#);
         let f = fields(&o);
+        for (i, name) in header().iter().enumerate() {
+            assert_eq!(column(name), i, "{name}");
+        }
         assert_eq!(f[column("buyer_converted_before")], "false");
         assert_eq!(f[column("buyer_converted_after")], "true");
         assert_eq!(f[column("offer_converted_after")], "", "not touched");
