@@ -316,6 +316,14 @@ pub struct Replay {
     pub ended: bool,
 }
 
+impl Replay {
+    /// No row of the earlier run is finished or in doubt: everything it
+    /// recorded is safe to send again, so there is nothing to resume.
+    pub fn nothing_applied(&self) -> bool {
+        self.done.is_empty() && self.in_doubt.is_empty()
+    }
+}
+
 /// Why an existing journal cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -377,9 +385,12 @@ fn complete(record: &csv::StringRecord) -> bool {
 }
 
 /// An outcome record whose row is finished (`Status::is_final`). `failed`
-/// and `not_sent` rows were not applied, or are safe to resend.
+/// and `not_sent` rows were not applied, or are safe to resend; so is a row
+/// the API refused for the keys (401/403, which stop the job): it was never
+/// looked at, and a resume with keys that work sends it.
 fn is_final(record: &csv::StringRecord) -> bool {
-    record.get(3).and_then(Status::parse).is_some_and(Status::is_final)
+    let refused_keys = matches!(record.get(4), Some("401" | "403"));
+    !refused_keys && record.get(3).and_then(Status::parse).is_some_and(Status::is_final)
 }
 
 /// Copies the final outcomes of done rows, as results rows, to `write`.

@@ -175,6 +175,10 @@ fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<JournalPlan
             None
         }
         Some(_) if opts.restart => None,
+        // An earlier run that stopped before any row could have been applied
+        // (its keys were refused, the name lists could not be read): nothing
+        // to resume, so start again rather than ask for --resume.
+        Some(replay) if !opts.resume && replay.nothing_applied() => None,
         Some(replay) if opts.resume => Some(replay),
         Some(replay) if replay.ended => {
             return Err(Fatal::usage(anyhow!(

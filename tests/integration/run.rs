@@ -181,6 +181,22 @@ fn bad_keys_stop_the_job_and_leave_every_unsent_row_not_sent() {
     assert!((1..=2).contains(&rejected), "{rejected}");
     assert_eq!(rejected + not_sent, 50);
     assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 0));
+
+    // With the keys fixed, a resume sends every row, those refused with 401 too.
+    let out = wd.run(&mut job(&wd, &sim, &["--concurrency", "2", "--resume"]), 0);
+    let results = rows(&wd.read("results.csv"));
+    assert_eq!(results.len(), 50, "{}", stdout(&out));
+    assert!(results.iter().all(|r| r["status"] == "ok"), "{results:?}");
+    assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 1));
+
+    // Refused again: nothing was applied, so the next run just starts again
+    // (it is not told to --resume a run that sent nothing).
+    wd.write("in.csv", set_rows(50).replace(".50", ".75"));
+    let mut cmd = job(&wd, &sim, &["--concurrency", "2"]);
+    cmd.env("TRACKDRIVE_PRIVATE_KEY", "wrong");
+    wd.run(&mut cmd, 3);
+    wd.run(&mut job(&wd, &sim, &["--concurrency", "2"]), 0);
+    assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 2));
 }
 
 #[test]
