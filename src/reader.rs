@@ -104,9 +104,7 @@ impl CsvReader {
             return Err(ReadError::Empty { path: path.to_path_buf() });
         }
         let headers = decode_headers(&header).map_err(|hint| ReadError::NotText { path: path.to_path_buf(), hint })?;
-        let mut ahead = std::mem::take(&mut reader.ahead);
-        reader.ahead_span = reader.read_into(&mut ahead).map_err(io_err)?;
-        reader.ahead = ahead;
+        reader.ahead_span = reader.read_ahead().map_err(io_err)?;
         Ok((reader, headers))
     }
 
@@ -116,9 +114,7 @@ impl CsvReader {
             return Ok(None);
         };
         std::mem::swap(&mut self.current, &mut self.ahead);
-        let mut ahead = std::mem::take(&mut self.ahead);
-        self.ahead_span = self.read_into(&mut ahead)?;
-        self.ahead = ahead;
+        self.ahead_span = self.read_ahead()?;
         let unclosed_quote = self.ahead_span.is_none()
             && span.end_line > span.line
             && ends_inside_quotes(self.tail_from(span.start_byte)?, self.delimiter)?;
@@ -137,15 +133,14 @@ impl CsvReader {
         Ok(true)
     }
 
+    /// Reads the next record into `ahead`, reusing its buffers (a
+    /// `ByteRecord` is boxed: a fresh one per record was an allocation).
+    fn read_ahead(&mut self) -> io::Result<Option<Span>> {
+        read_span(&mut self.csv, &self.index, &mut self.ahead)
+    }
+
     fn read_into(&mut self, record: &mut ByteRecord) -> io::Result<Option<Span>> {
-        let start_byte = self.csv.position().byte();
-        let more = self.csv.read_byte_record(record).map_err(csv_io_error)?;
-        if !more {
-            return Ok(None);
-        }
-        let end_byte = self.csv.position().byte();
-        let (line, end_line) = lock(&self.index).span(start_byte, end_byte);
-        Ok(Some(Span { start_byte, line, end_line }))
+        read_span(&mut self.csv, &self.index, record)
     }
 
     fn tail_from(&self, byte: u64) -> io::Result<impl Read> {
@@ -153,6 +148,22 @@ impl CsvReader {
         file.seek(SeekFrom::Start(byte))?;
         Ok(BufReader::new(file))
     }
+}
+
+/// Reads one record into `record`, with where it lies in the file.
+fn read_span(
+    csv: &mut csv::Reader<Counted<File>>,
+    index: &Mutex<LineIndex>,
+    record: &mut ByteRecord,
+) -> io::Result<Option<Span>> {
+    let start_byte = csv.position().byte();
+    let more = csv.read_byte_record(record).map_err(csv_io_error)?;
+    if !more {
+        return Ok(None);
+    }
+    let end_byte = csv.position().byte();
+    let (line, end_line) = lock(index).span(start_byte, end_byte);
+    Ok(Some(Span { start_byte, line, end_line }))
 }
 
 fn lock(index: &Mutex<LineIndex>) -> MutexGuard<'_, LineIndex> {
