@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::reader::{CsvReader, OwnedRecord, Record};
 use crate::validate::{Rejection, Rules, Validator};
@@ -71,22 +71,25 @@ pub fn check_all<E>(
     let workers = workers.max(1);
     let (rules, mut repeats) = validator.split();
     let source = Mutex::new(Source { reader, next_seq: 0, finished: false });
-    let (give_back, pool) = channel::<Batch>();
-    for _ in 0..workers * 3 {
-        let _ = give_back.send(Batch::default());
-    }
-    let pool = Mutex::new(pool);
     std::thread::scope(|scope| {
+        // Both channels' caller ends live in this closure: when it returns
+        // (the file is done, or the caller stopped early), they close, and a
+        // worker waiting for a batch or handing one over sees it and ends.
+        // Were they outside, a worker waiting on an empty pool would wait
+        // forever, and the scope with it.
+        let (give_back, pool) = channel::<Batch>();
+        let pool_size = workers * 3;
+        for _ in 0..pool_size {
+            let _ = give_back.send(Batch::default());
+        }
+        let pool = Arc::new(Mutex::new(pool));
         let (done, checked) = channel::<Batch>();
         for _ in 0..workers {
-            let (source, pool, done) = (&source, &pool, done.clone());
-            scope.spawn(move || work(rules, source, pool, &done));
+            let (source, pool, done) = (&source, Arc::clone(&pool), done.clone());
+            scope.spawn(move || work(rules, source, &pool, &done));
         }
         drop(done);
 
-        // When this returns (done, or stopped early), the pool and the
-        // hand-over close and the workers end: a closed channel is their
-        // signal to stop.
         let mut waiting = BTreeMap::new();
         let mut next = 0;
         for batch in checked {
@@ -104,7 +107,13 @@ pub fn check_all<E>(
                 // The workers may all be gone (the file ended): nothing to refill.
                 let _ = give_back.send(batch);
             }
+            if waiting.len() == pool_size {
+                // Every batch is here but the next: a worker lost it (it
+                // panicked). Stop waiting; the scope passes its panic on.
+                break;
+            }
         }
+        assert!(waiting.is_empty(), "a validation worker stopped without handing back its records");
         Ok(())
     })
 }
@@ -112,6 +121,10 @@ pub fn check_all<E>(
 /// A worker thread: takes a batch from the pool, fills it from the reader,
 /// checks it, hands it over; until the file ends or the caller stops.
 fn work(rules: &Rules, source: &Mutex<Source>, pool: &Mutex<Receiver<Batch>>, done: &Sender<Batch>) {
+    // A panic here (a bug) loses this worker's batch: stop the others
+    // reading, so the caller's loop ends instead of waiting for that batch,
+    // and the scope passes the panic on.
+    let _stop_on_panic = StopOnPanic(source);
     loop {
         let Ok(mut batch) = lock(pool).recv() else { return };
         {
@@ -128,6 +141,16 @@ fn work(rules: &Rules, source: &Mutex<Source>, pool: &Mutex<Receiver<Batch>>, do
         batch.outcomes.extend(batch.records[..batch.len].iter().map(|r| rules.check(&r.as_record()).map(|u| u.call)));
         if done.send(batch).is_err() {
             return;
+        }
+    }
+}
+
+struct StopOnPanic<'a>(&'a Mutex<Source>);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.0).finished = true;
         }
     }
 }
@@ -210,15 +233,26 @@ mod tests {
     fn stops_at_the_first_error_from_each() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("in.csv");
-        let rows: String = (1..=5000).map(|i| format!("{i},1.00\n")).collect();
+        // Many more batches than the pool holds: the workers are waiting for
+        // batches to come back when the caller stops.
+        let rows: String = (1..=50_000).map(|i| format!("{i},1.00\n")).collect();
         std::fs::write(&path, format!("call_id,revenue\n{rows}")).expect("write");
         let (reader, headers) = CsvReader::open(&path, b',').expect("open");
         let mut validator = Validator::new(Schema::from_headers(headers, &HeaderOptions::default()).expect("schema"));
-        let mut seen = 0;
-        let result = check_all(reader, &mut validator, 2, |record, _| {
-            seen += 1;
-            if record.line == 1000 { Err(record.line) } else { Ok(()) }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            let result = check_all(reader, &mut validator, 2, |record, _| {
+                seen += 1;
+                if record.line == 2 {
+                    // Let the workers use up the pool before the caller stops.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+                if record.line == 1000 { Err(record.line) } else { Ok(()) }
+            });
+            let _ = tx.send((result, seen));
         });
+        let (result, seen) = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("check_all returns");
         assert!(matches!(result, Err(Stopped::Each(1000))));
         assert_eq!(seen, 999, "lines 2..=1000, and nothing after the error");
     }
