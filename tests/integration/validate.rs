@@ -46,6 +46,21 @@ fn all_valid_exits_zero_and_writes_an_empty_report() {
     assert_eq!(wd.read("ok.errors.csv"), "line,column,value,reason,id,revenue\n");
 }
 
+/// errors.csv cannot be written (a full disk): validation stops at once with
+/// exit 3 and says which file, rather than finishing the file or hanging.
+#[test]
+fn a_full_disk_under_errors_csv_stops_validation() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: this machine has no /dev/full");
+        return;
+    }
+    let wd = Workdir::new();
+    let rows: String = (0..50_000).map(|i| format!("{},not money\n", 100_000_000 + i)).collect();
+    wd.write("bad.csv", format!("call_id,revenue\n{rows}"));
+    let out = wd.run(&mut wd.command(&["validate", "bad.csv", "--errors", "/dev/full"]), 3);
+    assert!(stderr(&out).contains("cannot write /dev/full"), "{}", stderr(&out));
+}
+
 #[test]
 fn unclosed_quote_is_reported_with_its_line() {
     let wd = Workdir::new();
