@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::upload::outcome::{RowOutcome, Status};
+use crate::upload::outcome::Status;
 
 const MAGIC: &str = "#tdrecon-journal";
 const VERSION: &str = "1";
@@ -138,7 +138,7 @@ impl Journal {
     pub async fn intent(&self, line: u64, before: Option<&str>) -> io::Result<()> {
         let bytes = match before {
             None => format!("I,{line},,.\n").into_bytes(),
-            Some(json) => csv_line(&["I".to_string(), line.to_string(), json.to_string(), ".".to_string()])?,
+            Some(json) => csv_line(["I", &line.to_string(), json, "."])?,
         };
         self.shared.append(&bytes)?;
         let (ack, done) = oneshot::channel();
@@ -156,11 +156,10 @@ impl Journal {
     /// Records a row's outcome: written at once, made durable by the next
     /// sync (the next intent's, or the last). A crash before then leaves the
     /// row in doubt, which a resume treats as possibly sent, the safe side.
-    pub async fn outcome(&self, outcome: &RowOutcome) -> io::Result<()> {
-        let mut fields = vec!["O".to_string()];
-        fields.extend(crate::results::fields(outcome));
-        fields.push(".".into());
-        self.shared.append(&csv_line(&fields)?)
+    /// `fields` is the row's results row (`results::fields`).
+    pub async fn outcome(&self, fields: &[String]) -> io::Result<()> {
+        let record = std::iter::once("O").chain(fields.iter().map(String::as_str)).chain(std::iter::once("."));
+        self.shared.append(&csv_line(record)?)
     }
 
     /// Marks the run as ended (when it did) and waits for everything to be
@@ -212,7 +211,7 @@ impl Shared {
 }
 
 /// One CSV record, with its line ending.
-fn csv_line(fields: &[String]) -> io::Result<Vec<u8>> {
+fn csv_line<'a>(fields: impl IntoIterator<Item = &'a str>) -> io::Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new().has_headers(false).buffer_capacity(512).from_writer(Vec::with_capacity(200));
     w.write_record(fields).map_err(io::Error::other)?;
     w.into_inner().map_err(|e| io::Error::other(e.to_string()))
@@ -411,6 +410,8 @@ pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::fields;
+    use crate::upload::outcome::RowOutcome;
     use crate::values::CallRef;
 
     fn binding() -> Binding {
@@ -428,10 +429,10 @@ mod tests {
         j.intent(5, Some(r#"{"revenue":"1.00","note":"a, \"b\""}"#)).await.unwrap();
         let mut ok = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         ok.error = "multi\nline, \"quoted\"".into();
-        j.outcome(&ok).await.unwrap();
-        j.outcome(&RowOutcome::new(3, CallRef::Id(2), Status::Failed)).await.unwrap();
-        j.outcome(&RowOutcome::new(4, CallRef::Id(3), Status::Unknown)).await.unwrap();
-        j.outcome(&RowOutcome::new(6, CallRef::Id(4), Status::NotSent)).await.unwrap();
+        j.outcome(&fields(&ok)).await.unwrap();
+        j.outcome(&fields(&RowOutcome::new(3, CallRef::Id(2), Status::Failed))).await.unwrap();
+        j.outcome(&fields(&RowOutcome::new(4, CallRef::Id(3), Status::Unknown))).await.unwrap();
+        j.outcome(&fields(&RowOutcome::new(6, CallRef::Id(4), Status::NotSent))).await.unwrap();
         j.finish(false).unwrap();
 
         let r = replay(&path).unwrap();

@@ -37,7 +37,7 @@ use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::gate::{Gate, Stop, StopReason};
 use crate::upload::lookup;
 use crate::upload::outcome::{RowOutcome, Status};
-use crate::upload::row::{Sender, ValidRow};
+use crate::upload::row::{Finished, Sender, ValidRow};
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -432,7 +432,7 @@ async fn pipeline(
                     let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
                     out.request_body = Some(String::from_utf8_lossy(&row.update.body_bytes()).into_owned());
                     out.update = Some(row.update);
-                    out
+                    Finished::new(out)
                 } else {
                     let outcome = sender.send_row(row).await;
                     sender.journal_outcome(outcome).await
@@ -452,8 +452,7 @@ async fn pipeline(
     let progress = Progress::new(opts.quiet, &opts.input.path);
     let mut last_flush = Instant::now();
     let mut write_error: Option<anyhow::Error> = None;
-    while let Some(outcome) = outcomes.next().await {
-        let fields = crate::results::fields(&outcome);
+    while let Some(Finished { outcome, fields }) = outcomes.next().await {
         summary.record_fields(&fields);
         if write_error.is_none()
             && let Err(e) = results.write_fields(&fields)

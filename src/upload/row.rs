@@ -13,6 +13,19 @@ use crate::journal::Journal;
 use crate::reconcile::{Snapshot, Verdict, diff, verify};
 use crate::update::CallUpdate;
 
+/// A row's outcome with its results row, built once for the journal and
+/// `results.csv` both.
+pub struct Finished {
+    pub outcome: RowOutcome,
+    pub fields: Vec<String>,
+}
+
+impl Finished {
+    pub fn new(outcome: RowOutcome) -> Finished {
+        Finished { fields: crate::results::fields(&outcome), outcome }
+    }
+}
+
 /// A valid row on its way to the API.
 #[derive(Debug, Clone)]
 pub struct ValidRow {
@@ -324,20 +337,22 @@ impl Sender {
     /// Records a row's outcome in the journal. Nothing is reported `ok` that
     /// is not journaled `ok`: if the record cannot be written, the job stops
     /// and an `ok` row is reported `unknown`.
-    pub async fn journal_outcome(&self, mut out: RowOutcome) -> RowOutcome {
-        let Some(journal) = &self.journal else { return out };
+    pub async fn journal_outcome(&self, mut out: RowOutcome) -> Finished {
+        let fields = crate::results::fields(&out);
+        let Some(journal) = &self.journal else { return Finished { outcome: out, fields } };
         if !out.intent_journaled && out.status == Status::NotSent {
             // Never sent and no intent recorded: the journal needs nothing.
-            return out;
+            return Finished { outcome: out, fields };
         }
-        if let Err(e) = journal.outcome(&out).await {
+        if let Err(e) = journal.outcome(&fields).await {
             self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
             if out.status == Status::Ok {
                 out.status = Status::Unknown;
                 out.error = format!("applied, but the journal could not record it ({e})");
+                return Finished::new(out);
             }
         }
-        out
+        Finished { outcome: out, fields }
     }
 
     /// The job stopped before this row's next request.
