@@ -40,13 +40,23 @@ impl std::hash::Hash for UuidKey {
 }
 
 pub struct Seen {
-    chunks: HashMap<u64, Chunk, crate::validate::IdHasher>,
+    chunks: Vec<Chunk>,
+    /// Where each chunk number's chunk is in `chunks`.
+    chunk_at: HashMap<u64, usize, crate::validate::IdHasher>,
+    /// The chunk of the last numeric id, and where it is: a nightly report's
+    /// ids come in runs, so most lookups need no hashing at all.
+    last: Option<(u64, usize)>,
     uuids: Vec<HashMap<UuidKey, u32, crate::validate::IdHasher>>,
 }
 
 impl Default for Seen {
     fn default() -> Self {
-        Seen { chunks: HashMap::default(), uuids: (0..PARTS).map(|_| HashMap::default()).collect() }
+        Seen {
+            chunks: Vec::new(),
+            chunk_at: HashMap::default(),
+            last: None,
+            uuids: (0..PARTS).map(|_| HashMap::default()).collect(),
+        }
     }
 }
 
@@ -63,7 +73,20 @@ impl Seen {
             }
             CallRef::Id(id) => {
                 let offset = (id & (CHUNK as u64 - 1)) as u16;
-                let chunk = self.chunks.entry(id >> CHUNK_BITS).or_insert_with(|| Chunk::Sparse(Vec::new()));
+                let number = id >> CHUNK_BITS;
+                let at = match self.last {
+                    Some((n, at)) if n == number => at,
+                    _ => {
+                        let next = self.chunks.len();
+                        let at = *self.chunk_at.entry(number).or_insert(next);
+                        if at == next {
+                            self.chunks.push(Chunk::Sparse(Vec::new()));
+                        }
+                        self.last = Some((number, at));
+                        at
+                    }
+                };
+                let chunk = &mut self.chunks[at];
                 match chunk {
                     Chunk::Dense(lines) => {
                         let slot = &mut lines[usize::from(offset)];
@@ -115,7 +138,7 @@ mod tests {
         for i in 0..(CHUNK as u64) {
             assert_eq!(seen.first_or_insert(CallRef::Id(100_000_000 + i * 3), 999_999), i as u32 + 2);
         }
-        assert!(seen.chunks.values().any(|c| matches!(c, Chunk::Dense(_))));
+        assert!(seen.chunks.iter().any(|c| matches!(c, Chunk::Dense(_))));
     }
 
     proptest! {

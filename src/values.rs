@@ -32,11 +32,14 @@ impl CallRef {
         if s.is_empty() {
             return Err("missing call id".into());
         }
-        if s.bytes().all(|b| b.is_ascii_digit()) {
-            return s
-                .parse::<u64>()
-                .map(CallRef::Id)
-                .map_err(|_| "call id is too long to be a TrackDrive Call ID".into());
+        // Digits only, read in the same pass that checks them (every row has an id).
+        let digits = s.bytes().try_fold(Some(0u64), |n, b| {
+            b.is_ascii_digit().then(|| n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(b - b'0'))))
+        });
+        match digits {
+            Some(Some(id)) => return Ok(CallRef::Id(id)),
+            Some(None) => return Err("call id is too long to be a TrackDrive Call ID".into()),
+            None => {}
         }
         if let Some(u) = parse_uuid(s) {
             return Ok(CallRef::Uuid(u));
@@ -169,6 +172,7 @@ mod tests {
             ("c3b20b12_3b3b_4322_b15d_0f1c5f653479", "expected"),
             ("g3b20b12-3b3b-4322-b15d-0f1c5f653479", "expected"),
             ("99999999999999999999999", "too long"),
+            ("18446744073709551616", "too long"),
             ("-5", "expected"),
         ];
         for (input, want) in bad {
