@@ -202,6 +202,27 @@ impl Schema {
             .any(|(_, f)| matches!(f, Field::DispositionName | Field::BuyerName | Field::TrafficSourceName))
     }
 
+    /// One line per column that moves calls to another buyer or traffic
+    /// source by name: a buyer report often carries a "Buyer" column only
+    /// for reading, and sending it would reassign every call.
+    pub fn reassignment_warnings(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter_map(|(pos, f)| {
+                let what = match f {
+                    Field::BuyerName => "buyer",
+                    Field::TrafficSourceName => "traffic source",
+                    _ => return None,
+                };
+                let header = &self.headers[*pos];
+                Some(format!(
+                    "column {header:?} moves each call to the {what} it names; \
+                     if it is only there to read, pass --ignore-column {header:?}"
+                ))
+            })
+            .collect()
+    }
+
     /// Maps the header row to fields, honouring `--map` and `--ignore-column`.
     pub fn from_headers(headers: Vec<String>, opts: &HeaderOptions) -> Result<Schema, HeaderError> {
         let mut columns: Vec<(usize, Field)> = Vec::new();
@@ -317,6 +338,27 @@ mod tests {
         ));
         // Two id columns are fine: each row fills one.
         assert!(Schema::from_headers(headers(&["call_id", "uuid", "revenue"]), &HeaderOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn columns_that_reassign_calls_are_named() {
+        let cases: [(&[&str], &[&str]); 4] = [
+            (&["Call ID", "Buyer", "Revenue"], &["Buyer"]),
+            (&["id", "traffic_source", "call_disposition"], &["traffic_source"]),
+            (&["id", "trackdrive_buyer_id", "Call Disposition"], &[]),
+            (&["id", "Buyer Converted", "revenue"], &[]),
+        ];
+        for (names, warned) in cases {
+            let s = Schema::from_headers(headers(names), &HeaderOptions::default()).unwrap();
+            let warnings = s.reassignment_warnings();
+            assert_eq!(warnings.len(), warned.len(), "{names:?}: {warnings:?}");
+            for (w, h) in warnings.iter().zip(warned) {
+                assert!(w.contains(&format!("--ignore-column \"{h}\"")), "{w}");
+            }
+        }
+        let ignored = HeaderOptions { ignore: vec!["Buyer".into()], ..HeaderOptions::default() };
+        let s = Schema::from_headers(headers(&["Call ID", "Buyer", "Revenue"]), &ignored).unwrap();
+        assert!(s.reassignment_warnings().is_empty());
     }
 
     #[test]

@@ -217,6 +217,9 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
              lists, which a dry run does not contact; use the id columns, or rehearse with --sandbox"
         )));
     }
+    for warning in validator.schema().reassignment_warnings() {
+        eprintln!("tdrecon: note: {warning}");
+    }
     let credentials = match (&opts.target, opts.dry_run) {
         (Target::Sandbox, _) | (_, true) => Credentials::new("sandbox", "sandbox"),
         (Target::Url(_), false) => match &opts.keys {

@@ -12,7 +12,7 @@ use tdrecon::sim::store::uuid_for;
 use tdrecon::sim::{Call, FaultConfig, Store};
 
 use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows};
-use crate::util::{Workdir, stdout};
+use crate::util::{Workdir, stderr, stdout};
 
 fn job(wd: &Workdir, sim: &SimHarness, input: &str, extra: &[&str]) -> Command {
     let url = sim.url();
@@ -252,6 +252,12 @@ fn names_are_resolved_through_the_lists_before_anything_is_sent() {
          100000006,No Answer,,,\n",
     );
     let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 1);
+    // Before sending, the run says which columns move calls to other buyers or sources.
+    let err = stderr(&out);
+    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("tdrecon: note:")).collect();
+    assert_eq!(notes.len(), 2, "{err}");
+    assert!(notes[0].contains(r#"column "buyer" moves each call to the buyer it names"#), "{notes:?}");
+    assert!(notes[1].contains(r#"--ignore-column "traffic_source""#), "{notes:?}");
     let errors = rows(&wd.read("in.errors.csv"));
     let reasons: Vec<(&str, &str, &str)> =
         errors.iter().map(|r| (r["line"].as_str(), r["column"].as_str(), r["reason"].as_str())).collect();

@@ -140,7 +140,14 @@ fn samples_validate_as_documented() {
     let lines: Vec<String> =
         wd.read("e.csv").lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect();
     assert_eq!(lines, ["41", "124", "205", "255"]);
+    assert!(!stdout(&out).contains("note:"), "no column reassigns calls: {}", stdout(&out));
     wd.run(&mut wd.command(&["validate", &format!("{root}/samples/disposition-backfill.csv")]), 0);
+    // A Buyer column moves calls to other buyers: validate says so, and how to opt out.
+    let by_name = format!("{root}/samples/disposition-by-name.csv");
+    let out = wd.run(&mut wd.command(&["validate", &by_name]), 0);
+    assert!(stdout(&out).contains("note: column \"Buyer\" moves each call to the buyer it names"), "{}", stdout(&out));
+    let out = wd.run(&mut wd.command(&["validate", &by_name, "--ignore-column", "Buyer"]), 0);
+    assert!(!stdout(&out).contains("note:"), "{}", stdout(&out));
 }
 
 #[test]
