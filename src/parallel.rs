@@ -40,6 +40,8 @@ struct Batch {
 /// The reader, shared by the workers.
 struct Source {
     reader: CsvReader,
+    /// Records per batch.
+    batch: usize,
     next_seq: u64,
     /// The file ended (or could not be read further).
     finished: bool,
@@ -66,11 +68,23 @@ pub fn check_all<E>(
     reader: CsvReader,
     validator: &mut Validator,
     workers: usize,
+    each: impl FnMut(&Record<'_>, Result<CallRef, Rejection>) -> Result<(), E>,
+) -> Result<(), Stopped<E>> {
+    check_all_in_batches(reader, validator, workers, BATCH, each)
+}
+
+/// `check_all` with batches of `batch` records (tests use tiny batches to
+/// cross many batch boundaries in a small file).
+pub fn check_all_in_batches<E>(
+    reader: CsvReader,
+    validator: &mut Validator,
+    workers: usize,
+    batch: usize,
     mut each: impl FnMut(&Record<'_>, Result<CallRef, Rejection>) -> Result<(), E>,
 ) -> Result<(), Stopped<E>> {
     let workers = workers.max(1);
     let (rules, mut repeats) = validator.split();
-    let source = Mutex::new(Source { reader, next_seq: 0, finished: false });
+    let source = Mutex::new(Source { reader, batch: batch.max(1), next_seq: 0, finished: false });
     std::thread::scope(|scope| {
         // Both channels' caller ends live in this closure: when it returns
         // (the file is done, or the caller stopped early), they close, and a
@@ -132,8 +146,9 @@ fn work(rules: &Rules, source: &Mutex<Source>, pool: &Mutex<Receiver<Batch>>, do
             if source.finished {
                 return;
             }
-            fill(&mut source.reader, &mut batch);
-            source.finished = batch.error.is_some() || batch.len < BATCH;
+            let size = source.batch;
+            fill(&mut source.reader, &mut batch, size);
+            source.finished = batch.error.is_some() || batch.len < size;
             batch.seq = source.next_seq;
             source.next_seq += 1;
         }
@@ -155,10 +170,10 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
-fn fill(reader: &mut CsvReader, batch: &mut Batch) {
+fn fill(reader: &mut CsvReader, batch: &mut Batch, size: usize) {
     batch.len = 0;
     batch.error = None;
-    while batch.len < BATCH {
+    while batch.len < size {
         if batch.records.len() == batch.len {
             batch.records.push(OwnedRecord::default());
         }

@@ -3,8 +3,33 @@
 
 use proptest::prelude::*;
 use tdrecon::columns::{HeaderOptions, Schema};
+use tdrecon::parallel::check_all_in_batches;
 use tdrecon::reader::CsvReader;
 use tdrecon::validate::Validator;
+
+/// Each record's line and outcome (the call, or the rejection's reason),
+/// checked one by one on this thread (`workers` = 0), or by `check_all` on
+/// `workers` threads in batches of `batch`.
+fn checked(content: &[u8], workers: usize, batch: usize) -> Option<Vec<(u64, Result<String, String>)>> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, content).unwrap();
+    let (mut reader, headers) = CsvReader::open(file.path(), b',').ok()?;
+    let schema = Schema::from_headers(headers, &HeaderOptions::default()).ok()?;
+    let mut validator = Validator::new(schema);
+    let mut out = Vec::new();
+    if workers == 0 {
+        while let Some(record) = reader.next_record().unwrap() {
+            out.push((record.line, validator.check(&record).map(|u| u.call.to_string()).map_err(|r| r.reason)));
+        }
+    } else {
+        check_all_in_batches(reader, &mut validator, workers, batch, |record, outcome| {
+            out.push((record.line, outcome.map(|c| c.to_string()).map_err(|r| r.reason)));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    }
+    Some(out)
+}
 
 /// Reads `content` with tdrecon; returns the line of each outcome, or `None`
 /// when the header was refused (also a fine outcome, if it did not panic).
@@ -69,6 +94,29 @@ proptest! {
         prop_assert_eq!(lines.len(), csv_crate_records(content.as_bytes()));
         let total_lines = (content.matches('\n').count() + content.replace("\r\n", "").matches('\r').count()) as u64;
         prop_assert!(lines.iter().all(|&l| l >= 2 && l <= total_lines + 1), "{:?}", lines);
+    }
+
+    /// Checking on several threads changes nothing: the same outcomes, in
+    /// file order, repeats named by their first line, however the batches
+    /// fall (tiny batches put boundaries everywhere).
+    #[test]
+    fn parallel_checks_match_one_thread(
+        rows in proptest::collection::vec(
+            (1u64..12, prop_oneof![Just("5.00".to_string()), Just("1.234".to_string()), Just(String::new())], cell()),
+            0..60,
+        ),
+        workers in 1usize..4,
+        batch in 1usize..6,
+    ) {
+        // Ids from a dozen, so repeats are common and cross batches; the last
+        // cell is anything (quotes that span lines, stray bytes).
+        let mut content = String::from("id,revenue,post_call_tokens\n");
+        for (id, revenue, last) in &rows {
+            content.push_str(&format!("{id},{revenue},{last}\n"));
+        }
+        let one = checked(content.as_bytes(), 0, 0).expect("the header is valid");
+        let many = checked(content.as_bytes(), workers, batch).expect("the header is valid");
+        prop_assert_eq!(many, one);
     }
 
     #[test]
