@@ -3,8 +3,9 @@
 //! per call, without losing a row or applying one twice.
 //!
 //! The pipeline: `reader` streams records with their real line numbers,
-//! `validate` turns each into a `CallUpdate` or a `Rejection`, `report`
-//! writes rejected rows. `cli` is the only module that knows about clap.
+//! `validate` turns each into a `CallUpdate` or a `Rejection` (`parallel`
+//! does it on every core for the `validate` command), `report` writes
+//! rejected rows. `cli` is the only module that knows about clap.
 
 pub mod cli;
 pub mod columns;
