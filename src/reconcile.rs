@@ -6,23 +6,38 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::update::{Amount, CallUpdate};
 
 /// What a call holds, as the API returns it (`{"call": {...}}` or flat).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Deserialized straight from a response body, reading values leniently
+/// (amounts and ids as strings or numbers, flags as booleans or words); the
+/// call's other fields are skipped, never built (this runs for every
+/// response of a run).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct Snapshot {
+    #[serde(deserialize_with = "lenient_decimal")]
     pub revenue: Option<Decimal>,
+    #[serde(deserialize_with = "lenient_decimal")]
     pub payout: Option<Decimal>,
+    #[serde(deserialize_with = "lenient_flag")]
     pub buyer_converted: Option<bool>,
+    #[serde(deserialize_with = "lenient_flag")]
     pub offer_converted: Option<bool>,
+    #[serde(deserialize_with = "lenient_text")]
     pub call_disposition_id: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
     pub agent_call_disposition_notes: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
     pub trackdrive_buyer_id: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
     pub trackdrive_traffic_source_id: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
     pub contact_field_type: Option<String>,
+    #[serde(deserialize_with = "lenient_tokens")]
     pub post_call_tokens: BTreeMap<String, String>,
 }
 
@@ -48,54 +63,37 @@ fn flag(v: &Value) -> Option<bool> {
     }
 }
 
-/// The fields a `Snapshot` reads. Deserialized straight from the body: the
-/// call's other fields are skipped, never built (this runs for every
-/// response of a run).
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Wire {
-    revenue: Value,
-    payout: Value,
-    buyer_converted: Value,
-    offer_converted: Value,
-    call_disposition_id: Value,
-    agent_call_disposition_notes: Value,
-    trackdrive_buyer_id: Value,
-    trackdrive_traffic_source_id: Value,
-    contact_field_type: Value,
-    post_call_tokens: Value,
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(text(&Value::deserialize(d)?))
+}
+
+fn lenient_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    Ok(decimal(&Value::deserialize(d)?))
+}
+
+fn lenient_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(flag(&Value::deserialize(d)?))
+}
+
+fn lenient_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let value = Value::deserialize(d)?;
+    let tokens = value.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), text(v).unwrap_or_default())).collect());
+    Ok(tokens.unwrap_or_default())
 }
 
 /// `{"call": {...}}`; a body without `call` holds the call's fields itself.
 #[derive(Deserialize)]
 struct Envelope {
-    call: Option<Wire>,
+    call: Option<Snapshot>,
 }
 
 impl Snapshot {
     /// Reads a call from a response body; `None` when it holds no call.
     pub fn parse(body: &str) -> Option<Snapshot> {
-        let wire = match serde_json::from_str::<Envelope>(body).ok()?.call {
-            Some(call) => call,
-            None => serde_json::from_str::<Wire>(body).ok()?,
-        };
-        let tokens = wire
-            .post_call_tokens
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v).unwrap_or_default())).collect())
-            .unwrap_or_default();
-        Some(Snapshot {
-            revenue: decimal(&wire.revenue),
-            payout: decimal(&wire.payout),
-            buyer_converted: flag(&wire.buyer_converted),
-            offer_converted: flag(&wire.offer_converted),
-            call_disposition_id: text(&wire.call_disposition_id),
-            agent_call_disposition_notes: text(&wire.agent_call_disposition_notes),
-            trackdrive_buyer_id: text(&wire.trackdrive_buyer_id),
-            trackdrive_traffic_source_id: text(&wire.trackdrive_traffic_source_id),
-            contact_field_type: text(&wire.contact_field_type),
-            post_call_tokens: tokens,
-        })
+        match serde_json::from_str::<Envelope>(body).ok()?.call {
+            Some(call) => Some(call),
+            None => serde_json::from_str(body).ok(),
+        }
     }
 }
 
