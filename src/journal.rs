@@ -388,19 +388,21 @@ fn complete(record: &csv::StringRecord) -> bool {
 /// the API refused for the keys (401/403, which stop the job): it was never
 /// looked at, and a resume with keys that work sends it.
 fn is_final(record: &csv::StringRecord) -> bool {
-    let refused_keys = matches!(record.get(4), Some("401" | "403"));
-    !refused_keys && record.get(3).and_then(Status::parse).is_some_and(Status::is_final)
+    // An outcome record is `O` and then the results row's fields.
+    let field = |name| record.get(crate::results::column(name) + 1);
+    let refused_keys = matches!(field("http_status"), Some("401" | "403"));
+    !refused_keys && field("status").and_then(Status::parse).is_some_and(Status::is_final)
 }
 
 /// Copies the final outcomes of done rows, as results rows, to `write`.
 pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>) -> io::Result<()> {
     let mut rdr =
         csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(io::Error::other)?;
+    let columns = crate::results::header().len();
     for record in rdr.records() {
         let Ok(record) = record else { continue };
         if record.get(0) == Some("O") && complete(&record) && is_final(&record) {
-            let fields: Vec<String> =
-                record.iter().skip(1).take(crate::results::header().len()).map(String::from).collect();
+            let fields: Vec<String> = record.iter().skip(1).take(columns).map(String::from).collect();
             write(&fields)?;
         }
     }
