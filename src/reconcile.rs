@@ -138,7 +138,7 @@ pub fn diff(update: &CallUpdate, current: &Snapshot) -> CallUpdate {
             *target = None;
         }
     }
-    d.post_call_tokens.retain(|name, value| current.post_call_tokens.get(name) != Some(value));
+    d.post_call_tokens.retain(|name, value| current.post_call_tokens.get(name).map(String::as_str) != Some(value));
     d
 }
 
@@ -244,7 +244,7 @@ pub fn rollback_cells(sent: &CallUpdate, before: &Snapshot) -> Option<Vec<String
     cells[9] = restorable(&sent.trackdrive_buyer_id, &before.trackdrive_buyer_id);
     cells[10] = restorable(&sent.trackdrive_traffic_source_id, &before.trackdrive_traffic_source_id);
     let tokens: BTreeMap<&String, &String> =
-        sent.post_call_tokens.keys().filter_map(|name| before.post_call_tokens.get_key_value(name)).collect();
+        sent.post_call_tokens.names().filter_map(|name| before.post_call_tokens.get_key_value(name)).collect();
     if !tokens.is_empty() {
         cells[11] = serde_json::to_string(&tokens).expect("a map of strings serialises");
     }
@@ -254,6 +254,7 @@ pub fn rollback_cells(sent: &CallUpdate, before: &Snapshot) -> Option<Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::update::Tokens;
     use crate::values::CallRef;
 
     fn d(s: &str) -> Decimal {
@@ -301,7 +302,7 @@ mod tests {
             call_disposition_id: Some("3".into()),
             agent_call_disposition_notes: Some(String::new()),
             trackdrive_buyer_id: Some("7".into()),
-            post_call_tokens: BTreeMap::from([("zip".into(), "9".into())]),
+            post_call_tokens: Tokens::from_iter([("zip", "9")]),
             ..update()
         };
         assert!(diff(&same, &s).is_empty());
@@ -337,7 +338,7 @@ mod tests {
             buyer_converted: Some(true),
             agent_call_disposition_notes: Some("x".into()),
             trackdrive_traffic_source_id: Some("5".into()),
-            post_call_tokens: BTreeMap::from([("zip".into(), "1".into()), ("new".into(), "2".into())]),
+            post_call_tokens: Tokens::from_iter([("zip", "1"), ("new", "2")]),
             ..update()
         };
         let cells = rollback_cells(&sent, &before).unwrap();

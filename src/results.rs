@@ -76,9 +76,9 @@ fn value(s: &Snapshot, i: usize, update: Option<&CallUpdate>) -> String {
         6 => text(&s.trackdrive_buyer_id),
         7 => text(&s.trackdrive_traffic_source_id),
         _ => {
-            let names = update.map(|u| u.post_call_tokens.keys().collect::<Vec<_>>()).unwrap_or_default();
+            let names = update.into_iter().flat_map(|u| u.post_call_tokens.names());
             let touched: std::collections::BTreeMap<_, _> =
-                names.into_iter().filter_map(|n| s.post_call_tokens.get_key_value(n)).collect();
+                names.filter_map(|n| s.post_call_tokens.get_key_value(n)).collect();
             if touched.is_empty() { String::new() } else { serde_json::to_string(&touched).unwrap_or_default() }
         }
     }

@@ -147,7 +147,7 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
             Field::FireWebhooks => update.fire_outgoing_webhook_ids = Some(parse_webhook_ids(trimmed).map_err(reject)?),
             Field::TokensJson => {
                 for (name, value) in parse_tokens_json(text).map_err(reject)? {
-                    if update.post_call_tokens.insert(name.clone(), value).is_some() {
+                    if !update.post_call_tokens.insert(&name, value) {
                         return Err(reject_as(
                             RejectKind::Conflict,
                             format!("token {name:?} is also set by its own column"),
@@ -172,7 +172,7 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
                 *slot = Some(trimmed.to_string());
             }
             Field::Token(name) => {
-                if update.post_call_tokens.insert(name.clone(), text.to_string()).is_some() {
+                if !update.post_call_tokens.insert(name, text.to_string()) {
                     let other = tokens_json_col.or(first_token_col).unwrap_or(pos);
                     return Err(reject_as(
                         RejectKind::Conflict,
@@ -541,7 +541,7 @@ mod tests {
         let cells = [("Call ID", "7"), ("agent_call_disposition_notes", "café ✓ «ok»"), ("token:zip", "Zoë")];
         let update = validate_record(&schema(), &row(&cells)).unwrap();
         assert_eq!(update.agent_call_disposition_notes.as_deref(), Some("café ✓ «ok»"));
-        assert_eq!(update.post_call_tokens.get("zip").map(String::as_str), Some("Zoë"));
+        assert_eq!(update.post_call_tokens.get("zip"), Some("Zoë"));
 
         let mut cells: Vec<Vec<u8>> = row(&cells).iter().map(|c| c.to_vec()).collect();
         let notes = HEADERS.iter().position(|h| *h == "agent_call_disposition_notes").unwrap();
