@@ -165,6 +165,41 @@ fn throttling_is_honoured_in_seconds_and_as_a_date() {
     }
 }
 
+/// errors.csv fills the disk part-way through: the job stops (exit 3), and
+/// the valid rows read before that are still accounted for in results.csv
+/// (they reach the senders in batches, and a batch not yet full when
+/// reading stopped must not vanish); a resume then sends them.
+#[test]
+fn a_full_disk_under_errors_csv_stops_the_run_without_losing_rows_read() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: this machine has no /dev/full");
+        return;
+    }
+    let sim = SimHarness::start(10, |_| {});
+    let wd = Workdir::new();
+    // Fewer valid rows than a batch, then enough rejected rows to overflow
+    // errors.csv's buffer.
+    let bad: String = (0..2000).map(|i| format!("{},not money\n", 200_000_000 + i)).collect();
+    wd.write("in.csv", set_rows(10) + &bad);
+    let cmd = job(&wd, &sim, &[]);
+    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().replace("errors.csv", "/dev/full")).collect();
+    let mut cmd = wd.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let out = wd.run(&mut cmd, 3);
+    assert!(stderr(&out).contains("cannot write /dev/full"), "{}", stderr(&out));
+    let results = rows(&wd.read("results.csv"));
+    let mut lines: Vec<&str> = results.iter().map(|r| r["line"].as_str()).collect();
+    lines.sort_by_key(|l| l.parse::<u64>().unwrap());
+    assert_eq!(lines, (2..=11).map(|l| l.to_string()).collect::<Vec<_>>(), "{results:?}");
+    assert!(results.iter().all(|r| r["status"] == "ok" || r["status"] == "not_sent"), "{results:?}");
+
+    wd.run(&mut job(&wd, &sim, &["--resume"]), 1);
+    let results = rows(&wd.read("results.csv"));
+    assert_eq!(results.len(), 10);
+    assert!(results.iter().all(|r| r["status"] == "ok"), "{results:?}");
+    assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 1));
+}
+
 #[test]
 fn bad_keys_stop_the_job_and_leave_every_unsent_row_not_sent() {
     let sim = SimHarness::start(50, |_| {});
