@@ -4,17 +4,24 @@
 
 use std::io::{IsTerminal, Read};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Progress {
     bar: ProgressBar,
+    /// When the counts were last set: they are text, built at most this
+    /// often rather than for every row.
+    counts_set: Option<Instant>,
 }
+
+/// How often the counts shown are refreshed (indicatif draws at 20 Hz).
+const COUNTS_EVERY: Duration = Duration::from_millis(50);
 
 impl Progress {
     pub fn new(quiet: bool, input: &Path) -> Progress {
         if quiet || !std::io::stderr().is_terminal() {
-            return Progress { bar: ProgressBar::hidden() };
+            return Progress { bar: ProgressBar::hidden(), counts_set: None };
         }
         let bar = ProgressBar::with_draw_target(estimate_rows(input), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
@@ -26,13 +33,20 @@ impl Progress {
         })
         .progress_chars("=> ");
         bar.set_style(style);
-        Progress { bar }
+        Progress { bar, counts_set: None }
     }
 
-    /// `done` rows accounted for so far, and the status counts to show.
-    pub fn update(&self, done: u64, counts: &str) {
+    /// `done` rows accounted for so far, and the status counts to show
+    /// (only called when they are due: nothing at all when the bar is hidden).
+    pub fn update(&mut self, done: u64, counts: impl FnOnce() -> String) {
+        if self.bar.is_hidden() {
+            return;
+        }
         self.bar.set_position(done);
-        self.bar.set_message(counts.to_string());
+        if self.counts_set.is_none_or(|at| at.elapsed() >= COUNTS_EVERY) {
+            self.bar.set_message(counts());
+            self.counts_set = Some(Instant::now());
+        }
     }
 
     pub fn finish(&self) {

@@ -283,8 +283,8 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
             (Target::Sandbox, Some(sim)) => sim.base_url(),
             (Target::Sandbox, None) => unreachable!("the sandbox was started above"),
         };
-        let endpoint =
-            Endpoint { base, method: opts.method, serializer: opts.serializer.clone(), timeout: opts.timeout };
+        let endpoint = Endpoint::new(base, opts.method, opts.serializer.clone(), opts.timeout)
+            .map_err(|e| Fatal::usage(anyhow!(e)))?;
         let client = ApiClient::new(&endpoint, &credentials, opts.concurrency.get())
             .map_err(|e| Fatal::usage(anyhow!("cannot build the HTTP client: {e}")))?;
         let sender = Arc::new(Sender {
@@ -480,7 +480,7 @@ async fn pipeline(
         dry_run,
         ..RunSummary::default()
     };
-    let progress = Progress::new(opts.quiet, &opts.input.path);
+    let mut progress = Progress::new(opts.quiet, &opts.input.path);
     let mut last_flush = Instant::now();
     let mut write_error: Option<anyhow::Error> = None;
     while let Some(Finished { outcome, fields }) = outcomes.next().await {
@@ -506,7 +506,7 @@ async fn pipeline(
                 summary.failures()
             )));
         }
-        progress.update(summary.sent_or_settled() + invalid_rows.load(Ordering::Relaxed), &summary.counts_line());
+        progress.update(summary.sent_or_settled() + invalid_rows.load(Ordering::Relaxed), || summary.counts_line());
         if last_flush.elapsed() >= FLUSH_EVERY {
             if let Err(e) = results.flush() {
                 sender.stop.trigger(StopReason::Aborted(format!("cannot write {}: {e}", results_path.display())));

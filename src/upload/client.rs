@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 
 use super::classify::Attempt;
@@ -26,20 +27,40 @@ pub struct Endpoint {
     pub method: Method,
     pub serializer: Option<String>,
     pub timeout: Duration,
+    /// `{base}/api/v1/calls`, parsed once: a call's URL is this plus a path
+    /// segment, where parsing a URL string per request (as reqwest does
+    /// with a `&str`) cost more than building the request body.
+    calls: Url,
 }
 
 impl Endpoint {
+    pub fn new(
+        base: String,
+        method: Method,
+        serializer: Option<String>,
+        timeout: Duration,
+    ) -> Result<Endpoint, String> {
+        let calls = Url::parse(&format!("{base}/api/v1/calls")).map_err(|e| format!("--base-url {base:?}: {e}"))?;
+        if calls.cannot_be_a_base() {
+            return Err(format!("--base-url {base:?}: not an http(s) address"));
+        }
+        Ok(Endpoint { base, method, serializer, timeout, calls })
+    }
+
     /// `{base}/api/v1/calls/{id}`, read in the default (`call`) format.
-    pub fn read_url(&self, call: &CallRef) -> String {
-        format!("{}/api/v1/calls/{call}", self.base)
+    pub fn read_url(&self, call: &CallRef) -> Url {
+        let mut url = self.calls.clone();
+        url.path_segments_mut().expect("checked in new: the URL has a path").push(&call.to_string());
+        url
     }
 
     /// `{base}/api/v1/calls/{id}[?serializer=…]`.
-    pub fn url(&self, call: &CallRef) -> String {
-        match &self.serializer {
-            Some(s) => format!("{}/api/v1/calls/{call}?serializer={s}", self.base),
-            None => format!("{}/api/v1/calls/{call}", self.base),
+    pub fn url(&self, call: &CallRef) -> Url {
+        let mut url = self.read_url(call);
+        if let Some(s) = &self.serializer {
+            url.query_pairs_mut().append_pair("serializer", s);
         }
+        url
     }
 }
 
@@ -111,13 +132,13 @@ impl ApiClient {
     }
 
     /// Sends one attempt and reads the whole response.
-    pub async fn send(&self, url: &str, body: Vec<u8>) -> (Attempt, Duration) {
-        self.exchange(self.http.request(self.method.clone(), url).body(body)).await
+    pub async fn send(&self, url: &Url, body: Vec<u8>) -> (Attempt, Duration) {
+        self.exchange(self.http.request(self.method.clone(), url.clone()).body(body)).await
     }
 
     /// GETs a URL (used to read a call back).
-    pub async fn get(&self, url: &str) -> (Attempt, Duration) {
-        self.exchange(self.http.get(url)).await
+    pub async fn get(&self, url: &Url) -> (Attempt, Duration) {
+        self.exchange(self.http.get(url.clone())).await
     }
 
     async fn exchange(&self, request: reqwest::RequestBuilder) -> (Attempt, Duration) {
@@ -126,8 +147,16 @@ impl ApiClient {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(String::from);
-                match response.text().await {
-                    Ok(body) => Attempt::Response { status, retry_after, body },
+                match response.bytes().await {
+                    // A valid UTF-8 check is a fast pass; the lossy decode
+                    // reqwest's `text()` does walks the bytes in chunks.
+                    Ok(bytes) => {
+                        let body = match std::str::from_utf8(&bytes) {
+                            Ok(text) => text.to_owned(),
+                            Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+                        };
+                        Attempt::Response { status, retry_after, body }
+                    }
                     Err(e) if e.is_timeout() => Attempt::TimedOut,
                     Err(e) => Attempt::Broken(describe(&e)),
                 }
@@ -189,18 +218,21 @@ mod tests {
 
     #[test]
     fn urls() {
-        let mut e = Endpoint {
-            base: "https://a.trackdrive.com".into(),
-            method: Method::Put,
-            serializer: None,
-            timeout: Duration::from_secs(1),
-        };
-        assert_eq!(e.url(&CallRef::Id(7)), "https://a.trackdrive.com/api/v1/calls/7");
-        e.serializer = Some("call_grid".into());
+        let base = || "https://a.trackdrive.com".to_string();
+        let e = Endpoint::new(base(), Method::Put, None, Duration::from_secs(1)).unwrap();
+        assert_eq!(e.url(&CallRef::Id(7)).as_str(), "https://a.trackdrive.com/api/v1/calls/7");
+        let e = Endpoint::new(base(), Method::Put, Some("call_grid".into()), Duration::from_secs(1)).unwrap();
         assert_eq!(
-            e.url(&CallRef::Uuid(1)),
+            e.url(&CallRef::Uuid(1)).as_str(),
             "https://a.trackdrive.com/api/v1/calls/00000000-0000-0000-0000-000000000001?serializer=call_grid"
         );
+        assert_eq!(
+            e.read_url(&CallRef::Id(7)).as_str(),
+            "https://a.trackdrive.com/api/v1/calls/7",
+            "reads use the default format"
+        );
+        let local = Endpoint::new("http://127.0.0.1:8080".into(), Method::Put, None, Duration::from_secs(1)).unwrap();
+        assert_eq!(local.url(&CallRef::Id(9)).as_str(), "http://127.0.0.1:8080/api/v1/calls/9");
     }
 
     #[test]

@@ -76,10 +76,10 @@ enum Step {
 /// What is being requested.
 enum Request<'a> {
     /// A GET of the call: safe to repeat.
-    Read(&'a str),
+    Read(&'a reqwest::Url),
     /// The update, `safe` when it may be sent twice; `before` is what
     /// `--reconcile` read, kept in the journal's intent.
-    Write { url: &'a str, body: &'a [u8], safe: bool, before: Option<&'a str> },
+    Write { url: &'a reqwest::Url, body: &'a [u8], safe: bool, before: Option<&'a str> },
 }
 
 impl Sender {
@@ -213,9 +213,10 @@ impl Sender {
     /// GETs any JSON document of the API (a list page), under the same
     /// gate and retries as the rows.
     pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
         let mut scratch = RowOutcome::new(0, crate::values::CallRef::Id(0), Status::NotSent);
         let mut jitter = 0x6c69_7374;
-        match self.request(&mut scratch, &mut jitter, Request::Read(url)).await {
+        match self.request(&mut scratch, &mut jitter, Request::Read(&parsed)).await {
             Step::Done(body) => serde_json::from_str(&body).map_err(|e| format!("{url}: not JSON ({e})")),
             Step::Final(_, error) | Step::Ambiguous(error) => Err(format!("{url}: {error}")),
             Step::Stopped => Err(format!("{url}: the job stopped")),
