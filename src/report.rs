@@ -12,10 +12,16 @@ use crate::validate::Rejection;
 /// tab or a carriage return at the start), so opening a report is never the
 /// way an attacker's cell runs. Only for text echoed from input or a server.
 pub fn neutralise(text: &str) -> Cow<'_, str> {
-    match text.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{text}")),
-        _ => Cow::Borrowed(text),
-    }
+    if is_formula(text) { Cow::Owned(format!("'{text}")) } else { Cow::Borrowed(text) }
+}
+
+/// `neutralise` for text already owned: returned as is unless it needs the prefix.
+pub fn neutralise_owned(text: String) -> String {
+    if is_formula(&text) { format!("'{text}") } else { text }
+}
+
+fn is_formula(text: &str) -> bool {
+    matches!(text.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }
 
 /// Writes `errors.csv`: `line, column, value, reason`, then the original cells.

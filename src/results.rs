@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use crate::reconcile::Snapshot;
-use crate::report::neutralise;
+use crate::report::{neutralise, neutralise_owned};
 use crate::update::CallUpdate;
 use crate::upload::outcome::RowOutcome;
 
@@ -89,7 +89,8 @@ fn value(s: &Snapshot, i: usize, update: Option<&CallUpdate>) -> String {
 /// against formula injection.
 pub fn fields(o: &RowOutcome) -> Vec<String> {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    let mut cells = vec![
+    let mut cells = Vec::with_capacity(7 + 2 * REPORTED.len() + 1);
+    cells.extend([
         o.line.to_string(),
         o.call.to_string(),
         o.status.as_str().to_string(),
@@ -97,7 +98,7 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
         o.attempts.to_string(),
         opt(o.latency.map(|l| l.as_millis().to_string())),
         neutralise(&o.error).into_owned(),
-    ];
+    ]);
     for i in 0..REPORTED.len() {
         let shown = touches(o.update.as_ref(), i);
         for snapshot in [&o.before, &o.after] {
@@ -105,7 +106,7 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
                 Some(s) if shown => value(s, i, o.update.as_ref()),
                 _ => String::new(),
             };
-            cells.push(neutralise(&cell).into_owned());
+            cells.push(neutralise_owned(cell));
         }
     }
     cells.push(neutralise(o.request_body.as_deref().unwrap_or_default()).into_owned());
