@@ -147,7 +147,7 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
             Field::FireWebhooks => update.fire_outgoing_webhook_ids = Some(parse_webhook_ids(trimmed).map_err(reject)?),
             Field::TokensJson => {
                 for (name, value) in parse_tokens_json(text).map_err(reject)? {
-                    if !update.post_call_tokens.insert(&name, value) {
+                    if !update.post_call_tokens.insert(&name, &value) {
                         return Err(reject_as(
                             RejectKind::Conflict,
                             format!("token {name:?} is also set by its own column"),
@@ -172,7 +172,7 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
                 *slot = Some(trimmed.to_string());
             }
             Field::Token(name) => {
-                if !update.post_call_tokens.insert(name, text.to_string()) {
+                if !update.post_call_tokens.insert(name, text) {
                     let other = tokens_json_col.or(first_token_col).unwrap_or(pos);
                     return Err(reject_as(
                         RejectKind::Conflict,
