@@ -7,14 +7,15 @@
 //! intent and no outcome may have been applied, so it is resent only if its
 //! fields are safe to send twice.
 //!
-//! Records are appended by the thread that makes them (a write to the page
-//! cache); a syncer thread syncs the file once for every batch of intents
-//! written since its last sync (group commit), so a sync per row is never
-//! needed and a row is never sent before its intent is durable. Outcomes
-//! are written at once and made durable by the next sync: losing one to a
-//! crash only leaves its row in doubt. Each record ends with a `.` field; a record torn by a crash
-//! lacks it and is ignored (its intent was never synced, so its row was
-//! never sent).
+//! A syncer thread writes the intents made since its last sync in one
+//! write, then syncs the file once for them all (group commit), so a sync
+//! per row is never needed and a row is never sent before its intent is
+//! durable. Outcomes are written at once by the thread that makes them (a
+//! write to the page cache, so the results file never shows an outcome the
+//! journal could not take) and made durable by the next sync: losing one to
+//! a crash only leaves its row in doubt. Each record ends with a `.` field;
+//! a record torn by a crash lacks it and is ignored (its intent was never
+//! synced, so its row was never sent).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -98,6 +99,10 @@ struct Writes {
 #[derive(Default)]
 struct Waiting {
     acks: Vec<Ack>,
+    /// Their intent records, written by the syncer in one write before it
+    /// syncs (a write per intent on the runtime thread was a system call
+    /// per row on the busiest thread).
+    intents: Vec<u8>,
     closing: bool,
 }
 
@@ -140,10 +145,11 @@ impl Journal {
             None => format!("I,{line},,.\n").into_bytes(),
             Some(json) => csv_line(["I", &line.to_string(), json, "."]),
         };
-        self.shared.append(&bytes)?;
+        self.shared.failure()?;
         let (ack, done) = oneshot::channel();
         {
             let mut waiting = lock(&self.shared.waiting);
+            waiting.intents.extend_from_slice(&bytes);
             waiting.acks.push(ack);
             // Wake the syncer only when there was nothing to sync, or a full batch.
             if waiting.acks.len() == 1 || waiting.acks.len() >= SYNC_ROWS {
@@ -165,8 +171,16 @@ impl Journal {
     /// Marks the run as ended (when it did) and waits for everything to be
     /// on disk.
     pub fn finish(mut self, ended: bool) -> io::Result<()> {
-        let end = if ended { self.shared.append(b"E,.\n") } else { Ok(()) };
-        lock(&self.shared.waiting).closing = true;
+        let end = {
+            let mut waiting = lock(&self.shared.waiting);
+            // Intents still waiting for the syncer (a row dropped while it
+            // waited) go before the end marker, never after it.
+            let intents = std::mem::take(&mut waiting.intents);
+            let written = if intents.is_empty() { Ok(()) } else { self.shared.append(&intents) };
+            let end = written.and_then(|()| if ended { self.shared.append(b"E,.\n") } else { Ok(()) });
+            waiting.closing = true;
+            end
+        };
         self.shared.wake.notify_one();
         let synced = match self.syncer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -251,7 +265,7 @@ fn limit_from_env() -> Option<u64> {
 fn syncer_loop(shared: &Shared) -> io::Result<()> {
     let mut last_sync = Instant::now() - SYNC_INTERVAL;
     loop {
-        let (acks, closing) = {
+        let (acks, intents, closing) = {
             let mut waiting = lock(&shared.waiting);
             while waiting.acks.is_empty() && !waiting.closing {
                 waiting = shared.wake.wait(waiting).unwrap_or_else(|p| p.into_inner());
@@ -264,10 +278,11 @@ fn syncer_loop(shared: &Shared) -> io::Result<()> {
                 }
                 waiting = shared.wake.wait_timeout(waiting, left).unwrap_or_else(|p| p.into_inner()).0;
             }
-            (std::mem::take(&mut waiting.acks), waiting.closing)
+            (std::mem::take(&mut waiting.acks), std::mem::take(&mut waiting.intents), waiting.closing)
         };
         last_sync = Instant::now();
-        let result = shared.failure().and_then(|()| if shared.sync { shared.file.sync_data() } else { Ok(()) });
+        let written = if intents.is_empty() { shared.failure() } else { shared.append(&intents) };
+        let result = written.and_then(|()| if shared.sync { shared.file.sync_data() } else { Ok(()) });
         if let Err(e) = &result {
             lock(&shared.writes).failed.get_or_insert(e.kind());
         }
