@@ -290,6 +290,22 @@ mod tests {
         // Flat, numbers for amounts and ids, fields the snapshot does not keep.
         let flat = Snapshot::parse(r#"{"id":1,"revenue":12.5,"call_disposition_id":4,"extra":{"a":[1]}}"#).unwrap();
         assert_eq!((flat.revenue, flat.call_disposition_id.as_deref()), (Some(d("12.50")), Some("4")));
+        // Whatever a field holds, it reads leniently: words for flags,
+        // nothing for the wrong shape, empty text for a token that is not text.
+        let odd = Snapshot::parse(
+            r#"{"call":{"revenue":[1],"payout":{"a":1},"buyer_converted":"yes","offer_converted":"maybe",
+                "call_disposition_id":"","trackdrive_buyer_id":7,"contact_field_type":true,
+                "post_call_tokens":{"zip":90210,"name":"Zo\u00eb","n":null,"o":{"x":[1]}},"extra":[{"b":null}]}}"#,
+        )
+        .unwrap();
+        assert_eq!((odd.revenue, odd.payout), (None, None));
+        assert_eq!((odd.buyer_converted, odd.offer_converted), (Some(true), None));
+        assert_eq!((odd.call_disposition_id, odd.trackdrive_buyer_id.as_deref()), (None, Some("7")));
+        assert_eq!(odd.contact_field_type, None);
+        let tokens: Vec<(&str, &str)> = odd.post_call_tokens.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(tokens, [("n", ""), ("name", "Zoë"), ("o", ""), ("zip", "90210")]);
+        let no_tokens = Snapshot::parse(r#"{"call":{"post_call_tokens":"zip=1"}}"#).unwrap();
+        assert!(no_tokens.post_call_tokens.is_empty());
     }
 
     #[test]
