@@ -141,15 +141,11 @@ impl Journal {
     /// read before it (so a resume can tell whether it was applied);
     /// resolves once it is durable.
     pub async fn intent(&self, line: u64, before: Option<&str>) -> io::Result<()> {
-        let bytes = match before {
-            None => format!("I,{line},,.\n").into_bytes(),
-            Some(json) => csv_line(["I", &line.to_string(), json, "."]),
-        };
         self.shared.failure()?;
         let (ack, done) = oneshot::channel();
         {
             let mut waiting = lock(&self.shared.waiting);
-            waiting.intents.extend_from_slice(&bytes);
+            csv_line(&mut waiting.intents, ["I", &line.to_string(), before.unwrap_or_default(), "."]);
             waiting.acks.push(ack);
             // Wake the syncer only when there was nothing to sync, or a full batch.
             if waiting.acks.len() == 1 || waiting.acks.len() >= SYNC_ROWS {
@@ -165,7 +161,9 @@ impl Journal {
     /// `fields` is the row's results row (`results::fields`).
     pub async fn outcome(&self, fields: &[String]) -> io::Result<()> {
         let record = std::iter::once("O").chain(fields.iter().map(String::as_str)).chain(std::iter::once("."));
-        self.shared.append(&csv_line(record))
+        let mut bytes = Vec::with_capacity(256);
+        csv_line(&mut bytes, record);
+        self.shared.append(&bytes)
     }
 
     /// Marks the run as ended (when it did) and waits for everything to be
@@ -224,12 +222,11 @@ impl Shared {
     }
 }
 
-/// One CSV record, with its line ending.
-fn csv_line<'a>(fields: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+/// Appends one CSV record, with its line ending, to `line`.
+fn csv_line<'a>(line: &mut Vec<u8>, fields: impl IntoIterator<Item = &'a str>) {
     // Written by hand: a `csv::Writer` per record (two buffers, a flush)
     // cost more than the rest of journaling an outcome. Quoted as the csv
     // crate quotes by default, and read back by it (tests round-trip it).
-    let mut line = Vec::with_capacity(256);
     for (i, field) in fields.into_iter().enumerate() {
         if i > 0 {
             line.push(b',');
@@ -248,7 +245,6 @@ fn csv_line<'a>(fields: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
         }
     }
     line.push(b'\n');
-    line
 }
 
 /// Test hook: `TDRECON_TEST_JOURNAL_LIMIT=N` makes writes fail once the
@@ -460,7 +456,8 @@ mod tests {
             let mut w = csv::WriterBuilder::new().has_headers(false).terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
             w.write_record(&cells).unwrap();
             let want = w.into_inner().unwrap();
-            let got = csv_line(cells.iter().map(String::as_str));
+            let mut got = Vec::new();
+            csv_line(&mut got, cells.iter().map(String::as_str));
             prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
         }
     }
