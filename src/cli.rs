@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::columns::HeaderOptions;
 use crate::commands::run::{KeySource, RunOptions, Target, Threshold};
 use crate::commands::{self, template::UseCase};
 use crate::exit::{Exit, Fatal};
 use crate::input::InputOptions;
+use crate::input::columns::HeaderOptions;
 use crate::upload::backoff::Backoff;
 use crate::upload::client::{Method, check_base_url, subdomain_url};
 use std::num::NonZeroU32;

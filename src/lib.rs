@@ -2,31 +2,35 @@
 //! dispositions, contact fields) onto TrackDrive calls in bulk, one request
 //! per call, without losing a row or applying one twice.
 //!
-//! The pipeline: `reader` streams records with their real line numbers,
-//! `validate` turns each into a `CallUpdate` or a `Rejection` (`parallel`
-//! does it on every core for the `validate` command), `report` writes
-//! rejected rows. `cli` is the only module that knows about clap.
+//! The modules in pipeline order; each depends only on those above it:
+//!
+//! ```text
+//! input ─▶ reconcile ─▶ outputs ◀─ upload ◀─ commands ◀─ cli
+//!   reader, columns, values, money, validate ─▶ CallUpdate | Rejection
+//!                        errors.csv, results.csv, journal, summary
+//!                                   rate limit, retries, HTTP
+//! ```
+//!
+//! `sim` (the TrackDrive simulator) sits beside the pipeline and uses only
+//! `input`'s value parsers; `cli` is the only module that knows about clap.
 
-pub mod cli;
-pub mod columns;
-pub mod commands;
-pub mod credentials;
+/// Leaves: used everywhere, depending on nothing of ours.
 pub mod exit;
-pub mod http;
+pub mod splitmix;
+
+/// Reading and checking the file: pure parsing, no network.
 pub mod input;
-pub mod journal;
-pub mod money;
-pub mod names;
-pub mod parallel;
-pub mod progress;
-pub mod reader;
+/// What a run leaves behind: errors.csv, results.csv, the journal, summaries.
+pub mod outputs;
+/// Read before write: a call's values, what would change, rollback rows.
 pub mod reconcile;
-pub mod report;
-pub mod results;
-pub mod seen;
-pub mod sim;
-pub mod summary;
-pub mod update;
+/// Sending: credentials, the HTTP client, the rate gate, retries, one row's fate.
 pub mod upload;
-pub mod validate;
-pub mod values;
+
+/// The TrackDrive simulator.
+pub mod sim;
+
+/// The command line (clap), turned into each command's options.
+pub mod cli;
+/// One module per subcommand, wiring the stages together.
+pub mod commands;

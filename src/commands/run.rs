@@ -23,21 +23,23 @@ use anyhow::{Context, anyhow};
 use futures::StreamExt;
 
 use crate::commands::sandbox;
-use crate::commands::validate::Tally;
-use crate::credentials::Credentials;
 use crate::exit::{Exit, Fatal};
-use crate::input::{InputOptions, create, create_error_report};
-use crate::journal::{self, Binding, Journal, Replay};
-use crate::progress::Progress;
+use crate::input::InputOptions;
+use crate::outputs::errors::ErrorReport;
+use crate::outputs::journal::{self, Binding, Journal, Replay};
+use crate::outputs::outcome::StopReason;
+use crate::outputs::outcome::{RowOutcome, Status};
+use crate::outputs::progress::Progress;
+use crate::outputs::results::ResultsWriter;
+use crate::outputs::summary::RunSummary;
+use crate::outputs::tally::Tally;
+use crate::outputs::{create, create_error_report};
 use crate::reconcile::{ROLLBACK_HEADER, Snapshot, rollback_cells};
-use crate::report::ErrorReport;
-use crate::results::ResultsWriter;
-use crate::summary::RunSummary;
 use crate::upload::backoff::{Backoff, RetryBudget};
 use crate::upload::client::{ApiClient, Endpoint, Method};
-use crate::upload::gate::{Gate, Stop, StopReason};
+use crate::upload::credentials::Credentials;
+use crate::upload::gate::{Gate, Stop};
 use crate::upload::lookup;
-use crate::upload::outcome::{RowOutcome, Status};
 use crate::upload::row::{Finished, Sender, ValidRow};
 
 /// Where requests go.
@@ -231,7 +233,7 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
             KeySource::File(path) => Credentials::from_file(path).map_err(Fatal::usage)?,
             KeySource::Environment => match Credentials::from_env() {
                 Some(c) => c.map_err(Fatal::usage)?,
-                None => return Err(Fatal::usage(crate::credentials::CredentialsError::Missing)),
+                None => return Err(Fatal::usage(crate::upload::credentials::CredentialsError::Missing)),
             },
         },
     };
@@ -369,8 +371,8 @@ fn open_rollback(path: &Path, resuming: bool) -> Result<csv::Writer<BufWriter<Fi
 
 async fn pipeline(
     opts: &RunOptions,
-    mut reader: crate::reader::CsvReader,
-    mut validator: crate::validate::Validator,
+    mut reader: crate::input::reader::CsvReader,
+    mut validator: crate::input::validate::Validator,
     outputs: Outputs,
     sender: &Arc<Sender>,
     replay: Option<Replay>,

@@ -8,9 +8,9 @@ use rust_decimal::Decimal;
 
 use crate::exit::Fatal;
 use crate::input::InputOptions;
+use crate::input::values::CallRef;
 use crate::sim::store::uuid_for;
 use crate::sim::{Call, FaultConfig, Sim, SimConfig, Store};
-use crate::values::CallRef;
 
 /// One call in this many is left out of the sandbox, so its row gets a 404.
 const MISSING_EVERY: usize = 25;

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 
-use crate::credentials::Credentials;
 use crate::exit::{Exit, Fatal};
-use crate::money::{Sign, parse_money};
+use crate::input::money::{Sign, parse_money};
+use crate::input::values::CallRef;
 use crate::sim::store::uuid_for;
 use crate::sim::{Call, FaultConfig, Sim, SimConfig, Store};
-use crate::values::CallRef;
+use crate::upload::credentials::Credentials;
 
 #[derive(Debug, Clone)]
 pub struct SimOptions {
@@ -33,7 +33,7 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
         .flexible(true)
         .from_path(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let headers: Vec<String> = rdr.headers()?.iter().map(crate::columns::normalise).collect();
+    let headers: Vec<String> = rdr.headers()?.iter().map(crate::input::columns::normalise).collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (id_col, uuid_col, revenue_col, payout_col) = (col("id"), col("uuid"), col("revenue"), col("payout"));
     if id_col.is_none() && uuid_col.is_none() {

@@ -60,8 +60,8 @@ pub fn render(use_case: UseCase) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::columns::{HeaderOptions, Schema};
-    use crate::validate::validate_record;
+    use crate::input::columns::{HeaderOptions, Schema};
+    use crate::input::validate::validate_record;
 
     /// Every template must pass our own validator.
     #[test]

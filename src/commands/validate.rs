@@ -1,50 +1,23 @@
 //! `tdrecon validate FILE`: read and validate every row, write `errors.csv`,
 //! print a summary. Sends nothing.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::exit::{Exit, Fatal};
-use crate::input::{InputOptions, create_error_report};
-use crate::parallel::{Stopped, check_all, default_workers};
-use crate::reader::Record;
-use crate::validate::{RejectKind, Rejection};
+use crate::input::InputOptions;
+use crate::input::parallel::{Stopped, check_all, default_workers};
+use crate::input::reader::Record;
+use crate::input::rejection::Rejection;
+use crate::outputs::create_error_report;
+use crate::outputs::tally::Tally;
 
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {
     pub input: InputOptions,
     pub errors: Option<PathBuf>,
-}
-
-/// What a validation pass found.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Tally {
-    pub rows: u64,
-    pub valid: u64,
-    pub rejected: u64,
-    /// Rejections by kind and column.
-    pub by_reason: BTreeMap<(RejectKind, String), u64>,
-}
-
-impl Tally {
-    pub fn reject(&mut self, kind: RejectKind, column: &str) {
-        self.rejected += 1;
-        *self.by_reason.entry((kind, column.to_string())).or_default() += 1;
-    }
-
-    /// The summary lines printed at the end of `validate` and `run`.
-    pub fn render(&self) -> String {
-        let mut out =
-            format!("rows read  {:>8}\nvalid      {:>8}\nrejected   {:>8}\n", self.rows, self.valid, self.rejected);
-        for ((kind, column), n) in &self.by_reason {
-            let label = if column.is_empty() { kind.to_string() } else { format!("{kind} ({column})") };
-            out.push_str(&format!("  {label:<40} {n:>8}\n"));
-        }
-        out
-    }
 }
 
 pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use crate::money::{Sign, parse_money};
-use crate::values::{CallRef, parse_flag, parse_record_id};
+use crate::input::money::{Sign, parse_money};
+use crate::input::values::{CallRef, parse_flag, parse_record_id};
 
 /// One call as the simulator keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,8 +199,8 @@ fn with_user_ids(names: &[&str], first_id: u64, alias_key: &str, prefix: &str) -
 
 /// A deterministic version-4 UUID for a seeded call id.
 pub fn uuid_for(id: u64) -> u128 {
-    let hi = crate::sim::faults::splitmix64(id ^ 0x5444_5245_434f_4e00) as u128;
-    let lo = crate::sim::faults::splitmix64(hi as u64 ^ id) as u128;
+    let hi = crate::splitmix::splitmix64(id ^ 0x5444_5245_434f_4e00) as u128;
+    let lo = crate::splitmix::splitmix64(hi as u64 ^ id) as u128;
     let raw = (hi << 64) | lo;
     // Version 4, variant 10xx.
     (raw & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)

@@ -55,7 +55,7 @@ impl RetryBudget {
 /// A uniform draw in `[0, 1)` from a per-task generator (no shared state on
 /// the hot path, and no cryptographic quality needed for jitter).
 pub fn draw(state: &mut u64) -> f64 {
-    *state = crate::sim::faults::splitmix64(*state);
+    *state = crate::splitmix::splitmix64(*state);
     (*state >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -8,8 +8,8 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 
 use super::classify::Attempt;
-use crate::credentials::Credentials;
-use crate::values::CallRef;
+use crate::input::values::CallRef;
+use crate::upload::credentials::Credentials;
 
 /// The HTTP method updates are sent with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +115,7 @@ impl ApiClient {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, basic_auth(credentials));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let http = crate::http::client_builder()
+        let http = crate::upload::http::client_builder()
             .default_headers(headers)
             .timeout(endpoint.timeout)
             .connect_timeout(endpoint.timeout.min(Duration::from_secs(10)))

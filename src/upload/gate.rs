@@ -10,14 +10,7 @@ use governor::{DefaultDirectRateLimiter, Jitter, Quota, RateLimiter};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Why the job stopped admitting rows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
-    /// Auth failure, retry budget, failure threshold, a write error: exit 3.
-    Aborted(String),
-    /// Ctrl-C or SIGTERM: exit 130.
-    Interrupted,
-}
+use crate::outputs::outcome::StopReason;
 
 /// A job-wide stop signal that tasks can check or wait on.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! API's list endpoints, page by page, for the `names` columns.
 
 use super::row::Sender;
-use crate::names::{Directory, Entry, List};
+use crate::input::names::{Directory, Entry, List};
 
 /// The most pages read from one list: a guard against an endless paginator.
 const MAX_PAGES: usize = 1000;

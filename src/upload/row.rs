@@ -7,11 +7,12 @@
 use super::backoff::{Backoff, RetryBudget, draw};
 use super::classify::{Attempt, Class, classify};
 use super::client::{ApiClient, Endpoint};
-use super::gate::{Gate, Stop, StopReason};
-use super::outcome::{RowOutcome, Status};
-use crate::journal::Journal;
+use super::gate::{Gate, Stop};
+use crate::input::update::CallUpdate;
+use crate::outputs::journal::Journal;
+use crate::outputs::outcome::StopReason;
+use crate::outputs::outcome::{RowOutcome, Status};
 use crate::reconcile::{Snapshot, Verdict, diff, verify};
-use crate::update::CallUpdate;
 
 /// A row's outcome with its results row, built once for the journal and
 /// `results.csv` both.
@@ -22,7 +23,7 @@ pub struct Finished {
 
 impl Finished {
     pub fn new(outcome: RowOutcome) -> Finished {
-        Finished { fields: crate::results::fields(&outcome), outcome }
+        Finished { fields: crate::outputs::results::fields(&outcome), outcome }
     }
 }
 
@@ -214,7 +215,7 @@ impl Sender {
     /// gate and retries as the rows.
     pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, String> {
         let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
-        let mut scratch = RowOutcome::new(0, crate::values::CallRef::Id(0), Status::NotSent);
+        let mut scratch = RowOutcome::new(0, crate::input::values::CallRef::Id(0), Status::NotSent);
         let mut jitter = 0x6c69_7374;
         match self.request(&mut scratch, &mut jitter, Request::Read(&parsed)).await {
             Step::Done(body) => serde_json::from_str(&body).map_err(|e| format!("{url}: not JSON ({e})")),
@@ -339,7 +340,7 @@ impl Sender {
     /// is not journaled `ok`: if the record cannot be written, the job stops
     /// and an `ok` row is reported `unknown`.
     pub async fn journal_outcome(&self, mut out: RowOutcome) -> Finished {
-        let fields = crate::results::fields(&out);
+        let fields = crate::outputs::results::fields(&out);
         let Some(journal) = &self.journal else { return Finished { outcome: out, fields } };
         if !out.intent_journaled && out.status == Status::NotSent {
             // Never sent and no intent recorded: the journal needs nothing.

@@ -2,10 +2,10 @@
 //! every record the csv crate sees yields exactly one outcome.
 
 use proptest::prelude::*;
-use tdrecon::columns::{HeaderOptions, Schema};
-use tdrecon::parallel::check_all_in_batches;
-use tdrecon::reader::CsvReader;
-use tdrecon::validate::Validator;
+use tdrecon::input::columns::{HeaderOptions, Schema};
+use tdrecon::input::parallel::check_all_in_batches;
+use tdrecon::input::reader::CsvReader;
+use tdrecon::input::validate::Validator;
 
 /// Each record's line and outcome (the call, or the rejection's reason),
 /// checked one by one on this thread (`workers` = 0), or by `check_all` on

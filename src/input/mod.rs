@@ -1,17 +1,32 @@
-//! The one place that opens the input file and the report files, so commands
-//! never call `File::open` themselves and every I/O error names its path.
+//! The input stage: everything between the file on disk and a typed
+//! `CallUpdate` or a `Rejection`. Pure parsing and checking, plus the one
+//! place that opens the input file (`InputOptions::open`), so commands never
+//! call `File::open` themselves. Depends on nothing outside `input`.
+//!
+//! In pipeline order: `reader` streams records with their real line numbers,
+//! `columns` maps headers to fields, `values` and `money` parse cells,
+//! `validate` turns a record into an `update::CallUpdate` or a
+//! `rejection::Rejection`, `seen_ids` remembers ids for the repeat check,
+//! `names` resolves disposition, buyer and traffic-source names, and
+//! `parallel` runs the checks on every core for `validate`.
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+pub mod columns;
+pub mod money;
+pub mod names;
+pub mod parallel;
+pub mod reader;
+pub mod rejection;
+pub mod seen_ids;
+pub mod update;
+pub mod validate;
+pub mod values;
 
-use anyhow::Context;
+use std::path::PathBuf;
 
-use crate::columns::{HeaderOptions, Schema};
 use crate::exit::Fatal;
-use crate::reader::CsvReader;
-use crate::report::ErrorReport;
-use crate::validate::Validator;
+use crate::input::columns::{HeaderOptions, Schema};
+use crate::input::reader::CsvReader;
+use crate::input::validate::Validator;
 
 /// How to read the input file.
 #[derive(Debug, Clone)]
@@ -36,19 +51,4 @@ impl InputOptions {
         let stem = self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "tdrecon".into());
         PathBuf::from(format!("{stem}.{suffix}.csv"))
     }
-}
-
-/// Creates (truncating) an output file behind a buffer.
-pub fn create(path: &Path) -> Result<BufWriter<File>, Fatal> {
-    File::create(path)
-        .map(BufWriter::new)
-        .with_context(|| format!("cannot create {}", path.display()))
-        .map_err(Fatal::usage)
-}
-
-/// Creates `errors.csv` with its header row.
-pub fn create_error_report(path: &Path, headers: &[String]) -> Result<ErrorReport<BufWriter<File>>, Fatal> {
-    ErrorReport::new(create(path)?, headers)
-        .with_context(|| format!("cannot write {}", path.display()))
-        .map_err(Fatal::usage)
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use csv::ByteRecord;
 
-use crate::validate::Rejection;
+use crate::input::rejection::Rejection;
 
 /// Prefixes `'` to text a spreadsheet would read as a formula (`= + - @`, a
 /// tab or a carriage return at the start), so opening a report is never the
@@ -86,7 +86,7 @@ mod tests {
         let headers = vec!["id".to_string(), "=revenue".to_string()];
         let mut report = ErrorReport::new(Vec::new(), &headers).unwrap();
         let rejection = Rejection {
-            kind: crate::validate::RejectKind::InvalidValue,
+            kind: crate::input::rejection::RejectKind::InvalidValue,
             column: "revenue".into(),
             value: "=1+1".into(),
             reason: "expected an amount".into(),

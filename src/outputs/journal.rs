@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::upload::outcome::Status;
+use crate::outputs::outcome::Status;
 
 const MAGIC: &str = "#tdrecon-journal";
 const VERSION: &str = "1";
@@ -420,7 +420,7 @@ fn complete(record: &csv::StringRecord) -> bool {
 /// looked at, and a resume with keys that work sends it.
 fn is_final(record: &csv::StringRecord) -> bool {
     // An outcome record is `O` and then the results row's fields.
-    let field = |name| record.get(crate::results::column(name) + 1);
+    let field = |name| record.get(crate::outputs::results::column(name) + 1);
     let refused_keys = matches!(field("http_status"), Some("401" | "403"));
     !refused_keys && field("status").and_then(Status::parse).is_some_and(Status::is_final)
 }
@@ -429,7 +429,7 @@ fn is_final(record: &csv::StringRecord) -> bool {
 pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>) -> io::Result<()> {
     let mut rdr =
         csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(io::Error::other)?;
-    let columns = crate::results::header().len();
+    let columns = crate::outputs::results::header().len();
     for record in rdr.records() {
         let Ok(record) = record else { continue };
         if record.get(0) == Some("O") && complete(&record) && is_final(&record) {
@@ -443,9 +443,9 @@ pub fn copy_done(path: &Path, mut write: impl FnMut(&[String]) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::fields;
-    use crate::upload::outcome::RowOutcome;
-    use crate::values::CallRef;
+    use crate::input::values::CallRef;
+    use crate::outputs::outcome::RowOutcome;
+    use crate::outputs::results::fields;
     use proptest::prelude::*;
 
     proptest! {
@@ -500,7 +500,7 @@ mod tests {
         .unwrap();
         assert_eq!(copied.len(), 2);
         assert_eq!(copied[0][6], "multi\nline, \"quoted\"");
-        assert_eq!(copied[0].len(), crate::results::header().len());
+        assert_eq!(copied[0].len(), crate::outputs::results::header().len());
 
         let j = Journal::append(&path, false).unwrap();
         j.finish(true).unwrap();

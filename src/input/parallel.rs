@@ -17,9 +17,10 @@ use std::io;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::reader::{CsvReader, OwnedRecord, Record};
-use crate::validate::{Rejection, Rules, Validator};
-use crate::values::CallRef;
+use crate::input::reader::{CsvReader, OwnedRecord, Record};
+use crate::input::rejection::Rejection;
+use crate::input::validate::{Rules, Validator};
+use crate::input::values::CallRef;
 
 /// Records per batch: enough that a hand-over costs little per record.
 const BATCH: usize = 512;
@@ -197,7 +198,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::columns::{HeaderOptions, Schema};
+    use crate::input::columns::{HeaderOptions, Schema};
 
     /// Every record of a file, checked on one thread with `Validator::check`
     /// and with `check_all` on several: the same outcomes in the same order,

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::commands::validate::Tally;
 use crate::exit::Exit;
-use crate::upload::gate::StopReason;
+use crate::outputs::outcome::StopReason;
+use crate::outputs::tally::Tally;
 use rust_decimal::Decimal;
 
-use crate::results;
-use crate::upload::outcome::Status;
+use crate::outputs::outcome::Status;
+use crate::outputs::results;
 
 /// The most `unknown` rows listed by name in the summary.
 const UNKNOWN_LISTED: usize = 50;
@@ -251,9 +251,9 @@ impl RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::values::CallRef;
+    use crate::outputs::outcome::RowOutcome;
     use crate::reconcile::Snapshot;
-    use crate::upload::outcome::RowOutcome;
-    use crate::values::CallRef;
 
     #[test]
     fn totals_per_buyer() {

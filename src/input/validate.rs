@@ -7,51 +7,14 @@
 
 use csv::ByteRecord;
 
-use crate::columns::{Field, Schema};
-use crate::money::{Sign, parse_money};
-use crate::reader::Record;
-use crate::update::{Amount, CallUpdate};
-use crate::values::{CallRef, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids};
-
-/// Why a row will not be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub kind: RejectKind,
-    /// The column's header as written in the file; empty for the whole record.
-    pub column: String,
-    pub value: String,
-    pub reason: String,
-}
-
-/// The broad reason a row was rejected, for the summary's counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RejectKind {
-    Malformed,
-    MissingId,
-    InvalidValue,
-    Conflict,
-    NothingToUpdate,
-    Duplicate,
-}
-
-impl std::fmt::Display for RejectKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            RejectKind::Malformed => "malformed record",
-            RejectKind::MissingId => "missing call id",
-            RejectKind::InvalidValue => "invalid value",
-            RejectKind::Conflict => "conflicting columns",
-            RejectKind::NothingToUpdate => "nothing to update",
-            RejectKind::Duplicate => "repeated call id",
-        })
-    }
-}
-
-impl Rejection {
-    fn record(reason: String) -> Rejection {
-        Rejection { kind: RejectKind::Malformed, column: String::new(), value: String::new(), reason }
-    }
-}
+use crate::input::columns::{Field, Schema};
+use crate::input::money::{Sign, parse_money};
+use crate::input::names::Directory;
+use crate::input::reader::Record;
+use crate::input::rejection::{RejectKind, Rejection};
+use crate::input::seen_ids::Seen;
+use crate::input::update::{Amount, CallUpdate};
+use crate::input::values::{CallRef, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids};
 
 /// The literal that sends an empty value to a field the API lets be blank.
 pub const CLEAR: &str = "#clear";
@@ -218,7 +181,7 @@ fn cell_text<'a>(all: &'a str, raw: &ByteRecord, cell: &[u8]) -> Option<&'a str>
 /// `Repeats` seen so far.
 pub struct Validator {
     rules: Rules,
-    repeats: crate::seen::Seen,
+    repeats: Seen,
 }
 
 /// What a record must meet on its own. Shared by reference, so several
@@ -226,65 +189,23 @@ pub struct Validator {
 pub struct Rules {
     schema: Schema,
     /// The API's lists, to turn names into ids (`run` only).
-    directory: Option<crate::names::Directory>,
+    directory: Option<Directory>,
 }
 
 /// The in-order half of a `Validator`: call ids already named by a valid row.
 pub struct Repeats<'a> {
     schema: &'a Schema,
-    seen: &'a mut crate::seen::Seen,
-}
-
-/// A fast hasher for call ids. They come from the input file, not from an
-/// adversary the job must defend against, and SipHash (the default) was a
-/// fifth of `validate`'s time. The low bits (which pick the slot) are the
-/// id's own, so the near-sequential ids of a nightly report land in nearby
-/// slots and stay in cache; the top 7 bits (hashbrown's per-slot tag) are
-/// mixed, so tags still tell ids apart.
-#[derive(Default, Clone, Copy)]
-pub struct IdHasher;
-
-impl std::hash::BuildHasher for IdHasher {
-    type Hasher = IdHash;
-    fn build_hasher(&self) -> IdHash {
-        IdHash(0)
-    }
-}
-
-pub struct IdHash(u64);
-
-impl std::hash::Hasher for IdHash {
-    fn finish(&self) -> u64 {
-        const TAG: u64 = !0 << 57;
-        (self.0 & !TAG) | (self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) & TAG)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = self.0.rotate_left(29) ^ n;
-    }
-
-    fn write_u128(&mut self, n: u128) {
-        self.write_u64(n as u64);
-        self.write_u64((n >> 64) as u64);
-    }
+    seen: &'a mut Seen,
 }
 
 impl Validator {
     pub fn new(schema: Schema) -> Validator {
-        Validator { rules: Rules { schema, directory: None }, repeats: crate::seen::Seen::default() }
+        Validator { rules: Rules { schema, directory: None }, repeats: Seen::default() }
     }
 
     /// Resolve `call_disposition`, `buyer` and `traffic_source` names with
     /// these lists (and check dispositions that require notes).
-    pub fn set_directory(&mut self, directory: crate::names::Directory) {
+    pub fn set_directory(&mut self, directory: Directory) {
         self.rules.directory = Some(directory);
     }
 
@@ -364,7 +285,7 @@ impl Repeats<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::columns::HeaderOptions;
+    use crate::input::columns::HeaderOptions;
 
     const HEADERS: &[&str] = &[
         "Call ID",

@@ -4,10 +4,10 @@
 
 use std::io::Write;
 
+use crate::input::update::CallUpdate;
+use crate::outputs::errors::{neutralise, neutralise_owned};
+use crate::outputs::outcome::RowOutcome;
 use crate::reconcile::Snapshot;
-use crate::report::{neutralise, neutralise_owned};
-use crate::update::CallUpdate;
-use crate::upload::outcome::RowOutcome;
 
 /// The fields whose before and after values are reported.
 pub const REPORTED: [&str; 9] = [
@@ -141,8 +141,8 @@ impl<W: Write> ResultsWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upload::outcome::Status;
-    use crate::values::CallRef;
+    use crate::input::values::CallRef;
+    use crate::outputs::outcome::Status;
     use std::time::Duration;
 
     #[test]

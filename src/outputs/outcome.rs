@@ -4,9 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::input::update::CallUpdate;
+use crate::input::values::CallRef;
 use crate::reconcile::Snapshot;
-use crate::update::CallUpdate;
-use crate::values::CallRef;
 
 /// A row's final status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,4 +101,13 @@ impl RowOutcome {
             intent_journaled: false,
         }
     }
+}
+
+/// Why the job stopped admitting rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Auth failure, retry budget, failure threshold, a write error: exit 3.
+    Aborted(String),
+    /// Ctrl-C or SIGTERM: exit 130.
+    Interrupted,
 }

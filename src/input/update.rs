@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::values::CallRef;
+use crate::input::values::CallRef;
 
 /// Set an amount, or add to it (the API's `revenue` vs `add_revenue`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

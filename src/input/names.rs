@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::columns::edit_distance;
-use crate::update::CallUpdate;
-use crate::validate::{RejectKind, Rejection};
+use crate::input::columns::edit_distance;
+use crate::input::rejection::{RejectKind, Rejection};
+use crate::input::update::CallUpdate;
 
 /// One record of a list: its id, what a row may call it, and for
 /// dispositions whether notes are required.
@@ -141,7 +141,7 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::CallRef;
+    use crate::input::values::CallRef;
     use serde_json::json;
 
     fn directory() -> Directory {

@@ -1,0 +1,143 @@
+//! Comparing a row with the call it targets: what would change (`diff`), and
+//! after an ambiguous send, whether it was applied (`verify`).
+
+use crate::input::update::{Amount, CallUpdate};
+
+use super::Snapshot;
+
+/// A blank text target (`#clear`) matches a field that is empty or null.
+fn same_text(target: &str, current: &Option<String>) -> bool {
+    match current {
+        Some(c) => c == target,
+        None => target.is_empty(),
+    }
+}
+
+/// The part of `update` that would change `current`: set fields already
+/// holding their target are dropped. Adds, webhook refires and
+/// transcriptions are actions, never dropped.
+pub fn diff(update: &CallUpdate, current: &Snapshot) -> CallUpdate {
+    let mut d = update.clone();
+    if let Some(Amount::Set(v)) = d.revenue
+        && current.revenue == Some(v)
+    {
+        d.revenue = None;
+    }
+    if let Some(Amount::Set(v)) = d.payout
+        && current.payout == Some(v)
+    {
+        d.payout = None;
+    }
+    if d.buyer_converted.is_some() && d.buyer_converted == current.buyer_converted {
+        d.buyer_converted = None;
+    }
+    if d.offer_converted.is_some() && d.offer_converted == current.offer_converted {
+        d.offer_converted = None;
+    }
+    let texts = [
+        (&mut d.trackdrive_buyer_id, &current.trackdrive_buyer_id),
+        (&mut d.trackdrive_traffic_source_id, &current.trackdrive_traffic_source_id),
+        (&mut d.call_disposition_id, &current.call_disposition_id),
+        (&mut d.agent_call_disposition_notes, &current.agent_call_disposition_notes),
+        (&mut d.contact_field_type, &current.contact_field_type),
+    ];
+    for (target, now) in texts {
+        if target.as_deref().is_some_and(|t| same_text(t, now)) {
+            *target = None;
+        }
+    }
+    d.post_call_tokens.retain(|name, value| current.post_call_tokens.get(name).map(String::as_str) != Some(value));
+    d
+}
+
+/// What reading a call back says about an add that may have been applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Moved by exactly the row's amounts: applied once.
+    Applied,
+    /// Not moved at all: not applied, safe to send once more.
+    NotApplied,
+    /// Moved by something else: another writer, or applied more than once.
+    Unclear(String),
+}
+
+/// Compares a call before and after an ambiguous send of `sent`.
+pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Verdict {
+    let mut applied = true;
+    let mut untouched = true;
+    let mut details = Vec::new();
+    let pairs = [
+        ("revenue", &sent.revenue, before.revenue, after.revenue),
+        ("payout", &sent.payout, before.payout, after.payout),
+    ];
+    for (name, amount, b, a) in pairs {
+        let expected = match (amount, b) {
+            (Some(Amount::Add(x)), Some(b)) => b + *x,
+            (Some(Amount::Set(x)), _) => *x,
+            (None, _) => continue,
+            (Some(Amount::Add(_)), None) => return Verdict::Unclear(format!("{name} could not be read before")),
+        };
+        applied &= a == Some(expected);
+        untouched &= a == b;
+        details.push(format!(
+            "{name} before {} after {} expected {expected}",
+            b.map_or("?".into(), |d| d.to_string()),
+            a.map_or("?".into(), |d| d.to_string())
+        ));
+    }
+    if details.is_empty() {
+        // Webhook refires and transcriptions leave nothing to read back.
+        return Verdict::Unclear("nothing in the call shows whether it was applied".into());
+    }
+    if applied && !untouched {
+        Verdict::Applied
+    } else if untouched && !applied {
+        Verdict::NotApplied
+    } else {
+        Verdict::Unclear(details.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{d, snapshot, update};
+    use super::*;
+    use crate::input::update::Tokens;
+
+    #[test]
+    fn diff_drops_what_already_matches() {
+        let s = snapshot();
+        let same = CallUpdate {
+            revenue: Some(Amount::Set(d("10"))),
+            payout: Some(Amount::Set(d("2.5"))),
+            buyer_converted: Some(false),
+            call_disposition_id: Some("3".into()),
+            agent_call_disposition_notes: Some(String::new()),
+            trackdrive_buyer_id: Some("7".into()),
+            post_call_tokens: Tokens::from_iter([("zip", "9")]),
+            ..update()
+        };
+        assert!(diff(&same, &s).is_empty());
+        let changed = CallUpdate { revenue: Some(Amount::Set(d("11"))), offer_converted: Some(false), ..same.clone() };
+        let out = diff(&changed, &s);
+        assert_eq!(out.revenue, Some(Amount::Set(d("11"))));
+        assert_eq!(out.offer_converted, Some(false));
+        assert!(out.payout.is_none() && out.post_call_tokens.is_empty());
+        // Adds and actions are never dropped.
+        let adds =
+            CallUpdate { revenue: Some(Amount::Add(d("0"))), fire_outgoing_webhook_ids: Some(vec![1]), ..update() };
+        assert_eq!(diff(&adds, &s), adds);
+    }
+
+    #[test]
+    fn verdicts() {
+        let before = snapshot();
+        let sent = CallUpdate { revenue: Some(Amount::Add(d("2.5"))), ..update() };
+        let moved = |r: &str| Snapshot { revenue: Some(d(r)), ..before.clone() };
+        assert_eq!(verify(&sent, &before, &moved("12.50")), Verdict::Applied);
+        assert_eq!(verify(&sent, &before, &moved("10.00")), Verdict::NotApplied);
+        assert!(matches!(verify(&sent, &before, &moved("15.00")), Verdict::Unclear(_)));
+        let webhooks = CallUpdate { fire_outgoing_webhook_ids: Some(vec![1]), ..update() };
+        assert!(matches!(verify(&webhooks, &before, &before), Verdict::Unclear(_)));
+    }
+}
