@@ -28,35 +28,84 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
             raw.len()
         )));
     }
-    let mut id: Option<(CallRef, usize)> = None;
-    let mut update = CallUpdate::new(CallRef::Id(0));
-    // Which column set each amount, to name both in a set+add conflict.
-    let mut revenue_col: Option<usize> = None;
-    let mut payout_col: Option<usize> = None;
-    let mut tokens_json_col: Option<usize> = None;
-    let mut first_token_col: Option<usize> = None;
+    let mut row = RowBuilder::new(schema, raw);
     // One UTF-8 check for the whole record rather than one per cell.
     let record_text = std::str::from_utf8(raw.as_slice()).ok();
-
     for (pos, field) in &schema.columns {
-        let pos = *pos;
-        let bytes = raw.get(pos).expect("field count was checked against the header");
+        let bytes = raw.get(*pos).expect("field count was checked against the header");
         // Most cells of a wide file are empty: skip them before any decoding.
         if bytes.trim_ascii().is_empty() {
             continue;
         }
-        let header = &schema.headers[pos];
-        let reject_as = |kind: RejectKind, reason: String| Rejection {
-            kind,
-            column: header.clone(),
-            value: String::from_utf8_lossy(bytes).into_owned(),
-            reason,
-        };
-        let reject = |reason: String| reject_as(RejectKind::InvalidValue, reason);
+        let cell = Cell { pos: *pos, header: &schema.headers[*pos], bytes };
         let text = match record_text.and_then(|all| cell_text(all, raw, bytes)) {
             Some(text) => text,
-            None => std::str::from_utf8(bytes).map_err(|_| reject("not valid UTF-8 text".into()))?,
+            None => std::str::from_utf8(bytes).map_err(|_| cell.reject("not valid UTF-8 text".into()))?,
         };
+        row.apply(field, &cell, text)?;
+    }
+    row.finish()
+}
+
+/// One non-empty cell being read: where it is, for the rejection that names it.
+struct Cell<'a> {
+    pos: usize,
+    header: &'a str,
+    bytes: &'a [u8],
+}
+
+impl Cell<'_> {
+    fn reject_as(&self, kind: RejectKind, reason: String) -> Rejection {
+        Rejection {
+            kind,
+            column: self.header.to_string(),
+            value: String::from_utf8_lossy(self.bytes).into_owned(),
+            reason,
+        }
+    }
+
+    fn reject(&self, reason: String) -> Rejection {
+        self.reject_as(RejectKind::InvalidValue, reason)
+    }
+}
+
+/// A record's update as its cells are read, with the columns that set each
+/// part (to name both in a conflict).
+struct RowBuilder<'a> {
+    schema: &'a Schema,
+    raw: &'a ByteRecord,
+    update: CallUpdate,
+    id: Option<(CallRef, usize)>,
+    revenue_col: Option<usize>,
+    payout_col: Option<usize>,
+    tokens_json_col: Option<usize>,
+    first_token_col: Option<usize>,
+}
+
+impl<'a> RowBuilder<'a> {
+    fn new(schema: &'a Schema, raw: &'a ByteRecord) -> Self {
+        RowBuilder {
+            schema,
+            raw,
+            update: CallUpdate::new(CallRef::Id(0)),
+            id: None,
+            revenue_col: None,
+            payout_col: None,
+            tokens_json_col: None,
+            first_token_col: None,
+        }
+    }
+
+    fn conflict(&self, cell: &Cell<'_>, other: usize) -> Rejection {
+        cell.reject_as(
+            RejectKind::Conflict,
+            format!("both {:?} and {:?} are set: use one of them", self.schema.headers[other], cell.header),
+        )
+    }
+
+    /// Reads one non-empty cell into the update.
+    fn apply(&mut self, field: &Field, cell: &Cell<'_>, text: &str) -> Result<(), Rejection> {
+        let reject = |reason: String| cell.reject(reason);
         let trimmed = text.trim_ascii();
         let clear = trimmed.eq_ignore_ascii_case(CLEAR);
         if clear && !matches!(field, Field::DispositionId | Field::DispositionNotes) {
@@ -65,32 +114,16 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
                  (the fields the API lets be blank)"
             )));
         }
-        let conflict = |other: usize| {
-            reject_as(
-                RejectKind::Conflict,
-                format!("both {:?} and {header:?} are set: use one of them", schema.headers[other]),
-            )
-        };
+        let update = &mut self.update;
         match field {
             Field::Id => {
-                if let Some((_, other)) = id {
-                    return Err(conflict(other));
+                if let Some((_, other)) = self.id {
+                    return Err(self.conflict(cell, other));
                 }
-                id = Some((CallRef::parse(trimmed).map_err(reject)?, pos));
+                self.id = Some((CallRef::parse(trimmed).map_err(reject)?, cell.pos));
             }
             Field::Revenue | Field::AddRevenue | Field::Payout | Field::AddPayout => {
-                let (slot, col) = match field {
-                    Field::Revenue | Field::AddRevenue => (&mut update.revenue, &mut revenue_col),
-                    _ => (&mut update.payout, &mut payout_col),
-                };
-                if let Some(other) = *col {
-                    return Err(conflict(other));
-                }
-                let set = matches!(field, Field::Revenue | Field::Payout);
-                let sign = if set { Sign::NonNegative } else { Sign::Any };
-                let amount = parse_money(trimmed, sign).map_err(reject)?;
-                *slot = Some(if set { Amount::Set(amount) } else { Amount::Add(amount) });
-                *col = Some(pos);
+                self.amount(field, cell, trimmed)?;
             }
             Field::BuyerConverted => update.buyer_converted = Some(parse_flag(trimmed).map_err(reject)?),
             Field::OfferConverted => update.offer_converted = Some(parse_flag(trimmed).map_err(reject)?),
@@ -111,61 +144,93 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
             Field::TokensJson => {
                 for (name, value) in parse_tokens_json(text).map_err(reject)? {
                     if !update.post_call_tokens.insert(&name, &value) {
-                        return Err(reject_as(
-                            RejectKind::Conflict,
-                            format!("token {name:?} is also set by its own column"),
-                        ));
+                        return Err(cell
+                            .reject_as(RejectKind::Conflict, format!("token {name:?} is also set by its own column")));
                     }
                 }
-                tokens_json_col = Some(pos);
+                self.tokens_json_col = Some(cell.pos);
             }
-            Field::DispositionName | Field::BuyerName | Field::TrafficSourceName => {
-                let (slot, id_field) = match field {
-                    Field::DispositionName => (&mut update.names.disposition, Field::DispositionId),
-                    Field::BuyerName => (&mut update.names.buyer, Field::BuyerId),
-                    _ => (&mut update.names.traffic_source, Field::TrafficSourceId),
-                };
-                let by_id = schema
-                    .columns
-                    .iter()
-                    .find(|(p, f)| *f == id_field && raw.get(*p).is_some_and(|c| !c.trim_ascii().is_empty()));
-                if let Some((other, _)) = by_id {
-                    return Err(conflict(*other));
-                }
-                *slot = Some(trimmed.to_string());
-            }
+            Field::DispositionName | Field::BuyerName | Field::TrafficSourceName => self.name(field, cell, trimmed)?,
             Field::Token(name) => {
                 if !update.post_call_tokens.insert(name, text) {
-                    let other = tokens_json_col.or(first_token_col).unwrap_or(pos);
-                    return Err(reject_as(
+                    let other = self.tokens_json_col.or(self.first_token_col).unwrap_or(cell.pos);
+                    return Err(cell.reject_as(
                         RejectKind::Conflict,
-                        format!("token {name:?} is also set by column {:?}", schema.headers[other]),
+                        format!("token {name:?} is also set by column {:?}", self.schema.headers[other]),
                     ));
                 }
-                first_token_col.get_or_insert(pos);
+                self.first_token_col.get_or_insert(cell.pos);
             }
         }
+        Ok(())
     }
 
-    let Some((call, id_pos)) = id else {
-        let column = schema.columns.iter().find(|(_, f)| *f == Field::Id).map(|(p, _)| schema.headers[*p].clone());
-        return Err(Rejection {
-            kind: RejectKind::MissingId,
-            column: column.unwrap_or_default(),
-            value: String::new(),
-            reason: "missing call id".into(),
-        });
-    };
-    update.call = call;
-    if update.is_empty() {
-        return Err(Rejection {
-            kind: RejectKind::NothingToUpdate,
-            column: schema.headers[id_pos].clone(),
-            value: call.to_string(),
-            reason: "nothing to update: every other cell is empty".into(),
-        });
+    /// `revenue`, `add_revenue`, `payout` or `add_payout`: one of each pair.
+    fn amount(&mut self, field: &Field, cell: &Cell<'_>, trimmed: &str) -> Result<(), Rejection> {
+        let (slot, col) = match field {
+            Field::Revenue | Field::AddRevenue => (&mut self.update.revenue, &mut self.revenue_col),
+            _ => (&mut self.update.payout, &mut self.payout_col),
+        };
+        if let Some(other) = *col {
+            return Err(self.conflict(cell, other));
+        }
+        let set = matches!(field, Field::Revenue | Field::Payout);
+        let sign = if set { Sign::NonNegative } else { Sign::Any };
+        let amount = parse_money(trimmed, sign).map_err(|r| cell.reject(r))?;
+        *slot = Some(if set { Amount::Set(amount) } else { Amount::Add(amount) });
+        *col = Some(cell.pos);
+        Ok(())
     }
-    Ok(update)
+
+    /// A disposition, buyer or traffic source by name (resolved by `run`);
+    /// a row may not give the record's id too.
+    fn name(&mut self, field: &Field, cell: &Cell<'_>, trimmed: &str) -> Result<(), Rejection> {
+        let id_field = match field {
+            Field::DispositionName => Field::DispositionId,
+            Field::BuyerName => Field::BuyerId,
+            _ => Field::TrafficSourceId,
+        };
+        let by_id = self
+            .schema
+            .columns
+            .iter()
+            .find(|(p, f)| *f == id_field && self.raw.get(*p).is_some_and(|c| !c.trim_ascii().is_empty()));
+        if let Some((other, _)) = by_id {
+            return Err(self.conflict(cell, *other));
+        }
+        let names = &mut self.update.names;
+        let slot = match field {
+            Field::DispositionName => &mut names.disposition,
+            Field::BuyerName => &mut names.buyer,
+            _ => &mut names.traffic_source,
+        };
+        *slot = Some(trimmed.to_string());
+        Ok(())
+    }
+
+    /// The whole row read: it must name one call and change something.
+    fn finish(self) -> Result<CallUpdate, Rejection> {
+        let RowBuilder { schema, mut update, id, .. } = self;
+        let Some((call, id_pos)) = id else {
+            let column = schema.columns.iter().find(|(_, f)| *f == Field::Id).map(|(p, _)| schema.headers[*p].clone());
+            return Err(Rejection {
+                kind: RejectKind::MissingId,
+                column: column.unwrap_or_default(),
+                value: String::new(),
+                reason: "missing call id".into(),
+            });
+        };
+        update.call = call;
+        if update.is_empty() {
+            return Err(Rejection {
+                kind: RejectKind::NothingToUpdate,
+                column: schema.headers[id_pos].clone(),
+                value: call.to_string(),
+                reason: "nothing to update: every other cell is empty".into(),
+            });
+        }
+        Ok(update)
+    }
 }
 
 /// The text of `cell`, one of `raw`'s fields, cut from `all`, the whole

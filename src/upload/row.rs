@@ -83,6 +83,26 @@ enum Request<'a> {
     Write { url: &'a reqwest::Url, body: &'a [u8], safe: bool, before: Option<&'a str> },
 }
 
+/// What to do with a row once what it may already have done is known.
+enum Next {
+    /// Send these fields (all the row's, or what `--reconcile` found differs).
+    Send(Box<CallUpdate>),
+    /// Settled without sending: the status and why.
+    Done(Status, String),
+    /// The job stopped first.
+    Stopped,
+}
+
+impl From<Option<(Status, String)>> for Next {
+    /// A read that ended the row (see `Sender::read`).
+    fn from(end: Option<(Status, String)>) -> Next {
+        match end {
+            Some((status, error)) => Next::Done(status, error),
+            None => Next::Stopped,
+        }
+    }
+}
+
 impl Sender {
     pub async fn send_row(&self, row: ValidRow) -> RowOutcome {
         let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
@@ -92,11 +112,20 @@ impl Sender {
             return finish(out, Status::Rejected, "a name was not resolved to an id".into());
         }
         let unsafe_fields = row.update.non_idempotent_fields();
-        let mut update = row.update.clone();
         let mut jitter = row.line ^ 0x0074_6472_6563_6f6e;
+        match self.prepare(&row, &unsafe_fields, &mut out, &mut jitter).await {
+            Next::Send(update) => self.write(out, *update, &unsafe_fields, &mut jitter).await,
+            Next::Done(status, error) => finish(out, status, error),
+            Next::Stopped => self.stopped(out),
+        }
+    }
 
-        let unverifiable = row.in_doubt && !unsafe_fields.is_empty() && (!self.reconcile || row.before.is_none());
-        if unverifiable {
+    /// Before the first write: a row an interrupted run may have sent is
+    /// checked, and with `--reconcile` the call is read and only what
+    /// differs is sent.
+    async fn prepare(&self, row: &ValidRow, unsafe_fields: &[&str], out: &mut RowOutcome, jitter: &mut u64) -> Next {
+        let in_doubt_unsafe = row.in_doubt && !unsafe_fields.is_empty();
+        if in_doubt_unsafe && (!self.reconcile || row.before.is_none()) {
             // Reading the call now cannot tell an applied add from one never
             // sent without what the earlier run read before sending it.
             let why = if self.reconcile {
@@ -104,46 +133,58 @@ impl Sender {
             } else {
                 "not read back without --reconcile"
             };
-            return finish(out, Status::Unknown, in_doubt_reason(&unsafe_fields, why));
+            return Next::Done(Status::Unknown, in_doubt_reason(unsafe_fields, why));
         }
-        if self.reconcile {
-            let before = match &row.before {
-                Some(before) if row.in_doubt => before.clone(),
-                _ => match self.read(&mut out, &mut jitter).await {
-                    Ok(s) => s,
-                    Err(end) => return self.ended(out, end),
-                },
+        if !self.reconcile {
+            return Next::Send(Box::new(row.update.clone()));
+        }
+        let before = match &row.before {
+            Some(before) if row.in_doubt => before.clone(),
+            _ => match self.read(out, jitter).await {
+                Ok(s) => s,
+                Err(end) => return end.into(),
+            },
+        };
+        if in_doubt_unsafe {
+            // An earlier run may have sent this: read the call to see.
+            let sent = diff(&row.update, &before);
+            let now = match self.read(out, jitter).await {
+                Ok(s) => s,
+                Err(end) => return end.into(),
             };
-            if row.in_doubt && !unsafe_fields.is_empty() {
-                // An earlier run may have sent this: read the call to see.
-                let sent = diff(&row.update, &before);
-                let now = match self.read(&mut out, &mut jitter).await {
-                    Ok(s) => s,
-                    Err(end) => return self.ended(out, end),
-                };
-                match verify(&sent, &before, &now) {
-                    Verdict::Applied => {
-                        out.before = Some(before);
-                        out.after = Some(now);
-                        out.sent = Some(sent);
-                        return finish(out, Status::Ok, "verified: an earlier run applied it (read back)".into());
-                    }
-                    Verdict::NotApplied => {}
-                    Verdict::Unclear(details) => {
-                        out.before = Some(before);
-                        out.after = Some(now);
-                        return finish(out, Status::Unknown, in_doubt_reason(&unsafe_fields, &details));
-                    }
+            match verify(&sent, &before, &now) {
+                Verdict::Applied => {
+                    out.before = Some(before);
+                    out.after = Some(now);
+                    out.sent = Some(sent);
+                    return Next::Done(Status::Ok, "verified: an earlier run applied it (read back)".into());
+                }
+                Verdict::NotApplied => {}
+                Verdict::Unclear(details) => {
+                    out.before = Some(before);
+                    out.after = Some(now);
+                    return Next::Done(Status::Unknown, in_doubt_reason(unsafe_fields, &details));
                 }
             }
-            update = diff(&row.update, &before);
-            out.before = Some(before);
-            if update.is_empty() {
-                out.after = out.before.clone();
-                return finish(out, Status::Unchanged, String::new());
-            }
         }
+        let update = diff(&row.update, &before);
+        out.before = Some(before);
+        if update.is_empty() {
+            out.after = out.before.clone();
+            return Next::Done(Status::Unchanged, String::new());
+        }
+        Next::Send(Box::new(update))
+    }
 
+    /// Sends `update`, with retries; an ambiguous outcome of a row that must
+    /// not be sent twice is settled by reading the call back, or left `unknown`.
+    async fn write(
+        &self,
+        mut out: RowOutcome,
+        update: CallUpdate,
+        unsafe_fields: &[&str],
+        jitter: &mut u64,
+    ) -> RowOutcome {
         let url = self.endpoint.url(&update.call);
         let body = update.body_bytes();
         let before_json = out.before.as_ref().map(snapshot_json);
@@ -152,47 +193,56 @@ impl Sender {
         loop {
             let safe = unsafe_fields.is_empty();
             let request = Request::Write { url: &url, body: &body, safe, before: before_json.as_deref() };
-            match self.request(&mut out, &mut jitter, request).await {
+            let reason = match self.request(&mut out, jitter, request).await {
                 Step::Done(body) => {
                     out.after = Snapshot::parse(&body);
                     return finish(out, Status::Ok, String::new());
                 }
                 Step::Final(status, error) => return finish(out, status, error),
                 Step::Stopped => return self.stopped(out),
-                Step::Ambiguous(reason) => {
-                    let Some(before) = out.before.clone() else {
-                        return finish(out, Status::Unknown, unknown_reason(&reason, &unsafe_fields));
-                    };
-                    let now = match self.read(&mut out, &mut jitter).await {
-                        Ok(s) => s,
-                        Err(_) => return finish(out, Status::Unknown, unknown_reason(&reason, &unsafe_fields)),
-                    };
-                    match verify(&update, &before, &now) {
-                        Verdict::Applied => {
-                            out.after = Some(now);
-                            return finish(
-                                out,
-                                Status::Ok,
-                                format!("verified by reading the call back after: {reason}"),
-                            );
-                        }
-                        Verdict::NotApplied if !resent_after_read_back => {
-                            // Read back unchanged: not applied. Send it again, once.
-                            resent_after_read_back = true;
-                        }
-                        Verdict::NotApplied => {
-                            out.after = Some(now);
-                            let error = format!("{reason}; read back unchanged twice: not applied, safe to run again");
-                            return finish(out, Status::Failed, error);
-                        }
-                        Verdict::Unclear(details) => {
-                            out.after = Some(now);
-                            return finish(out, Status::Unknown, format!("{reason}; read back: {details}"));
-                        }
-                    }
+                Step::Ambiguous(reason) => reason,
+            };
+            match self.read_back(&mut out, &update, &reason, unsafe_fields, jitter).await {
+                Verdict::NotApplied if !resent_after_read_back => {
+                    // Read back unchanged: not applied. Send it again, once.
+                    resent_after_read_back = true;
+                    out.after = None;
                 }
+                Verdict::NotApplied => {
+                    let error = format!("{reason}; read back unchanged twice: not applied, safe to run again");
+                    return finish(out, Status::Failed, error);
+                }
+                Verdict::Applied => {
+                    return finish(out, Status::Ok, format!("verified by reading the call back after: {reason}"));
+                }
+                Verdict::Unclear(error) => return finish(out, Status::Unknown, error),
             }
         }
+    }
+
+    /// After an ambiguous write: reads the call back (when what it held
+    /// before is known) to see whether `update` was applied. `Unclear`
+    /// carries the row's whole error text.
+    async fn read_back(
+        &self,
+        out: &mut RowOutcome,
+        update: &CallUpdate,
+        reason: &str,
+        unsafe_fields: &[&str],
+        jitter: &mut u64,
+    ) -> Verdict {
+        let Some(before) = out.before.clone() else {
+            return Verdict::Unclear(unknown_reason(reason, unsafe_fields));
+        };
+        let Ok(now) = self.read(out, jitter).await else {
+            return Verdict::Unclear(unknown_reason(reason, unsafe_fields));
+        };
+        let verdict = match verify(update, &before, &now) {
+            Verdict::Unclear(details) => Verdict::Unclear(format!("{reason}; read back: {details}")),
+            other => other,
+        };
+        out.after = Some(now);
+        verdict
     }
 
     /// GETs the call, with retries. `Err(Some(..))` is the row's final
@@ -224,59 +274,15 @@ impl Sender {
         }
     }
 
-    /// The outcome of a row whose read ended it (see `read`).
-    fn ended(&self, out: RowOutcome, end: Option<(Status, String)>) -> RowOutcome {
-        match end {
-            Some((status, error)) => finish(out, status, error),
-            None => self.stopped(out),
-        }
-    }
-
     /// One request, retried while that is safe.
     async fn request(&self, out: &mut RowOutcome, jitter: &mut u64, request: Request<'_>) -> Step {
         let mut tries = 0u32;
         loop {
-            tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return Step::Stopped,
-                _ = self.gate.admit() => {}
-            }
-            // Stopped while waiting for the gate: do not send.
-            if self.stop.is_stopped() {
-                return Step::Stopped;
-            }
-            let admitted = std::time::Instant::now();
-            // The intent is durable before the first send, and written only
-            // once the gate lets the row through: rows waiting on the rate
-            // limit are not in doubt after a crash.
-            if let (Request::Write { before, .. }, Some(journal), false) =
-                (&request, &self.journal, out.intent_journaled)
-            {
-                if let Err(e) = journal.intent(out.line, *before).await {
-                    self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
-                    return Step::Final(Status::NotSent, format!("cannot write the journal: {e}"));
-                }
-                out.intent_journaled = true;
-            }
-            if out.attempts == 0 {
-                self.budget.first_attempt();
-            }
-            // Send slots are taken after the journal intent's sync, so the
-            // slots stay busy with requests while the journal syncs.
-            let permit = tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return Step::Stopped,
-                permit = self.permits.acquire() => permit.expect("the send semaphore is never closed"),
+            let permit = match self.admit(out, &request).await {
+                Ok(Some(permit)) => permit,
+                Ok(None) => continue,
+                Err(step) => return step,
             };
-            // A 429 may have paused everyone while this row waited for a slot.
-            // And a row the limiter let through long ago (the machine stalled
-            // while its intent synced or it waited for a slot) goes through
-            // the limiter again: sent now, together with the others held up,
-            // they would burst past the rate.
-            if self.gate.is_paused() || (self.gate.is_limited() && admitted.elapsed() > STALE_ADMISSION) {
-                drop(permit);
-                continue;
-            }
             tries += 1;
             out.attempts += 1;
             out.writes += u32::from(matches!(request, Request::Write { .. }));
@@ -290,49 +296,121 @@ impl Sender {
                 Attempt::Response { status, .. } => Some(*status),
                 _ => None,
             };
-            let retry_reason = match classify(&attempt) {
-                Class::Done => {
-                    let Attempt::Response { body, .. } = attempt else { unreachable!("Done comes from a response") };
-                    return Step::Done(body);
-                }
-                Class::Rejected => return Step::Final(Status::Rejected, response_text(&attempt)),
-                Class::AuthFailed => {
-                    let status = out.http_status.unwrap_or_default();
-                    self.stop.trigger(StopReason::Aborted(format!(
-                        "the API answered {status}: check the API keys and that they may update calls"
-                    )));
-                    return Step::Final(Status::Rejected, response_text(&attempt));
-                }
-                Class::Throttled(wait) => {
-                    // Everyone waits, not just this row; the backoff below
-                    // covers a 429 that named no time.
-                    if let Some(wait) = wait {
-                        self.gate.pause(wait);
-                    }
-                    "throttled (429)".to_string()
-                }
-                Class::Retryable(reason) => reason,
-                Class::Ambiguous(reason) => match request {
-                    Request::Write { safe: false, .. } => return Step::Ambiguous(reason),
-                    _ => reason,
-                },
+            let retry_reason = match self.judge(out, attempt, &request) {
+                Ok(reason) => reason,
+                Err(step) => return step,
             };
-            if tries > self.max_retries {
-                return Step::Final(Status::Failed, format!("{retry_reason}; gave up after {tries} attempts"));
+            if let Err(step) = self.back_off(out, tries, retry_reason, jitter).await {
+                return step;
             }
-            if !self.budget.try_spend() {
-                self.stop.trigger(StopReason::Aborted(
-                    "the job-wide retry budget is spent: the API keeps failing, so the job stopped".into(),
-                ));
-                return Step::Final(Status::Failed, format!("{retry_reason}; retry budget spent"));
+        }
+    }
+
+    /// Waits for the gate and a send slot. `Ok(None)`: let through too long
+    /// ago or paused meanwhile, go through the gate again. The intent of a
+    /// write is made durable here, before its first send.
+    async fn admit(
+        &self,
+        out: &mut RowOutcome,
+        request: &Request<'_>,
+    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, Step> {
+        tokio::select! {
+            biased;
+            _ = self.stop.stopped() => return Err(Step::Stopped),
+            _ = self.gate.admit() => {}
+        }
+        // Stopped while waiting for the gate: do not send.
+        if self.stop.is_stopped() {
+            return Err(Step::Stopped);
+        }
+        let admitted = std::time::Instant::now();
+        // The intent is durable before the first send, and written only
+        // once the gate lets the row through: rows waiting on the rate
+        // limit are not in doubt after a crash.
+        if let (Request::Write { before, .. }, Some(journal), false) = (request, &self.journal, out.intent_journaled) {
+            if let Err(e) = journal.intent(out.line, *before).await {
+                self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
+                return Err(Step::Final(Status::NotSent, format!("cannot write the journal: {e}")));
             }
-            let delay = self.backoff.delay(tries, draw(jitter));
-            out.error = retry_reason;
-            tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return Step::Stopped,
-                _ = tokio::time::sleep(delay) => {}
+            out.intent_journaled = true;
+        }
+        if out.attempts == 0 {
+            self.budget.first_attempt();
+        }
+        // Send slots are taken after the journal intent's sync, so the
+        // slots stay busy with requests while the journal syncs.
+        let permit = tokio::select! {
+            biased;
+            _ = self.stop.stopped() => return Err(Step::Stopped),
+            permit = self.permits.acquire() => permit.expect("the send semaphore is never closed"),
+        };
+        // A 429 may have paused everyone while this row waited for a slot.
+        // And a row the limiter let through long ago (the machine stalled
+        // while its intent synced or it waited for a slot) goes through
+        // the limiter again: sent now, together with the others held up,
+        // they would burst past the rate.
+        if self.gate.is_paused() || (self.gate.is_limited() && admitted.elapsed() > STALE_ADMISSION) {
+            return Ok(None);
+        }
+        Ok(Some(permit))
+    }
+
+    /// What an attempt means for the row: `Err` ends the request with that
+    /// step; `Ok` is the reason to retry.
+    fn judge(&self, out: &RowOutcome, attempt: Attempt, request: &Request<'_>) -> Result<String, Step> {
+        match classify(&attempt) {
+            Class::Done => {
+                let Attempt::Response { body, .. } = attempt else { unreachable!("Done comes from a response") };
+                Err(Step::Done(body))
             }
+            Class::Rejected => Err(Step::Final(Status::Rejected, response_text(&attempt))),
+            Class::AuthFailed => {
+                let status = out.http_status.unwrap_or_default();
+                self.stop.trigger(StopReason::Aborted(format!(
+                    "the API answered {status}: check the API keys and that they may update calls"
+                )));
+                Err(Step::Final(Status::Rejected, response_text(&attempt)))
+            }
+            Class::Throttled(wait) => {
+                // Everyone waits, not just this row; the backoff covers a
+                // 429 that named no time.
+                if let Some(wait) = wait {
+                    self.gate.pause(wait);
+                }
+                Ok("throttled (429)".to_string())
+            }
+            Class::Retryable(reason) => Ok(reason),
+            Class::Ambiguous(reason) => match request {
+                Request::Write { safe: false, .. } => Err(Step::Ambiguous(reason)),
+                _ => Ok(reason),
+            },
+        }
+    }
+
+    /// Before a retry: within `--max-retries` and the job-wide budget, waits
+    /// the backoff; `Err` ends the request.
+    async fn back_off(
+        &self,
+        out: &mut RowOutcome,
+        tries: u32,
+        retry_reason: String,
+        jitter: &mut u64,
+    ) -> Result<(), Step> {
+        if tries > self.max_retries {
+            return Err(Step::Final(Status::Failed, format!("{retry_reason}; gave up after {tries} attempts")));
+        }
+        if !self.budget.try_spend() {
+            self.stop.trigger(StopReason::Aborted(
+                "the job-wide retry budget is spent: the API keeps failing, so the job stopped".into(),
+            ));
+            return Err(Step::Final(Status::Failed, format!("{retry_reason}; retry budget spent")));
+        }
+        let delay = self.backoff.delay(tries, draw(jitter));
+        out.error = retry_reason;
+        tokio::select! {
+            biased;
+            _ = self.stop.stopped() => Err(Step::Stopped),
+            _ = tokio::time::sleep(delay) => Ok(()),
         }
     }
 

@@ -1,0 +1,37 @@
+//! Stopping gracefully: the signal watcher that drains the job, and the
+//! command line that resumes it.
+
+use std::sync::Arc;
+
+use crate::exit::Exit;
+use crate::outputs::outcome::StopReason;
+use crate::upload::row::Sender;
+
+/// Ctrl-C or SIGTERM stops admitting rows and lets those in flight finish;
+/// a second one exits at once (the journal still reads back: every record
+/// is either whole or ignored).
+pub(super) async fn watch_for_interrupts(sender: Arc<Sender>) {
+    crate::commands::sim::wait_for_signal().await;
+    sender.stop.trigger(StopReason::Interrupted);
+    eprintln!("tdrecon: stopping: no new rows; waiting for the requests in flight (Ctrl-C again to quit at once)");
+    crate::commands::sim::wait_for_signal().await;
+    eprintln!("tdrecon: quit at once; to continue: {}", resume_command());
+    std::process::exit(Exit::Interrupted as i32);
+}
+
+/// This process's command line with `--resume`: safe to print, because no
+/// secret is ever taken from an argument.
+pub(super) fn resume_command() -> String {
+    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--restart").collect();
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    let quoted = args.iter().map(|a| {
+        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    });
+    std::iter::once("tdrecon".to_string()).chain(quoted).collect::<Vec<_>>().join(" ")
+}

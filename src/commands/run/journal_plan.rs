@@ -1,0 +1,79 @@
+//! Which journal a run writes: a fresh one, the one it resumes, or none
+//! (dry run, sandbox), and the refusals that keep a file from being sent
+//! twice by accident.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+
+use super::{RunOptions, Target};
+use crate::exit::Fatal;
+use crate::outputs::journal::{self, Binding, Journal, Replay};
+
+/// The journal this run writes, and what an earlier run recorded in it.
+pub(super) struct JournalPlan {
+    pub journal: Option<Journal>,
+    pub replay: Option<Replay>,
+    pub path: PathBuf,
+}
+
+/// Decides between a fresh journal, a resumed one, or refusing to start.
+pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<JournalPlan, Fatal> {
+    let path = journal::path_for(results_path);
+    // Nothing is sent by a dry run, and a sandbox starts from nothing each
+    // time: neither has anything to resume.
+    if opts.dry_run || matches!(opts.target, Target::Sandbox) {
+        if opts.resume {
+            return Err(Fatal::usage(anyhow!("--resume does not apply to --dry-run or --sandbox")));
+        }
+        return Ok(JournalPlan { journal: None, replay: None, path });
+    }
+    let binding = Binding::new(&opts.input.path, &opts.fingerprint())
+        .with_context(|| format!("cannot read {}", opts.input.path.display()))
+        .map_err(Fatal::usage)?;
+    let shown = path.display();
+    let existing = match path.exists() {
+        true => Some(journal::replay(&path).map_err(Fatal::usage)?),
+        false => None,
+    };
+    let replay = match existing {
+        None if opts.resume => return Err(Fatal::usage(anyhow!("nothing to resume: there is no journal at {shown}"))),
+        None => None,
+        Some(replay) if replay.binding.as_ref() != Some(&binding) => {
+            if opts.resume {
+                return Err(Fatal::usage(anyhow!(
+                    "cannot resume: the journal {shown} was written for a different input file or different \
+                     sending options (--base-url/--subdomain, --method, --serializer, --map, --ignore-column, \
+                     --delimiter); resume with the same file and options, or start again without --resume"
+                )));
+            }
+            None
+        }
+        Some(_) if opts.restart => None,
+        // An earlier run that stopped before any row could have been applied
+        // (its keys were refused, the name lists could not be read): nothing
+        // to resume, so start again rather than ask for --resume.
+        Some(replay) if !opts.resume && replay.nothing_applied() => None,
+        Some(replay) if opts.resume => Some(replay),
+        Some(replay) if replay.ended => {
+            return Err(Fatal::usage(anyhow!(
+                "this file was already sent (journal {shown}): sending it again would apply add_revenue, \
+                 add_payout, webhooks and transcriptions a second time. Use --resume to retry only the rows \
+                 that failed or were not sent, or --restart to send every row again"
+            )));
+        }
+        Some(_) => {
+            return Err(Fatal::usage(anyhow!(
+                "an earlier run of this file stopped part-way (journal {shown}): add --resume to continue it \
+                 (nothing is sent twice), or --restart to discard it and send every row again"
+            )));
+        }
+    };
+    let journal = match &replay {
+        Some(_) => Journal::append(&path, opts.journal_sync),
+        None => Journal::create(&path, &binding, opts.journal_sync),
+    }
+    .with_context(|| format!("cannot write the journal {shown}"))
+    .map_err(Fatal::usage)?;
+    Ok(JournalPlan { journal: Some(journal), replay, path })
+}

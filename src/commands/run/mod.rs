@@ -1,0 +1,326 @@
+//! `tdrecon run FILE`: the job. `run` checks the set-up (everything that
+//! can be wrong is found before a request), opens the outputs and the
+//! journal, starts the senders, and hands over to `pipeline`; `journal_plan`
+//! decides between a fresh run, a resumed one and a refusal; `interrupts`
+//! drains the job on a signal.
+
+mod interrupts;
+mod journal_plan;
+mod pipeline;
+
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+
+use crate::commands::sandbox;
+use crate::exit::{Exit, Fatal};
+use crate::input::InputOptions;
+use crate::input::reader::CsvReader;
+use crate::input::validate::Validator;
+use crate::outputs::journal;
+use crate::outputs::outcome::StopReason;
+use crate::outputs::results::ResultsWriter;
+use crate::outputs::summary::RunSummary;
+use crate::outputs::{create, create_error_report};
+use crate::sim::Sim;
+use crate::upload::backoff::{Backoff, RetryBudget};
+use crate::upload::client::{ApiClient, Endpoint, Method};
+use crate::upload::credentials::Credentials;
+use crate::upload::gate::{Gate, Stop};
+use crate::upload::lookup;
+use crate::upload::row::Sender;
+use interrupts::{resume_command, watch_for_interrupts};
+use journal_plan::{JournalPlan, prepare_journal};
+use pipeline::{Outputs, open_rollback, pipeline};
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A checked base URL (`https://…`, or `http://` to loopback).
+    Url(String),
+    /// A simulator started in process.
+    Sandbox,
+}
+
+/// Where the API keys come from (never from a flag's value).
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Environment,
+    File(PathBuf),
+}
+
+/// When to give up on a run that keeps failing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// More than this many rows rejected, failed or unknown.
+    Count(u64),
+    /// More than this percentage of finished rows, once 20 have finished.
+    Percent(f64),
+}
+
+impl Threshold {
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let t = text.trim();
+        let bad = || format!("--max-failures {t:?}: expected a count (50) or a percentage (5%)");
+        match t.strip_suffix('%') {
+            Some(p) => match p.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(Threshold::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => t.parse().map(Threshold::Count).map_err(|_| bad()),
+        }
+    }
+
+    /// Rows that must finish before a percentage is judged.
+    const MIN_SAMPLE: u64 = 20;
+
+    pub fn passed(&self, failures: u64, finished: u64) -> bool {
+        match *self {
+            Threshold::Count(n) => failures > n,
+            Threshold::Percent(p) => finished >= Self::MIN_SAMPLE && failures as f64 * 100.0 > p * finished as f64,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub input: InputOptions,
+    pub results: Option<PathBuf>,
+    pub errors: Option<PathBuf>,
+    pub target: Target,
+    pub keys: KeySource,
+    /// Requests per second and burst; `None` turns the limiter off.
+    pub rate: Option<(NonZeroU32, NonZeroU32)>,
+    pub concurrency: NonZeroUsize,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub method: Method,
+    pub serializer: Option<String>,
+    pub max_failures: Option<Threshold>,
+    pub max_pause: Duration,
+    pub backoff: Backoff,
+    pub dry_run: bool,
+    pub summary_json: Option<PathBuf>,
+    pub quiet: bool,
+    /// Continue the run recorded in the journal.
+    pub resume: bool,
+    /// Discard an existing journal for this file and send everything again.
+    pub restart: bool,
+    /// Sync the journal to disk (off only for measuring what syncing costs).
+    pub journal_sync: bool,
+    /// Read each call first, send only what differs, settle ambiguous adds.
+    pub reconcile: bool,
+    /// Write a file that undoes every applied change (needs `reconcile`).
+    pub rollback: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// The options that change what is sent: a journal is bound to them, so
+    /// a resume cannot send different bodies or to a different place.
+    fn fingerprint(&self) -> String {
+        let target = match &self.target {
+            Target::Url(url) => url.as_str(),
+            Target::Sandbox => "sandbox",
+        };
+        format!(
+            "{target}|{:?}|{:?}|{}|{:?}|{:?}",
+            self.method, self.serializer, self.input.delimiter, self.input.headers.maps, self.input.headers.ignore
+        )
+    }
+}
+
+pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
+    let (reader, validator) = check_input(&opts)?;
+    let credentials = load_credentials(&opts)?;
+    if opts.rollback.is_some() && !opts.reconcile {
+        return Err(Fatal::usage(anyhow!(
+            "--rollback needs --reconcile: it is built from the values read before each write"
+        )));
+    }
+    let results_path = opts.results.clone().unwrap_or_else(|| opts.input.sibling("results"));
+    let plan = prepare_journal(&opts, &results_path)?;
+    let (outputs, earlier) = open_outputs(&opts, &validator, &plan, results_path)?;
+
+    // One thread drives every request: the work per request is small, and
+    // handing tasks between worker threads cost more than it saved (futex
+    // wake-ups dominated a profile). Parsing and journal syncs have threads
+    // of their own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(Fatal::usage)?;
+    runtime.block_on(job(opts, reader, validator, credentials, plan, outputs, earlier))
+}
+
+/// Opens the input and checks what the file asks for against the options.
+fn check_input(opts: &RunOptions) -> Result<(CsvReader, Validator), Fatal> {
+    let (reader, validator) = opts.input.open()?;
+    if validator.schema().uses_names() && opts.dry_run && !matches!(opts.target, Target::Sandbox) {
+        return Err(Fatal::usage(anyhow!(
+            "the file names dispositions, buyers or traffic sources: turning names into ids reads the API's \
+             lists, which a dry run does not contact; use the id columns, or rehearse with --sandbox"
+        )));
+    }
+    for warning in validator.schema().reassignment_warnings() {
+        eprintln!("tdrecon: note: {warning}");
+    }
+    Ok((reader, validator))
+}
+
+/// The keys for a real target; placeholders where nothing real is sent.
+fn load_credentials(opts: &RunOptions) -> Result<Credentials, Fatal> {
+    if opts.dry_run || matches!(opts.target, Target::Sandbox) {
+        return Ok(Credentials::new("sandbox", "sandbox"));
+    }
+    match &opts.keys {
+        KeySource::File(path) => Credentials::from_file(path).map_err(Fatal::usage),
+        KeySource::Environment => match Credentials::from_env() {
+            Some(c) => c.map_err(Fatal::usage),
+            None => Err(Fatal::usage(crate::upload::credentials::CredentialsError::Missing)),
+        },
+    }
+}
+
+/// Creates errors.csv, results.csv and the rollback file. A resumed run's
+/// results start with every row an earlier run finished; their counts are
+/// returned to be merged into the summary.
+fn open_outputs(
+    opts: &RunOptions,
+    validator: &Validator,
+    plan: &JournalPlan,
+    results_path: PathBuf,
+) -> Result<(Outputs, RunSummary), Fatal> {
+    let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
+    let rollback = match &opts.rollback {
+        Some(path) => Some(open_rollback(path, plan.replay.is_some())?),
+        None => None,
+    };
+    let errors = create_error_report(&errors_path, &validator.schema().headers)?;
+    let mut results = ResultsWriter::new(create(&results_path)?)
+        .with_context(|| format!("cannot write {}", results_path.display()))
+        .map_err(Fatal::usage)?;
+    let mut earlier = RunSummary::default();
+    if plan.replay.is_some() {
+        journal::copy_done(&plan.path, |fields| {
+            earlier.record_fields(fields);
+            results.write_fields(fields).map_err(std::io::Error::other)
+        })
+        .with_context(|| {
+            format!("cannot copy finished rows from {} to {}", plan.path.display(), results_path.display())
+        })
+        .map_err(Fatal::usage)?;
+    }
+    Ok((Outputs { errors, results, rollback, results_path, errors_path }, earlier))
+}
+
+/// The async half of a run: starts the senders (and the sandbox), resolves
+/// names, runs the pipeline, then closes the journal and reports.
+async fn job(
+    opts: RunOptions,
+    reader: CsvReader,
+    mut validator: Validator,
+    credentials: Credentials,
+    plan: JournalPlan,
+    outputs: Outputs,
+    earlier: RunSummary,
+) -> Result<Exit, Fatal> {
+    let sim = match opts.target {
+        Target::Sandbox => Some(sandbox::start(&opts.input).await?),
+        Target::Url(_) => None,
+    };
+    let JournalPlan { journal, replay, path: journal_path } = plan;
+    let sender = Arc::new(start_sender(&opts, sim.as_ref(), &credentials, journal)?);
+    if validator.schema().uses_names() {
+        let directory = lookup::fetch_directory(&sender).await.map_err(|e| {
+            let error = anyhow!("cannot read the lists that turn names into ids: {e}");
+            if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
+        })?;
+        validator.set_directory(directory);
+    }
+    let interrupts = tokio::spawn(watch_for_interrupts(Arc::clone(&sender)));
+    let mut summary = pipeline(&opts, reader, validator, outputs, &sender, replay).await?;
+    interrupts.abort();
+    // Wait for the watcher to be gone, so it no longer holds the sender.
+    let _ = interrupts.await;
+    summary.merge_earlier(earlier);
+    let sender = Arc::into_inner(sender).expect("every task holding the sender has finished");
+    if let Some(journal) = sender.journal
+        && let Err(e) = journal.finish(summary.stop.is_none())
+    {
+        summary
+            .stop
+            .get_or_insert(StopReason::Aborted(format!("cannot write the journal {}: {e}", journal_path.display())));
+    }
+    report(&opts, &summary, sim.as_ref())?;
+    Ok(summary.exit())
+}
+
+/// Everything the in-flight rows share, aimed at the target.
+fn start_sender(
+    opts: &RunOptions,
+    sim: Option<&Sim>,
+    credentials: &Credentials,
+    journal: Option<journal::Journal>,
+) -> Result<Sender, Fatal> {
+    let base = match (&opts.target, sim) {
+        (Target::Url(url), _) => url.clone(),
+        (Target::Sandbox, Some(sim)) => sim.base_url(),
+        (Target::Sandbox, None) => unreachable!("the sandbox is started before the sender"),
+    };
+    let endpoint = Endpoint::new(base, opts.method, opts.serializer.clone(), opts.timeout)
+        .map_err(|e| Fatal::usage(anyhow!(e)))?;
+    let client = ApiClient::new(&endpoint, credentials, opts.concurrency.get())
+        .map_err(|e| Fatal::usage(anyhow!("cannot build the HTTP client: {e}")))?;
+    Ok(Sender {
+        journal,
+        client,
+        endpoint,
+        gate: Gate::new(opts.rate, opts.max_pause),
+        stop: Stop::default(),
+        budget: RetryBudget::new(50, 20),
+        reconcile: opts.reconcile,
+        permits: tokio::sync::Semaphore::new(opts.concurrency.get()),
+        backoff: opts.backoff,
+        max_retries: opts.max_retries,
+    })
+}
+
+/// The summary (and `--summary-json`), the sandbox's state, and how to resume.
+fn report(opts: &RunOptions, summary: &RunSummary, sim: Option<&Sim>) -> Result<(), Fatal> {
+    if let Some(path) = &opts.summary_json {
+        let json = serde_json::to_vec_pretty(&summary.to_json()).expect("the summary is plain JSON");
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Fatal::aborted)?;
+    }
+    print!("{}", summary.render());
+    if let Some(sim) = sim {
+        print!("{}", sandbox::describe(sim));
+    }
+    if summary.stop.is_some() && !opts.dry_run && !matches!(opts.target, Target::Sandbox) {
+        eprintln!("tdrecon: stopped; to continue where it left off (nothing is sent twice): {}", resume_command());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(Threshold::parse("5").unwrap(), Threshold::Count(5));
+        assert_eq!(Threshold::parse("2.5%").unwrap(), Threshold::Percent(2.5));
+        assert!(Threshold::parse("x").is_err());
+        assert!(Threshold::parse("150%").is_err());
+        assert!(!Threshold::Count(5).passed(5, 100));
+        assert!(Threshold::Count(5).passed(6, 100));
+        assert!(!Threshold::Percent(10.0).passed(5, 10), "too few rows to judge");
+        assert!(!Threshold::Percent(10.0).passed(2, 20));
+        assert!(Threshold::Percent(10.0).passed(3, 20));
+    }
+}

@@ -1,0 +1,342 @@
+//! The pipeline of one run, once everything is open:
+//!
+//! ```text
+//! reader thread: records → validator ─┬─▶ errors.csv
+//!                                     └─▶ channel ─▶ buffer_unordered(send_row) ─▶ collector ─▶ results.csv
+//! ```
+//!
+//! The reader runs on its own thread (csv parsing is blocking work) and owns
+//! `errors.csv`. Rows cross a bounded channel in batches (one hand-over, not
+//! one thread wake-up, per 64 rows), so memory stays flat however large the
+//! file. One collector owns the results file, the counts and the progress
+//! bar, and does nothing slow: the requests in flight never wait on it.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use super::{RunOptions, Threshold};
+use crate::exit::Fatal;
+use crate::input::reader::CsvReader;
+use crate::input::update::CallUpdate;
+use crate::input::validate::Validator;
+use crate::outputs::errors::ErrorReport;
+use crate::outputs::journal::Replay;
+use crate::outputs::outcome::{RowOutcome, Status, StopReason};
+use crate::outputs::progress::Progress;
+use crate::outputs::results::ResultsWriter;
+use crate::outputs::summary::RunSummary;
+use crate::outputs::tally::Tally;
+use crate::reconcile::{ROLLBACK_HEADER, Snapshot, rollback_cells};
+use crate::upload::row::{Finished, Sender, ValidRow};
+
+/// Rows cross from the reader thread to the senders in batches of this
+/// many: handing over one row at a time woke the reader thread (a futex
+/// call each side) for every row the senders took.
+const BATCH_ROWS: usize = 64;
+/// Batches buffered between the reader thread and the senders (1,024 rows).
+const CHANNEL_BATCHES: usize = 16;
+/// How often the collector flushes results to the OS.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// The files a run writes, open and ready.
+pub(super) struct Outputs {
+    pub errors: ErrorReport<BufWriter<File>>,
+    pub results: ResultsWriter<BufWriter<File>>,
+    pub rollback: Option<csv::Writer<BufWriter<File>>>,
+    pub results_path: PathBuf,
+    pub errors_path: PathBuf,
+}
+
+/// Opens the rollback file; a resumed run adds to the one it started.
+pub(super) fn open_rollback(path: &Path, resuming: bool) -> Result<csv::Writer<BufWriter<File>>, Fatal> {
+    let append = resuming && std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+        .map_err(Fatal::usage)?;
+    let mut w = csv::Writer::from_writer(BufWriter::new(file));
+    if !append {
+        w.write_record(ROLLBACK_HEADER)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Fatal::usage)?;
+    }
+    Ok(w)
+}
+
+/// Reads, validates and sends every row; returns the run's summary.
+pub(super) async fn pipeline(
+    opts: &RunOptions,
+    reader: CsvReader,
+    validator: Validator,
+    outputs: Outputs,
+    sender: &Arc<Sender>,
+    replay: Option<Replay>,
+) -> Result<RunSummary, Fatal> {
+    let Outputs { errors, results, rollback, results_path, errors_path } = outputs;
+    let started = Instant::now();
+    let invalid_rows = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::channel::<Vec<ValidRow>>(CHANNEL_BATCHES);
+    let reader_thread = ReaderThread {
+        reader,
+        validator,
+        errors,
+        errors_path: errors_path.clone(),
+        input_path: opts.input.path.clone(),
+        replay,
+        invalid: Arc::clone(&invalid_rows),
+        sender: Arc::clone(sender),
+    }
+    .spawn(tx);
+
+    let summary = RunSummary {
+        input: opts.input.path.clone(),
+        results: results_path.clone(),
+        errors: errors_path,
+        dry_run: opts.dry_run,
+        ..RunSummary::default()
+    };
+    let mut collector = Collector {
+        sender,
+        results,
+        results_path,
+        rollback,
+        max_failures: opts.max_failures,
+        summary,
+        progress: Progress::new(opts.quiet, &opts.input.path),
+        last_flush: Instant::now(),
+        write_failed: false,
+    };
+    let mut outcomes = std::pin::pin!(send_all(opts, sender, rx));
+    while let Some(finished) = outcomes.next().await {
+        collector.take(finished, invalid_rows.load(Ordering::Relaxed));
+    }
+    let mut summary = collector.finish();
+    summary.validation = match reader_thread.join() {
+        Ok(Ok(tally)) => tally,
+        Ok(Err(e)) => return Err(Fatal::aborted(e)),
+        Err(_) => return Err(Fatal::aborted(anyhow!("the reader thread panicked"))),
+    };
+    summary.retries = sender.budget.retries();
+    summary.elapsed = started.elapsed();
+    summary.stop = sender.stop.reason();
+    Ok(summary)
+}
+
+/// The rows from the reader thread, sent `--concurrency` at a time (or,
+/// for a dry run, turned into the bodies they would send), as they finish.
+fn send_all<'a>(
+    opts: &RunOptions,
+    sender: &'a Arc<Sender>,
+    rx: mpsc::Receiver<Vec<ValidRow>>,
+) -> impl Stream<Item = Finished> + 'a {
+    let rows =
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|batch| (futures::stream::iter(batch), rx)) },
+        )
+        .flatten();
+    let dry_run = opts.dry_run;
+    rows.map(move |row| {
+        let sender = Arc::clone(sender);
+        async move {
+            if dry_run {
+                dry_run_outcome(row.line, row.update)
+            } else {
+                let outcome = sender.send_row(row).await;
+                sender.journal_outcome(outcome).await
+            }
+        }
+    })
+    .buffer_unordered(opts.concurrency.get() + journal_headroom(opts.concurrency))
+}
+
+/// A dry run's row: `not_sent`, with the body it would send.
+fn dry_run_outcome(line: u64, update: CallUpdate) -> Finished {
+    let mut out = RowOutcome::new(line, update.call, Status::NotSent);
+    out.request_body = Some(String::from_utf8_lossy(&update.body_bytes()).into_owned());
+    out.update = Some(update);
+    Finished::new(out)
+}
+
+/// Rows allowed past the rate limiter beyond `--concurrency`: they wait
+/// for their journal intents' sync while the send slots are busy, so the
+/// journal's batched syncs (see `outputs/journal.rs`) do not leave slots idle. The
+/// cost: after a hard crash, up to this many rows whose intent is on disk
+/// were never sent, and a resume treats them as in doubt. Rows only wait
+/// here when the limiter lets them through faster than slots free up (as
+/// with --rate 0); at a production rate they pass straight through.
+fn journal_headroom(concurrency: NonZeroUsize) -> usize {
+    // Enough rows to cover a sync window at full speed (benches/journal.sh).
+    concurrency.get() * 3
+}
+
+/// The reader thread: parse, validate, report invalid rows, pass on valid ones.
+struct ReaderThread {
+    reader: CsvReader,
+    validator: Validator,
+    errors: ErrorReport<BufWriter<File>>,
+    errors_path: PathBuf,
+    input_path: PathBuf,
+    /// What an earlier run of this file recorded (`--resume`).
+    replay: Option<Replay>,
+    /// Rows rejected so far, for the progress bar.
+    invalid: Arc<AtomicU64>,
+    sender: Arc<Sender>,
+}
+
+impl ReaderThread {
+    fn spawn(self, tx: mpsc::Sender<Vec<ValidRow>>) -> std::thread::JoinHandle<anyhow::Result<Tally>> {
+        std::thread::spawn(move || self.run(tx))
+    }
+
+    fn run(mut self, tx: mpsc::Sender<Vec<ValidRow>>) -> anyhow::Result<Tally> {
+        let mut tally = Tally::default();
+        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        let read = self.read_all(&mut tally, &mut batch, &tx);
+        if let Err(e) = &read {
+            self.sender.stop.trigger(StopReason::Aborted(format!("{e:#}")));
+        }
+        // The rows read so far go on even when reading stopped early, so each
+        // is accounted for (as `not_sent` once the job stops). The senders
+        // may be gone (the job stopped first): then there is no one to tell.
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        read?;
+        let flushed = self
+            .errors
+            .into_inner()
+            .and_then(|mut w| std::io::Write::flush(&mut w))
+            .with_context(|| format!("cannot write {}", self.errors_path.display()));
+        if let Err(e) = &flushed {
+            self.sender.stop.trigger(StopReason::Aborted(format!("{e:#}")));
+        }
+        flushed.map(|()| tally)
+    }
+
+    fn read_all(
+        &mut self,
+        tally: &mut Tally,
+        batch: &mut Vec<ValidRow>,
+        tx: &mpsc::Sender<Vec<ValidRow>>,
+    ) -> anyhow::Result<()> {
+        let ReaderThread { reader, validator, errors, errors_path, input_path, replay, invalid, .. } = self;
+        while let Some(record) =
+            reader.next_record().with_context(|| format!("cannot read {}", input_path.display()))?
+        {
+            tally.rows += 1;
+            match validator.check(&record) {
+                Ok(update) => {
+                    tally.valid += 1;
+                    let Some(row) = to_send(replay.as_ref(), record.line, update) else { continue };
+                    batch.push(row);
+                    if batch.len() == BATCH_ROWS {
+                        let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
+                        if tx.blocking_send(full).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Err(rejection) => {
+                    tally.reject(rejection.kind, &rejection.column);
+                    invalid.fetch_add(1, Ordering::Relaxed);
+                    errors
+                        .write(record.line, &rejection, record.raw)
+                        .with_context(|| format!("cannot write {}", errors_path.display()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A valid row as the senders get it, or `None` when an earlier run
+/// finished it (its result is already in results.csv).
+fn to_send(replay: Option<&Replay>, line: u64, update: CallUpdate) -> Option<ValidRow> {
+    let Some(replay) = replay else { return Some(ValidRow { line, update, in_doubt: false, before: None }) };
+    if replay.done.contains(line) {
+        return None;
+    }
+    let before = replay.before.get(&line).and_then(|json| Snapshot::parse(json));
+    Some(ValidRow { line, update, in_doubt: replay.in_doubt.contains(line), before })
+}
+
+/// Owns everything the outcomes update: results.csv, the rollback file, the
+/// counts and the progress bar. Quick by design (see the module's doc).
+struct Collector<'a> {
+    sender: &'a Sender,
+    results: ResultsWriter<BufWriter<File>>,
+    results_path: PathBuf,
+    rollback: Option<csv::Writer<BufWriter<File>>>,
+    max_failures: Option<Threshold>,
+    summary: RunSummary,
+    progress: Progress,
+    last_flush: Instant,
+    /// results.csv could not be written: the job is stopping, stop trying.
+    write_failed: bool,
+}
+
+impl Collector<'_> {
+    fn abort(&self, why: String) {
+        self.sender.stop.trigger(StopReason::Aborted(why));
+    }
+
+    /// One finished row; `invalid` is the rows rejected so far.
+    fn take(&mut self, Finished { outcome, fields }: Finished, invalid: u64) {
+        self.summary.record_fields(&fields);
+        if !self.write_failed
+            && let Err(e) = self.results.write_fields(&fields)
+        {
+            self.abort(format!("cannot write {}: {e}", self.results_path.display()));
+            self.write_failed = true;
+        }
+        if let (Some(w), Status::Ok, Some(before), Some(sent)) =
+            (self.rollback.as_mut(), outcome.status, &outcome.before, &outcome.sent)
+            && let Some(cells) = rollback_cells(sent, before)
+            && let Err(e) = w.write_record(&cells)
+        {
+            self.abort(format!("cannot write the rollback file: {e}"));
+        }
+        if let Some(threshold) = self.max_failures
+            && threshold.passed(self.summary.failures(), self.summary.sent_or_settled())
+        {
+            self.abort(format!("{} rows rejected, failed or unknown: past --max-failures", self.summary.failures()));
+        }
+        let summary = &self.summary;
+        self.progress.update(summary.sent_or_settled() + invalid, || summary.counts_line());
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            if let Err(e) = self.results.flush() {
+                self.abort(format!("cannot write {}: {e}", self.results_path.display()));
+            }
+            self.last_flush = Instant::now();
+        }
+    }
+
+    /// Flushes the outputs and hands back the counts.
+    fn finish(mut self) -> RunSummary {
+        self.progress.finish();
+        if let Some(w) = self.rollback.take()
+            && let Err(e) = w.into_inner().map_err(|e| e.into_error()).and_then(|mut w| std::io::Write::flush(&mut w))
+        {
+            self.abort(format!("cannot write the rollback file: {e}"));
+        }
+        let Collector { sender, results, results_path, summary, .. } = self;
+        if let Err(e) = results.into_inner().and_then(|mut w| std::io::Write::flush(&mut w)) {
+            sender.stop.trigger(StopReason::Aborted(format!("cannot write {}: {e}", results_path.display())));
+        }
+        summary
+    }
+}
