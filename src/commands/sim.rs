@@ -113,19 +113,20 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
     })
 }
 
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C, SIGTERM, or SIGHUP (the terminal was closed): each means stop.
 pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+            (Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
+                    _ = hup.recv() => {}
                 }
             }
-            Err(_) => {
+            _ => {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }

@@ -11,6 +11,7 @@ pub mod journal;
 pub mod outcome;
 pub mod progress;
 pub mod results;
+pub mod run_lock;
 pub mod summary;
 pub mod tally;
 

@@ -80,6 +80,10 @@ pub struct RowOutcome {
     pub request_body: Option<String>,
     /// Its intent is in the journal (so its outcome must be too).
     pub intent_journaled: bool,
+    /// When its first write was about to go out (milliseconds since the
+    /// Unix epoch; from the journal for a row an earlier run may have sent):
+    /// an audit-log entry from before then is not this row's.
+    pub intent_at: Option<u64>,
 }
 
 impl RowOutcome {
@@ -98,6 +102,7 @@ impl RowOutcome {
             before: None,
             after: None,
             request_body: None,
+            intent_at: None,
             intent_journaled: false,
         }
     }

@@ -1,9 +1,11 @@
 //! Read before write. A call's current values (`snapshot`, read with a GET),
 //! the part of an update that would change them and whether an ambiguous add
 //! was applied (`diff`), and the row that undoes an applied update
-//! (`rollback`). All pure: the HTTP is in `upload::row`. Depends on `input`
+//! (`rollback`), and what the call's audit log says about a row in doubt
+//! (`audit`). All pure: the HTTP is in `upload::row`. Depends on `input`
 //! only.
 
+pub mod audit;
 pub mod diff;
 pub mod rollback;
 pub mod snapshot;

@@ -164,6 +164,7 @@ fn error(status: StatusCode, body: Value) -> Response {
 fn routes(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/api/v1/calls/{id}", get(show).put(update).patch(update).post(update))
+        .route("/api/v1/calls/{id}/events", get(events))
         .route("/api/v1/{list}", get(list))
         .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
         .with_state(state)
@@ -184,6 +185,17 @@ async fn show(
     };
     match sim.store().find_mut(&key) {
         Some(call) => axum::Json(call.api_json(serializer)).into_response(),
+        None => not_found(&key),
+    }
+}
+
+/// `GET /api/v1/calls/:id/events`: the call's event log, audit entries included.
+async fn events(State(sim): State<Arc<SimState>>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    if let Some(refused) = sim.refusal(&headers) {
+        return refused;
+    }
+    match sim.store().find_mut(&key) {
+        Some(call) => axum::Json(call.events_json()).into_response(),
         None => not_found(&key),
     }
 }
@@ -226,6 +238,7 @@ fn not_found(key: &str) -> Response {
 
 async fn update(
     State(sim): State<Arc<SimState>>,
+    method: axum::http::Method,
     Path(key): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     Extension(kill): Extension<ConnKill>,
@@ -271,7 +284,11 @@ async fn update(
     let applied = {
         let mut store = sim.store();
         let Some(call) = store.find_mut(&key) else { return not_found(&key) };
-        apply(call, &body).map(|()| call.api_json(serializer))
+        apply(call, &body).map(|()| {
+            let now = jiff::Timestamp::now().to_string();
+            call.audit(&format!("/api/v1/calls/{key}"), method.as_str(), &body, &now);
+            call.api_json(serializer)
+        })
     };
     let response = match applied {
         Ok(call) => axum::Json(call).into_response(),

@@ -33,6 +33,9 @@ pub struct Call {
     pub updates_applied: u64,
     /// Update requests that reached this call, for `--fail-first`.
     pub requests_seen: u64,
+    /// The call's event log as `/calls/:id/events` serves it: an `AuditLog`
+    /// entry for every update applied, among events of other types.
+    pub events: Vec<Value>,
 }
 
 impl Call {
@@ -54,7 +57,45 @@ impl Call {
             transcriptions: 0,
             updates_applied: 0,
             requests_seen: 0,
+            events: vec![json!({"type": "CallStarted", "created_at": "2026-01-01T00:00:00Z"})],
         }
+    }
+
+    /// Records an applied update as TrackDrive's audit log does: the
+    /// request's path, method and status, its parameters with every value
+    /// as a string, and when.
+    pub fn audit(&mut self, path: &str, method: &str, body: &Map<String, Value>, now: &str) {
+        fn strings(v: &Value) -> Value {
+            match v {
+                Value::String(_) => v.clone(),
+                Value::Null => Value::String(String::new()),
+                Value::Bool(_) | Value::Number(_) => Value::String(v.to_string()),
+                Value::Array(items) => Value::Array(items.iter().map(strings).collect()),
+                Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), strings(v))).collect()),
+            }
+        }
+        let mut params: Map<String, Value> = body.iter().map(|(k, v)| (k.clone(), strings(v))).collect();
+        params.insert("id".into(), Value::String(self.id.to_string()));
+        self.events.push(json!({
+            "type": "AuditLog",
+            "request_path": path,
+            "request_method": method,
+            "response_status": "200",
+            "params": params,
+            "created_at": now,
+        }));
+        // Other event types come and go between updates, as on a real call.
+        self.events.push(json!({"type": "CallUpdated", "created_at": now}));
+    }
+
+    /// `GET /calls/:id/events`.
+    pub fn events_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "uuid": CallRef::Uuid(self.uuid).to_string(),
+            "created_at": "2026-01-01T00:00:00Z",
+            "events": self.events,
+        })
     }
 
     /// The call as `/__sim/state` shows it: the API's `call` format plus

@@ -19,6 +19,16 @@ pub enum Method {
     Patch,
 }
 
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
 /// Where and how to send.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -51,6 +61,13 @@ impl Endpoint {
     pub fn read_url(&self, call: &CallRef) -> Url {
         let mut url = self.calls.clone();
         url.path_segments_mut().expect("checked in new: the URL has a path").push(&call.to_string());
+        url
+    }
+
+    /// `{base}/api/v1/calls/{id}/events`: the call's event log.
+    pub fn events_url(&self, call: &CallRef) -> Url {
+        let mut url = self.read_url(call);
+        url.path_segments_mut().expect("checked in new: the URL has a path").push("events");
         url
     }
 
@@ -121,8 +138,12 @@ impl ApiClient {
             .connect_timeout(endpoint.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(pool)
             // A redirect would resend the body somewhere we did not choose.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .redirect(reqwest::redirect::Policy::none());
+        // Plain http goes only to loopback (`check_base_url`): never through
+        // a proxy, which would see the keys in the clear. https targets use
+        // HTTPS_PROXY / ALL_PROXY / NO_PROXY from the environment.
+        let http = if endpoint.base.starts_with("http://") { http.no_proxy() } else { http };
+        let http = http.build()?;
         let method = match endpoint.method {
             Method::Put => reqwest::Method::PUT,
             Method::Post => reqwest::Method::POST,

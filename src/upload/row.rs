@@ -12,6 +12,7 @@ use crate::input::update::CallUpdate;
 use crate::outputs::journal::Journal;
 use crate::outputs::outcome::StopReason;
 use crate::outputs::outcome::{RowOutcome, Status};
+use crate::reconcile::audit::{self, Evidence};
 use crate::reconcile::{Snapshot, Verdict, diff, verify};
 
 /// A row's outcome with its results row, built once for the journal and
@@ -36,6 +37,8 @@ pub struct ValidRow {
     pub in_doubt: bool,
     /// What that earlier run read before sending it (`--reconcile`).
     pub before: Option<Snapshot>,
+    /// When that earlier run first recorded its intent to send it.
+    pub intent_at: Option<u64>,
 }
 
 /// Everything the in-flight rows share.
@@ -107,6 +110,7 @@ impl Sender {
     pub async fn send_row(&self, row: ValidRow) -> RowOutcome {
         let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
         out.update = Some(row.update.clone());
+        out.intent_at = row.intent_at;
         if !row.update.names.is_empty() {
             // The pipeline resolves names before rows get here; never send a guess.
             return finish(out, Status::Rejected, "a name was not resolved to an id".into());
@@ -124,7 +128,20 @@ impl Sender {
     /// checked, and with `--reconcile` the call is read and only what
     /// differs is sent.
     async fn prepare(&self, row: &ValidRow, unsafe_fields: &[&str], out: &mut RowOutcome, jitter: &mut u64) -> Next {
-        let in_doubt_unsafe = row.in_doubt && !unsafe_fields.is_empty();
+        let mut in_doubt_unsafe = row.in_doubt && !unsafe_fields.is_empty();
+        let mut audit_note = String::new();
+        if in_doubt_unsafe && self.reconcile && row.intent_at.is_some() {
+            // The call's audit log says whether the earlier send was applied.
+            match self.audit(out, &row.update, jitter).await {
+                Ok(Evidence::Applied(n)) => {
+                    return Next::Done(Status::Ok, applied_note(n, "an earlier run applied it"));
+                }
+                Ok(Evidence::NotApplied) => in_doubt_unsafe = false,
+                Ok(Evidence::Unclear(why)) => audit_note = format!("; audit log: {why}"),
+                Err(None) => return Next::Stopped,
+                Err(Some((_, why))) => audit_note = format!("; {why}"),
+            }
+        }
         if in_doubt_unsafe && (!self.reconcile || row.before.is_none()) {
             // Reading the call now cannot tell an applied add from one never
             // sent without what the earlier run read before sending it.
@@ -133,7 +150,7 @@ impl Sender {
             } else {
                 "not read back without --reconcile"
             };
-            return Next::Done(Status::Unknown, in_doubt_reason(unsafe_fields, why));
+            return Next::Done(Status::Unknown, in_doubt_reason(unsafe_fields, &format!("{why}{audit_note}")));
         }
         if !self.reconcile {
             return Next::Send(Box::new(row.update.clone()));
@@ -215,8 +232,50 @@ impl Sender {
                 Verdict::Applied => {
                     return finish(out, Status::Ok, format!("verified by reading the call back after: {reason}"));
                 }
-                Verdict::Unclear(error) => return finish(out, Status::Unknown, error),
+                Verdict::Unclear(error) if !self.reconcile || out.intent_at.is_none() => {
+                    return finish(out, Status::Unknown, error);
+                }
+                // The values cannot tell (another writer, a webhook refire):
+                // the audit log can.
+                Verdict::Unclear(error) => match self.audit(&mut out, &update, jitter).await {
+                    Ok(Evidence::Applied(n)) => {
+                        return finish(out, Status::Ok, applied_note(n, &format!("applied after: {reason}")));
+                    }
+                    Ok(Evidence::NotApplied) if !resent_after_read_back => {
+                        resent_after_read_back = true;
+                        out.after = None;
+                    }
+                    Ok(Evidence::NotApplied) => {
+                        let error = format!("{reason}; not in the audit log twice: not applied, safe to run again");
+                        return finish(out, Status::Failed, error);
+                    }
+                    Err(None) => return self.stopped(out),
+                    Ok(Evidence::Unclear(why)) | Err(Some((_, why))) => {
+                        return finish(out, Status::Unknown, format!("{error}; audit log: {why}"));
+                    }
+                },
             }
+        }
+    }
+
+    /// Reads the call's events and weighs its audit entries for `update`,
+    /// sent by this row since its intent. `Err` as for `read`.
+    async fn audit(
+        &self,
+        out: &mut RowOutcome,
+        update: &CallUpdate,
+        jitter: &mut u64,
+    ) -> Result<Evidence, Option<(Status, String)>> {
+        let url = self.endpoint.events_url(&out.call);
+        let since_ms = out.intent_at.unwrap_or(0);
+        let request =
+            audit::Request { method: self.endpoint.method.as_str(), call: out.call.to_string(), update, since_ms };
+        match self.request(out, jitter, Request::Read(&url)).await {
+            Step::Done(body) => Ok(audit::weigh(&body, &request)),
+            Step::Final(_, error) | Step::Ambiguous(error) => {
+                Err(Some((Status::Failed, format!("reading the call's events: {error}"))))
+            }
+            Step::Stopped => Err(None),
         }
     }
 
@@ -327,15 +386,16 @@ impl Sender {
         // The intent is durable before the first send, and written only
         // once the gate lets the row through: rows waiting on the rate
         // limit are not in doubt after a crash.
+        if matches!(request, Request::Write { .. }) && out.intent_at.is_none() {
+            out.intent_at = Some(now_ms());
+        }
         if let (Request::Write { before, .. }, Some(journal), false) = (request, &self.journal, out.intent_journaled) {
-            if let Err(e) = journal.intent(out.line, *before).await {
+            let at = out.intent_at.unwrap_or_else(now_ms);
+            if let Err(e) = journal.intent(out.line, at, *before).await {
                 self.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
                 return Err(Step::Final(Status::NotSent, format!("cannot write the journal: {e}")));
             }
             out.intent_journaled = true;
-        }
-        if out.attempts == 0 {
-            self.budget.first_attempt();
         }
         // Send slots are taken after the journal intent's sync, so the
         // slots stay busy with requests while the journal syncs.
@@ -351,6 +411,12 @@ impl Sender {
         // they would burst past the rate.
         if self.gate.is_paused() || (self.gate.is_limited() && admitted.elapsed() > STALE_ADMISSION) {
             return Ok(None);
+        }
+        // Counted here, when the request really goes out: a row sent back
+        // through the gate (paused by a 429) is not a new first attempt, and
+        // each one would have grown the retry budget.
+        if out.attempts == 0 {
+            self.budget.first_attempt();
         }
         Ok(Some(permit))
     }
@@ -452,6 +518,14 @@ impl Sender {
     }
 }
 
+/// An `ok` row's note when the audit log showed it applied.
+fn applied_note(times: usize, what: &str) -> String {
+    match times {
+        1 => format!("verified in the call's audit log: {what}"),
+        n => format!("verified in the call's audit log: {what}; it shows the update applied {n} times"),
+    }
+}
+
 fn unknown_reason(reason: &str, unsafe_fields: &[&str]) -> String {
     format!(
         "{reason}; the update may have been applied and carries {}, so it was not resent: \
@@ -484,6 +558,12 @@ pub fn snapshot_json(s: &Snapshot) -> String {
         "post_call_tokens": s.post_call_tokens,
     })
     .to_string()
+}
+
+/// Milliseconds since the Unix epoch, by this machine's clock.
+pub fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn finish(mut out: RowOutcome, status: Status, error: String) -> RowOutcome {

@@ -168,11 +168,12 @@ fn a_full_disk_stops_the_job_and_reports_nothing_ok_that_is_not_journaled() {
     assert_eq!(results.len(), 300);
     for (line, r) in &results {
         if r["status"] == "ok" {
-            assert!(journal.contains(&format!("\nO,{line},")), "line {line} reported ok but not journaled");
+            assert!(journal.contains(&format!(" O\t{line}\t")), "line {line} reported ok but not journaled");
         }
     }
     assert!(results.values().any(|r| r["status"] == "not_sent"));
-    // With space again, a resume finishes the file.
+    assert!(!journal.ends_with('\n'), "the full disk tore the last record");
+    // With space again, a resume cuts the torn record off and finishes the file.
     wd.run(&mut job(&wd, &sim, &["--concurrency", "4", "--resume"]), 1);
     assert_no_loss_no_double_apply(&wd, &sim, 300, "after the disk was freed");
 }

@@ -185,8 +185,13 @@ fn a_full_disk_under_errors_csv_stops_the_run_without_losing_rows_read() {
     let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().replace("errors.csv", "/dev/full")).collect();
     let mut cmd = wd.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
     cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    cmd.args(["--summary-json", "summary.json"]);
     let out = wd.run(&mut cmd, 3);
-    assert!(stderr(&out).contains("cannot write /dev/full"), "{}", stderr(&out));
+    // The summary is still printed and written, and says how to resume.
+    assert!(stdout(&out).contains("ABORTED: cannot write /dev/full"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&wd.read("summary.json")).unwrap();
+    assert!(json.to_string().contains("cannot write /dev/full"), "{json}");
     let results = rows(&wd.read("results.csv"));
     let mut lines: Vec<&str> = results.iter().map(|r| r["line"].as_str()).collect();
     lines.sort_by_key(|l| l.parse::<u64>().unwrap());

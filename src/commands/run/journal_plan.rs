@@ -9,28 +9,38 @@ use anyhow::{Context, anyhow};
 use super::{RunOptions, Target};
 use crate::exit::Fatal;
 use crate::outputs::journal::{self, Binding, Journal, Replay};
+use crate::outputs::run_lock::RunLocks;
 
 /// The journal this run writes, and what an earlier run recorded in it.
 pub(super) struct JournalPlan {
     pub journal: Option<Journal>,
     pub replay: Option<Replay>,
     pub path: PathBuf,
+    /// Held until the run ends: no second run of this journal or input.
+    pub locks: RunLocks,
 }
 
 /// Decides between a fresh journal, a resumed one, or refusing to start.
 pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<JournalPlan, Fatal> {
     let path = journal::path_for(results_path);
+    // Before anything is read or written: a second run must not touch the
+    // outputs of one that is live.
+    let mut locks = RunLocks::default();
+    locks.journal(&path).map_err(Fatal::usage)?;
     // Nothing is sent by a dry run, and a sandbox starts from nothing each
     // time: neither has anything to resume.
     if opts.dry_run || matches!(opts.target, Target::Sandbox) {
         if opts.resume {
             return Err(Fatal::usage(anyhow!("--resume does not apply to --dry-run or --sandbox")));
         }
-        return Ok(JournalPlan { journal: None, replay: None, path });
+        return Ok(JournalPlan { journal: None, replay: None, path, locks });
     }
     let binding = Binding::new(&opts.input.path, &opts.fingerprint())
         .with_context(|| format!("cannot read {}", opts.input.path.display()))
         .map_err(Fatal::usage)?;
+    if let Target::Url(url) = &opts.target {
+        locks.input(&binding.input_sha256, url, &opts.input.path).map_err(Fatal::usage)?;
+    }
     let shown = path.display();
     let existing = match path.exists() {
         true => Some(journal::replay(&path).map_err(Fatal::usage)?),
@@ -54,7 +64,12 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
         // (its keys were refused, the name lists could not be read): nothing
         // to resume, so start again rather than ask for --resume.
         Some(replay) if !opts.resume && replay.nothing_applied() => None,
-        Some(replay) if opts.resume => Some(replay),
+        Some(mut replay) if opts.resume => {
+            if opts.reconcile {
+                replay.reopen_unknown();
+            }
+            Some(replay)
+        }
         Some(replay) if replay.ended => {
             return Err(Fatal::usage(anyhow!(
                 "this file was already sent (journal {shown}): sending it again would apply add_revenue, \
@@ -70,10 +85,10 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
         }
     };
     let journal = match &replay {
-        Some(_) => Journal::append(&path, opts.journal_sync),
+        Some(replay) => Journal::append(&path, replay.whole_len, opts.journal_sync),
         None => Journal::create(&path, &binding, opts.journal_sync),
     }
     .with_context(|| format!("cannot write the journal {shown}"))
     .map_err(Fatal::usage)?;
-    Ok(JournalPlan { journal: Some(journal), replay, path })
+    Ok(JournalPlan { journal: Some(journal), replay, path, locks })
 }

@@ -204,8 +204,8 @@ fn open_outputs(
         .with_context(|| format!("cannot write {}", results_path.display()))
         .map_err(Fatal::usage)?;
     let mut earlier = RunSummary::default();
-    if plan.replay.is_some() {
-        journal::copy_done(&plan.path, |fields| {
+    if let Some(replay) = &plan.replay {
+        journal::copy_done(&plan.path, replay, |fields| {
             earlier.record_fields(fields);
             results.write_fields(fields).map_err(std::io::Error::other)
         })
@@ -232,7 +232,8 @@ async fn job(
         Target::Sandbox => Some(sandbox::start(&opts.input).await?),
         Target::Url(_) => None,
     };
-    let JournalPlan { journal, replay, path: journal_path } = plan;
+    // The locks live as long as this function: the whole run.
+    let JournalPlan { journal, replay, path: journal_path, locks: _locks } = plan;
     let sender = Arc::new(start_sender(&opts, sim.as_ref(), &credentials, journal)?);
     if validator.schema().uses_names() {
         let directory = lookup::fetch_directory(&sender).await.map_err(|e| {

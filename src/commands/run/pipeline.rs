@@ -124,11 +124,7 @@ pub(super) async fn pipeline(
         collector.take(finished, invalid_rows.load(Ordering::Relaxed));
     }
     let mut summary = collector.finish();
-    summary.validation = match reader_thread.join() {
-        Ok(Ok(tally)) => tally,
-        Ok(Err(e)) => return Err(Fatal::aborted(e)),
-        Err(_) => return Err(Fatal::aborted(anyhow!("the reader thread panicked"))),
-    };
+    summary.validation = reader_thread.join().map_err(|_| Fatal::aborted(anyhow!("the reader thread panicked")))?;
     summary.retries = sender.budget.retries();
     summary.elapsed = started.elapsed();
     summary.stop = sender.stop.reason();
@@ -198,11 +194,14 @@ struct ReaderThread {
 }
 
 impl ReaderThread {
-    fn spawn(self, tx: mpsc::Sender<Vec<ValidRow>>) -> std::thread::JoinHandle<anyhow::Result<Tally>> {
+    fn spawn(self, tx: mpsc::Sender<Vec<ValidRow>>) -> std::thread::JoinHandle<Tally> {
         std::thread::spawn(move || self.run(tx))
     }
 
-    fn run(mut self, tx: mpsc::Sender<Vec<ValidRow>>) -> anyhow::Result<Tally> {
+    /// Reads to the end, or until the input or errors.csv fails: then the
+    /// job stops (the summary says why, and how to resume) with every row
+    /// read so far accounted for.
+    fn run(mut self, tx: mpsc::Sender<Vec<ValidRow>>) -> Tally {
         let mut tally = Tally::default();
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         let read = self.read_all(&mut tally, &mut batch, &tx);
@@ -215,16 +214,16 @@ impl ReaderThread {
         if !batch.is_empty() {
             let _ = tx.blocking_send(batch);
         }
-        read?;
-        let flushed = self
-            .errors
-            .into_inner()
-            .and_then(|mut w| std::io::Write::flush(&mut w))
-            .with_context(|| format!("cannot write {}", self.errors_path.display()));
-        if let Err(e) = &flushed {
+        if read.is_ok()
+            && let Err(e) = self
+                .errors
+                .into_inner()
+                .and_then(|mut w| std::io::Write::flush(&mut w))
+                .with_context(|| format!("cannot write {}", self.errors_path.display()))
+        {
             self.sender.stop.trigger(StopReason::Aborted(format!("{e:#}")));
         }
-        flushed.map(|()| tally)
+        tally
     }
 
     fn read_all(
@@ -266,12 +265,15 @@ impl ReaderThread {
 /// A valid row as the senders get it, or `None` when an earlier run
 /// finished it (its result is already in results.csv).
 fn to_send(replay: Option<&Replay>, line: u64, update: CallUpdate) -> Option<ValidRow> {
-    let Some(replay) = replay else { return Some(ValidRow { line, update, in_doubt: false, before: None }) };
+    let Some(replay) = replay else {
+        return Some(ValidRow { line, update, in_doubt: false, before: None, intent_at: None });
+    };
     if replay.done.contains(line) {
         return None;
     }
     let before = replay.before.get(&line).and_then(|json| Snapshot::parse(json));
-    Some(ValidRow { line, update, in_doubt: replay.in_doubt.contains(line), before })
+    let in_doubt = replay.in_doubt.contains(line);
+    Some(ValidRow { line, update, in_doubt, before, intent_at: replay.intent_at.get(&line).copied() })
 }
 
 /// Owns everything the outcomes update: results.csv, the rollback file, the
