@@ -33,7 +33,9 @@ impl Workdir {
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("TRACKDRIVE_PUBLIC_KEY")
-            .env_remove("TRACKDRIVE_PRIVATE_KEY");
+            .env_remove("TRACKDRIVE_PRIVATE_KEY")
+            // Input locks stay in the test's directory, not the user's.
+            .env("TDRECON_LOCK_DIR", self.dir.path().join("locks"));
         cmd
     }
 

@@ -1,0 +1,218 @@
+//! Never twice: overlapping runs, torn journals with a resume killed on top,
+//! settling `unknown` rows from the audit log, proxies, and every way a run
+//! stops. Real processes against the simulator; its state says how often
+//! each call was changed.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tdrecon::sim::FaultConfig;
+
+use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line};
+use crate::util::{Workdir, describe, stderr, stdout};
+
+const FIRST: u64 = 100000001;
+
+fn job(wd: &Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> Command {
+    let url = sim.url();
+    let mut args = vec!["run", file, "--base-url", &url, "--quiet", "--rate", "0", "--backoff-base-ms", "5"];
+    args.extend_from_slice(extra);
+    let mut cmd = wd.command(&args);
+    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    cmd
+}
+
+/// Every row adds `1.25` to its own call (the calls start at 0).
+fn add_rows(n: u64) -> String {
+    let mut s = String::from("id,add_revenue\n");
+    for i in 0..n {
+        s.push_str(&format!("{},1.25\n", FIRST + i));
+    }
+    s
+}
+
+fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start tdrecon")
+}
+
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How many times each of the first `n` calls was updated.
+fn applied(sim: &SimHarness, n: u64) -> Vec<u64> {
+    let calls = sim.calls_by_id();
+    (0..n).map(|i| calls[&(FIRST + i)]["updates_applied"].as_u64().unwrap()).collect()
+}
+
+fn statuses(text: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in by_line(text).values() {
+        *counts.entry(r["status"].clone()).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn a_second_run_of_the_same_journal_or_input_is_refused_while_the_first_is_live() {
+    const ROWS: u64 = 200;
+    let sim = SimHarness::start(ROWS, |c| {
+        c.faults = FaultConfig { latency: Duration::from_millis(20), ..FaultConfig::default() }
+    });
+    let wd = Workdir::new();
+    wd.write("in.csv", add_rows(ROWS));
+    wd.write("copy.csv", add_rows(ROWS));
+    let first = spawn(&mut job(&wd, &sim, "in.csv", &["--concurrency", "2"]));
+    wait_for("the first run to start sending", || sim.stat("requests") > 5);
+    let pid = format!("process {}", first.id());
+    for extra in [&[][..], &["--resume"], &["--restart"]] {
+        let out = wd.run(&mut job(&wd, &sim, "in.csv", extra), 2);
+        let err = stderr(&out);
+        assert!(err.contains("another tdrecon run") && err.contains(&pid), "{extra:?}: {err}");
+        assert!(err.contains("started 20"), "says since when: {err}");
+    }
+    // The same content under another name, to the same account.
+    let out = wd.run(&mut job(&wd, &sim, "copy.csv", &[]), 2);
+    assert!(stderr(&out).contains("same content as copy.csv"), "{}", stderr(&out));
+    assert!(!wd.path("copy.results.csv").exists() && !wd.path("copy.errors.csv").exists());
+
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let results = wd.read("in.results.csv");
+    assert_eq!(by_line(&results).len() as u64, ROWS, "results.csv has every row once");
+    assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "every add applied exactly once");
+    // Once the first run is gone, its lock is too (a second run is told the
+    // file was already sent, as before).
+    let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 2);
+    assert!(stderr(&out).contains("already sent"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_torn_journal_then_a_killed_resume_then_a_final_resume_apply_every_add_once() {
+    const ROWS: u64 = 400;
+    let sim = SimHarness::start(ROWS, |c| {
+        c.faults = FaultConfig {
+            latency: Duration::from_millis(2),
+            latency_jitter: Duration::from_millis(4),
+            ..FaultConfig::default()
+        }
+    });
+    let wd = Workdir::new();
+    wd.write("in.csv", add_rows(ROWS));
+    // A full disk tears a record part-way through the run; with --reconcile
+    // each intent carries the call's values as JSON, full of quotes.
+    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile"]);
+    cmd.env("TDRECON_TEST_JOURNAL_LIMIT", "40000");
+    wd.run(&mut cmd, 3);
+    let mut journal = std::fs::read(wd.path("in.results.journal")).unwrap();
+    assert!(!journal.ends_with(b"\n"), "the full disk tore the last record");
+    // And a fragment torn inside a quoted field, as a v1 journal could not survive.
+    journal.extend_from_slice(b"\n0123456789abcdef I\t401\t{\"revenue\":\"1");
+    std::fs::write(wd.path("in.results.journal"), &journal).unwrap();
+
+    // A resume, killed mid-flight…
+    let mut resume = spawn(&mut job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile", "--resume"]));
+    let before = sim.stat("requests");
+    wait_for("the resume to send", || sim.stat("requests") > before + 40);
+    resume.kill().unwrap();
+    resume.wait().unwrap();
+    // …then a final resume settles everything from the audit log.
+    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile", "--resume"]);
+    let out = wd.run(&mut cmd, 0);
+    let results = wd.read("in.results.csv");
+    assert_eq!(statuses(&results).get("ok"), Some(&(ROWS as usize)), "{}", stdout(&out));
+    assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "every add applied exactly once: {:?}", applied(&sim, ROWS));
+    assert!(sim.calls_by_id().values().all(|c| c["revenue"] == "1.25"));
+}
+
+#[test]
+fn resume_with_reconcile_settles_every_unknown_row_of_a_fault_heavy_run_from_the_audit_log() {
+    const ROWS: u64 = 300;
+    let sim = SimHarness::start(ROWS, |c| {
+        c.faults = FaultConfig { seed: 11, apply_then_reset: 0.2, reset_before_apply: 0.15, ..FaultConfig::default() }
+    });
+    let wd = Workdir::new();
+    wd.write("in.csv", add_rows(ROWS));
+    // Without --reconcile, an add whose connection dropped is left unknown.
+    wd.run(&mut job(&wd, &sim, "in.csv", &["--concurrency", "8"]), 1);
+    let first = statuses(&wd.read("in.results.csv"));
+    let unknown = first.get("unknown").copied().unwrap_or(0);
+    assert!(unknown > 20, "the faults should leave rows unknown: {first:?}");
+    let applied_before: u64 = applied(&sim, ROWS).iter().sum();
+
+    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]);
+    let out = cmd.output().unwrap();
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{}", describe(&cmd, &wd.path("."), &out, "resume"));
+    let after = statuses(&wd.read("in.results.csv"));
+    assert!(!after.contains_key("unknown"), "no row is left unknown: {after:?}");
+    // The faults go on: a row whose connection dropped twice before it was
+    // applied is `failed` (not applied, safe to send again); send those.
+    for _ in 0..5 {
+        if !statuses(&wd.read("in.results.csv")).contains_key("failed") {
+            break;
+        }
+        job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]).output().unwrap();
+    }
+    let after = statuses(&wd.read("in.results.csv"));
+    assert_eq!(after.get("ok"), Some(&(ROWS as usize)), "{after:?}");
+    assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "every add applied exactly once");
+    let results = by_line(&wd.read("in.results.csv"));
+    let by_audit = results.values().filter(|r| r["error"].contains("audit log")).count();
+    // The unknown rows that had been applied were recognised, not resent.
+    assert!(by_audit > 0 && applied_before > (ROWS - unknown as u64), "{by_audit} {applied_before}");
+}
+
+#[test]
+fn a_proxy_in_the_environment_never_sees_a_plain_http_target() {
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let proxy = format!("http://{}", trap.local_addr().unwrap());
+    let sim = SimHarness::start(20, |_| {});
+    let wd = Workdir::new();
+    wd.write("in.csv", add_rows(20));
+    let mut cmd = job(&wd, &sim, "in.csv", &[]);
+    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+        cmd.env(var, &proxy);
+    }
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    wd.run(&mut cmd, 0);
+    assert!(trap.accept().is_err(), "a request went through the proxy");
+    assert!(applied(&sim, 20).iter().all(|&n| n == 1));
+}
+
+#[test]
+fn sighup_drains_like_ctrl_c_and_exits_130() {
+    let sim = SimHarness::start(40, |c| {
+        c.faults = FaultConfig { latency: Duration::from_millis(300), ..FaultConfig::default() }
+    });
+    let wd = Workdir::new();
+    wd.write("in.csv", add_rows(40));
+    let child = spawn(&mut job(&wd, &sim, "in.csv", &["--concurrency", "4", "--summary-json", "s.json"]));
+    wait_for("requests in flight", || sim.stat("requests") >= 4);
+    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    assert!(wd.path("s.json").exists());
+    let results = statuses(&wd.read("in.results.csv"));
+    assert_eq!(results.keys().map(String::as_str).collect::<Vec<_>>(), ["not_sent", "ok"], "{results:?}");
+}
+
+#[test]
+fn rows_held_back_by_a_429_pause_do_not_grow_the_retry_budget() {
+    const ROWS: u64 = 300;
+    let sim = SimHarness::start(ROWS, |c| c.rate_limit = Some(100));
+    let wd = Workdir::new();
+    wd.write("in.csv", add_rows(ROWS).replace("add_revenue", "revenue"));
+    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "16", "--summary-json", "s.json"]);
+    let out = cmd.output().unwrap();
+    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", describe(&cmd, &wd.path("."), &out, "run"));
+    // At most 50 + 20% of 300 retries, whatever the server's pauses did.
+    let requests = sim.stat("requests");
+    assert!(requests <= ROWS + 50 + ROWS / 5, "{requests} requests for {ROWS} rows");
+    assert!(sim.stat("throttled") > 0, "the limit should have been met");
+}
