@@ -56,6 +56,17 @@ impl SimHarness {
     }
 }
 
+/// `tdrecon run FILE` against `sim` with the test keys, quietly, unthrottled,
+/// with short backoffs, plus `extra`.
+pub fn run_job(wd: &crate::util::Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> std::process::Command {
+    let url = sim.url();
+    let mut args = vec!["run", file, "--base-url", &url, "--quiet", "--rate", "0", "--backoff-base-ms", "5"];
+    args.extend_from_slice(extra);
+    let mut cmd = wd.command(&args);
+    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    cmd
+}
+
 /// A CSV file's rows as maps from header to cell.
 pub fn rows(text: &str) -> Vec<HashMap<String, String>> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());

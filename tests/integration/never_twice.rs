@@ -8,18 +8,13 @@ use std::time::{Duration, Instant};
 
 use tdrecon::sim::FaultConfig;
 
-use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line};
+use crate::harness::{SimHarness, by_line, run_job};
 use crate::util::{Workdir, describe, stderr, stdout};
 
 const FIRST: u64 = 100000001;
 
 fn job(wd: &Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> Command {
-    let url = sim.url();
-    let mut args = vec!["run", file, "--base-url", &url, "--quiet", "--rate", "0", "--backoff-base-ms", "5"];
-    args.extend_from_slice(extra);
-    let mut cmd = wd.command(&args);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
-    cmd
+    run_job(wd, sim, file, extra)
 }
 
 /// Every row adds `1.25` to its own call (the calls start at 0).

@@ -8,16 +8,11 @@ use std::time::Duration;
 
 use tdrecon::sim::FaultConfig;
 
-use crate::harness::{PRIVATE, PUBLIC, SimHarness, rows};
+use crate::harness::{SimHarness, rows, run_job};
 use crate::util::{Workdir, describe, stderr, stdout};
 
 fn job(wd: &Workdir, sim: &SimHarness, extra: &[&str]) -> Command {
-    let url = sim.url();
-    let mut args = vec!["run", "in.csv", "--base-url", &url, "--quiet", "--rate", "0", "--backoff-base-ms", "5"];
-    args.extend_from_slice(extra);
-    let mut cmd = wd.command(&args);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
-    cmd
+    run_job(wd, sim, "in.csv", extra)
 }
 
 /// Even rows set revenue to `i.25`, odd rows add `i.75` (calls start at 0).
