@@ -68,19 +68,19 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     credentials: Option<PathBuf>,
     /// Requests per second, retries included (0 turns the limiter off: simulator only).
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
     rate: u32,
     /// Requests allowed at once above the steady rate [default: rate/5, at least 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     burst: Option<u32>,
     /// Requests in flight at once.
-    #[arg(long, default_value = "8", value_name = "N")]
-    concurrency: std::num::NonZeroUsize,
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    concurrency: u16,
     /// Per-request timeout, covering the whole exchange (e.g. 30s, 500ms, 2m).
-    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_parser = timeout, value_name = "DURATION")]
     timeout: std::time::Duration,
     /// Retries per row after the first attempt.
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     max_retries: u32,
     /// HTTP method for updates.
     #[arg(long, value_enum, default_value_t = MethodArg::Put)]
@@ -92,7 +92,7 @@ struct RunArgs {
     #[arg(long, value_name = "N|P%")]
     max_failures: Option<String>,
     /// The longest a server's Retry-After may pause the job.
-    #[arg(long, default_value = "120s", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, default_value = "120s", value_parser = max_pause, value_name = "DURATION")]
     max_pause: std::time::Duration,
     /// Send nothing: write the JSON body each row would send into results (status not_sent).
     #[arg(long)]
@@ -122,15 +122,25 @@ struct RunArgs {
     #[arg(long, hide = true)]
     no_journal_sync: bool,
     /// First retry's backoff ceiling, in milliseconds (doubles per retry).
-    #[arg(long, default_value_t = 500, hide = true)]
+    #[arg(long, default_value_t = 500, hide = true, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     backoff_base_ms: u64,
     /// Largest backoff, in milliseconds.
-    #[arg(long, default_value_t = 30_000, hide = true)]
+    #[arg(long, default_value_t = 30_000, hide = true, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     backoff_cap_ms: u64,
 }
 
-/// `30s`, `500ms`, `2m`, or a bare number of seconds.
-fn duration(text: &str) -> Result<std::time::Duration, String> {
+/// `--timeout`: 1 ms to 1 hour.
+fn timeout(text: &str) -> Result<std::time::Duration, String> {
+    duration(text, std::time::Duration::from_millis(1), std::time::Duration::from_secs(3600))
+}
+
+/// `--max-pause`: 1 ms to 1 hour.
+fn max_pause(text: &str) -> Result<std::time::Duration, String> {
+    duration(text, std::time::Duration::from_millis(1), std::time::Duration::from_secs(3600))
+}
+
+/// `30s`, `500ms`, `2m`, or a bare number of seconds, from `min` to `max`.
+fn duration(text: &str, min: std::time::Duration, max: std::time::Duration) -> Result<std::time::Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
@@ -141,10 +151,12 @@ fn duration(text: &str) -> Result<std::time::Duration, String> {
         "m" => n * 60.0,
         _ => return Err(format!("{t:?}: expected a duration like 30s or 500ms")),
     };
-    if secs <= 0.0 || !secs.is_finite() {
-        return Err(format!("{t:?}: must be more than zero"));
+    let range = || format!("{t:?}: expected from {} ms to {} s", min.as_millis(), max.as_secs());
+    // Checked before building a Duration, which panics on values past its range.
+    if !secs.is_finite() || secs < min.as_secs_f64() || secs > max.as_secs_f64() {
+        return Err(range());
     }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| range())
 }
 
 impl RunArgs {
@@ -173,7 +185,8 @@ impl RunArgs {
             target,
             keys: self.credentials.map_or(KeySource::Environment, KeySource::File),
             rate,
-            concurrency: self.concurrency,
+            concurrency: std::num::NonZeroUsize::new(usize::from(self.concurrency))
+                .expect("--concurrency is at least 1"),
             timeout: self.timeout,
             max_retries: self.max_retries,
             method: match self.method {
@@ -206,7 +219,7 @@ struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: std::net::SocketAddr,
     /// How many calls to create.
-    #[arg(long, default_value_t = 1000, conflicts_with = "calls_file")]
+    #[arg(long, default_value_t = 1000, conflicts_with = "calls_file", value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     calls: u64,
     /// The first call id; the rest count up from it.
     #[arg(long, default_value_t = 100_000_001)]
@@ -218,7 +231,7 @@ struct SimArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Requests per second before answering 429 with Retry-After.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rate_limit: Option<u32>,
     /// Send Retry-After as an HTTP date instead of seconds.
     #[arg(long)]
@@ -227,10 +240,10 @@ struct SimArgs {
     #[arg(long = "fail-5xx", default_value_t = 0.0, value_parser = probability, value_name = "P")]
     fail_5xx: f64,
     /// Added latency per update, in milliseconds.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
+    #[arg(long, default_value_t = 0, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
     latency_ms: u64,
     /// Up to this much more latency, drawn per request.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
+    #[arg(long, default_value_t = 0, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
     latency_jitter_ms: u64,
     /// Probability of dropping the connection without applying.
     #[arg(long, default_value_t = 0.0, value_parser = probability, value_name = "P")]
@@ -239,13 +252,13 @@ struct SimArgs {
     #[arg(long, default_value_t = 0.0, value_parser = probability, value_name = "P")]
     apply_then_stall: f64,
     /// How long a stalled response is held.
-    #[arg(long, default_value_t = 120_000, value_name = "MS")]
+    #[arg(long, default_value_t = 120_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     stall_ms: u64,
     /// Probability of applying, then dropping the connection.
     #[arg(long, default_value_t = 0.0, value_parser = probability, value_name = "P")]
     apply_then_reset: f64,
     /// The first N update requests for each call get 503.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     fail_first: u64,
     /// On SIGINT/SIGTERM, write the final state JSON here before exiting.
     #[arg(long, value_name = "FILE")]
@@ -375,6 +388,33 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
             };
             print!("{}", commands::template::render(use_case));
             Ok(Exit::Ok)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Fuzz: no text makes the duration parser panic, and what it
+        /// accepts is within the flag's range.
+        #[test]
+        fn durations_are_bounded(text in "\\PC{0,24}|[0-9.]{1,30}(ms|s|m)?") {
+            if let Ok(d) = timeout(&text) {
+                proptest::prop_assert!(d >= std::time::Duration::from_millis(1) && d <= std::time::Duration::from_secs(3600));
+            }
+        }
+    }
+
+    #[test]
+    fn duration_table() {
+        let ok = [("30s", 30_000), ("500ms", 500), ("2m", 120_000), ("1.5", 1_500), ("3600", 3_600_000)];
+        for (text, ms) in ok {
+            assert_eq!(timeout(text).map(|d| d.as_millis()), Ok(ms), "{text}");
+        }
+        for bad in ["0", "0.1ms", "3601s", "61m", "99999999999999999999", "1e400", "-1s", "s", "", "5h"] {
+            assert!(timeout(bad).is_err(), "{bad}");
         }
     }
 }

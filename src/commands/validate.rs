@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::exit::{Exit, Fatal};
 use crate::input::InputOptions;
 use crate::input::parallel::{Stopped, check_all, default_workers};
-use crate::input::reader::Record;
+use crate::input::reader::{Record, read_error};
 use crate::input::rejection::Rejection;
 use crate::outputs::create_error_report;
 use crate::outputs::tally::Tally;
@@ -40,9 +40,7 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         Ok(())
     };
     check_all(reader, &mut validator, default_workers(), &mut check).map_err(|stopped| match stopped {
-        Stopped::Read(e) => {
-            Fatal::usage(anyhow::Error::new(e).context(format!("cannot read {}", opts.input.path.display())))
-        }
+        Stopped::Read(e) => Fatal::usage(read_error(&opts.input.path, e)),
         Stopped::Each(e) => write_err(e),
     })?;
     errors

@@ -30,7 +30,26 @@ pub enum ReadError {
     Empty { path: PathBuf },
     #[error("{path} is not UTF-8 CSV text{hint}")]
     NotText { path: PathBuf, hint: &'static str },
+    #[error(
+        "{path} is not text: byte {offset} is a NUL byte (binary data, or a file of zeros); nothing was read past it"
+    )]
+    Binary { path: PathBuf, offset: u64 },
+    #[error("{path}: the header row is over the limit of {limit}")]
+    HeaderTooLarge { path: PathBuf, limit: String },
 }
+
+/// The most bytes one record may hold (its fields together); a longer one
+/// is rejected without being held in memory, and reading goes on.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// The most fields one record may have.
+pub const MAX_FIELDS: usize = 1_000;
+/// The most bytes the header row may hold.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// A NUL byte in the input, at this offset (an `io::Error`'s inner error).
+#[derive(Debug, thiserror::Error)]
+#[error("a NUL byte at offset {0}")]
+struct NulByte(u64);
 
 /// One record, and the lines of the file it spans.
 #[derive(Debug)]
@@ -40,6 +59,9 @@ pub struct Record<'a> {
     pub raw: &'a ByteRecord,
     /// The file ends inside a quoted field that opened in this record.
     pub unclosed_quote: bool,
+    /// The record passed `MAX_RECORD_BYTES` or `MAX_FIELDS`: why. Its
+    /// fields are only its start; the rest was never held.
+    pub oversize: Option<&'static str>,
 }
 
 /// A `Record` that owns its fields, to hand to another thread.
@@ -49,26 +71,35 @@ pub struct OwnedRecord {
     pub end_line: u64,
     pub raw: ByteRecord,
     pub unclosed_quote: bool,
+    pub oversize: Option<&'static str>,
 }
 
 impl OwnedRecord {
     pub fn as_record(&self) -> Record<'_> {
-        Record { line: self.line, end_line: self.end_line, raw: &self.raw, unclosed_quote: self.unclosed_quote }
+        Record {
+            line: self.line,
+            end_line: self.end_line,
+            raw: &self.raw,
+            unclosed_quote: self.unclosed_quote,
+            oversize: self.oversize,
+        }
     }
 }
 
 /// Where a record lies in the file.
 #[derive(Debug, Clone, Copy)]
 struct Span {
+    /// Where the record starts in the file (not in what the csv reader saw).
     start_byte: u64,
     line: u64,
     end_line: u64,
+    oversize: Option<&'static str>,
 }
 
 pub struct CsvReader {
     path: PathBuf,
     delimiter: u8,
-    csv: csv::Reader<Counted<File>>,
+    csv: csv::Reader<Guard<File>>,
     index: Arc<Mutex<LineIndex>>,
     current: ByteRecord,
     ahead: ByteRecord,
@@ -83,13 +114,22 @@ impl CsvReader {
         if path.is_dir() {
             return Err(ReadError::Directory { path: path.to_path_buf() });
         }
-        let file = File::open(path).map_err(io_err)?;
+        let mut file = File::open(path).map_err(io_err)?;
+        let mut start = [0u8; 2];
+        let n = file.read(&mut start).map_err(io_err)?;
+        if n == 2 && matches!(start, [0xFF, 0xFE] | [0xFE, 0xFF]) {
+            return Err(ReadError::NotText {
+                path: path.to_path_buf(),
+                hint: " (it looks like UTF-16: save it as \"CSV UTF-8\")",
+            });
+        }
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
         let index = Arc::new(Mutex::new(LineIndex::default()));
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(delimiter)
-            .from_reader(Counted { inner: file, index: Arc::clone(&index) });
+            .from_reader(Guard::new(file, Arc::clone(&index), delimiter));
         let mut reader = CsvReader {
             path: path.to_path_buf(),
             delimiter,
@@ -100,11 +140,20 @@ impl CsvReader {
             ahead_span: None,
         };
         let mut header = ByteRecord::new();
-        if reader.read_into(&mut header).map_err(io_err)?.is_none() {
+        let read_err = |e: io::Error| read_error(path, e);
+        let Some(span) = reader.read_into(&mut header).map_err(read_err)? else {
             return Err(ReadError::Empty { path: path.to_path_buf() });
+        };
+        let limit = match span.oversize {
+            Some(limit) => Some(limit.to_string()),
+            None if header.as_slice().len() > MAX_HEADER_BYTES => Some(format!("{} KiB", MAX_HEADER_BYTES >> 10)),
+            None => None,
+        };
+        if let Some(limit) = limit {
+            return Err(ReadError::HeaderTooLarge { path: path.to_path_buf(), limit });
         }
         let headers = decode_headers(&header).map_err(|hint| ReadError::NotText { path: path.to_path_buf(), hint })?;
-        reader.ahead_span = reader.read_ahead().map_err(io_err)?;
+        reader.ahead_span = reader.read_ahead().map_err(read_err)?;
         Ok((reader, headers))
     }
 
@@ -118,7 +167,13 @@ impl CsvReader {
         let unclosed_quote = self.ahead_span.is_none()
             && span.end_line > span.line
             && ends_inside_quotes(self.tail_from(span.start_byte)?, self.delimiter)?;
-        Ok(Some(Record { line: span.line, end_line: span.end_line, raw: &self.current, unclosed_quote }))
+        Ok(Some(Record {
+            line: span.line,
+            end_line: span.end_line,
+            raw: &self.current,
+            unclosed_quote,
+            oversize: span.oversize,
+        }))
     }
 
     /// Like `next_record`, into `into`: its fields' buffer is swapped with
@@ -128,7 +183,8 @@ impl CsvReader {
         let Some(record) = self.next_record()? else {
             return Ok(false);
         };
-        (into.line, into.end_line, into.unclosed_quote) = (record.line, record.end_line, record.unclosed_quote);
+        (into.line, into.end_line, into.unclosed_quote, into.oversize) =
+            (record.line, record.end_line, record.unclosed_quote, record.oversize);
         std::mem::swap(&mut into.raw, &mut self.current);
         Ok(true)
     }
@@ -152,18 +208,29 @@ impl CsvReader {
 
 /// Reads one record into `record`, with where it lies in the file.
 fn read_span(
-    csv: &mut csv::Reader<Counted<File>>,
+    csv: &mut csv::Reader<Guard<File>>,
     index: &Mutex<LineIndex>,
     record: &mut ByteRecord,
 ) -> io::Result<Option<Span>> {
-    let start_byte = csv.position().byte();
+    let start = csv.position().byte();
     let more = csv.read_byte_record(record).map_err(csv_io_error)?;
     if !more {
         return Ok(None);
     }
-    let end_byte = csv.position().byte();
-    let (line, end_line) = lock(index).span(start_byte, end_byte);
-    Ok(Some(Span { start_byte, line, end_line }))
+    let end = csv.position().byte();
+    let mut index = lock(index);
+    let oversize = index.oversize_in(start, end);
+    let (start_byte, end_byte) = (index.real(start), index.real(end));
+    let (line, end_line) = index.span(start_byte, end_byte);
+    Ok(Some(Span { start_byte, line, end_line, oversize }))
+}
+
+/// A reading error as the user should see it.
+pub fn read_error(path: &Path, e: io::Error) -> ReadError {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<NulByte>()) {
+        Some(NulByte(offset)) => ReadError::Binary { path: path.to_path_buf(), offset: *offset },
+        None => ReadError::Io { path: path.to_path_buf(), source: e },
+    }
 }
 
 fn lock(index: &Mutex<LineIndex>) -> MutexGuard<'_, LineIndex> {
@@ -197,16 +264,148 @@ fn decode_headers(header: &ByteRecord) -> Result<Vec<String>, &'static str> {
         .collect()
 }
 
-/// Passes the file's bytes through to the csv reader, noting where lines start.
-struct Counted<R> {
-    inner: R,
-    index: Arc<Mutex<LineIndex>>,
+/// Where the csv reader stands in a record, as csv-core walks it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lex {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
 }
 
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        lock(&self.index).feed(&buf[..n]);
+impl Lex {
+    fn next(self, b: u8, delimiter: u8) -> Lex {
+        let ends_field = b == delimiter || b == b'\n' || b == b'\r';
+        match self {
+            Lex::FieldStart if b == b'"' => Lex::Quoted,
+            Lex::FieldStart | Lex::Unquoted | Lex::QuoteInQuoted if ends_field => Lex::FieldStart,
+            Lex::FieldStart | Lex::Unquoted => Lex::Unquoted,
+            Lex::Quoted if b == b'"' => Lex::QuoteInQuoted,
+            Lex::Quoted => Lex::Quoted,
+            Lex::QuoteInQuoted if b == b'"' => Lex::Quoted,
+            Lex::QuoteInQuoted => Lex::Unquoted,
+        }
+    }
+}
+
+/// Passes the file's bytes to the csv reader, noting where lines start, and
+/// keeps any record within `MAX_RECORD_BYTES` and `MAX_FIELDS`: past either,
+/// the rest of the record is read but not passed on (a quote left open is
+/// closed), so the csv reader never holds it, and the record is noted as
+/// oversize. A NUL byte stops reading: CSV text never holds one.
+struct Guard<R> {
+    inner: R,
+    index: Arc<Mutex<LineIndex>>,
+    delimiter: u8,
+    lex: Lex,
+    record_bytes: usize,
+    fields: usize,
+    /// Dropping the rest of an oversize record.
+    skipping: bool,
+    chunk: Box<[u8]>,
+    /// Bytes of `chunk` read from the file, and how many have been handled.
+    len: usize,
+    at: usize,
+    /// Bytes read from the file, and bytes passed to the csv reader.
+    real: u64,
+    passed: u64,
+}
+
+impl<R: Read> Guard<R> {
+    fn new(inner: R, index: Arc<Mutex<LineIndex>>, delimiter: u8) -> Guard<R> {
+        Guard {
+            inner,
+            index,
+            delimiter,
+            lex: Lex::FieldStart,
+            record_bytes: 0,
+            fields: 1,
+            skipping: false,
+            chunk: vec![0; 64 << 10].into_boxed_slice(),
+            len: 0,
+            at: 0,
+            real: 0,
+            passed: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n == 0 && !out.is_empty() {
+            if self.at == self.len {
+                self.len = self.inner.read(&mut self.chunk)?;
+                self.at = 0;
+                if self.len == 0 {
+                    return Ok(0);
+                }
+            }
+            n = self.pass(out)?;
+        }
+        Ok(n)
+    }
+}
+
+impl<R> Guard<R> {
+    /// Moves bytes from `chunk` to `out` until either runs out.
+    fn pass(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        let mut index = lock(&self.index);
+        // The bytes since `from` go to the line index together; lines inside
+        // a record being dropped are counted, but their starts not kept.
+        let mut from = self.at;
+        while self.at < self.len && n < out.len() {
+            let b = self.chunk[self.at];
+            if b == 0 {
+                index.feed(&self.chunk[from..self.at], !self.skipping);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, NulByte(self.real)));
+            }
+            let before = self.lex;
+            self.lex = before.next(b, self.delimiter);
+            let ends_record = (b == b'\n' || b == b'\r') && before != Lex::Quoted;
+            if ends_record && self.skipping {
+                index.feed(&self.chunk[from..self.at], false);
+                from = self.at;
+                // Where the csv reader's offsets and the file's part.
+                index.shift(self.passed, self.real - self.passed);
+                self.skipping = false;
+            }
+            self.at += 1;
+            self.real += 1;
+            if ends_record {
+                (self.record_bytes, self.fields) = (0, 1);
+            } else if self.skipping {
+                continue;
+            } else {
+                self.record_bytes += 1;
+                self.fields += usize::from(b == self.delimiter && before != Lex::Quoted);
+                let over = if self.record_bytes > MAX_RECORD_BYTES {
+                    Some("1 MiB a record")
+                } else if self.fields > MAX_FIELDS {
+                    Some("1,000 fields a record")
+                } else {
+                    None
+                };
+                if let Some(limit) = over {
+                    index.feed(&self.chunk[from..self.at], true);
+                    from = self.at;
+                    index.note_oversize(self.passed, limit);
+                    self.skipping = true;
+                    if before == Lex::Quoted {
+                        // Close the open quote so the csv reader ends the field.
+                        out[n] = b'"';
+                        n += 1;
+                        self.passed += 1;
+                    }
+                    continue;
+                }
+            }
+            out[n] = b;
+            n += 1;
+            self.passed += 1;
+        }
+        index.feed(&self.chunk[from..self.at], !self.skipping);
         Ok(n)
     }
 }
@@ -221,11 +420,27 @@ struct LineIndex {
     /// The last chunk ended in `\r`: a `\n` starting the next one ends no new line.
     after_cr: bool,
     starts: VecDeque<(u64, u64)>,
+    /// Where the bytes the csv reader saw part from the file's (a record's
+    /// dropped rest): `(csv offset, file offset - csv offset)` from there on,
+    /// and the difference before the first.
+    shifts: VecDeque<(u64, u64)>,
+    base_shift: u64,
+    /// Records cut short, by a csv offset inside them, with the limit passed.
+    oversize: VecDeque<(u64, &'static str)>,
 }
 
 impl Default for LineIndex {
     fn default() -> Self {
-        LineIndex { offset: 0, line: 1, line_is_blank: true, after_cr: false, starts: VecDeque::new() }
+        LineIndex {
+            offset: 0,
+            line: 1,
+            line_is_blank: true,
+            after_cr: false,
+            starts: VecDeque::new(),
+            shifts: VecDeque::new(),
+            base_shift: 0,
+            oversize: VecDeque::new(),
+        }
     }
 }
 
@@ -233,7 +448,41 @@ impl LineIndex {
     /// Counts lines the way editors do: `\n`, `\r\n` and a lone `\r` (old
     /// Mac exports, which the csv reader also treats as a record end) each
     /// end one line.
-    fn feed(&mut self, chunk: &[u8]) {
+    /// The file offset of a csv reader's offset.
+    fn real(&mut self, csv: u64) -> u64 {
+        let shift = self.shifts.iter().rev().find(|&&(at, _)| at <= csv).map_or(self.base_shift, |&(_, d)| d);
+        csv + shift
+    }
+
+    fn shift(&mut self, csv: u64, shift: u64) {
+        self.shifts.push_back((csv, shift));
+    }
+
+    fn note_oversize(&mut self, csv: u64, limit: &'static str) {
+        self.oversize.push_back((csv, limit));
+    }
+
+    /// Whether the record at csv offsets `start..end` was cut short; forgets
+    /// what lies before it.
+    fn oversize_in(&mut self, start: u64, end: u64) -> Option<&'static str> {
+        while self.shifts.front().is_some_and(|&(at, _)| at <= start) {
+            self.base_shift = self.shifts.pop_front().map_or(self.base_shift, |(_, d)| d);
+        }
+        while self.oversize.front().is_some_and(|&(at, _)| at < start) {
+            self.oversize.pop_front();
+        }
+        match self.oversize.front() {
+            Some(&(at, limit)) if at <= end => {
+                self.oversize.pop_front();
+                Some(limit)
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts the lines in `chunk`; `keep_starts: false` for the dropped
+    /// rest of an oversize record, whose line starts no record needs.
+    fn feed(&mut self, chunk: &[u8], keep_starts: bool) {
         let mut pos = 0;
         if std::mem::take(&mut self.after_cr) && chunk.first() == Some(&b'\n') {
             pos = 1;
@@ -241,7 +490,7 @@ impl LineIndex {
         loop {
             let ending = memchr::memchr2(b'\n', b'\r', &chunk[pos..]).map(|i| pos + i);
             let end = ending.unwrap_or(chunk.len());
-            if self.line_is_blank && end > pos {
+            if self.line_is_blank && end > pos && keep_starts {
                 self.starts.push_back((self.offset + pos as u64, self.line));
                 self.line_is_blank = false;
             }
@@ -365,9 +614,9 @@ mod tests {
     #[test]
     fn crlf_split_across_reads_is_one_line_ending() {
         let mut index = LineIndex::default();
-        index.feed(b"id\r");
-        index.feed(b"\n1\r");
-        index.feed(b"\n\r\n2");
+        index.feed(b"id\r", true);
+        index.feed(b"\n1\r", true);
+        index.feed(b"\n\r\n2", true);
         assert_eq!(index.span(4, 6), (2, 2));
         assert_eq!(index.span(6, 12), (4, 4));
     }
@@ -389,6 +638,82 @@ mod tests {
         assert!(rows.iter().all(|r| !r.3));
         let (_, rows) = read_all(b"id,notes\n1,\"a\nb\",c");
         assert!(!rows[0].3, "a closed multi-line field in the last record");
+    }
+
+    /// A record past a limit is cut short and flagged, whatever it holds
+    /// (a quoted cell over many lines, a line of commas), and the records
+    /// after it read as usual, on their real lines.
+    #[test]
+    fn oversize_records_are_flagged_and_reading_goes_on() {
+        let big_quoted = format!("1,\"{}\"\n", "ab\"\"c\n".repeat(MAX_RECORD_BYTES / 3));
+        let quoted_lines = MAX_RECORD_BYTES / 3;
+        let commas = format!("2,{}\n", ",".repeat(MAX_FIELDS * 3));
+        let big_unquoted = format!("3,{}\r\n", "z".repeat(MAX_RECORD_BYTES + 10));
+        let content = format!("id,notes\n{big_quoted}\n4,after\n{commas}{big_unquoted}5,last\n");
+        let (_, rows) = read_all(content.as_bytes());
+        let seen: Vec<(u64, String, bool)> = rows
+            .iter()
+            .map(|(line, _, cells, _)| {
+                (*line, cells.first().cloned().unwrap_or_default(), cells.concat().len() <= MAX_RECORD_BYTES + 2)
+            })
+            .collect();
+        // The quoted cell's lines, then a blank line.
+        let after = 2 + quoted_lines as u64 + 2;
+        assert_eq!(
+            seen,
+            [
+                (2, "1".into(), true),
+                (after, "4".into(), true),
+                (after + 1, "2".into(), true),
+                (after + 2, "3".into(), true),
+                (after + 3, "5".into(), true)
+            ]
+        );
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(content.as_bytes()).unwrap();
+        let (mut reader, _) = CsvReader::open(file.path(), b',').unwrap();
+        let mut flags = Vec::new();
+        while let Some(rec) = reader.next_record().unwrap() {
+            flags.push(rec.oversize);
+        }
+        assert_eq!(flags, [Some("1 MiB a record"), None, Some("1,000 fields a record"), Some("1 MiB a record"), None]);
+    }
+
+    #[test]
+    fn a_nul_byte_stops_reading_at_its_offset() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"id,n\n1,a\n2,b\0\0\0\n3,c\n").unwrap();
+        // The reader reads one record ahead: the NUL may be met on opening.
+        let err = match CsvReader::open(file.path(), b',') {
+            Err(e) => e,
+            Ok((mut reader, _)) => loop {
+                match reader.next_record() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("read past a NUL byte"),
+                    Err(e) => break read_error(file.path(), e),
+                }
+            },
+        };
+        assert!(matches!(err, ReadError::Binary { offset: 12, .. }), "{err}");
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, the reader returns records or an error: no
+        /// panic, and line numbers never go backwards.
+        #[test]
+        fn any_bytes_read_without_panic(bytes in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just(b'"'), proptest::strategy::Just(b','), proptest::strategy::Just(b'\n'),
+            proptest::strategy::Just(b'\r'), proptest::strategy::Just(b'a'), proptest::prelude::any::<u8>()], 0..400)) {
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            file.write_all(&bytes).unwrap();
+            if let Ok((mut reader, _)) = CsvReader::open(file.path(), b',') {
+                let mut last = 0;
+                while let Ok(Some(rec)) = reader.next_record() {
+                    proptest::prop_assert!(rec.line >= last && rec.end_line >= rec.line);
+                    last = rec.line;
+                }
+            }
+        }
     }
 
     #[test]
@@ -416,7 +741,13 @@ mod tests {
         assert!(matches!(CsvReader::open(&empty, b','), Err(ReadError::Empty { .. })));
         let binary = dir.path().join("x.png");
         std::fs::write(&binary, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff\xfe").unwrap();
-        assert!(matches!(CsvReader::open(&binary, b','), Err(ReadError::NotText { .. })));
+        assert!(matches!(CsvReader::open(&binary, b','), Err(ReadError::Binary { offset: 8, .. })));
+        let wide = dir.path().join("wide.csv");
+        std::fs::write(&wide, ",".repeat(MAX_FIELDS + 5)).unwrap();
+        assert!(matches!(CsvReader::open(&wide, b','), Err(ReadError::HeaderTooLarge { .. })));
+        let long = dir.path().join("long.csv");
+        std::fs::write(&long, "x".repeat(MAX_HEADER_BYTES + 1)).unwrap();
+        assert!(matches!(CsvReader::open(&long, b','), Err(ReadError::HeaderTooLarge { .. })));
         let utf16 = dir.path().join("u16.csv");
         std::fs::write(&utf16, b"\xFF\xFEi\0d\0\n\0").unwrap();
         let err = CsvReader::open(&utf16, b',').err().unwrap().to_string();

@@ -16,6 +16,8 @@ pub struct Rejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RejectKind {
     Malformed,
+    /// Over a size limit: the record was not held whole, nor is it echoed.
+    TooLarge,
     MissingId,
     InvalidValue,
     Conflict,
@@ -27,6 +29,7 @@ impl std::fmt::Display for RejectKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             RejectKind::Malformed => "malformed record",
+            RejectKind::TooLarge => "record over a size limit",
             RejectKind::MissingId => "missing call id",
             RejectKind::InvalidValue => "invalid value",
             RejectKind::Conflict => "conflicting columns",

@@ -19,6 +19,10 @@ use crate::input::values::{CallRef, parse_flag, parse_record_id, parse_tokens_js
 /// The literal that sends an empty value to a field the API lets be blank.
 pub const CLEAR: &str = "#clear";
 
+/// The most bytes one cell may hold: a generous note, far past any real
+/// buyer report's, and small enough that no row costs real memory.
+pub const MAX_CELL_BYTES: usize = 64 << 10;
+
 /// Validates one record against the schema. Does not check for repeated ids.
 pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, Rejection> {
     if raw.len() != schema.headers.len() {
@@ -38,6 +42,14 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
             continue;
         }
         let cell = Cell { pos: *pos, header: &schema.headers[*pos], bytes };
+        if bytes.len() > MAX_CELL_BYTES {
+            return Err(Rejection {
+                kind: RejectKind::TooLarge,
+                column: cell.header.to_string(),
+                value: String::new(),
+                reason: format!("the cell is {} bytes, over the limit of 64 KiB a cell", bytes.len()),
+            });
+        }
         let text = match record_text.and_then(|all| cell_text(all, raw, bytes)) {
             Some(text) => text,
             None => std::str::from_utf8(bytes).map_err(|_| cell.reject("not valid UTF-8 text".into()))?,
@@ -294,6 +306,14 @@ impl Validator {
 impl Rules {
     /// Everything about a record that does not depend on the rows before it.
     pub fn check(&self, record: &Record<'_>) -> Result<CallUpdate, Rejection> {
+        if let Some(limit) = record.oversize {
+            return Err(Rejection {
+                kind: RejectKind::TooLarge,
+                column: String::new(),
+                value: String::new(),
+                reason: format!("the record is over the limit of {limit}: it was not read past the limit"),
+            });
+        }
         if record.unclosed_quote {
             return Err(Rejection::record(format!(
                 "a quote opened in this record is never closed: it swallowed lines {}-{} to the end of the file",
@@ -541,7 +561,7 @@ mod tests {
         let mut v = Validator::new(schema());
         let check = |v: &mut Validator, line: u64, cells: &[(&str, &str)]| {
             let raw = row(cells);
-            v.check(&Record { line, end_line: line, raw: &raw, unclosed_quote: false })
+            v.check(&Record { line, end_line: line, raw: &raw, unclosed_quote: false, oversize: None })
         };
         assert!(check(&mut v, 2, &[("Call ID", "7"), ("revenue", "1")]).is_ok());
         assert!(check(&mut v, 3, &[("uuid", "c3b20b12-3b3b-4322-b15d-0f1c5f653479"), ("revenue", "1")]).is_ok());
@@ -559,9 +579,10 @@ mod tests {
     fn multi_line_rejections_hint_at_quotes() {
         let mut v = Validator::new(schema());
         let raw = row(&[("Call ID", "7"), ("revenue", "1\n8,2")]);
-        let r = v.check(&Record { line: 4, end_line: 5, raw: &raw, unclosed_quote: false }).unwrap_err();
+        let r =
+            v.check(&Record { line: 4, end_line: 5, raw: &raw, unclosed_quote: false, oversize: None }).unwrap_err();
         assert!(r.reason.contains("spans lines 4-5"), "{r:?}");
-        let r = v.check(&Record { line: 4, end_line: 9, raw: &raw, unclosed_quote: true }).unwrap_err();
+        let r = v.check(&Record { line: 4, end_line: 9, raw: &raw, unclosed_quote: true, oversize: None }).unwrap_err();
         assert!(r.reason.contains("never closed"), "{r:?}");
     }
 }

@@ -132,17 +132,48 @@ pub fn parse_webhook_ids(text: &str) -> Result<Vec<u64>, String> {
 
 /// The `post_call_tokens` column: a JSON object whose values are strings.
 pub fn parse_tokens_json(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let value: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("not valid JSON ({e}); expected an object like {{\"zip\":\"90210\"}}"))?;
-    let serde_json::Value::Object(map) = value else {
-        return Err("expected a JSON object like {\"zip\":\"90210\"}".into());
-    };
-    map.into_iter()
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => Ok((k, s)),
-            other => Err(format!("token {k:?} must be a string, found {other}")),
-        })
-        .collect()
+    let Tokens(pairs) = serde_json::from_str(text.trim()).map_err(|e| {
+        let e = e.to_string();
+        if e.starts_with("token ") || e.starts_with("expected a JSON object") {
+            e
+        } else {
+            format!("not valid JSON ({e}); expected an object like {{\"zip\":\"90210\"}}")
+        }
+    })?;
+    Ok(pairs)
+}
+
+/// A `post_call_tokens` object read with its keys checked: every value a
+/// string, and no key twice (serde_json's own map would keep the last
+/// silently, and which value the user meant is not ours to guess).
+struct Tokens(BTreeMap<String, String>);
+
+impl<'de> serde::Deserialize<'de> for Tokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Tokens, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Tokens;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("expected a JSON object like {\"zip\":\"90210\"}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Tokens, A::Error> {
+                use serde::de::Error;
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: serde_json::Value = map.next_value()?;
+                    let serde_json::Value::String(value) = value else {
+                        return Err(A::Error::custom(format!("token {key:?} must be a string, found {value}")));
+                    };
+                    if out.contains_key(&key) {
+                        return Err(A::Error::custom(format!("token {key:?} appears twice in the object")));
+                    }
+                    out.insert(key, value);
+                }
+                Ok(Tokens(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 #[cfg(test)]
@@ -226,5 +257,28 @@ mod tests {
         assert!(parse_tokens_json("[1]").unwrap_err().contains("object"));
         assert!(parse_tokens_json(r#"{"zip":90210}"#).unwrap_err().contains("must be a string"));
         assert!(parse_tokens_json("{zip").unwrap_err().contains("not valid JSON"));
+        let twice = parse_tokens_json(r#"{"zip":"1","zip":"2"}"#).unwrap_err();
+        assert!(twice.contains("\"zip\" appears twice"), "{twice}");
+    }
+
+    proptest::proptest! {
+        /// Fuzz: no cell text makes a value parser panic, and what parses
+        /// round-trips through its normal form.
+        #[test]
+        fn value_parsers_take_any_text(text in "\\PC{0,40}|[0-9$,.\\-eE()\\[\\]{}\":; ]{0,30}") {
+            use crate::input::money::{Sign, parse_money};
+            let _ = parse_flag(&text);
+            let _ = parse_record_id(&text);
+            let _ = parse_webhook_ids(&text);
+            let _ = parse_tokens_json(&text);
+            if let Ok(call) = CallRef::parse(&text) {
+                proptest::prop_assert_eq!(CallRef::parse(&call.to_string()).ok(), Some(call));
+            }
+            for sign in [Sign::Any, Sign::NonNegative] {
+                if let Ok(amount) = parse_money(&text, sign) {
+                    proptest::prop_assert_eq!(parse_money(&amount.to_string(), sign), Ok(amount));
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use csv::ByteRecord;
 
-use crate::input::rejection::Rejection;
+use crate::input::rejection::{RejectKind, Rejection};
 
 /// Prefixes `'` to text a spreadsheet would read as a formula (`= + - @`, a
 /// tab or a carriage return at the start), so opening a report is never the
@@ -46,7 +46,10 @@ impl<W: Write> ErrorReport<W> {
         self.row.push(neutralise(&rejection.column).into_owned());
         self.row.push(neutralise(&rejection.value).into_owned());
         self.row.push(neutralise(&rejection.reason).into_owned());
-        self.row.extend(raw.iter().map(|cell| neutralise(&String::from_utf8_lossy(cell)).into_owned()));
+        // A record over a size limit is not echoed: it is the size that is wrong.
+        if rejection.kind != RejectKind::TooLarge {
+            self.row.extend(raw.iter().map(|cell| neutralise(&String::from_utf8_lossy(cell)).into_owned()));
+        }
         self.csv.write_record(&self.row)
     }
 

@@ -60,11 +60,22 @@ impl Binding {
         let mut hasher = Sha256::new();
         let mut file = File::open(input)?;
         let mut buf = vec![0u8; 1 << 16];
+        let mut read = 0u64;
         loop {
             let n = io::Read::read(&mut file, &mut buf)?;
             if n == 0 {
                 break;
             }
+            // Found here, before anything is sent, rather than by the reader
+            // part-way through a run.
+            if let Some(at) = memchr::memchr(0, &buf[..n]) {
+                let offset = read + at as u64;
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("not text: byte {offset} is a NUL byte (binary data, or a file of zeros)"),
+                ));
+            }
+            read += n as u64;
             hasher.update(&buf[..n]);
         }
         let input_sha256 = hex(&hasher.finalize());

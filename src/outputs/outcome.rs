@@ -56,6 +56,10 @@ impl fmt::Display for Status {
     }
 }
 
+/// The start of the warning on an `ok` row whose 2xx body was not the
+/// call JSON the API sends; the summary counts rows by it.
+pub const NOT_UNDERSTOOD: &str = "warning: response not understood";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowOutcome {
     pub line: u64,

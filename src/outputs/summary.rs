@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::exit::Exit;
-use crate::outputs::outcome::StopReason;
+use crate::outputs::outcome::{NOT_UNDERSTOOD, StopReason};
 use crate::outputs::tally::Tally;
 use rust_decimal::Decimal;
 
@@ -30,6 +30,8 @@ pub struct RunSummary {
     pub retries: u64,
     pub elapsed: Duration,
     pub stop: Option<StopReason>,
+    /// `ok` rows whose 2xx body was not the call JSON the API sends.
+    pub not_understood: u64,
     /// `(line, call)` of rows left `unknown`: the ones to check by hand.
     pub unknown: Vec<(u64, String)>,
     /// `--reconcile`: amounts across the file before and after, in all and
@@ -102,6 +104,9 @@ impl RunSummary {
     pub fn record_fields(&mut self, fields: &[String]) {
         let Some(status) = fields.get(2).and_then(|s| Status::parse(s)) else { return };
         *self.statuses.entry(status).or_default() += 1;
+        if fields.get(results::column("error")).is_some_and(|e| e.starts_with(NOT_UNDERSTOOD)) {
+            self.not_understood += 1;
+        }
         self.requests += fields.get(4).and_then(|a| a.parse::<u64>().ok()).unwrap_or(0);
         if status == Status::Unknown {
             let line = fields.first().and_then(|l| l.parse().ok()).unwrap_or(0);
@@ -124,6 +129,7 @@ impl RunSummary {
         for (status, n) in earlier.statuses {
             *self.statuses.entry(status).or_default() += n;
         }
+        self.not_understood += earlier.not_understood;
         self.totals.add(&earlier.totals);
         for (buyer, t) in earlier.by_buyer {
             self.by_buyer.entry(buyer).or_default().add(&t);
@@ -175,6 +181,12 @@ impl RunSummary {
         }
         let secs = self.elapsed.as_secs_f64();
         let rate = if secs > 0.0 { self.sent_or_settled() as f64 / secs } else { 0.0 };
+        if self.not_understood > 0 {
+            out.push_str(&format!(
+                "  responses not understood {:>3} (ok, after-values unknown: see error)\n",
+                self.not_understood
+            ));
+        }
         out.push_str(&format!("requests   {:>8} ({} retries)\n", self.requests, self.retries));
         out.push_str(&format!("elapsed    {secs:>8.1}s ({rate:.1} rows/s)\n"));
         out.push_str(&format!("results    {}\n", self.results.display()));
@@ -234,6 +246,7 @@ impl RunSummary {
             "statuses": statuses,
             "requests": self.requests,
             "retries": self.retries,
+            "responses_not_understood": self.not_understood,
             "elapsed_ms": self.elapsed.as_millis() as u64,
             "unknown_rows": self.unknown.iter().map(|(line, call)| json!({"line": line, "id": call})).collect::<Vec<_>>(),
             "stopped": match &self.stop {

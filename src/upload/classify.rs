@@ -15,6 +15,9 @@ pub enum Attempt {
         status: u16,
         retry_after: Option<String>,
         body: String,
+        /// The body was longer than `client::MAX_RESPONSE_BYTES`: `body` is
+        /// its start, the rest was never read.
+        truncated: bool,
     },
     /// The connection was never made: nothing was sent.
     ConnectFailed(String),
@@ -74,7 +77,7 @@ mod tests {
     use super::*;
 
     fn response(status: u16) -> Attempt {
-        Attempt::Response { status, retry_after: None, body: String::new() }
+        Attempt::Response { status, retry_after: None, body: String::new(), truncated: false }
     }
 
     #[test]
@@ -113,7 +116,21 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
-        let attempt = Attempt::Response { status: 429, retry_after: Some("2".into()), body: String::new() };
+        let attempt =
+            Attempt::Response { status: 429, retry_after: Some("2".into()), body: String::new(), truncated: false };
         assert_eq!(classify(&attempt), Class::Throttled(Some(Duration::from_secs(2))));
+    }
+
+    proptest::proptest! {
+        /// Fuzz: any status, Retry-After and body classify without panic,
+        /// and a 429's pause is a duration that exists.
+        #[test]
+        fn any_response_classifies(status in 0u16..1000, retry_after in proptest::option::of("\\PC{0,40}|[0-9]{1,30}"), body in "\\PC{0,60}") {
+            let attempt = Attempt::Response { status, retry_after: retry_after.clone(), body, truncated: false };
+            let _ = classify(&attempt);
+            if let Some(value) = retry_after {
+                let _ = parse_retry_after(&value, SystemTime::now());
+            }
+        }
     }
 }

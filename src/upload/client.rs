@@ -168,15 +168,15 @@ impl ApiClient {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(String::from);
-                match response.bytes().await {
+                match read_capped(response, MAX_RESPONSE_BYTES).await {
                     // A valid UTF-8 check is a fast pass; the lossy decode
                     // reqwest's `text()` does walks the bytes in chunks.
-                    Ok(bytes) => {
+                    Ok((bytes, truncated)) => {
                         let body = match std::str::from_utf8(&bytes) {
                             Ok(text) => text.to_owned(),
                             Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
                         };
-                        Attempt::Response { status, retry_after, body }
+                        Attempt::Response { status, retry_after, body, truncated }
                     }
                     Err(e) if e.is_timeout() => Attempt::TimedOut,
                     Err(e) => Attempt::Broken(describe(&e)),
@@ -188,6 +188,25 @@ impl ApiClient {
         };
         (attempt, start.elapsed())
     }
+}
+
+/// The most of a response body that is read: a call is a few KiB, and
+/// nothing a server sends may make the job hold more (the rest is never
+/// read; the connection is dropped with it).
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Reads a body up to `cap` bytes; `true` when there was more.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> reqwest::Result<(Vec<u8>, bool)> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - bytes.len();
+        if chunk.len() > room {
+            bytes.extend_from_slice(&chunk[..room]);
+            return Ok((bytes, true));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, false))
 }
 
 fn basic_auth(credentials: &Credentials) -> HeaderValue {

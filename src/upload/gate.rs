@@ -89,7 +89,9 @@ impl Gate {
 
     /// Holds every attempt for `wait` (capped): the server asked us to.
     pub fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait.min(self.max_pause);
+        // Saturating: whatever the server names, the pause is a time that exists.
+        let now = Instant::now();
+        let until = now.checked_add(wait.min(self.max_pause)).unwrap_or(now);
         let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);

@@ -6,12 +6,12 @@
 
 use super::backoff::{Backoff, RetryBudget, draw};
 use super::classify::{Attempt, Class, classify};
-use super::client::{ApiClient, Endpoint};
+use super::client::{ApiClient, Endpoint, MAX_RESPONSE_BYTES};
 use super::gate::{Gate, Stop};
 use crate::input::update::CallUpdate;
 use crate::outputs::journal::Journal;
 use crate::outputs::outcome::StopReason;
-use crate::outputs::outcome::{RowOutcome, Status};
+use crate::outputs::outcome::{NOT_UNDERSTOOD, RowOutcome, Status};
 use crate::reconcile::audit::{self, Evidence};
 use crate::reconcile::{Snapshot, Verdict, diff, verify};
 
@@ -67,8 +67,8 @@ const MAX_ERROR_TEXT: usize = 300;
 
 /// How a request ended, after its retries.
 enum Step {
-    /// A 2xx, with its body.
-    Done(String),
+    /// A 2xx, with its body (`true`: only its first `MAX_RESPONSE_BYTES`).
+    Done(String, bool),
     /// Final for this row: the status and why.
     Final(Status, String),
     /// May have been applied and must not be repeated blindly.
@@ -211,9 +211,10 @@ impl Sender {
             let safe = unsafe_fields.is_empty();
             let request = Request::Write { url: &url, body: &body, safe, before: before_json.as_deref() };
             let reason = match self.request(&mut out, jitter, request).await {
-                Step::Done(body) => {
-                    out.after = Snapshot::parse(&body);
-                    return finish(out, Status::Ok, String::new());
+                Step::Done(body, truncated) => {
+                    // The server said it applied: `ok`, whatever the body holds.
+                    out.after = if truncated { None } else { Snapshot::parse(&body) };
+                    return finish(out, Status::Ok, not_understood(&body, truncated).unwrap_or_default());
                 }
                 Step::Final(status, error) => return finish(out, status, error),
                 Step::Stopped => return self.stopped(out),
@@ -271,7 +272,10 @@ impl Sender {
         let request =
             audit::Request { method: self.endpoint.method.as_str(), call: out.call.to_string(), update, since_ms };
         match self.request(out, jitter, Request::Read(&url)).await {
-            Step::Done(body) => Ok(audit::weigh(&body, &request)),
+            Step::Done(_, true) => {
+                Ok(Evidence::Unclear(format!("the events response is over {MAX_RESPONSE_BYTES} bytes")))
+            }
+            Step::Done(body, false) => Ok(audit::weigh(&body, &request)),
             Step::Final(_, error) | Step::Ambiguous(error) => {
                 Err(Some((Status::Failed, format!("reading the call's events: {error}"))))
             }
@@ -310,9 +314,11 @@ impl Sender {
         let url = self.endpoint.read_url(&out.call);
         let failed = |status, why: String| Err(Some((status, format!("reading the call: {why}"))));
         match self.request(out, jitter, Request::Read(&url)).await {
-            Step::Done(body) => match Snapshot::parse(&body) {
+            Step::Done(body, truncated) => match Snapshot::parse(&body).filter(|_| !truncated) {
                 Some(s) => Ok(s),
-                None => failed(Status::Failed, "no call in the response".into()),
+                None => {
+                    failed(Status::Failed, not_understood(&body, truncated).unwrap_or("no call in the response".into()))
+                }
             },
             Step::Final(status, error) => failed(status, error),
             Step::Ambiguous(reason) => failed(Status::Failed, reason),
@@ -327,7 +333,8 @@ impl Sender {
         let mut scratch = RowOutcome::new(0, crate::input::values::CallRef::Id(0), Status::NotSent);
         let mut jitter = 0x6c69_7374;
         match self.request(&mut scratch, &mut jitter, Request::Read(&parsed)).await {
-            Step::Done(body) => serde_json::from_str(&body).map_err(|e| format!("{url}: not JSON ({e})")),
+            Step::Done(_, true) => Err(format!("{url}: the response is over {MAX_RESPONSE_BYTES} bytes")),
+            Step::Done(body, false) => serde_json::from_str(&body).map_err(|e| format!("{url}: not JSON ({e})")),
             Step::Final(_, error) | Step::Ambiguous(error) => Err(format!("{url}: {error}")),
             Step::Stopped => Err(format!("{url}: the job stopped")),
         }
@@ -426,8 +433,10 @@ impl Sender {
     fn judge(&self, out: &RowOutcome, attempt: Attempt, request: &Request<'_>) -> Result<String, Step> {
         match classify(&attempt) {
             Class::Done => {
-                let Attempt::Response { body, .. } = attempt else { unreachable!("Done comes from a response") };
-                Err(Step::Done(body))
+                let Attempt::Response { body, truncated, .. } = attempt else {
+                    unreachable!("Done comes from a response")
+                };
+                Err(Step::Done(body, truncated))
             }
             Class::Rejected => Err(Step::Final(Status::Rejected, response_text(&attempt))),
             Class::AuthFailed => {
@@ -516,6 +525,21 @@ impl Sender {
             finish(out, Status::Failed, error)
         }
     }
+}
+
+/// Why a 2xx body cannot be read as a call, if it cannot: the row is `ok`
+/// (the status says applied) but its after-values are unknown.
+fn not_understood(body: &str, truncated: bool) -> Option<String> {
+    if truncated {
+        return Some(format!(
+            "{NOT_UNDERSTOOD}: the body is over {MAX_RESPONSE_BYTES} bytes and was not read past that; after-values unknown"
+        ));
+    }
+    if matches!(serde_json::from_str::<serde_json::Value>(body), Ok(serde_json::Value::Object(_))) {
+        return None;
+    }
+    let start: String = body.trim_start().chars().take(40).collect();
+    Some(format!("{NOT_UNDERSTOOD}: not the JSON object the API sends ({start:?}); after-values unknown"))
 }
 
 /// An `ok` row's note when the audit log showed it applied.

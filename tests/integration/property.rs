@@ -61,7 +61,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(1u8..=255, 0..400)) {
+        // Any bytes but NUL, which stops the file whole (reader.rs tests it).
         let mut content = b"id,revenue,agent_call_disposition_notes,token:zip\n".to_vec();
         content.extend_from_slice(&body);
         let lines = outcomes(&content).expect("the header is valid");

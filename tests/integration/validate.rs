@@ -89,7 +89,7 @@ fn header_problems_exit_2_with_one_clear_sentence() {
         ),
         ("noid.csv", b"revenue,payout\n1,2\n", "no id column"),
         ("empty.csv", b"", "is empty"),
-        ("png.csv", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0", "is not UTF-8 CSV text"),
+        ("png.csv", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0", "is not text: byte 8 is a NUL byte"),
         ("prose.csv", b"Dear operator, here is the report\n", "no column tdrecon knows"),
     ];
     for (name, content, want) in cases {

@@ -233,9 +233,7 @@ impl ReaderThread {
         tx: &mpsc::Sender<Vec<ValidRow>>,
     ) -> anyhow::Result<()> {
         let ReaderThread { reader, validator, errors, errors_path, input_path, replay, invalid, .. } = self;
-        while let Some(record) =
-            reader.next_record().with_context(|| format!("cannot read {}", input_path.display()))?
-        {
+        while let Some(record) = reader.next_record().map_err(|e| crate::input::reader::read_error(input_path, e))? {
             tally.rows += 1;
             match validator.check(&record) {
                 Ok(update) => {
