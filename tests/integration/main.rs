@@ -2,6 +2,7 @@
 //! real `tdrecon` binary in a throw-away directory.
 
 mod harness;
+mod hostile;
 mod never_twice;
 mod property;
 mod reconcile;

@@ -57,8 +57,14 @@ fn cell() -> impl Strategy<Value = String> {
     ]
 }
 
+/// `PROPTEST_CASES` when set, else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    // 200 cases in CI; PROPTEST_CASES runs more (README, Development).
+    #![proptest_config(ProptestConfig { cases: cases(200), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes_never_panic(body in proptest::collection::vec(1u8..=255, 0..400)) {
