@@ -49,12 +49,10 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         .with_context(|| format!("cannot write {}", errors_path.display()))
         .map_err(Fatal::aborted)?;
     let mut summary = tally.render();
-    for warning in validator.schema().reassignment_warnings() {
-        summary.push_str(&format!("note: {warning}\n"));
-    }
     if validator.schema().uses_names() {
         summary.push_str(
-            "names in call_disposition, buyer and traffic_source are checked against the API's lists by `run`\n",
+            "names in call_disposition, reassign_buyer and reassign_traffic_source are checked against the API's \
+             lists by `run`\n",
         );
     }
     if tally.rejected > 0 {

@@ -28,12 +28,23 @@ pub enum Field {
     TokensJson,
     /// A disposition by name, resolved through the API's list.
     DispositionName,
-    /// A buyer by name or `user_buyer_id`, resolved through the API's list.
+    /// Moves the call to a buyer named (or by `user_buyer_id`), resolved
+    /// through the API's list: only from an explicit `reassign_buyer`.
     BuyerName,
-    /// A traffic source by name or `user_traffic_source_id`.
+    /// Moves the call to a traffic source named (or `user_traffic_source_id`).
     TrafficSourceName,
+    /// A column that only describes (`Buyer`, `Publisher`…): read to label
+    /// per-buyer totals, never sent.
+    Describes(Described),
     /// One contact field, from `token:<name>` or `post_call_tokens.<name>`.
     Token(String),
+}
+
+/// What a descriptive column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Described {
+    Buyer,
+    TrafficSource,
 }
 
 /// Known column names (normalised) and the field each fills; the first name
@@ -58,8 +69,14 @@ const NAMES: &[(&str, Field)] = &[
     ("fire_outgoing_webhook_ids", Field::FireWebhooks),
     ("post_call_tokens", Field::TokensJson),
     ("call_disposition", Field::DispositionName),
-    ("buyer", Field::BuyerName),
-    ("traffic_source", Field::TrafficSourceName),
+    ("reassign_buyer", Field::BuyerName),
+    ("reassign_traffic_source", Field::TrafficSourceName),
+    // A buyer report's own columns: read, never sent. Reassigning a call by
+    // name takes the explicit columns above.
+    ("buyer", Field::Describes(Described::Buyer)),
+    ("buyer_name", Field::Describes(Described::Buyer)),
+    ("traffic_source", Field::Describes(Described::TrafficSource)),
+    ("publisher", Field::Describes(Described::TrafficSource)),
 ];
 
 impl Field {
@@ -202,27 +219,6 @@ impl Schema {
             .any(|(_, f)| matches!(f, Field::DispositionName | Field::BuyerName | Field::TrafficSourceName))
     }
 
-    /// One line per column that moves calls to another buyer or traffic
-    /// source by name: a buyer report often carries a "Buyer" column only
-    /// for reading, and sending it would reassign every call.
-    pub fn reassignment_warnings(&self) -> Vec<String> {
-        self.columns
-            .iter()
-            .filter_map(|(pos, f)| {
-                let what = match f {
-                    Field::BuyerName => "buyer",
-                    Field::TrafficSourceName => "traffic source",
-                    _ => return None,
-                };
-                let header = &self.headers[*pos];
-                Some(format!(
-                    "column {header:?} moves each call to the {what} it names; \
-                     if it is only there to read, pass --ignore-column {header:?}"
-                ))
-            })
-            .collect()
-    }
-
     /// Maps the header row to fields, honouring `--map` and `--ignore-column`.
     pub fn from_headers(headers: Vec<String>, opts: &HeaderOptions) -> Result<Schema, HeaderError> {
         let mut columns: Vec<(usize, Field)> = Vec::new();
@@ -318,11 +314,11 @@ mod tests {
         assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Revenue), (2, Field::Token("zip".into()))]);
 
         let err =
-            Schema::from_headers(headers(&["id", "revenu", "Buyer Name"]), &HeaderOptions::default()).unwrap_err();
-        assert_eq!(err, HeaderError::Unknown(headers(&["revenu", "Buyer Name"])));
+            Schema::from_headers(headers(&["id", "revenu", "Call Summary"]), &HeaderOptions::default()).unwrap_err();
+        assert_eq!(err, HeaderError::Unknown(headers(&["revenu", "Call Summary"])));
         let msg = err.to_string();
         assert!(msg.contains("\"revenu\" (did you mean `revenue`?)"), "{msg}");
-        assert!(msg.contains("\"Buyer Name\";"), "{msg}");
+        assert!(msg.contains("\"Call Summary\";"), "{msg}");
 
         assert_eq!(
             Schema::from_headers(headers(&["revenue"]), &HeaderOptions::default()).unwrap_err(),
@@ -340,25 +336,30 @@ mod tests {
         assert!(Schema::from_headers(headers(&["call_id", "uuid", "revenue"]), &HeaderOptions::default()).is_ok());
     }
 
+    /// A buyer report's own Buyer or Publisher column only describes; moving
+    /// a call takes the explicit reassign columns (or a --map onto them).
     #[test]
-    fn columns_that_reassign_calls_are_named() {
-        let cases: [(&[&str], &[&str]); 4] = [
-            (&["Call ID", "Buyer", "Revenue"], &["Buyer"]),
-            (&["id", "traffic_source", "call_disposition"], &["traffic_source"]),
-            (&["id", "trackdrive_buyer_id", "Call Disposition"], &[]),
-            (&["id", "Buyer Converted", "revenue"], &[]),
+    fn descriptive_columns_never_reassign() {
+        let fields = |names: &[&str], opts: &HeaderOptions| {
+            let s = Schema::from_headers(headers(names), opts).unwrap();
+            s.columns.into_iter().map(|(_, f)| f).collect::<Vec<_>>()
+        };
+        let plain = HeaderOptions::default();
+        let cases: [(&[&str], Field); 6] = [
+            (&["Call ID", "Buyer"], Field::Describes(Described::Buyer)),
+            (&["Call ID", "Buyer Name"], Field::Describes(Described::Buyer)),
+            (&["Call ID", "Traffic Source"], Field::Describes(Described::TrafficSource)),
+            (&["Call ID", "Publisher"], Field::Describes(Described::TrafficSource)),
+            (&["Call ID", "Reassign Buyer"], Field::BuyerName),
+            (&["Call ID", "reassign_traffic_source"], Field::TrafficSourceName),
         ];
-        for (names, warned) in cases {
-            let s = Schema::from_headers(headers(names), &HeaderOptions::default()).unwrap();
-            let warnings = s.reassignment_warnings();
-            assert_eq!(warnings.len(), warned.len(), "{names:?}: {warnings:?}");
-            for (w, h) in warnings.iter().zip(warned) {
-                assert!(w.contains(&format!("--ignore-column \"{h}\"")), "{w}");
-            }
+        for (names, want) in cases {
+            assert_eq!(fields(names, &plain)[1], want, "{names:?}");
         }
-        let ignored = HeaderOptions { ignore: vec!["Buyer".into()], ..HeaderOptions::default() };
-        let s = Schema::from_headers(headers(&["Call ID", "Buyer", "Revenue"]), &ignored).unwrap();
-        assert!(s.reassignment_warnings().is_empty());
+        let mapped = HeaderOptions { maps: vec![HeaderOptions::parse_map("Buyer=reassign_buyer").unwrap()], ..plain };
+        assert_eq!(fields(&["Call ID", "Buyer"], &mapped)[1], Field::BuyerName);
+        let s = Schema::from_headers(headers(&["Call ID", "Buyer", "Revenue"]), &HeaderOptions::default()).unwrap();
+        assert!(!s.uses_names(), "a descriptive column reads no API list");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct CallUpdate {
     /// Names still to be turned into ids (`names::Directory::resolve`);
     /// an update is only sent once these are all `None`.
     pub names: NameRefs,
+    /// The buyer as a descriptive column (`Buyer`, `Buyer Name`) gives it:
+    /// labels the summary's per-buyer totals, never sent.
+    pub buyer_label: Option<String>,
 }
 
 /// Contact fields to set, by name, kept sorted by name. A row sets one to a
@@ -136,6 +139,7 @@ impl CallUpdate {
             agent_call_disposition_notes: None,
             contact_field_type: None,
             fire_outgoing_webhook_ids: None,
+            buyer_label: None,
             post_call_tokens: Tokens::default(),
             names: NameRefs::default(),
         }

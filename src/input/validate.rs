@@ -7,7 +7,7 @@
 
 use csv::ByteRecord;
 
-use crate::input::columns::{Field, Schema};
+use crate::input::columns::{Described, Field, Schema};
 use crate::input::money::{Sign, parse_money};
 use crate::input::names::Directory;
 use crate::input::reader::Record;
@@ -163,6 +163,9 @@ impl<'a> RowBuilder<'a> {
                 self.tokens_json_col = Some(cell.pos);
             }
             Field::DispositionName | Field::BuyerName | Field::TrafficSourceName => self.name(field, cell, trimmed)?,
+            // Read to label the summary's per-buyer totals; never sent.
+            Field::Describes(Described::Buyer) => update.buyer_label = Some(trimmed.to_string()),
+            Field::Describes(Described::TrafficSource) => {}
             Field::Token(name) => {
                 if !update.post_call_tokens.insert(name, text) {
                     let other = self.tokens_json_col.or(self.first_token_col).unwrap_or(cell.pos);

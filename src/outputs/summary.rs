@@ -114,7 +114,8 @@ impl RunSummary {
         }
         if let Some(t) = Totals::from_fields(fields) {
             self.totals.add(&t);
-            let buyer = ["trackdrive_buyer_id_after", "trackdrive_buyer_id_before"]
+            // The report's own Buyer column names the buyer best; else its id.
+            let buyer = ["buyer_label", "trackdrive_buyer_id_after", "trackdrive_buyer_id_before"]
                 .iter()
                 .filter_map(|name| fields.get(results::column(name)))
                 .find(|c| !c.is_empty());

@@ -243,7 +243,7 @@ fn names_are_resolved_through_the_lists_before_anything_is_sent() {
     let wd = Workdir::new();
     wd.write(
         "in.csv",
-        "id,call_disposition,agent_call_disposition_notes,buyer,traffic_source\n\
+        "id,call_disposition,agent_call_disposition_notes,reassign_buyer,reassign_traffic_source\n\
          100000001,sale,,Acme Insurance,Google Ads\n\
          100000002,Callback,call back Monday,B-8,TS-103\n\
          100000003,Sael,,,\n\
@@ -252,12 +252,6 @@ fn names_are_resolved_through_the_lists_before_anything_is_sent() {
          100000006,No Answer,,,\n",
     );
     let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 1);
-    // Before sending, the run says which columns move calls to other buyers or sources.
-    let err = stderr(&out);
-    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("tdrecon: note:")).collect();
-    assert_eq!(notes.len(), 2, "{err}");
-    assert!(notes[0].contains(r#"column "buyer" moves each call to the buyer it names"#), "{notes:?}");
-    assert!(notes[1].contains(r#"--ignore-column "traffic_source""#), "{notes:?}");
     let errors = rows(&wd.read("in.errors.csv"));
     let reasons: Vec<(&str, &str, &str)> =
         errors.iter().map(|r| (r["line"].as_str(), r["column"].as_str(), r["reason"].as_str())).collect();
@@ -320,4 +314,29 @@ fn resume_with_reconcile_after_a_run_without_it_never_resends_an_add_in_doubt() 
             assert_eq!(applied, 1);
         }
     }
+}
+
+/// A buyer report's Buyer and Publisher columns only describe: no call
+/// changes buyer or traffic source, and the per-buyer totals carry the
+/// report's names.
+#[test]
+fn descriptive_buyer_columns_never_write_and_label_the_totals() {
+    let sim = SimHarness::start(4, |_| {});
+    let wd = Workdir::new();
+    wd.write(
+        "in.csv",
+        "Call ID,Buyer,Publisher,Revenue\n\
+         100000001,Acme Insurance,Google Ads,10.00\n\
+         100000002,Acme Insurance,Google Ads,5.00\n\
+         100000003,Delta Solar,Bing,7.50\n",
+    );
+    let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 0);
+    for id in 100000001..=100000003u64 {
+        let c = sim.call(id);
+        assert!(c["trackdrive_buyer_id"].is_null() && c["trackdrive_traffic_source_id"].is_null(), "{c}");
+    }
+    let text = stdout(&out);
+    assert!(text.contains("buyer Acme Insurance: revenue 0.00 -> 15.00"), "{text}");
+    assert!(text.contains("buyer Delta Solar: revenue 0.00 -> 7.50"), "{text}");
+    assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
 }

@@ -84,8 +84,8 @@ fn header_problems_exit_2_with_one_clear_sentence() {
     let cases: &[(&str, &[u8], &str)] = &[
         (
             "typo.csv",
-            b"id,revenu,Buyer Name\n1,2,x\n",
-            "unknown columns: \"revenu\" (did you mean `revenue`?), \"Buyer Name\"",
+            b"id,revenu,Call Summary\n1,2,x\n",
+            "unknown columns: \"revenu\" (did you mean `revenue`?), \"Call Summary\"",
         ),
         ("noid.csv", b"revenue,payout\n1,2\n", "no id column"),
         ("empty.csv", b"", "is empty"),
@@ -142,12 +142,10 @@ fn samples_validate_as_documented() {
     assert_eq!(lines, ["41", "124", "205", "255"]);
     assert!(!stdout(&out).contains("note:"), "no column reassigns calls: {}", stdout(&out));
     wd.run(&mut wd.command(&["validate", &format!("{root}/samples/disposition-backfill.csv")]), 0);
-    // A Buyer column moves calls to other buyers: validate says so, and how to opt out.
+    // Moving calls to other buyers takes an explicit Reassign Buyer column.
     let by_name = format!("{root}/samples/disposition-by-name.csv");
     let out = wd.run(&mut wd.command(&["validate", &by_name]), 0);
-    assert!(stdout(&out).contains("note: column \"Buyer\" moves each call to the buyer it names"), "{}", stdout(&out));
-    let out = wd.run(&mut wd.command(&["validate", &by_name, "--ignore-column", "Buyer"]), 0);
-    assert!(!stdout(&out).contains("note:"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("reassign_buyer"), "{}", stdout(&out));
 }
 
 #[test]

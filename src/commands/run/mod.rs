@@ -165,9 +165,6 @@ fn check_input(opts: &RunOptions) -> Result<(CsvReader, Validator), Fatal> {
              lists, which a dry run does not contact; use the id columns, or rehearse with --sandbox"
         )));
     }
-    for warning in validator.schema().reassignment_warnings() {
-        eprintln!("tdrecon: note: {warning}");
-    }
     Ok((reader, validator))
 }
 
