@@ -303,6 +303,9 @@ struct Guard<R> {
     /// Dropping the rest of an oversize record.
     skipping: bool,
     chunk: Box<[u8]>,
+    /// The bytes that need a close look (quote, line endings, NUL); runs of
+    /// the others, delimiters included, are passed on at once.
+    special: [bool; 256],
     /// Bytes of `chunk` read from the file, and how many have been handled.
     len: usize,
     at: usize,
@@ -322,6 +325,7 @@ impl<R: Read> Guard<R> {
             fields: 1,
             skipping: false,
             chunk: vec![0; 64 << 10].into_boxed_slice(),
+            special: std::array::from_fn(|b| matches!(b as u8, b'"' | b'\n' | b'\r' | 0)),
             len: 0,
             at: 0,
             real: 0,
@@ -356,6 +360,48 @@ impl<R> Guard<R> {
         // a record being dropped are counted, but their starts not kept.
         let mut from = self.at;
         while self.at < self.len && n < out.len() {
+            // A run of bytes that cannot end a record or open a quote: passed
+            // on (or dropped) at once, counting the fields it starts.
+            let room = if self.skipping {
+                self.len - self.at
+            } else {
+                (out.len() - n).min(MAX_RECORD_BYTES - self.record_bytes)
+            };
+            let end = self.len.min(self.at + room);
+            let quoted = self.lex == Lex::Quoted;
+            let (mut i, mut last) = (self.at, Lex::Unquoted);
+            while i < end {
+                let b = self.chunk[i];
+                if self.special[usize::from(b)] {
+                    break;
+                }
+                if b == self.delimiter && !quoted {
+                    // Past the last field allowed: the close look rejects it.
+                    if self.fields >= MAX_FIELDS && !self.skipping {
+                        break;
+                    }
+                    self.fields += 1;
+                    last = Lex::FieldStart;
+                } else {
+                    last = Lex::Unquoted;
+                }
+                i += 1;
+            }
+            let run = i - self.at;
+            if run > 0 {
+                if !self.skipping {
+                    out[n..n + run].copy_from_slice(&self.chunk[self.at..i]);
+                    n += run;
+                    self.passed += run as u64;
+                    self.record_bytes += run;
+                }
+                self.at = i;
+                self.real += run as u64;
+                if !quoted {
+                    self.lex = last;
+                }
+                continue;
+            }
             let b = self.chunk[self.at];
             if b == 0 {
                 index.feed(&self.chunk[from..self.at], !self.skipping);
