@@ -219,6 +219,15 @@ impl Schema {
             .any(|(_, f)| matches!(f, Field::DispositionName | Field::BuyerName | Field::TrafficSourceName))
     }
 
+    /// The file's header for `field` (as written), or tdrecon's name for it
+    /// when no column fills it.
+    pub fn header_of(&self, field: &Field) -> String {
+        match self.columns.iter().find(|(_, f)| f == field) {
+            Some((pos, _)) => self.headers[*pos].clone(),
+            None => field.name(),
+        }
+    }
+
     /// Maps the header row to fields, honouring `--map` and `--ignore-column`.
     pub fn from_headers(headers: Vec<String>, opts: &HeaderOptions) -> Result<Schema, HeaderError> {
         let mut columns: Vec<(usize, Field)> = Vec::new();

@@ -37,8 +37,12 @@ pub fn parse_money(text: &str, sign: Sign) -> Result<Decimal, String> {
         return Err("expected an amount like 12.50".into());
     }
     let cents = cents(s).map_err(|e| {
-        // Only an amount that did not parse can hold an `e`: say why.
-        if s.iter().any(|b| b.eq_ignore_ascii_case(&b'e')) {
+        // Text that is not a number (`pending`, `see notes`) is not an
+        // amount; only digits around an `e` (`1e3`, `1.5E+03`) are an exponent.
+        let digits_and_e = s.iter().all(|b| b.is_ascii_digit() || b".,+-eE".contains(b));
+        if !s.iter().any(u8::is_ascii_digit) || !digits_and_e {
+            format!("not an amount: {MALFORMED}")
+        } else if s.iter().any(|b| b.eq_ignore_ascii_case(&b'e')) {
             "exponents are not accepted: write the amount in full, like 1000.00".to_string()
         } else {
             e.to_string()
@@ -139,7 +143,11 @@ mod tests {
         let cases = [
             ("", "expected an amount"),
             ("$", "expected an amount"),
-            ("abc", "expected an amount"),
+            ("abc", "not an amount"),
+            ("pending", "not an amount"),
+            ("see notes", "not an amount"),
+            ("free", "not an amount"),
+            ("e", "not an amount"),
             ("1e3", "exponents"),
             ("1.5E2", "exponents"),
             ("1.234", "more than 2 decimal places"),
@@ -159,7 +167,7 @@ mod tests {
             ("9999999999999999", "too large"),
             ("99999999999999999999999", "too large"),
             ("1,000,000,000,000,000", "too large"),
-            ("NaN", "expected an amount"),
+            ("NaN", "not an amount"),
             ("1,234,", "expected an amount"),
             ("1,23", "expected an amount"),
             ("1,2345", "expected an amount"),

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::input::columns::edit_distance;
+use crate::input::columns::{Field, Schema, edit_distance};
 use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::update::CallUpdate;
 
@@ -103,24 +103,28 @@ pub struct Directory {
 impl Directory {
     /// Turns the row's names into ids, and checks that a disposition whose
     /// `notes_required` is set comes with notes.
-    pub fn resolve(&self, update: &mut CallUpdate) -> Result<(), Rejection> {
-        let reject = |column: &str, value: &str, reason: String| Rejection {
+    /// Rejections name the columns as the file's header does.
+    pub fn resolve(&self, update: &mut CallUpdate, schema: &Schema) -> Result<(), Rejection> {
+        let reject = |field: Field, value: &str, reason: String| Rejection {
             kind: RejectKind::InvalidValue,
-            column: column.to_string(),
+            column: schema.header_of(&field),
             value: value.to_string(),
             reason,
         };
         if let Some(name) = update.names.disposition.take() {
-            let e = self.dispositions.find("disposition", &name).map_err(|r| reject("call_disposition", &name, r))?;
+            let e =
+                self.dispositions.find("disposition", &name).map_err(|r| reject(Field::DispositionName, &name, r))?;
             update.call_disposition_id = Some(e.id.clone());
         }
         if let Some(name) = update.names.buyer.take() {
-            let e = self.buyers.find("buyer", &name).map_err(|r| reject("buyer", &name, r))?;
+            let e = self.buyers.find("buyer", &name).map_err(|r| reject(Field::BuyerName, &name, r))?;
             update.trackdrive_buyer_id = Some(e.id.clone());
         }
         if let Some(name) = update.names.traffic_source.take() {
-            let e =
-                self.traffic_sources.find("traffic source", &name).map_err(|r| reject("traffic_source", &name, r))?;
+            let e = self
+                .traffic_sources
+                .find("traffic source", &name)
+                .map_err(|r| reject(Field::TrafficSourceName, &name, r))?;
             update.trackdrive_traffic_source_id = Some(e.id.clone());
         }
         if let Some(id) = update.call_disposition_id.as_deref().filter(|id| !id.is_empty())
@@ -129,7 +133,7 @@ impl Directory {
             && update.agent_call_disposition_notes.as_deref().is_none_or(str::is_empty)
         {
             return Err(reject(
-                "agent_call_disposition_notes",
+                Field::DispositionNotes,
                 "",
                 format!("disposition {:?} requires notes: fill agent_call_disposition_notes", e.name),
             ));
@@ -141,6 +145,7 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::columns::HeaderOptions;
     use crate::input::values::CallRef;
     use serde_json::json;
 
@@ -163,6 +168,19 @@ mod tests {
         }
     }
 
+    /// A file whose disposition column is headed as a buyer report heads it.
+    fn schema() -> Schema {
+        let headers = ["Call ID", "Disposition", "Notes", "Reassign Buyer"].map(String::from).to_vec();
+        let opts = HeaderOptions {
+            maps: vec![
+                HeaderOptions::parse_map("Disposition=call_disposition").unwrap(),
+                HeaderOptions::parse_map("Notes=agent_call_disposition_notes").unwrap(),
+            ],
+            ..HeaderOptions::default()
+        };
+        Schema::from_headers(headers, &opts).unwrap()
+    }
+
     fn update() -> CallUpdate {
         CallUpdate::new(CallRef::Id(1))
     }
@@ -172,12 +190,12 @@ mod tests {
         let mut u = update();
         u.names.disposition = Some("  sale ".into());
         u.names.buyer = Some("B-8".into());
-        directory().resolve(&mut u).unwrap();
+        directory().resolve(&mut u, &schema()).unwrap();
         assert_eq!((u.call_disposition_id.as_deref(), u.trackdrive_buyer_id.as_deref()), (Some("1"), Some("8")));
         assert!(u.names.is_empty());
         let mut u = update();
         u.names.buyer = Some("acme   INSURANCE".into());
-        directory().resolve(&mut u).unwrap();
+        directory().resolve(&mut u, &schema()).unwrap();
         assert_eq!(u.trackdrive_buyer_id.as_deref(), Some("7"));
     }
 
@@ -185,21 +203,22 @@ mod tests {
     fn unknown_ambiguous_and_notes_required() {
         let mut u = update();
         u.names.disposition = Some("Sael".into());
-        let r = directory().resolve(&mut u).unwrap_err();
-        assert_eq!(r.column, "call_disposition");
+        let r = directory().resolve(&mut u, &schema()).unwrap_err();
+        assert_eq!(r.column, "Disposition", "the header as the file writes it");
         assert!(r.reason.contains(r#"unknown disposition "Sael" (did you mean "Sale"?)"#), "{r:?}");
         let mut u = update();
         u.names.disposition = Some("DUPLICATE".into());
-        assert!(directory().resolve(&mut u).unwrap_err().reason.contains("ambiguous: it names ids 3, 4"));
+        assert!(directory().resolve(&mut u, &schema()).unwrap_err().reason.contains("ambiguous: it names ids 3, 4"));
         let mut u = update();
         u.names.disposition = Some("Callback".into());
-        assert!(directory().resolve(&mut u).unwrap_err().reason.contains("requires notes"));
+        let r = directory().resolve(&mut u, &schema()).unwrap_err();
+        assert!(r.reason.contains("requires notes") && r.column == "Notes", "{r:?}");
         let mut u = update();
         u.call_disposition_id = Some("2".into());
         u.agent_call_disposition_notes = Some("call Monday".into());
-        assert!(directory().resolve(&mut u).is_ok(), "notes given");
+        assert!(directory().resolve(&mut u, &schema()).is_ok(), "notes given");
         let mut u = update();
         u.names.traffic_source = Some("Anything".into());
-        assert!(directory().resolve(&mut u).unwrap_err().reason.contains("unknown traffic source"));
+        assert!(directory().resolve(&mut u, &schema()).unwrap_err().reason.contains("unknown traffic source"));
     }
 }

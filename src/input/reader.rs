@@ -22,8 +22,9 @@ use csv::ByteRecord;
 /// Why a file could not be read as CSV at all. Each is one sentence for the user.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    /// Not a `#[source]`: the message already says it, once.
+    #[error("cannot read {path}: {error}")]
+    Io { path: PathBuf, error: io::Error },
     #[error("{path} is a directory, not a CSV file")]
     Directory { path: PathBuf },
     #[error("{path} is empty: expected a header row and then one row per call")]
@@ -110,7 +111,7 @@ impl CsvReader {
     /// Opens `path`, reads its header row and returns the reader positioned on
     /// the first data record, with the header cells (BOM removed).
     pub fn open(path: &Path, delimiter: u8) -> Result<(CsvReader, Vec<String>), ReadError> {
-        let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
+        let io_err = |error| ReadError::Io { path: path.to_path_buf(), error };
         if path.is_dir() {
             return Err(ReadError::Directory { path: path.to_path_buf() });
         }
@@ -229,7 +230,7 @@ fn read_span(
 pub fn read_error(path: &Path, e: io::Error) -> ReadError {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<NulByte>()) {
         Some(NulByte(offset)) => ReadError::Binary { path: path.to_path_buf(), offset: *offset },
-        None => ReadError::Io { path: path.to_path_buf(), source: e },
+        None => ReadError::Io { path: path.to_path_buf(), error: e },
     }
 }
 

@@ -334,7 +334,7 @@ impl Rules {
         }
         let mut update = result?;
         if let Some(directory) = &self.directory {
-            directory.resolve(&mut update)?;
+            directory.resolve(&mut update, &self.schema)?;
         }
         Ok(update)
     }

@@ -84,7 +84,9 @@ impl Endpoint {
 /// Checks a base URL: `https://` anywhere, plain `http://` only to loopback
 /// (the simulator), so keys never cross a network in the clear.
 pub fn check_base_url(text: &str) -> Result<String, String> {
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("--base-url {text:?}: {e}"))?;
+    let url = reqwest::Url::parse(text.trim()).map_err(|_| {
+        format!("--base-url {text:?} is not a web address: write it whole, like https://acme.trackdrive.com")
+    })?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -97,7 +99,12 @@ pub fn check_base_url(text: &str) -> Result<String, String> {
         "http" => {
             return Err(format!("--base-url {text:?}: plain http is only allowed to a loopback address; use https"));
         }
-        other => return Err(format!("--base-url {text:?}: unsupported scheme {other}")),
+        other => {
+            return Err(format!(
+                "--base-url {text:?}: {other}:// is not a web address tdrecon can send to; use https://, \
+                 like https://acme.trackdrive.com"
+            ));
+        }
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("--base-url must not carry credentials: use TRACKDRIVE_PUBLIC_KEY/TRACKDRIVE_PRIVATE_KEY".into());
