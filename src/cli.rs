@@ -11,6 +11,7 @@ use crate::commands::{self, template::UseCase};
 use crate::exit::{Exit, Fatal};
 use crate::input::InputOptions;
 use crate::input::columns::HeaderOptions;
+use crate::outputs::summary_json::{self, SummaryOut};
 use crate::upload::backoff::Backoff;
 use crate::upload::client::{Method, check_base_url, subdomain_url};
 use std::num::NonZeroU32;
@@ -31,6 +32,9 @@ enum Command {
         /// Where to write rejected rows [default: <input stem>.errors.csv].
         #[arg(long, value_name = "PATH")]
         errors: Option<PathBuf>,
+        /// Also write the summary as JSON, for schedulers (`-`: to stdout, the text summary to stderr).
+        #[arg(long, value_name = "PATH")]
+        summary_json: Option<PathBuf>,
     },
     /// Send the file's updates to TrackDrive: rate-limited, concurrent, with safe retries.
     Run(Box<RunArgs>),
@@ -374,10 +378,26 @@ pub fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<Exit, Fatal> {
     match command {
-        Command::Validate { input, errors } => {
-            commands::validate::run(&commands::validate::ValidateOptions { input: input.into_options()?, errors })
+        Command::Validate { input, errors, summary_json } => {
+            let (path, out) = (input.file.clone(), SummaryOut { json: summary_json.clone() });
+            let started_at = summary_json::now();
+            let result = input.into_options().and_then(|input| {
+                commands::validate::run(&commands::validate::ValidateOptions { input, errors, summary_json })
+            });
+            if let Err(fatal) = &result {
+                out.write_failure("validate", &path, &started_at, fatal);
+            }
+            result
         }
-        Command::Run(args) => commands::run::run(args.into_options()?),
+        Command::Run(args) => {
+            let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
+            let started_at = summary_json::now();
+            let result = args.into_options().and_then(commands::run::run);
+            if let Err(fatal) = &result {
+                out.write_failure("run", &path, &started_at, fatal);
+            }
+            result
+        }
         Command::Sim(args) => commands::sim::run(args.into_options()),
         Command::Template { use_case } => {
             let use_case = match use_case {

@@ -100,7 +100,11 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
             .map_err(Fatal::usage)?;
         println!("{}", sim.base_url());
         let _ = std::io::stdout().flush();
-        eprintln!("tdrecon sim: serving {calls} calls; state at {}/__sim/state; Ctrl-C to stop", sim.base_url());
+        eprintln!(
+            "tdrecon sim: serving {}; state at {}/__sim/state; Ctrl-C to stop",
+            crate::outputs::tally::count(calls as u64, "call", "calls"),
+            sim.base_url()
+        );
         wait_for_signal().await;
         sim.stop();
         if let Some(path) = &opts.dump_state {

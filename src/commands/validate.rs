@@ -12,15 +12,19 @@ use crate::input::parallel::{Stopped, check_all, default_workers};
 use crate::input::reader::{Record, read_error};
 use crate::input::rejection::Rejection;
 use crate::outputs::create_error_report;
+use crate::outputs::summary_json::{self, SummaryOut};
 use crate::outputs::tally::Tally;
 
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {
     pub input: InputOptions,
     pub errors: Option<PathBuf>,
+    /// `--summary-json PATH` (or `-`).
+    pub summary_json: Option<PathBuf>,
 }
 
 pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
+    let started_at = summary_json::now();
     let (reader, mut validator) = opts.input.open()?;
     let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
     let mut errors = create_error_report(&errors_path, &validator.schema().headers)?;
@@ -56,8 +60,27 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         );
     }
     if tally.rejected > 0 {
-        summary.push_str(&format!("rejected rows are in {}\n", errors_path.display()));
+        summary.push_str(&format!("invalid rows are in {}\n", errors_path.display()));
     }
-    print!("{summary}");
-    Ok(if tally.rejected == 0 { Exit::Ok } else { Exit::SomeRowsFailed })
+    let exit = if tally.rejected == 0 { Exit::Ok } else { Exit::SomeRowsFailed };
+    let out = SummaryOut { json: opts.summary_json.clone() };
+    if out.json.is_some() {
+        let mut json = tally.to_json();
+        let extra = serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "command": "validate",
+            "started_at": started_at,
+            "finished_at": summary_json::now(),
+            "input": opts.input.path.display().to_string(),
+            "input_sha256": summary_json::input_sha256(&opts.input.path),
+            "errors": errors_path.display().to_string(),
+            "exit_code": exit as i32,
+        });
+        if let (Some(json), serde_json::Value::Object(extra)) = (json.as_object_mut(), extra) {
+            json.extend(extra);
+        }
+        out.write(&json).with_context(|| "cannot write the summary JSON").map_err(Fatal::aborted)?;
+    }
+    out.text(&summary);
+    Ok(exit)
 }

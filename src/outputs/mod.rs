@@ -13,6 +13,7 @@ pub mod progress;
 pub mod results;
 pub mod run_lock;
 pub mod summary;
+pub mod summary_json;
 pub mod tally;
 
 use std::fs::File;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::exit::Exit;
 use crate::outputs::outcome::{NOT_UNDERSTOOD, StopReason};
-use crate::outputs::tally::Tally;
+use crate::outputs::tally::{Tally, count, line};
 use rust_decimal::Decimal;
 
 use crate::outputs::outcome::Status;
@@ -32,6 +32,17 @@ pub struct RunSummary {
     pub stop: Option<StopReason>,
     /// `ok` rows whose 2xx body was not the call JSON the API sends.
     pub not_understood: u64,
+    /// Rows whose request went out (at least one attempt).
+    pub sent: u64,
+    /// Rows this run finished, not `not_sent` (the rate is over these).
+    pub processed: u64,
+    /// Responses that were 429, and the pauses they set.
+    pub throttled: u64,
+    pub pauses: u64,
+    /// When the run started and finished (RFC 3339), and the input's SHA-256.
+    pub started_at: String,
+    pub finished_at: String,
+    pub input_sha256: Option<String>,
     /// `(line, call)` of rows left `unknown`: the ones to check by hand.
     pub unknown: Vec<(u64, String)>,
     /// `--reconcile`: amounts across the file before and after, in all and
@@ -61,14 +72,14 @@ impl Totals {
 
     fn render(&self) -> String {
         format!(
-            "revenue {:.2} -> {:.2} ({:+.2}), payout {:.2} -> {:.2} ({:+.2}) over {} calls",
+            "revenue {:.2} -> {:.2} ({:+.2}), payout {:.2} -> {:.2} ({:+.2}) over {}",
             self.revenue_before,
             self.revenue_after,
             self.revenue_after - self.revenue_before,
             self.payout_before,
             self.payout_after,
             self.payout_after - self.payout_before,
-            self.rows
+            count(self.rows, "call", "calls")
         )
     }
 
@@ -104,6 +115,12 @@ impl RunSummary {
     pub fn record_fields(&mut self, fields: &[String]) {
         let Some(status) = fields.get(2).and_then(|s| Status::parse(s)) else { return };
         *self.statuses.entry(status).or_default() += 1;
+        if status != Status::NotSent {
+            self.processed += 1;
+        }
+        if fields.get(4).and_then(|a| a.parse::<u64>().ok()).is_some_and(|a| a > 0) {
+            self.sent += 1;
+        }
         if fields.get(results::column("error")).is_some_and(|e| e.starts_with(NOT_UNDERSTOOD)) {
             self.not_understood += 1;
         }
@@ -131,6 +148,8 @@ impl RunSummary {
             *self.statuses.entry(status).or_default() += n;
         }
         self.not_understood += earlier.not_understood;
+        // Rows an earlier run finished were sent then, not processed now.
+        self.sent += earlier.sent;
         self.totals.add(&earlier.totals);
         for (buyer, t) in earlier.by_buyer {
             self.by_buyer.entry(buyer).or_default().add(&t);
@@ -176,37 +195,58 @@ impl RunSummary {
 
     pub fn render(&self) -> String {
         let mut out = self.validation.render();
-        out.push_str(&format!("sent to the uploader {:>8}\n", self.sent_or_settled()));
-        for status in Status::ALL {
-            out.push_str(&format!("  {:<18} {:>8}\n", status.as_str(), self.count(status)));
+        if self.validation.rejected > 0 {
+            out.push_str(&format!("  invalid rows are in {}\n", self.errors.display()));
         }
-        let secs = self.elapsed.as_secs_f64();
-        let rate = if secs > 0.0 { self.sent_or_settled() as f64 / secs } else { 0.0 };
+        out.push_str(&line("results", self.sent_or_settled(), &self.results.display().to_string()));
+        out.push_str(&line("  sent", self.sent, "rows whose request went out"));
+        let words = [
+            (Status::Ok, "  ok", "applied"),
+            (Status::Unchanged, "  unchanged", "already as the file says; nothing sent"),
+            (Status::Rejected, "  refused", "the API answered 4xx (status rejected); not applied"),
+            (Status::Failed, "  failed", "not applied; safe to send again"),
+            (Status::Unknown, "  unknown", "may have been applied: see below"),
+            (Status::NotSent, "  not sent", ""),
+        ];
+        for (status, label, note) in words {
+            let n = self.count(status);
+            out.push_str(&line(label, n, if n > 0 { note } else { "" }));
+        }
         if self.not_understood > 0 {
-            out.push_str(&format!(
-                "  responses not understood {:>3} (ok, after-values unknown: see error)\n",
-                self.not_understood
+            out.push_str(&line(
+                "  responses not understood",
+                self.not_understood,
+                "ok, after-values unknown: see error",
             ));
         }
-        out.push_str(&format!("requests   {:>8} ({} retries)\n", self.requests, self.retries));
-        out.push_str(&format!("elapsed    {secs:>8.1}s ({rate:.1} rows/s)\n"));
-        out.push_str(&format!("results    {}\n", self.results.display()));
-        if self.validation.rejected > 0 {
-            out.push_str(&format!("errors     {}\n", self.errors.display()));
+        let mut requests = vec![count(self.retries, "retry", "retries")];
+        if self.throttled > 0 {
+            requests.push(format!("{} answered 429", self.throttled));
+            requests.push(count(self.pauses, "pause", "pauses"));
         }
+        out.push_str(&line("requests", self.requests, &requests.join(", ")));
+        let secs = self.elapsed.as_secs_f64();
+        let rate = match self.processed {
+            0 => "no row processed".to_string(),
+            n if secs > 0.0 => format!("{:.1} rows/s over {}", n as f64 / secs, count(n, "row", "rows")),
+            _ => String::new(),
+        };
+        out.push_str(&line("elapsed", format!("{secs:.1} s"), &rate));
         if self.dry_run {
             out.push_str("dry run: nothing was sent; each row's request body is in results\n");
         }
         if self.totals.rows > 0 {
-            out.push_str(&format!("totals     {}\n", self.totals.render()));
+            out.push_str(&format!("totals: {}\n", self.totals.render()));
             for (buyer, t) in &self.by_buyer {
                 out.push_str(&format!("  buyer {buyer}: {}\n", t.render()));
             }
         }
         if !self.unknown.is_empty() {
             out.push_str(&format!(
-                "UNKNOWN: {} row(s) may or may not have been applied and were not resent; check these calls before sending them again:\n",
-                self.unknown.len()
+                "UNKNOWN: {} may or may not have been applied and {} not resent; check these calls, or run again \
+                 with --resume --reconcile to settle them from their audit logs:\n",
+                count(self.unknown.len() as u64, "row", "rows"),
+                if self.unknown.len() == 1 { "was" } else { "were" }
             ));
             for (line, call) in self.unknown.iter().take(UNKNOWN_LISTED) {
                 out.push_str(&format!("  line {line}: call {call}\n"));
@@ -235,8 +275,13 @@ impl RunSummary {
             .iter()
             .map(|((kind, column), n)| json!({"reason": kind.to_string(), "column": column, "rows": n}))
             .collect();
+        let secs = self.elapsed.as_secs_f64();
         json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
             "input": self.input.display().to_string(),
+            "input_sha256": self.input_sha256,
             "results": self.results.display().to_string(),
             "errors": self.errors.display().to_string(),
             "dry_run": self.dry_run,
@@ -247,6 +292,11 @@ impl RunSummary {
             "statuses": statuses,
             "requests": self.requests,
             "retries": self.retries,
+            "sent": self.sent,
+            "processed": self.processed,
+            "rows_per_sec": (self.processed > 0 && secs > 0.0).then(|| (self.processed as f64 / secs * 10.0).round() / 10.0),
+            "throttled": self.throttled,
+            "pauses": self.pauses,
             "responses_not_understood": self.not_understood,
             "elapsed_ms": self.elapsed.as_millis() as u64,
             "unknown_rows": self.unknown.iter().map(|(line, call)| json!({"line": line, "id": call})).collect::<Vec<_>>(),

@@ -23,12 +23,46 @@ impl Tally {
 
     /// The summary lines printed at the end of `validate` and `run`.
     pub fn render(&self) -> String {
-        let mut out =
-            format!("rows read  {:>8}\nvalid      {:>8}\nrejected   {:>8}\n", self.rows, self.valid, self.rejected);
+        let mut out = line("rows read", self.rows, "");
+        out.push_str(&line("  valid", self.valid, ""));
+        out.push_str(&line("  invalid", self.rejected, "never sent (errors.csv)"));
         for ((kind, column), n) in &self.by_reason {
             let label = if column.is_empty() { kind.to_string() } else { format!("{kind} ({column})") };
-            out.push_str(&format!("  {label:<40} {n:>8}\n"));
+            out.push_str(&line(&format!("    {label}"), n, ""));
         }
         out
     }
+
+    /// `validate`'s summary for schedulers.
+    pub fn to_json(&self) -> serde_json::Value {
+        let by_reason: Vec<serde_json::Value> = self
+            .by_reason
+            .iter()
+            .map(|((kind, column), n)| serde_json::json!({"reason": kind.to_string(), "column": column, "rows": n}))
+            .collect();
+        serde_json::json!({
+            "rows_read": self.rows,
+            "valid": self.valid,
+            "invalid": self.rejected,
+            "invalid_by_reason": by_reason,
+        })
+    }
+}
+
+/// One summary line: a label, a right-aligned figure, and a note.
+pub fn line(label: &str, figure: impl std::fmt::Display, note: &str) -> String {
+    let figure = figure.to_string();
+    // Labels and figures line up in columns for any label up to 40 wide.
+    let mut out = format!("{label:<40}{figure:>8}");
+    if !note.is_empty() {
+        out.push_str("  ");
+        out.push_str(note);
+    }
+    out.push('\n');
+    out
+}
+
+/// `1 call`, `2 calls`: `many` is the plural.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }

@@ -4,6 +4,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Jitter, Quota, RateLimiter};
@@ -59,6 +60,9 @@ pub struct Gate {
     jitter: Duration,
     paused_until: Mutex<Option<Instant>>,
     max_pause: Duration,
+    /// Responses that were 429, and the job-wide pauses they started.
+    pub throttled: AtomicU64,
+    pub pauses: AtomicU64,
 }
 
 impl Gate {
@@ -68,7 +72,14 @@ impl Gate {
         // A little jitter spreads tasks released in the same instant, without
         // changing the rate (governor adds it after the cell is taken).
         let jitter = rate.map_or(Duration::ZERO, |(r, _)| Duration::from_secs(1).div_f64(r.get() as f64 * 4.0));
-        Gate { limiter, jitter: jitter.min(Duration::from_millis(20)), paused_until: Mutex::new(None), max_pause }
+        Gate {
+            limiter,
+            jitter: jitter.min(Duration::from_millis(20)),
+            paused_until: Mutex::new(None),
+            max_pause,
+            throttled: AtomicU64::new(0),
+            pauses: AtomicU64::new(0),
+        }
     }
 
     /// Waits until an attempt may be sent.
@@ -93,6 +104,9 @@ impl Gate {
         let now = Instant::now();
         let until = now.checked_add(wait.min(self.max_pause)).unwrap_or(now);
         let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|current| current <= now) {
+            self.pauses.fetch_add(1, Ordering::Relaxed);
+        }
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);
         }

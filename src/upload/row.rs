@@ -447,6 +447,7 @@ impl Sender {
                 Err(Step::Final(Status::Rejected, response_text(&attempt)))
             }
             Class::Throttled(wait) => {
+                self.gate.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 // Everyone waits, not just this row; the backoff covers a
                 // 429 that named no time.
                 if let Some(wait) = wait {

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
 use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows};
-use crate::util::{Workdir, stderr, stdout};
+use crate::util::{Workdir, stderr, stdout, summary_line};
 
 #[test]
 fn a_file_of_zeros_stops_validate_and_run_at_its_first_byte() {
@@ -73,7 +73,7 @@ fn huge_cells_records_and_token_objects_are_rejected_with_their_line_and_the_res
     }
     // The report stays small: oversize records are not echoed.
     assert!(std::fs::metadata(wd.path("in.errors.csv")).unwrap().len() < 200_000);
-    assert!(stdout(&out).contains("valid             2"), "{}", stdout(&out));
+    assert!(stdout(&out).contains(&summary_line("  valid", 2)), "{}", stdout(&out));
 
     let sim = SimHarness::start(10, |_| {});
     let url = sim.url();
@@ -158,7 +158,7 @@ fn a_server_that_floods_or_lies_cannot_grow_memory_and_rows_follow_the_status() 
     let html = &results[&4];
     assert_eq!(html["status"], "ok");
     assert!(html["error"].contains("not the JSON object the API sends (\"<html>"), "{html:?}");
-    assert!(stdout(&out).contains("responses not understood   2"), "{}", stdout(&out));
+    assert!(stdout(&out).contains(&summary_line("  responses not understood", 2)), "{}", stdout(&out));
     let summary: serde_json::Value = serde_json::from_str(&wd.read("s.json")).unwrap();
     assert_eq!(summary["responses_not_understood"], 2);
 }

@@ -4,6 +4,7 @@
 mod harness;
 mod hostile;
 mod never_twice;
+mod operator;
 mod property;
 mod reconcile;
 mod resume;

@@ -59,6 +59,11 @@ pub fn describe(cmd: &Command, dir: &Path, out: &Output, what: &str) -> String {
     )
 }
 
+/// A summary line as `tdrecon` prints it: the label, then the figure aligned.
+pub fn summary_line(label: &str, figure: u64) -> String {
+    format!("{label:<40}{figure:>8}")
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -18,6 +18,8 @@ pub(super) struct JournalPlan {
     pub path: PathBuf,
     /// Held until the run ends: no second run of this journal or input.
     pub locks: RunLocks,
+    /// The input's SHA-256, when the journal was bound to it.
+    pub input_sha256: Option<String>,
 }
 
 /// Decides between a fresh journal, a resumed one, or refusing to start.
@@ -33,7 +35,7 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
         if opts.resume {
             return Err(Fatal::usage(anyhow!("--resume does not apply to --dry-run or --sandbox")));
         }
-        return Ok(JournalPlan { journal: None, replay: None, path, locks });
+        return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None });
     }
     let binding = Binding::new(&opts.input.path, &opts.fingerprint())
         .with_context(|| format!("cannot read {}", opts.input.path.display()))
@@ -90,5 +92,6 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
     }
     .with_context(|| format!("cannot write the journal {shown}"))
     .map_err(Fatal::usage)?;
-    Ok(JournalPlan { journal: Some(journal), replay, path, locks })
+    let input_sha256 = Some(binding.input_sha256);
+    Ok(JournalPlan { journal: Some(journal), replay, path, locks, input_sha256 })
 }

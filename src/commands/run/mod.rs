@@ -9,7 +9,7 @@ mod journal_plan;
 mod pipeline;
 
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use crate::outputs::journal;
 use crate::outputs::outcome::StopReason;
 use crate::outputs::results::ResultsWriter;
 use crate::outputs::summary::RunSummary;
+use crate::outputs::summary_json::{self, SummaryOut};
 use crate::outputs::{create, create_error_report};
 use crate::sim::Sim;
 use crate::upload::backoff::{Backoff, RetryBudget};
@@ -133,6 +134,7 @@ impl RunOptions {
 }
 
 pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
+    let started_at = summary_json::now();
     let (reader, validator) = check_input(&opts)?;
     let credentials = load_credentials(&opts)?;
     if opts.rollback.is_some() && !opts.reconcile {
@@ -153,7 +155,7 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         .build()
         .context("cannot start the async runtime")
         .map_err(Fatal::usage)?;
-    runtime.block_on(job(opts, reader, validator, credentials, plan, outputs, earlier))
+    runtime.block_on(job(opts, (reader, validator), credentials, plan, outputs, earlier, started_at))
 }
 
 /// Opens the input and checks what the file asks for against the options.
@@ -218,19 +220,19 @@ fn open_outputs(
 /// names, runs the pipeline, then closes the journal and reports.
 async fn job(
     opts: RunOptions,
-    reader: CsvReader,
-    mut validator: Validator,
+    (reader, mut validator): (CsvReader, Validator),
     credentials: Credentials,
     plan: JournalPlan,
     outputs: Outputs,
     earlier: RunSummary,
+    started_at: String,
 ) -> Result<Exit, Fatal> {
     let sim = match opts.target {
         Target::Sandbox => Some(sandbox::start(&opts.input).await?),
         Target::Url(_) => None,
     };
     // The locks live as long as this function: the whole run.
-    let JournalPlan { journal, replay, path: journal_path, locks: _locks } = plan;
+    let JournalPlan { journal, replay, path: journal_path, locks: _locks, input_sha256 } = plan;
     let sender = Arc::new(start_sender(&opts, sim.as_ref(), &credentials, journal)?);
     if validator.schema().uses_names() {
         let directory = lookup::fetch_directory(&sender).await.map_err(|e| {
@@ -253,6 +255,13 @@ async fn job(
             .stop
             .get_or_insert(StopReason::Aborted(format!("cannot write the journal {}: {e}", journal_path.display())));
     }
+    summary.started_at = started_at;
+    summary.finished_at = summary_json::now();
+    summary.input_sha256 = match input_sha256 {
+        Some(sha) => Some(sha),
+        None if opts.summary_json.is_some() => summary_json::input_sha256(&opts.input.path),
+        None => None,
+    };
     report(&opts, &summary, sim.as_ref())?;
     Ok(summary.exit())
 }
@@ -289,15 +298,15 @@ fn start_sender(
 
 /// The summary (and `--summary-json`), the sandbox's state, and how to resume.
 fn report(opts: &RunOptions, summary: &RunSummary, sim: Option<&Sim>) -> Result<(), Fatal> {
-    if let Some(path) = &opts.summary_json {
-        let json = serde_json::to_vec_pretty(&summary.to_json()).expect("the summary is plain JSON");
-        std::fs::write(path, json)
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(Fatal::aborted)?;
-    }
-    print!("{}", summary.render());
+    let out = SummaryOut { json: opts.summary_json.clone() };
+    out.write(&summary.to_json())
+        .with_context(|| {
+            format!("cannot write the summary JSON {}", opts.summary_json.as_deref().unwrap_or(Path::new("")).display())
+        })
+        .map_err(Fatal::aborted)?;
+    out.text(&summary.render());
     if let Some(sim) = sim {
-        print!("{}", sandbox::describe(sim));
+        out.text(&sandbox::describe(sim));
     }
     if summary.stop.is_some() && !opts.dry_run && !matches!(opts.target, Target::Sandbox) {
         eprintln!("tdrecon: stopped; to continue where it left off (nothing is sent twice): {}", resume_command());

@@ -126,6 +126,8 @@ pub(super) async fn pipeline(
     let mut summary = collector.finish();
     summary.validation = reader_thread.join().map_err(|_| Fatal::aborted(anyhow!("the reader thread panicked")))?;
     summary.retries = sender.budget.retries();
+    summary.throttled = sender.gate.throttled.load(Ordering::Relaxed);
+    summary.pauses = sender.gate.pauses.load(Ordering::Relaxed);
     summary.elapsed = started.elapsed();
     summary.stop = sender.stop.reason();
     Ok(summary)

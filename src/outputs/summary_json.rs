@@ -1,0 +1,77 @@
+//! `--summary-json`: where it goes (a file, or `-` for standard output, with
+//! the text summary then on standard error), what every summary carries
+//! (version, start and finish times, the input's SHA-256), and the summary of
+//! a command that ended in an error (exit 2 or 3 before a summary existed).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::exit::Fatal;
+
+/// Where a command's summaries go.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryOut {
+    /// `--summary-json PATH`, or `-` for standard output.
+    pub json: Option<PathBuf>,
+}
+
+impl SummaryOut {
+    /// The JSON goes to standard output: the text summary must not.
+    pub fn json_on_stdout(&self) -> bool {
+        self.json.as_deref() == Some(Path::new("-"))
+    }
+
+    /// Prints the text summary: to stdout, or to stderr when stdout is the JSON's.
+    pub fn text(&self, text: &str) {
+        if self.json_on_stdout() {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+
+    /// Writes `value` where `--summary-json` says, if it says.
+    pub fn write(&self, value: &Value) -> std::io::Result<()> {
+        let Some(path) = &self.json else { return Ok(()) };
+        let mut bytes = serde_json::to_vec_pretty(value).expect("a summary is plain JSON");
+        bytes.push(b'\n');
+        if self.json_on_stdout() {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()
+        } else {
+            std::fs::write(path, bytes)
+        }
+    }
+
+    /// The summary of a command that ended with `fatal` before it had one.
+    pub fn write_failure(&self, command: &str, input: &Path, started_at: &str, fatal: &Fatal) {
+        let value = json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "command": command,
+            "started_at": started_at,
+            "finished_at": now(),
+            "input": input.display().to_string(),
+            "input_sha256": input_sha256(input),
+            "exit_code": fatal.exit as i32,
+            "error": format!("{:#}", fatal.error),
+        });
+        if let Err(e) = self.write(&value) {
+            eprintln!("tdrecon: cannot write the summary JSON: {e}");
+        }
+    }
+}
+
+/// Now, as RFC 3339 to the second.
+pub fn now() -> String {
+    let now = jiff::Timestamp::now();
+    now.round(jiff::Unit::Second).unwrap_or(now).to_string()
+}
+
+/// The input's SHA-256, when it can be read as text (it is the journal's
+/// binding too, so the two can be matched).
+pub fn input_sha256(input: &Path) -> Option<String> {
+    crate::outputs::journal::Binding::new(input, "").ok().map(|b| b.input_sha256)
+}
