@@ -72,6 +72,46 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).map_or(Duration::ZERO, |d| Duration::from_secs(d.as_secs_f64().ceil() as u64)))
 }
 
+/// Why a first, authenticated read says the job must not start, if it does:
+/// the keys were refused, or `host` cannot be reached at all.
+pub fn preflight_problem(attempt: &Attempt, host: &str) -> Option<String> {
+    match attempt {
+        Attempt::Response { status: status @ (401 | 403), .. } => Some(format!(
+            "the API answered {status} to a first read: check the keys (TRACKDRIVE_PUBLIC_KEY / \
+             TRACKDRIVE_PRIVATE_KEY or --credentials) and that they may read and update calls"
+        )),
+        Attempt::Response { .. } => None,
+        Attempt::ConnectFailed(e) | Attempt::Broken(e) => {
+            Some(format!("cannot connect to {host}: {}", connect_words(e)))
+        }
+        Attempt::TimedOut => Some(format!("cannot connect to {host}: no answer within --timeout")),
+    }
+}
+
+/// A connect error in words a person can act on.
+pub fn connect_words(e: &str) -> String {
+    if let Some(at) = e.find("invalid peer certificate: ") {
+        let detail = e[at + 26..].split([':', ',']).next().unwrap_or_default().trim();
+        return format!("certificate not trusted ({detail}); set SSL_CERT_FILE if a proxy re-signs TLS");
+    }
+    if e.contains("certificate") {
+        return format!("certificate problem ({e}); set SSL_CERT_FILE if a proxy re-signs TLS");
+    }
+    if e.contains("dns error") || e.contains("failed to lookup address") {
+        return "the name does not resolve (DNS): check the address and the network".into();
+    }
+    if e.contains("Connection refused") {
+        return "connection refused: check the address and port, and that the service is up".into();
+    }
+    e.to_string()
+}
+
+/// A connect error that retrying cannot mend (a certificate, a name that
+/// does not resolve): the job stops at once instead of retrying row by row.
+pub fn lasting_connect_error(e: &str) -> bool {
+    e.contains("certificate") || e.contains("dns error") || e.contains("failed to lookup address")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +172,37 @@ mod tests {
                 let _ = parse_retry_after(&value, SystemTime::now());
             }
         }
+    }
+
+    #[test]
+    fn preflight_words() {
+        let refused =
+            "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        let cert = "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer";
+        let dns = "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known";
+        let cases = [
+            (response(401), Some("the API answered 401 to a first read")),
+            (response(403), Some("the API answered 403")),
+            (response(404), None),
+            (response(200), None),
+            (response(503), None),
+            (Attempt::ConnectFailed(refused.into()), Some("cannot connect to acme.trackdrive.com: connection refused")),
+            (
+                Attempt::ConnectFailed(cert.into()),
+                Some(
+                    "cannot connect to acme.trackdrive.com: certificate not trusted (UnknownIssuer); set SSL_CERT_FILE",
+                ),
+            ),
+            (Attempt::ConnectFailed(dns.into()), Some("the name does not resolve (DNS)")),
+            (Attempt::TimedOut, Some("no answer within --timeout")),
+        ];
+        for (attempt, want) in cases {
+            let got = preflight_problem(&attempt, "acme.trackdrive.com");
+            match want {
+                None => assert_eq!(got, None, "{attempt:?}"),
+                Some(w) => assert!(got.as_deref().is_some_and(|g| g.contains(w)), "{attempt:?}: {got:?}"),
+            }
+        }
+        assert!(lasting_connect_error(cert) && lasting_connect_error(dns) && !lasting_connect_error(refused));
     }
 }

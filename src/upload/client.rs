@@ -64,6 +64,18 @@ impl Endpoint {
         url
     }
 
+    /// `{base}/api/v1/calls?per_page=1`: the cheapest authenticated read.
+    pub fn first_call_url(&self) -> Url {
+        let mut url = self.calls.clone();
+        url.query_pairs_mut().append_pair("per_page", "1");
+        url
+    }
+
+    /// The host requests go to, for messages.
+    pub fn host(&self) -> String {
+        self.calls.host_str().unwrap_or_default().to_string()
+    }
+
     /// `{base}/api/v1/calls/{id}/events`: the call's event log.
     pub fn events_url(&self, call: &CallRef) -> Url {
         let mut url = self.read_url(call);

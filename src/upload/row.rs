@@ -5,7 +5,7 @@
 //! unless reading the call back (`--reconcile`) shows it was not applied.
 
 use super::backoff::{Backoff, RetryBudget, draw};
-use super::classify::{Attempt, Class, classify};
+use super::classify::{Attempt, Class, classify, connect_words, lasting_connect_error, preflight_problem};
 use super::client::{ApiClient, Endpoint, MAX_RESPONSE_BYTES};
 use super::gate::{Gate, Stop};
 use crate::input::update::CallUpdate;
@@ -57,6 +57,9 @@ pub struct Sender {
     /// Read each call before writing it, send only what differs, and settle
     /// ambiguous adds by reading the call back.
     pub reconcile: bool,
+    /// The first read, made once before the first update: `true` when the
+    /// job may send (see `preflight`).
+    pub preflight: tokio::sync::OnceCell<bool>,
 }
 
 /// How long after passing the rate limiter a request may still go out.
@@ -115,6 +118,9 @@ impl Sender {
             // The pipeline resolves names before rows get here; never send a guess.
             return finish(out, Status::Rejected, "a name was not resolved to an id".into());
         }
+        if !self.preflight().await {
+            return self.stopped(out);
+        }
         let unsafe_fields = row.update.non_idempotent_fields();
         let mut jitter = row.line ^ 0x0074_6472_6563_6f6e;
         match self.prepare(&row, &unsafe_fields, &mut out, &mut jitter).await {
@@ -122,6 +128,31 @@ impl Sender {
             Next::Done(status, error) => finish(out, status, error),
             Next::Stopped => self.stopped(out),
         }
+    }
+
+    /// One authenticated read before the first update, made once for the
+    /// job: bad keys, a certificate that is not trusted, a name that does not
+    /// resolve or a refused connection stop it before any row is sent, with
+    /// the cause in words.
+    async fn preflight(&self) -> bool {
+        *self
+            .preflight
+            .get_or_init(|| async {
+                tokio::select! {
+                    biased;
+                    _ = self.stop.stopped() => return false,
+                    _ = self.gate.admit() => {}
+                }
+                let (attempt, _) = self.client.get(&self.endpoint.first_call_url()).await;
+                match preflight_problem(&attempt, &self.endpoint.host()) {
+                    None => true,
+                    Some(why) => {
+                        self.stop.trigger(StopReason::Aborted(why));
+                        false
+                    }
+                }
+            })
+            .await
     }
 
     /// Before the first write: a row an interrupted run may have sent is
@@ -431,6 +462,13 @@ impl Sender {
     /// What an attempt means for the row: `Err` ends the request with that
     /// step; `Ok` is the reason to retry.
     fn judge(&self, out: &RowOutcome, attempt: Attempt, request: &Request<'_>) -> Result<String, Step> {
+        if let Attempt::ConnectFailed(e) = &attempt
+            && lasting_connect_error(e)
+        {
+            let why = format!("cannot connect to {}: {}", self.endpoint.host(), connect_words(e));
+            self.stop.trigger(StopReason::Aborted(why.clone()));
+            return Err(Step::Final(Status::Failed, why));
+        }
         match classify(&attempt) {
             Class::Done => {
                 let Attempt::Response { body, truncated, .. } = attempt else {

@@ -60,3 +60,21 @@ fn a_resume_with_nothing_left_reports_no_rate_and_plurals_agree() {
     assert!(stdout(&out).contains("no row processed"), "{}", stdout(&out));
     assert!(!stdout(&out).contains("rows/s"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_target_that_cannot_be_reached_stops_the_job_before_any_row_is_sent() {
+    // A port nothing listens on (bound, then closed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let wd = Workdir::new();
+    wd.write("in.csv", "id,add_revenue\n100000001,1.00\n100000002,2.00\n");
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = wd.command(&["run", "in.csv", "--base-url", &url, "--summary-json", "s.json", "--quiet"]);
+    cmd.env("TRACKDRIVE_PUBLIC_KEY", "k").env("TRACKDRIVE_PRIVATE_KEY", "s");
+    let out = wd.run(&mut cmd, 3);
+    let text = stdout(&out);
+    assert!(text.contains("ABORTED: cannot connect to 127.0.0.1: connection refused"), "{text}");
+    assert!(text.contains(&summary_line("  not sent", 2)), "{text}");
+    let s = json(&wd.read("s.json"));
+    assert!(s["stopped"]["aborted"].as_str().unwrap().contains("connection refused"), "{s}");
+    assert_eq!(s["sent"], 0);
+}

@@ -293,6 +293,7 @@ fn start_sender(
         permits: tokio::sync::Semaphore::new(opts.concurrency.get()),
         backoff: opts.backoff,
         max_retries: opts.max_retries,
+        preflight: tokio::sync::OnceCell::new(),
     })
 }
 
