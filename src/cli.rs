@@ -267,6 +267,10 @@ struct SimArgs {
     /// On SIGINT/SIGTERM, write the final state JSON here before exiting.
     #[arg(long, value_name = "FILE")]
     dump_state: Option<PathBuf>,
+    /// Once listening, write the base URL to this file (atomically: a script can wait for it to
+    /// appear, then read it: `until [ -s sim.url ]; do sleep 0.1; done`).
+    #[arg(long, value_name = "PATH")]
+    url_file: Option<PathBuf>,
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -298,6 +302,7 @@ impl SimArgs {
                 fail_first: self.fail_first,
             },
             dump_state: self.dump_state,
+            url_file: self.url_file,
         }
     }
 }

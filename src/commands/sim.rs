@@ -24,6 +24,8 @@ pub struct SimOptions {
     pub retry_after_date: bool,
     pub faults: FaultConfig,
     pub dump_state: Option<PathBuf>,
+    /// Where to write the base URL once listening, for scripts to wait on.
+    pub url_file: Option<PathBuf>,
 }
 
 /// Seeds a store from a CSV with columns `id,uuid,revenue,payout` (either id
@@ -98,6 +100,11 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
             .await
             .with_context(|| format!("cannot listen on {}", opts.addr))
             .map_err(Fatal::usage)?;
+        if let Some(path) = &opts.url_file {
+            write_atomically(path, format!("{}\n", sim.base_url()).as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))
+                .map_err(Fatal::usage)?;
+        }
         println!("{}", sim.base_url());
         let _ = std::io::stdout().flush();
         eprintln!(
@@ -115,6 +122,15 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
         }
         Ok(Exit::Ok)
     })
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into
+/// place: a script waiting for `path` to exist never reads half of it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Ctrl-C, SIGTERM, or SIGHUP (the terminal was closed): each means stop.

@@ -32,7 +32,7 @@ pub struct RunSummary {
     pub stop: Option<StopReason>,
     /// `ok` rows whose 2xx body was not the call JSON the API sends.
     pub not_understood: u64,
-    /// Rows whose request went out (at least one attempt).
+    /// Rows that made at least one request (a read or an update).
     pub sent: u64,
     /// Rows this run finished, not `not_sent` (the rate is over these).
     pub processed: u64,
@@ -199,7 +199,6 @@ impl RunSummary {
             out.push_str(&format!("  invalid rows are in {}\n", self.errors.display()));
         }
         out.push_str(&line("results", self.sent_or_settled(), &self.results.display().to_string()));
-        out.push_str(&line("  sent", self.sent, "rows whose request went out"));
         let words = [
             (Status::Ok, "  ok", "applied"),
             (Status::Unchanged, "  unchanged", "already as the file says; nothing sent"),
@@ -292,7 +291,7 @@ impl RunSummary {
             "statuses": statuses,
             "requests": self.requests,
             "retries": self.retries,
-            "sent": self.sent,
+            "rows_with_requests": self.sent,
             "processed": self.processed,
             "rows_per_sec": (self.processed > 0 && secs > 0.0).then(|| (self.processed as f64 / secs * 10.0).round() / 10.0),
             "throttled": self.throttled,

@@ -6,6 +6,7 @@ mod hostile;
 mod never_twice;
 mod operator;
 mod property;
+mod readme;
 mod reconcile;
 mod resume;
 mod run;

@@ -76,5 +76,5 @@ fn a_target_that_cannot_be_reached_stops_the_job_before_any_row_is_sent() {
     assert!(text.contains(&summary_line("  not sent", 2)), "{text}");
     let s = json(&wd.read("s.json"));
     assert!(s["stopped"]["aborted"].as_str().unwrap().contains("connection refused"), "{s}");
-    assert_eq!(s["sent"], 0);
+    assert_eq!(s["rows_with_requests"], 0);
 }

@@ -1,0 +1,80 @@
+//! README.md's shell blocks marked `<!-- runnable -->` run as written, with
+//! `tdrecon` on the PATH, in a fresh folder holding a copy of `samples/`.
+//! A block passes when its last command succeeds and nothing it ran was
+//! missing: no unknown command, no missing file, no usage error.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::Workdir;
+
+fn runnable_blocks(readme: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "<!-- runnable -->" {
+            continue;
+        }
+        assert_eq!(lines.next().map(str::trim), Some("```sh"), "a runnable marker stands right above a ```sh block");
+        let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        blocks.push(body.join("\n"));
+    }
+    blocks
+}
+
+#[test]
+fn readme_blocks_marked_runnable_run_as_written() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let blocks = runnable_blocks(&readme);
+    assert!(blocks.len() >= 3, "found {} runnable blocks", blocks.len());
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_tdrecon")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    for block in blocks {
+        let wd = Workdir::new();
+        std::fs::create_dir(wd.path("samples")).unwrap();
+        for entry in std::fs::read_dir(format!("{root}/samples")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), wd.path("samples").join(entry.file_name())).unwrap();
+        }
+        let out = std::fs::File::create(wd.path("block.out")).unwrap();
+        let err = std::fs::File::create(wd.path("block.err")).unwrap();
+        let mut child = Command::new("bash")
+            .arg("-c")
+            .arg(&block)
+            .current_dir(wd.path("."))
+            .env("PATH", &path)
+            .env("TDRECON_LOCK_DIR", wd.path("locks"))
+            .env_remove("TRACKDRIVE_PUBLIC_KEY")
+            .env_remove("TRACKDRIVE_PRIVATE_KEY")
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .expect("start bash");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Whatever the block left running (a simulator) goes with its group.
+        let _ = Command::new("kill").args(["-TERM", &format!("-{}", child.id())]).status();
+        let _ = child.wait();
+        let (stdout, stderr) = (wd.read("block.out"), wd.read("block.err"));
+        let context = format!("block:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(status.is_some_and(|s| s.success()), "did not finish with success ({status:?})\n{context}");
+        for bad in ["command not found", "No such file or directory", "error:", "Usage:"] {
+            assert!(!stderr.contains(bad), "{bad:?}\n{context}");
+        }
+    }
+}
