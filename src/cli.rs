@@ -23,6 +23,22 @@ struct Cli {
     command: Command,
 }
 
+/// Ends `tdrecon run --help`: what the exit codes mean, and two examples.
+const RUN_AFTER_HELP: &str = "\
+Exit codes:
+  0    every row ok
+  1    finished; some rows invalid, refused, failed or unknown: read errors.csv and results.csv
+  2    usage, configuration or input error, or another run of this file is live: nothing sent
+  3    stopped part-way (bad keys, unreachable host, retry budget, --max-failures, full disk):
+       fix the cause, then the same command with --resume
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP): the same command with --resume
+
+Examples:
+  tdrecon run tonight.csv --sandbox
+      rehearse against a simulator started in process (no keys, nothing leaves the machine)
+  TRACKDRIVE_PUBLIC_KEY=... TRACKDRIVE_PRIVATE_KEY=... tdrecon run tonight.csv --subdomain acme --reconcile --summary-json night.json
+      send to acme.trackdrive.com, only what differs, with a JSON summary for the scheduler";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a file without sending anything: write errors.csv, print a summary.
@@ -37,6 +53,7 @@ enum Command {
         summary_json: Option<PathBuf>,
     },
     /// Send the file's updates to TrackDrive: rate-limited, concurrent, with safe retries.
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(Box<RunArgs>),
     /// Serve the TrackDrive calls API from memory, for rehearsals and tests.
     Sim(SimArgs),
@@ -52,75 +69,75 @@ enum Command {
 struct RunArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// Where to write one line per row sent [default: <input stem>.results.csv].
-    #[arg(long, value_name = "PATH")]
-    results: Option<PathBuf>,
-    /// Where to write rejected rows [default: <input stem>.errors.csv].
-    #[arg(long, value_name = "PATH")]
-    errors: Option<PathBuf>,
     /// Your TrackDrive subdomain: requests go to https://NAME.trackdrive.com.
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Target", long, value_name = "NAME")]
     subdomain: Option<String>,
     /// The API's base URL (https, or http to a loopback address such as a `tdrecon sim`).
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Target", long, value_name = "URL")]
     base_url: Option<String>,
     /// Rehearse against a simulator started in process, seeded with the file's calls.
-    #[arg(long)]
+    #[arg(help_heading = "Target", long)]
     sandbox: bool,
     /// Read the API keys from this file (KEY=VALUE lines; must not be readable by group or others)
     /// instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Target", long, value_name = "FILE")]
     credentials: Option<PathBuf>,
-    /// Requests per second, retries included (0 turns the limiter off: simulator only).
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
-    rate: u32,
-    /// Requests allowed at once above the steady rate [default: rate/5, at least 1].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    burst: Option<u32>,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    concurrency: u16,
-    /// Per-request timeout, covering the whole exchange (e.g. 30s, 500ms, 2m).
-    #[arg(long, default_value = "30s", value_parser = timeout, value_name = "DURATION")]
-    timeout: std::time::Duration,
-    /// Retries per row after the first attempt.
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
-    max_retries: u32,
     /// HTTP method for updates.
-    #[arg(long, value_enum, default_value_t = MethodArg::Put)]
+    #[arg(help_heading = "Target", long, value_enum, default_value_t = MethodArg::Put)]
     method: MethodArg,
     /// Response format passed to the API.
-    #[arg(long, value_parser = ["call", "call_grid"])]
+    #[arg(help_heading = "Target", long, value_parser = ["call", "call_grid"])]
     serializer: Option<String>,
-    /// Abort (exit 3) once more than N rows, or P% of finished rows, are rejected, failed or unknown.
-    #[arg(long, value_name = "N|P%")]
-    max_failures: Option<String>,
+    /// Requests per second, retries included (0 turns the limiter off: simulator only).
+    #[arg(help_heading = "Pacing", long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    rate: u32,
+    /// Requests allowed at once above the steady rate [default: rate/5, at least 1].
+    #[arg(help_heading = "Pacing", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    burst: Option<u32>,
+    /// Requests in flight at once.
+    #[arg(help_heading = "Pacing", long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    concurrency: u16,
+    /// Per-request timeout, covering the whole exchange (e.g. 30s, 500ms, 2m).
+    #[arg(help_heading = "Pacing", long, default_value = "30s", value_parser = timeout, value_name = "DURATION")]
+    timeout: std::time::Duration,
+    /// Retries per row after the first attempt.
+    #[arg(help_heading = "Pacing", long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
+    max_retries: u32,
     /// The longest a server's Retry-After may pause the job.
-    #[arg(long, default_value = "120s", value_parser = max_pause, value_name = "DURATION")]
+    #[arg(help_heading = "Pacing", long, default_value = "120s", value_parser = max_pause, value_name = "DURATION")]
     max_pause: std::time::Duration,
+    /// Where to write one line per row sent [default: <input stem>.results.csv].
+    #[arg(help_heading = "Outputs", long, value_name = "PATH")]
+    results: Option<PathBuf>,
+    /// Where to write rejected rows [default: <input stem>.errors.csv].
+    #[arg(help_heading = "Outputs", long, value_name = "PATH")]
+    errors: Option<PathBuf>,
     /// Send nothing: write the JSON body each row would send into results (status not_sent).
-    #[arg(long)]
+    #[arg(help_heading = "Outputs", long)]
     dry_run: bool,
     /// Also write the summary as JSON, for schedulers.
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Outputs", long, value_name = "PATH")]
     summary_json: Option<PathBuf>,
     /// No progress bar.
-    #[arg(long, short)]
+    #[arg(help_heading = "Outputs", long, short)]
     quiet: bool,
+    /// Abort (exit 3) once more than N rows, or P% of finished rows, are rejected, failed or unknown.
+    #[arg(help_heading = "Safety", long, value_name = "N|P%")]
+    max_failures: Option<String>,
     /// Continue a run that stopped (Ctrl-C, crash, abort): skip finished rows, never resend
     /// a row that may have been applied and adds or fires something.
-    #[arg(long, conflicts_with = "restart")]
+    #[arg(help_heading = "Safety", long, conflicts_with = "restart")]
     resume: bool,
     /// Discard this file's journal and send every row again.
-    #[arg(long)]
+    #[arg(help_heading = "Safety", long)]
     restart: bool,
     /// Read each call first (GET, under the same rate limit), send only the fields that differ
     /// (a row that already matches is `unchanged`), report before and after values, and settle
     /// an ambiguous add by reading the call back.
-    #[arg(long)]
+    #[arg(help_heading = "Safety", long)]
     reconcile: bool,
     /// With --reconcile: write a CSV in tdrecon's input format that undoes every applied change.
-    #[arg(long, value_name = "PATH", requires = "reconcile")]
+    #[arg(help_heading = "Safety", long, value_name = "PATH", requires = "reconcile")]
     rollback: Option<PathBuf>,
     /// Do not sync the journal to disk (only for measuring what syncing costs).
     #[arg(long, hide = true)]
@@ -335,13 +352,13 @@ struct InputArgs {
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Field delimiter, one ASCII character (use '\t' for tabs).
-    #[arg(long, default_value = ",", value_name = "CHAR")]
+    #[arg(help_heading = "Input", long, default_value = ",", value_name = "CHAR")]
     delimiter: String,
     /// Treat a header as a known column: --map 'Buyer Revenue=revenue'. Repeatable.
-    #[arg(long = "map", value_name = "HEADER=COLUMN")]
+    #[arg(help_heading = "Input", long = "map", value_name = "HEADER=COLUMN")]
     maps: Vec<String>,
     /// Skip a column of the file. Repeatable.
-    #[arg(long = "ignore-column", value_name = "HEADER")]
+    #[arg(help_heading = "Input", long = "ignore-column", value_name = "HEADER")]
     ignore: Vec<String>,
 }
 

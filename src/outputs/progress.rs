@@ -19,13 +19,18 @@ pub struct Progress {
 const COUNTS_EVERY: Duration = Duration::from_millis(50);
 
 impl Progress {
-    pub fn new(quiet: bool, input: &Path) -> Progress {
+    /// A bar for the rows of `input`, `already_done` of them finished by an
+    /// earlier run (`--resume`).
+    pub fn new(quiet: bool, input: &Path, already_done: u64) -> Progress {
         if quiet || !std::io::stderr().is_terminal() {
             return Progress { bar: ProgressBar::hidden(), counts_set: None };
         }
-        let bar = ProgressBar::with_draw_target(estimate_rows(input), ProgressDrawTarget::stderr());
+        // Rows an earlier run finished count as done, but not in the rate.
+        let bar = ProgressBar::with_draw_target(estimate_rows(input), ProgressDrawTarget::stderr())
+            .with_position(already_done);
+        // Two lines, each within 80 columns: progress, then the counts.
         let style = ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} rows  {rate}  ETA {eta}  {msg}",
+            "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} rows  {rate}  ETA {eta}\n  {wide_msg}",
         )
         .expect("the template is valid")
         .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {

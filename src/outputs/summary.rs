@@ -176,7 +176,7 @@ impl RunSummary {
     /// The short status counts the progress bar shows.
     pub fn counts_line(&self) -> String {
         format!(
-            "ok {} rejected {} failed {} unknown {}",
+            "ok {}  refused {}  failed {}  unknown {}",
             self.count(Status::Ok),
             self.count(Status::Rejected),
             self.count(Status::Failed),

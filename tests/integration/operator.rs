@@ -78,3 +78,13 @@ fn a_target_that_cannot_be_reached_stops_the_job_before_any_row_is_sent() {
     assert!(s["stopped"]["aborted"].as_str().unwrap().contains("connection refused"), "{s}");
     assert_eq!(s["rows_with_requests"], 0);
 }
+
+#[test]
+fn run_help_groups_its_options_and_ends_with_exit_codes_and_examples() {
+    let wd = Workdir::new();
+    let help = stdout(&wd.run(&mut wd.command(&["run", "--help"]), 0));
+    let at = |heading: &str| help.find(&format!("\n{heading}:\n")).unwrap_or_else(|| panic!("{heading}: {help}"));
+    let order = ["Input", "Target", "Pacing", "Outputs", "Safety", "Exit codes", "Examples"].map(at);
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{help}");
+    assert!(help.contains("130  interrupted"), "{help}");
+}

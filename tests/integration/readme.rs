@@ -3,7 +3,6 @@
 //! A block passes when its last command succeeds and nothing it ran was
 //! missing: no unknown command, no missing file, no usage error.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,9 +39,12 @@ fn readme_blocks_marked_runnable_run_as_written() {
         }
         let out = std::fs::File::create(wd.path("block.out")).unwrap();
         let err = std::fs::File::create(wd.path("block.err")).unwrap();
+        // Whatever the block leaves running in the background (a simulator,
+        // if it fails before its own `kill %1`) goes when bash exits.
+        let script = format!("trap 'kill $(jobs -p) 2>/dev/null' EXIT\n{block}");
         let mut child = Command::new("bash")
             .arg("-c")
-            .arg(&block)
+            .arg(&script)
             .current_dir(wd.path("."))
             .env("PATH", &path)
             .env("TDRECON_LOCK_DIR", wd.path("locks"))
@@ -54,7 +56,6 @@ fn readme_blocks_marked_runnable_run_as_written() {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .process_group(0)
             .spawn()
             .expect("start bash");
         let start = Instant::now();
@@ -67,9 +68,10 @@ fn readme_blocks_marked_runnable_run_as_written() {
             }
             std::thread::sleep(Duration::from_millis(50));
         };
-        // Whatever the block left running (a simulator) goes with its group.
-        let _ = Command::new("kill").args(["-TERM", &format!("-{}", child.id())]).status();
-        let _ = child.wait();
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let (stdout, stderr) = (wd.read("block.out"), wd.read("block.err"));
         let context = format!("block:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}");
         assert!(status.is_some_and(|s| s.success()), "did not finish with success ({status:?})\n{context}");

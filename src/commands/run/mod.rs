@@ -213,7 +213,8 @@ fn open_outputs(
         })
         .map_err(Fatal::usage)?;
     }
-    Ok((Outputs { errors, results, rollback, results_path, errors_path }, earlier))
+    let already_done = earlier.sent_or_settled();
+    Ok((Outputs { errors, results, rollback, results_path, errors_path, already_done }, earlier))
 }
 
 /// The async half of a run: starts the senders (and the sandbox), resolves

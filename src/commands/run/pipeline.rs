@@ -54,6 +54,8 @@ pub(super) struct Outputs {
     pub rollback: Option<csv::Writer<BufWriter<File>>>,
     pub results_path: PathBuf,
     pub errors_path: PathBuf,
+    /// Rows results.csv already holds from an earlier run (`--resume`).
+    pub already_done: u64,
 }
 
 /// Opens the rollback file; a resumed run adds to the one it started.
@@ -85,7 +87,7 @@ pub(super) async fn pipeline(
     sender: &Arc<Sender>,
     replay: Option<Replay>,
 ) -> Result<RunSummary, Fatal> {
-    let Outputs { errors, results, rollback, results_path, errors_path } = outputs;
+    let Outputs { errors, results, rollback, results_path, errors_path, already_done } = outputs;
     let started = Instant::now();
     let invalid_rows = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<Vec<ValidRow>>(CHANNEL_BATCHES);
@@ -115,7 +117,8 @@ pub(super) async fn pipeline(
         rollback,
         max_failures: opts.max_failures,
         summary,
-        progress: Progress::new(opts.quiet, &opts.input.path),
+        progress: Progress::new(opts.quiet, &opts.input.path, already_done),
+        already_done,
         last_flush: Instant::now(),
         write_failed: false,
     };
@@ -286,6 +289,8 @@ struct Collector<'a> {
     max_failures: Option<Threshold>,
     summary: RunSummary,
     progress: Progress,
+    /// Rows an earlier run finished: the bar counts them done.
+    already_done: u64,
     last_flush: Instant,
     /// results.csv could not be written: the job is stopping, stop trying.
     write_failed: bool,
@@ -317,8 +322,14 @@ impl Collector<'_> {
         {
             self.abort(format!("{} rows rejected, failed or unknown: past --max-failures", self.summary.failures()));
         }
-        let summary = &self.summary;
-        self.progress.update(summary.sent_or_settled() + invalid, || summary.counts_line());
+        let (summary, gate) = (&self.summary, &self.sender.gate);
+        let done = self.already_done + summary.sent_or_settled() + invalid;
+        self.progress.update(done, || {
+            let retries = self.sender.budget.retries();
+            let throttled = gate.throttled.load(Ordering::Relaxed);
+            let pauses = gate.pauses.load(Ordering::Relaxed);
+            format!("{}  retries {retries}  429s {throttled}  pauses {pauses}", summary.counts_line())
+        });
         if self.last_flush.elapsed() >= FLUSH_EVERY {
             if let Err(e) = self.results.flush() {
                 self.abort(format!("cannot write {}: {e}", self.results_path.display()));
