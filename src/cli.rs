@@ -11,9 +11,12 @@ use crate::commands::{self, template::UseCase};
 use crate::exit::{Exit, Fatal};
 use crate::input::InputOptions;
 use crate::input::columns::HeaderOptions;
+use crate::input::source::Source;
 use crate::outputs::summary_json::{self, SummaryOut};
+use crate::profile::Profile;
 use crate::upload::backoff::Backoff;
 use crate::upload::client::{Method, check_base_url, subdomain_url};
+use crate::upload::gate::Pacing;
 use std::num::NonZeroU32;
 
 #[derive(Debug, Parser)]
@@ -61,6 +64,9 @@ enum Command {
     Template {
         #[arg(value_enum, default_value_t = UseCaseArg::All)]
         use_case: UseCaseArg,
+        /// Print a commented profile (for --config) instead.
+        #[arg(long)]
+        config: bool,
     },
 }
 
@@ -82,24 +88,28 @@ struct RunArgs {
     /// instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY.
     #[arg(help_heading = "Target", long, value_name = "FILE")]
     credentials: Option<PathBuf>,
-    /// HTTP method for updates.
-    #[arg(help_heading = "Target", long, value_enum, default_value_t = MethodArg::Put)]
-    method: MethodArg,
+    /// HTTP method for updates [default: put].
+    #[arg(help_heading = "Target", long, value_enum)]
+    method: Option<MethodArg>,
     /// Response format passed to the API.
     #[arg(help_heading = "Target", long, value_parser = ["call", "call_grid"])]
     serializer: Option<String>,
-    /// Requests per second, retries included (0 turns the limiter off: simulator only).
-    #[arg(help_heading = "Pacing", long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
-    rate: u32,
+    /// Requests per second, retries included (0 turns the limiter off: simulator only), or `auto`:
+    /// find the account's limit (start safe, raise while healthy, cut on 429), up to --max-rate [default: 10].
+    #[arg(help_heading = "Pacing", long, value_name = "N|auto", value_parser = rate_arg)]
+    rate: Option<RateArg>,
+    /// With --rate auto: the highest rate it may reach [default: 100].
+    #[arg(help_heading = "Pacing", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_rate: Option<u32>,
     /// Requests allowed at once above the steady rate [default: rate/5, at least 1].
     #[arg(help_heading = "Pacing", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     burst: Option<u32>,
-    /// Requests in flight at once.
-    #[arg(help_heading = "Pacing", long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    concurrency: u16,
-    /// Per-request timeout, covering the whole exchange (e.g. 30s, 500ms, 2m).
-    #[arg(help_heading = "Pacing", long, default_value = "30s", value_parser = timeout, value_name = "DURATION")]
-    timeout: std::time::Duration,
+    /// Requests in flight at once [default: 8].
+    #[arg(help_heading = "Pacing", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    concurrency: Option<u16>,
+    /// Per-request timeout, covering the whole exchange (e.g. 30s, 500ms, 2m) [default: 30s].
+    #[arg(help_heading = "Pacing", long, value_parser = timeout, value_name = "DURATION")]
+    timeout: Option<std::time::Duration>,
     /// Retries per row after the first attempt.
     #[arg(help_heading = "Pacing", long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     max_retries: u32,
@@ -150,9 +160,31 @@ struct RunArgs {
     backoff_cap_ms: u64,
 }
 
+/// `--rate`: a number of requests a second, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RateArg {
+    PerSecond(u32),
+    Auto,
+}
+
+fn rate_arg(text: &str) -> Result<RateArg, String> {
+    match text.trim() {
+        t if t.eq_ignore_ascii_case("auto") => Ok(RateArg::Auto),
+        t => match t.parse::<u32>() {
+            Ok(n) if n <= 10_000 => Ok(RateArg::PerSecond(n)),
+            _ => Err(format!("{t:?}: expected a number of requests a second from 0 to 10000, or auto")),
+        },
+    }
+}
+
 /// `--timeout`: 1 ms to 1 hour.
 fn timeout(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_millis(1), std::time::Duration::from_secs(3600))
+}
+
+/// `sim --rate-limit-window`: 100 ms to 1 hour.
+fn limit_window(text: &str) -> Result<std::time::Duration, String> {
+    duration(text, std::time::Duration::from_millis(100), std::time::Duration::from_secs(3600))
 }
 
 /// `--max-pause`: 1 ms to 1 hour.
@@ -183,7 +215,13 @@ fn duration(text: &str, min: std::time::Duration, max: std::time::Duration) -> R
 impl RunArgs {
     fn into_options(self) -> Result<RunOptions, Fatal> {
         let usage = |e: String| Fatal::usage(anyhow::anyhow!(e));
-        let target = match (&self.subdomain, &self.base_url, self.sandbox) {
+        let profile = self.input.profile()?;
+        // The profile's target, unless the command line names one.
+        let (subdomain, base_url) = match (&self.subdomain, &self.base_url, self.sandbox) {
+            (None, None, false) => (profile.subdomain.clone(), profile.base_url.clone()),
+            _ => (self.subdomain.clone(), self.base_url.clone()),
+        };
+        let target = match (&subdomain, &base_url, self.sandbox) {
             (Some(name), None, false) => Target::Url(subdomain_url(name).map_err(usage)?),
             (None, Some(url), false) => Target::Url(check_base_url(url).map_err(usage)?),
             (None, None, true) => Target::Sandbox,
@@ -191,26 +229,56 @@ impl RunArgs {
             (None, None, false) if self.dry_run => Target::Url("https://dry-run.invalid".into()),
             _ => return Err(usage("say where to send: --subdomain NAME, --base-url URL or --sandbox".into())),
         };
-        let rate = NonZeroU32::new(self.rate).map(|rate| {
-            let burst = self
-                .burst
-                .and_then(NonZeroU32::new)
-                .unwrap_or(NonZeroU32::new((rate.get() / 5).max(1)).expect("at least 1"));
-            (rate, burst)
-        });
-        let max_failures = self.max_failures.as_deref().map(Threshold::parse).transpose().map_err(usage)?;
+        let rate = match (self.rate, &profile.rate) {
+            (Some(rate), _) => rate,
+            (None, Some(rate)) => rate_arg(&rate.text()).map_err(|e| usage(format!("rate in the profile: {e}")))?,
+            (None, None) => RateArg::PerSecond(10),
+        };
+        let max_rate = self.max_rate.or(profile.max_rate).unwrap_or(100);
+        if !(1..=10_000).contains(&max_rate) {
+            return Err(usage(format!("max_rate {max_rate}: expected from 1 to 10000")));
+        }
+        let concurrency = self.concurrency.or(profile.concurrency).unwrap_or(8);
+        if !(1..=1024).contains(&concurrency) {
+            return Err(usage(format!("concurrency {concurrency}: expected from 1 to 1024")));
+        }
+        let timeout = match (self.timeout, &profile.timeout) {
+            (Some(t), _) => t,
+            (None, Some(t)) => timeout(t).map_err(|e| usage(format!("timeout in the profile: {e}")))?,
+            (None, None) => std::time::Duration::from_secs(30),
+        };
+        let method = match (self.method, &profile.method) {
+            (Some(m), _) => m,
+            (None, Some(m)) => <MethodArg as clap::ValueEnum>::from_str(m, true)
+                .map_err(|_| usage(format!("method {m:?} in the profile: expected put, post or patch")))?,
+            (None, None) => MethodArg::Put,
+        };
+        let max_failures_text = self.max_failures.clone().or(profile.max_failures.as_ref().map(|m| m.text()));
+        let pacing = match rate {
+            RateArg::Auto => Pacing::Auto { max: NonZeroU32::new(max_rate).expect("max_rate is at least 1") },
+            RateArg::PerSecond(rate) => match NonZeroU32::new(rate) {
+                None => Pacing::Off,
+                Some(rate) => Pacing::Fixed {
+                    rate,
+                    burst: self
+                        .burst
+                        .and_then(NonZeroU32::new)
+                        .unwrap_or(NonZeroU32::new((rate.get() / 5).max(1)).expect("at least 1")),
+                },
+            },
+        };
+        let max_failures = max_failures_text.as_deref().map(Threshold::parse).transpose().map_err(usage)?;
         Ok(RunOptions {
-            input: self.input.into_options()?,
+            input: self.input.into_options(&profile)?,
             results: self.results,
             errors: self.errors,
             target,
             keys: self.credentials.map_or(KeySource::Environment, KeySource::File),
-            rate,
-            concurrency: std::num::NonZeroUsize::new(usize::from(self.concurrency))
-                .expect("--concurrency is at least 1"),
-            timeout: self.timeout,
+            pacing,
+            concurrency: std::num::NonZeroUsize::new(usize::from(concurrency)).expect("concurrency is at least 1"),
+            timeout,
             max_retries: self.max_retries,
-            method: match self.method {
+            method: match method {
                 MethodArg::Put => Method::Put,
                 MethodArg::Post => Method::Post,
                 MethodArg::Patch => Method::Patch,
@@ -254,6 +322,12 @@ struct SimArgs {
     /// Requests per second before answering 429 with Retry-After.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rate_limit: Option<u32>,
+    /// Requests allowed in each window above the rate (with --rate-limit).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    rate_limit_burst: u32,
+    /// The window the limit is counted over (with --rate-limit): 1s, or 60s for a per-minute limit.
+    #[arg(long, default_value = "1s", value_parser = limit_window, value_name = "DURATION")]
+    rate_limit_window: std::time::Duration,
     /// Send Retry-After as an HTTP date instead of seconds.
     #[arg(long)]
     retry_after_date: bool,
@@ -305,7 +379,11 @@ impl SimArgs {
             calls: self.calls,
             first_id: self.first_id,
             calls_file: self.calls_file,
-            rate_limit: self.rate_limit,
+            rate_limit: self.rate_limit.map(|per_second| crate::sim::RateLimit {
+                per_second,
+                burst: self.rate_limit_burst,
+                window: self.rate_limit_window,
+            }),
             retry_after_date: self.retry_after_date,
             faults: crate::sim::FaultConfig {
                 seed: self.seed,
@@ -351,9 +429,16 @@ struct InputArgs {
     /// The CSV file: call id or UUID plus the fields to update.
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// Field delimiter, one ASCII character (use '\t' for tabs).
-    #[arg(help_heading = "Input", long, default_value = ",", value_name = "CHAR")]
-    delimiter: String,
+    /// Field delimiter, one ASCII character (use '\t' for tabs) [default: tab for .tsv and .tab files, else ,].
+    #[arg(help_heading = "Input", long, value_name = "CHAR")]
+    delimiter: Option<String>,
+    /// A spreadsheet's sheet to read [default: the first].
+    #[arg(help_heading = "Input", long, value_name = "NAME")]
+    sheet: Option<String>,
+    /// A saved profile (TOML) for a report that arrives in the same shape every night: mappings,
+    /// ignored columns, target and pacing. Flags win over it. `tdrecon template --config` prints one.
+    #[arg(help_heading = "Input", long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Treat a header as a known column: --map 'Buyer Revenue=revenue'. Repeatable.
     #[arg(help_heading = "Input", long = "map", value_name = "HEADER=COLUMN")]
     maps: Vec<String>,
@@ -363,19 +448,44 @@ struct InputArgs {
 }
 
 impl InputArgs {
-    fn into_options(self) -> Result<InputOptions, Fatal> {
-        let delimiter = match self.delimiter.as_str() {
-            "\\t" | "\t" | "tab" => b'\t',
-            d if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
-            d => return Err(Fatal::usage(anyhow::anyhow!("--delimiter {d:?}: expected one ASCII character"))),
+    /// The saved profile, if `--config` names one.
+    fn profile(&self) -> Result<Profile, Fatal> {
+        match &self.config {
+            Some(path) => Profile::load(path).map_err(Fatal::usage),
+            None => Ok(Profile::default()),
+        }
+    }
+
+    /// The input's options: flags, then the profile, then what the file's
+    /// name implies.
+    fn into_options(self, profile: &Profile) -> Result<InputOptions, Fatal> {
+        let usage = |e: String| Fatal::usage(anyhow::anyhow!(e));
+        let sheet = self.sheet.as_deref().or(profile.sheet.as_deref());
+        let source = Source::open(&self.file, sheet).map_err(Fatal::usage)?;
+        let delimiter = match self.delimiter.as_deref().or(profile.delimiter.as_deref()) {
+            None => source.delimiter,
+            Some("\\t" | "\t" | "tab") => b'\t',
+            Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+            Some(d) => return Err(usage(format!("--delimiter {d:?}: expected one ASCII character"))),
         };
-        let maps = self
-            .maps
-            .iter()
-            .map(|m| HeaderOptions::parse_map(m))
-            .collect::<Result<_, _>>()
-            .map_err(|e| Fatal::usage(anyhow::anyhow!(e)))?;
-        Ok(InputOptions { path: self.file, delimiter, headers: HeaderOptions { maps, ignore: self.ignore } })
+        // The profile's mappings first; a flag for the same header wins.
+        let mut maps: Vec<(String, String)> = Vec::new();
+        let given = profile.map.iter().map(|(from, to)| format!("{from}={to}")).chain(self.maps);
+        for spec in given {
+            let (from, to) = HeaderOptions::parse_map(&spec).map_err(usage)?;
+            maps.retain(|(f, _)| f != &from);
+            maps.push((from, to));
+        }
+        let mut ignore = profile.ignore_column.clone();
+        ignore.extend(self.ignore);
+        Ok(InputOptions {
+            path: source.path,
+            name: source.name,
+            delimiter,
+            headers: HeaderOptions { maps, ignore },
+            line_map: source.line_map,
+            spool: source.spool,
+        })
     }
 }
 
@@ -403,7 +513,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         Command::Validate { input, errors, summary_json } => {
             let (path, out) = (input.file.clone(), SummaryOut { json: summary_json.clone() });
             let started_at = summary_json::now();
-            let result = input.into_options().and_then(|input| {
+            let result = input.profile().and_then(|p| input.into_options(&p)).and_then(|input| {
                 commands::validate::run(&commands::validate::ValidateOptions { input, errors, summary_json })
             });
             if let Err(fatal) = &result {
@@ -421,7 +531,11 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
             result
         }
         Command::Sim(args) => commands::sim::run(args.into_options()),
-        Command::Template { use_case } => {
+        Command::Template { config: true, .. } => {
+            print!("{}", crate::profile::EXAMPLE);
+            Ok(Exit::Ok)
+        }
+        Command::Template { use_case, .. } => {
             let use_case = match use_case {
                 UseCaseArg::Revenue => UseCase::Revenue,
                 UseCaseArg::Disposition => UseCase::Disposition,

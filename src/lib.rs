@@ -12,25 +12,34 @@
 //! ```
 //!
 //! `sim` (the TrackDrive simulator) sits beside the pipeline and uses only
-//! `input`'s value parsers; `cli` is the only module that knows about clap.
+//! `input`'s value parsers; `profile` reads saved profiles for `cli`, the
+//! only module that knows about clap.
 
 /// Leaves: used everywhere, depending on nothing of ours.
 pub mod exit;
+
 pub mod splitmix;
 
 /// Reading and checking the file: pure parsing, no network.
 pub mod input;
-/// What a run leaves behind: errors.csv, results.csv, the journal, summaries.
-pub mod outputs;
+
 /// Read before write: a call's values, what would change, rollback rows.
 pub mod reconcile;
+
+/// What a run leaves behind: errors.csv, results.csv, the journal, summaries.
+pub mod outputs;
+
 /// Sending: credentials, the HTTP client, the rate gate, retries, one row's fate.
 pub mod upload;
 
 /// The TrackDrive simulator.
 pub mod sim;
 
-/// The command line (clap), turned into each command's options.
-pub mod cli;
 /// One module per subcommand, wiring the stages together.
 pub mod commands;
+
+/// Saved profiles (`--config`): what a nightly report needs, read from TOML.
+pub mod profile;
+
+/// The command line (clap), turned into each command's options.
+pub mod cli;

@@ -20,7 +20,7 @@ pub struct SimOptions {
     pub calls: u64,
     pub first_id: u64,
     pub calls_file: Option<PathBuf>,
-    pub rate_limit: Option<u32>,
+    pub rate_limit: Option<crate::sim::RateLimit>,
     pub retry_after_date: bool,
     pub faults: FaultConfig,
     pub dump_state: Option<PathBuf>,

@@ -44,7 +44,7 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         Ok(())
     };
     check_all(reader, &mut validator, default_workers(), &mut check).map_err(|stopped| match stopped {
-        Stopped::Read(e) => Fatal::usage(read_error(&opts.input.path, e)),
+        Stopped::Read(e) => Fatal::usage(read_error(&opts.input.name, e)),
         Stopped::Each(e) => write_err(e),
     })?;
     errors
@@ -71,7 +71,7 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
             "command": "validate",
             "started_at": started_at,
             "finished_at": summary_json::now(),
-            "input": opts.input.path.display().to_string(),
+            "input": opts.input.name.display().to_string(),
             "input_sha256": summary_json::input_sha256(&opts.input.path),
             "errors": errors_path.display().to_string(),
             "exit_code": exit as i32,

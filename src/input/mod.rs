@@ -17,6 +17,7 @@ pub mod parallel;
 pub mod reader;
 pub mod rejection;
 pub mod seen_ids;
+pub mod source;
 pub mod update;
 pub mod validate;
 pub mod values;
@@ -31,24 +32,38 @@ use crate::input::validate::Validator;
 /// How to read the input file.
 #[derive(Debug, Clone)]
 pub struct InputOptions {
+    /// The plain CSV file read: the input, or its spooled copy (`source`).
     pub path: PathBuf,
+    /// The input as the user named it (`-` for standard input).
+    pub name: PathBuf,
     pub delimiter: u8,
     pub headers: HeaderOptions,
+    /// A spreadsheet's sheet rows, to number records by.
+    pub line_map: Option<std::sync::Arc<[u32]>>,
+    /// Keeps a spooled copy alive as long as the options.
+    pub spool: Option<std::sync::Arc<tempfile::TempPath>>,
 }
 
 impl InputOptions {
     /// Opens the file and checks its header row: every failure here is a
     /// usage error (exit 2), reported before any row is read or sent.
     pub fn open(&self) -> Result<(CsvReader, Validator), Fatal> {
-        let (reader, headers) = CsvReader::open(&self.path, self.delimiter).map_err(Fatal::usage)?;
+        let (reader, headers) = CsvReader::open(&self.path, self.delimiter).map_err(|e| self.renamed(e))?;
         let schema = Schema::from_headers(headers, &self.headers)
-            .map_err(|e| Fatal::usage(anyhow::anyhow!("{}: {e}", self.path.display())))?;
-        Ok((reader, Validator::new(schema)))
+            .map_err(|e| Fatal::usage(anyhow::anyhow!("{}: {e}", self.name.display())))?;
+        Ok((reader.with_line_map(self.line_map.clone()), Validator::new(schema)))
     }
 
-    /// `DIR/<input stem>.<suffix>.csv`: where a report goes unless the user names one.
+    /// A reading error, naming the input as the user did (not its spool).
+    fn renamed(&self, e: crate::input::reader::ReadError) -> Fatal {
+        let text = e.to_string().replace(&self.path.display().to_string(), &self.name.display().to_string());
+        Fatal::usage(anyhow::anyhow!(text))
+    }
+
+    /// `<input stem>.<suffix>.csv` in the current directory: where a report
+    /// goes unless the user names one (`nightly.results.csv` for
+    /// `nightly.csv.gz`, `stdin.results.csv` for `-`).
     pub fn sibling(&self, suffix: &str) -> PathBuf {
-        let stem = self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "tdrecon".into());
-        PathBuf::from(format!("{stem}.{suffix}.csv"))
+        PathBuf::from(format!("{}.{suffix}.csv", source::stem(&self.name)))
     }
 }

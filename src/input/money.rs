@@ -27,12 +27,28 @@ const MAX_DIGITS: usize = 15;
 pub fn parse_money(text: &str, sign: Sign) -> Result<Decimal, String> {
     // ASCII trim: fast, and a non-ASCII space left in is rejected, not guessed at.
     let s = text.trim_ascii().as_bytes();
-    let (negative, s) = match s.strip_prefix(b"-") {
+    // Accounting negatives, as spreadsheets export chargebacks: `(15.00)`,
+    // `($15.00)`, `-$15.00`, `$-15.00`. One sign, one `$`, in those places.
+    let (parenthesised, s) = match s.strip_prefix(b"(").and_then(|r| r.strip_suffix(b")")) {
+        Some(inner) => (true, inner),
+        None => (false, s),
+    };
+    let (minus, s) = match s.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    // `$` may stand before the digits (`$5`, `-$5`); accept it once.
-    let s = s.strip_prefix(b"$").unwrap_or(s);
+    let (dollar, s) = match s.strip_prefix(b"$") {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (minus_after_dollar, s) = match s.strip_prefix(b"-") {
+        Some(rest) if dollar && !minus && !parenthesised => (true, rest),
+        _ => (false, s),
+    };
+    if parenthesised && minus {
+        return Err(format!("not an amount: a negative is written (15.00) or -15.00, not both; {MALFORMED}"));
+    }
+    let negative = parenthesised || minus || minus_after_dollar;
     if s.is_empty() {
         return Err("expected an amount like 12.50".into());
     }
@@ -131,10 +147,24 @@ mod tests {
             ("-$1,000", Sign::Any, "-1000.00"),
             ("-0", Sign::NonNegative, "0.00"),
             ("0007", Sign::NonNegative, "7.00"),
+            // Chargebacks as spreadsheets export them.
+            ("(15.00)", Sign::Any, "-15.00"),
+            ("($15.00)", Sign::Any, "-15.00"),
+            ("$-15.00", Sign::Any, "-15.00"),
+            ("-$15.00", Sign::Any, "-15.00"),
+            ("($1,234.5)", Sign::Any, "-1234.50"),
         ];
         for (input, sign, want) in cases {
             let got = parse_money(input, sign).unwrap_or_else(|e| panic!("{input:?}: {e}"));
             assert_eq!(got.to_string(), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn accounting_negatives_are_refused_where_amounts_must_be_positive() {
+        for input in ["(15.00)", "($15.00)", "$-15.00", "-$15.00"] {
+            let e = parse_money(input, Sign::NonNegative).unwrap_err();
+            assert!(e.contains("must be 0 or more"), "{input}: {e}");
         }
     }
 
@@ -160,6 +190,10 @@ mod tests {
             (".5", "expected an amount"),
             ("1.2.3", "expected an amount"),
             ("--5", "expected an amount"),
+            ("(-5)", "not both"),
+            ("(5", "not an amount"),
+            ("$$5", "not an amount"),
+            ("-$-5", "expected an amount"),
             ("+5", "expected an amount"),
             ("5$", "expected an amount"),
             ("1 234", "expected an amount"),

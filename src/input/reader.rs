@@ -105,6 +105,9 @@ pub struct CsvReader {
     current: ByteRecord,
     ahead: ByteRecord,
     ahead_span: Option<Span>,
+    /// A spreadsheet's sheet row for each data record (see `with_line_map`).
+    line_map: Option<std::sync::Arc<[u32]>>,
+    records: usize,
 }
 
 impl CsvReader {
@@ -139,6 +142,8 @@ impl CsvReader {
             current: ByteRecord::new(),
             ahead: ByteRecord::new(),
             ahead_span: None,
+            line_map: None,
+            records: 0,
         };
         let mut header = ByteRecord::new();
         let read_err = |e: io::Error| read_error(path, e);
@@ -158,11 +163,22 @@ impl CsvReader {
         Ok((reader, headers))
     }
 
+    /// Numbers records by `map` (a spreadsheet's rows, as `source` wrote
+    /// them out) rather than by the lines of the file read.
+    pub fn with_line_map(mut self, map: Option<std::sync::Arc<[u32]>>) -> CsvReader {
+        self.line_map = map;
+        self
+    }
+
     /// The next record, or `None` at the end of the file.
     pub fn next_record(&mut self) -> io::Result<Option<Record<'_>>> {
-        let Some(span) = self.ahead_span.take() else {
+        let Some(mut span) = self.ahead_span.take() else {
             return Ok(None);
         };
+        if let Some(row) = self.line_map.as_ref().and_then(|map| map.get(self.records)) {
+            (span.line, span.end_line) = (u64::from(*row), u64::from(*row));
+        }
+        self.records += 1;
         std::mem::swap(&mut self.current, &mut self.ahead);
         self.ahead_span = self.read_ahead()?;
         let unclosed_quote = self.ahead_span.is_none()

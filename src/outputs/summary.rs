@@ -39,6 +39,9 @@ pub struct RunSummary {
     /// Responses that were 429, and the pauses they set.
     pub throttled: u64,
     pub pauses: u64,
+    /// The rate in force at the end, and with `--rate auto` the highest reached.
+    pub rate: Option<f64>,
+    pub rate_reached: Option<f64>,
     /// When the run started and finished (RFC 3339), and the input's SHA-256.
     pub started_at: String,
     pub finished_at: String,
@@ -224,6 +227,9 @@ impl RunSummary {
             requests.push(count(self.pauses, "pause", "pauses"));
         }
         out.push_str(&line("requests", self.requests, &requests.join(", ")));
+        if let (Some(reached), Some(rate)) = (self.rate_reached, self.rate) {
+            out.push_str(&line("  rate (auto)", format!("{rate:.0}/s"), &format!("highest reached {reached:.0}/s")));
+        }
         let secs = self.elapsed.as_secs_f64();
         let rate = match self.processed {
             0 => "no row processed".to_string(),
@@ -296,6 +302,8 @@ impl RunSummary {
             "rows_per_sec": (self.processed > 0 && secs > 0.0).then(|| (self.processed as f64 / secs * 10.0).round() / 10.0),
             "throttled": self.throttled,
             "pauses": self.pauses,
+            "rate": self.rate.map(|r| (r * 10.0).round() / 10.0),
+            "rate_reached": self.rate_reached.map(|r| (r * 10.0).round() / 10.0),
             "responses_not_understood": self.not_understood,
             "elapsed_ms": self.elapsed.as_millis() as u64,
             "unknown_rows": self.unknown.iter().map(|(line, call)| json!({"line": line, "id": call})).collect::<Vec<_>>(),

@@ -7,5 +7,5 @@ pub mod server;
 pub mod store;
 
 pub use faults::FaultConfig;
-pub use server::{Sim, SimConfig, SimState};
+pub use server::{RateLimit, Sim, SimConfig, SimState};
 pub use store::{Call, Store};

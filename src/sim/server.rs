@@ -30,11 +30,12 @@ use super::store::{Serializer, Store, apply};
 pub struct SimState {
     store: Mutex<Store>,
     credentials: Option<String>,
-    rate_limit: Option<u32>,
+    rate_limit: Option<RateLimit>,
     retry_after_date: bool,
     faults: FaultConfig,
     sequence: AtomicU64,
-    window: Mutex<(u64, u32)>,
+    /// The current window's number and the requests counted in it.
+    window: Mutex<(u64, u64)>,
     started: std::time::Instant,
     /// API requests received in each 100 ms since start, to check a client's
     /// rate from the server's side.
@@ -44,6 +45,24 @@ pub struct SimState {
     pub faults_injected: AtomicU64,
 }
 
+/// A limit like an API gateway's: `per_second` on average, counted over fixed
+/// windows of `window` (a second, or a minute), each allowing
+/// `per_second × window + burst` requests before answering 429 with
+/// `Retry-After` set to the window's end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// `n` a second in one-second windows, no burst.
+    pub fn per_second(n: u32) -> RateLimit {
+        RateLimit { per_second: n, burst: 0, window: Duration::from_secs(1) }
+    }
+}
+
 /// How to run a simulator.
 #[derive(Debug)]
 pub struct SimConfig {
@@ -51,8 +70,8 @@ pub struct SimConfig {
     pub store: Store,
     /// `(public, private)`; `None` accepts any key.
     pub keys: Option<(String, String)>,
-    /// Requests per second before 429.
-    pub rate_limit: Option<u32>,
+    /// The server-side rate limit, if any.
+    pub rate_limit: Option<RateLimit>,
     /// Send `Retry-After` as an HTTP date instead of seconds.
     pub retry_after_date: bool,
     pub faults: FaultConfig,
@@ -129,25 +148,30 @@ impl SimState {
                 .is_ok_and(|decoded| decoded == expected.as_bytes())
     }
 
-    /// A fixed one-second window on the wall clock: `Some(retry-after)` when
-    /// this request is over the limit.
+    /// Fixed windows on the wall clock: `Some(retry-after)` when this
+    /// request is over the limit.
     fn throttle(&self) -> Option<HeaderValue> {
         let limit = self.rate_limit?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let second = now.as_secs();
+        let window_ms = limit.window.as_millis().max(1) as u64;
+        let now_ms = now.as_millis() as u64;
+        let index = now_ms / window_ms;
+        let allowed = u64::from(limit.per_second) * window_ms / 1000 + u64::from(limit.burst);
         let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        if window.0 != second {
-            *window = (second, 0);
+        if window.0 != index {
+            *window = (index, 0);
         }
         window.1 += 1;
-        if window.1 <= limit {
+        if window.1 <= allowed {
             return None;
         }
         self.throttled.fetch_add(1, Ordering::Relaxed);
+        let ends_ms = (index + 1) * window_ms;
         let value = if self.retry_after_date {
-            httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second + 1))
+            httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ends_ms.div_ceil(1000) * 1000))
         } else {
-            "1".to_string()
+            // Whole seconds until the window ends, at least 1.
+            (ends_ms.saturating_sub(now_ms)).div_ceil(1000).max(1).to_string()
         };
         Some(HeaderValue::from_str(&value).expect("a number or an HTTP date is a valid header value"))
     }

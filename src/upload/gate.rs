@@ -1,16 +1,18 @@
 //! The gate every attempt passes before it is sent: the job-wide stop
 //! signal, a pause set by the server's `Retry-After`, and the GCRA rate
-//! limiter (governor) shared by all in-flight rows.
+//! limiter (governor) shared by all in-flight rows, fixed or, with
+//! `--rate auto`, replaced as `auto_rate` finds the account's limit.
 
 use std::num::NonZeroU32;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Jitter, Quota, RateLimiter};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::auto_rate::{Answer, AutoRate};
 use crate::outputs::outcome::StopReason;
 
 /// A job-wide stop signal that tasks can check or wait on.
@@ -53,11 +55,47 @@ impl Stop {
     }
 }
 
+/// How fast attempts may go.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pacing {
+    /// No limit (`--rate 0`: the simulator only).
+    Off,
+    /// `--rate N` with a burst.
+    Fixed { rate: NonZeroU32, burst: NonZeroU32 },
+    /// `--rate auto`, never above `max` (`--max-rate`).
+    Auto { max: NonZeroU32 },
+}
+
+/// The limiter in force, replaced whole when `--rate auto` changes the rate.
+#[derive(Debug, Clone)]
+struct Limiter {
+    cells: Arc<DefaultDirectRateLimiter>,
+    jitter: Duration,
+    /// Counts replacements: a task that waited on an older limiter waits
+    /// again on the new one, so a cut takes effect at once.
+    generation: u64,
+    rate: f64,
+}
+
+impl Limiter {
+    fn new(rate: f64, burst: Option<NonZeroU32>, generation: u64) -> Limiter {
+        let per_second = rate.max(0.01);
+        let period = Duration::from_secs_f64(1.0 / per_second);
+        let burst = burst.unwrap_or(NonZeroU32::new((per_second / 5.0) as u32).unwrap_or(NonZeroU32::MIN));
+        let quota = Quota::with_period(period).expect("a positive period").allow_burst(burst);
+        // A little jitter spreads tasks released in the same instant, without
+        // changing the rate (governor adds it after the cell is taken).
+        let jitter = Duration::from_secs_f64(1.0 / (per_second * 4.0)).min(Duration::from_millis(20));
+        Limiter { cells: Arc::new(RateLimiter::direct(quota)), jitter, generation, rate }
+    }
+}
+
 /// Rate limit plus server-requested pause.
 #[derive(Debug)]
 pub struct Gate {
-    limiter: Option<DefaultDirectRateLimiter>,
-    jitter: Duration,
+    limiter: Mutex<Option<Limiter>>,
+    /// `--rate auto`'s controller, told of every answer.
+    auto: Option<Mutex<AutoRate>>,
     paused_until: Mutex<Option<Instant>>,
     max_pause: Duration,
     /// Responses that were 429, and the job-wide pauses they started.
@@ -66,15 +104,18 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// `rate` requests per second with a burst of `burst`; `None` for no limit.
-    pub fn new(rate: Option<(NonZeroU32, NonZeroU32)>, max_pause: Duration) -> Gate {
-        let limiter = rate.map(|(rate, burst)| RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)));
-        // A little jitter spreads tasks released in the same instant, without
-        // changing the rate (governor adds it after the cell is taken).
-        let jitter = rate.map_or(Duration::ZERO, |(r, _)| Duration::from_secs(1).div_f64(r.get() as f64 * 4.0));
+    pub fn new(pacing: Pacing, max_pause: Duration) -> Gate {
+        let (limiter, auto) = match pacing {
+            Pacing::Off => (None, None),
+            Pacing::Fixed { rate, burst } => (Some(Limiter::new(f64::from(rate.get()), Some(burst), 0)), None),
+            Pacing::Auto { max } => {
+                let auto = AutoRate::new(f64::from(max.get()), std::time::Instant::now());
+                (Some(Limiter::new(auto.rate(), Some(NonZeroU32::MIN), 0)), Some(Mutex::new(auto)))
+            }
+        };
         Gate {
-            limiter,
-            jitter: jitter.min(Duration::from_millis(20)),
+            limiter: Mutex::new(limiter),
+            auto,
             paused_until: Mutex::new(None),
             max_pause,
             throttled: AtomicU64::new(0),
@@ -88,8 +129,13 @@ impl Gate {
             if let Some(until) = self.paused() {
                 tokio::time::sleep_until(until).await;
             }
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready_with_jitter(Jitter::up_to(self.jitter)).await;
+            let current = lock(&self.limiter).clone();
+            if let Some(limiter) = current {
+                limiter.cells.until_ready_with_jitter(Jitter::up_to(limiter.jitter)).await;
+                // The rate changed while this task waited: wait on the new one.
+                if lock(&self.limiter).as_ref().is_some_and(|now| now.generation != limiter.generation) {
+                    continue;
+                }
             }
             // A 429 may have paused everyone while this task waited its turn.
             if self.paused().is_none() {
@@ -98,12 +144,35 @@ impl Gate {
         }
     }
 
+    /// Tells `--rate auto` how an attempt was answered (nothing otherwise).
+    pub fn observe(&self, answer: Answer, latency: Duration) {
+        let Some(auto) = &self.auto else { return };
+        let changed = lock(auto).observe(std::time::Instant::now(), answer, latency);
+        if let Some(rate) = changed {
+            let mut limiter = lock(&self.limiter);
+            let generation = limiter.as_ref().map_or(0, |l| l.generation + 1);
+            // No burst: after a pause a burst would spend a fixed window's
+            // allowance at once and meet the limit again.
+            *limiter = Some(Limiter::new(rate, Some(NonZeroU32::MIN), generation));
+        }
+    }
+
+    /// The rate in force (requests a second), if any.
+    pub fn rate(&self) -> Option<f64> {
+        lock(&self.limiter).as_ref().map(|l| l.rate)
+    }
+
+    /// With `--rate auto`, the highest rate it reached.
+    pub fn auto_reached(&self) -> Option<f64> {
+        self.auto.as_ref().map(|a| lock(a).reached)
+    }
+
     /// Holds every attempt for `wait` (capped): the server asked us to.
     pub fn pause(&self, wait: Duration) {
         // Saturating: whatever the server names, the pause is a time that exists.
         let now = Instant::now();
         let until = now.checked_add(wait.min(self.max_pause)).unwrap_or(now);
-        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        let mut paused = lock(&self.paused_until);
         if paused.is_none_or(|current| current <= now) {
             self.pauses.fetch_add(1, Ordering::Relaxed);
         }
@@ -112,9 +181,9 @@ impl Gate {
         }
     }
 
-    /// Whether a rate limit is set (`--rate` above 0).
+    /// Whether a rate limit is set (`--rate` above 0, or auto).
     pub fn is_limited(&self) -> bool {
-        self.limiter.is_some()
+        lock(&self.limiter).is_some()
     }
 
     /// True while a server-requested pause is in force.
@@ -123,9 +192,12 @@ impl Gate {
     }
 
     fn paused(&self) -> Option<Instant> {
-        let paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        paused.filter(|until| *until > Instant::now())
+        lock(&self.paused_until).filter(|until| *until > Instant::now())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -134,7 +206,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pause_holds_every_attempt() {
-        let gate = Gate::new(None, Duration::from_secs(60));
+        let gate = Gate::new(Pacing::Off, Duration::from_secs(60));
         let start = Instant::now();
         gate.admit().await;
         assert_eq!(start.elapsed(), Duration::ZERO);
@@ -146,7 +218,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pause_is_capped() {
-        let gate = Gate::new(None, Duration::from_secs(5));
+        let gate = Gate::new(Pacing::Off, Duration::from_secs(5));
         let start = Instant::now();
         gate.pause(Duration::from_secs(3600));
         gate.admit().await;

@@ -6,6 +6,7 @@
 //! to do about one row, and `lookup` reads the name lists. Writes its journal
 //! and results through `outputs`; never touches `commands`.
 
+pub mod auto_rate;
 pub mod backoff;
 pub mod classify;
 pub mod client;

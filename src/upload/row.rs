@@ -4,6 +4,7 @@
 //! state each time it is sent is never resent after an ambiguous outcome,
 //! unless reading the call back (`--reconcile`) shows it was not applied.
 
+use super::auto_rate::Answer;
 use super::backoff::{Backoff, RetryBudget, draw};
 use super::classify::{Attempt, Class, classify, connect_words, lasting_connect_error, preflight_problem};
 use super::client::{ApiClient, Endpoint, MAX_RESPONSE_BYTES};
@@ -388,6 +389,7 @@ impl Sender {
                 Request::Write { url, body, .. } => self.client.send(url, body.to_vec()).await,
             };
             drop(permit);
+            self.gate.observe(answer_of(&attempt), latency);
             out.latency = Some(latency);
             out.http_status = match &attempt {
                 Attempt::Response { status, .. } => Some(*status),
@@ -579,6 +581,16 @@ fn not_understood(body: &str, truncated: bool) -> Option<String> {
     }
     let start: String = body.trim_start().chars().take(40).collect();
     Some(format!("{NOT_UNDERSTOOD}: not the JSON object the API sends ({start:?}); after-values unknown"))
+}
+
+/// What an attempt tells `--rate auto` about the pace.
+fn answer_of(attempt: &Attempt) -> Answer {
+    match attempt {
+        Attempt::Response { status: 429, .. } => Answer::Throttled,
+        Attempt::Response { status: 500..=599, .. } => Answer::Failed,
+        Attempt::Response { .. } => Answer::Accepted,
+        Attempt::ConnectFailed(_) | Attempt::TimedOut | Attempt::Broken(_) => Answer::Failed,
+    }
 }
 
 /// An `ok` row's note when the audit log showed it applied.

@@ -56,11 +56,15 @@ impl SimHarness {
     }
 }
 
-/// `tdrecon run FILE` against `sim` with the test keys, quietly, unthrottled,
+/// `tdrecon run FILE` against `sim` with the test keys, quietly, unthrottled
+/// (unless `extra` sets `--rate`),
 /// with short backoffs, plus `extra`.
 pub fn run_job(wd: &crate::util::Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> std::process::Command {
     let url = sim.url();
-    let mut args = vec!["run", file, "--base-url", &url, "--quiet", "--rate", "0", "--backoff-base-ms", "5"];
+    let mut args = vec!["run", file, "--base-url", &url, "--quiet", "--backoff-base-ms", "5"];
+    if !extra.contains(&"--rate") {
+        args.extend_from_slice(&["--rate", "0"]);
+    }
     args.extend_from_slice(extra);
     let mut cmd = wd.command(&args);
     cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);

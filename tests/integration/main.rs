@@ -1,10 +1,12 @@
 //! Integration tests: one test binary, a module per command. They run the
 //! real `tdrecon` binary in a throw-away directory.
 
+mod formats;
 mod harness;
 mod hostile;
 mod never_twice;
 mod operator;
+mod pacing;
 mod property;
 mod readme;
 mod reconcile;

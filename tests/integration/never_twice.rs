@@ -200,7 +200,7 @@ fn sighup_drains_like_ctrl_c_and_exits_130() {
 #[test]
 fn rows_held_back_by_a_429_pause_do_not_grow_the_retry_budget() {
     const ROWS: u64 = 300;
-    let sim = SimHarness::start(ROWS, |c| c.rate_limit = Some(100));
+    let sim = SimHarness::start(ROWS, |c| c.rate_limit = Some(tdrecon::sim::RateLimit::per_second(100)));
     let wd = Workdir::new();
     wd.write("in.csv", add_rows(ROWS).replace("add_revenue", "revenue"));
     let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "16", "--summary-json", "s.json"]);

@@ -151,7 +151,7 @@ fn server_errors_are_retried_to_ok_with_attempts_recorded() {
 fn throttling_is_honoured_in_seconds_and_as_a_date() {
     for date in [false, true] {
         let sim = SimHarness::start(30, |c| {
-            c.rate_limit = Some(10);
+            c.rate_limit = Some(tdrecon::sim::RateLimit::per_second(10));
             c.retry_after_date = date;
         });
         let wd = Workdir::new();

@@ -215,7 +215,7 @@ async fn same_seed_same_faults() {
 async fn rate_limit_answers_429_with_retry_after() {
     for date in [false, true] {
         let mut cfg = config();
-        cfg.rate_limit = Some(3);
+        cfg.rate_limit = Some(tdrecon::sim::RateLimit::per_second(3));
         cfg.retry_after_date = date;
         let sim = Sim::start(cfg).await.unwrap();
         let mut retry_after = None;

@@ -38,10 +38,10 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
         return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None });
     }
     let binding = Binding::new(&opts.input.path, &opts.fingerprint())
-        .with_context(|| format!("cannot read {}", opts.input.path.display()))
+        .with_context(|| format!("cannot read {}", opts.input.name.display()))
         .map_err(Fatal::usage)?;
     if let Target::Url(url) = &opts.target {
-        locks.input(&binding.input_sha256, url, &opts.input.path).map_err(Fatal::usage)?;
+        locks.input(&binding.input_sha256, url, &opts.input.name).map_err(Fatal::usage)?;
     }
     let shown = path.display();
     let existing = match path.exists() {

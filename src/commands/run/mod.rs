@@ -8,7 +8,7 @@ mod interrupts;
 mod journal_plan;
 mod pipeline;
 
-use std::num::{NonZeroU32, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +30,7 @@ use crate::sim::Sim;
 use crate::upload::backoff::{Backoff, RetryBudget};
 use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::credentials::Credentials;
-use crate::upload::gate::{Gate, Stop};
+use crate::upload::gate::{Gate, Pacing, Stop};
 use crate::upload::lookup;
 use crate::upload::row::Sender;
 use interrupts::{resume_command, watch_for_interrupts};
@@ -93,8 +93,8 @@ pub struct RunOptions {
     pub errors: Option<PathBuf>,
     pub target: Target,
     pub keys: KeySource,
-    /// Requests per second and burst; `None` turns the limiter off.
-    pub rate: Option<(NonZeroU32, NonZeroU32)>,
+    /// How fast attempts may go: off, a fixed rate and burst, or auto.
+    pub pacing: Pacing,
     pub concurrency: NonZeroUsize,
     pub timeout: Duration,
     pub max_retries: u32,
@@ -287,7 +287,7 @@ fn start_sender(
         journal,
         client,
         endpoint,
-        gate: Gate::new(opts.rate, opts.max_pause),
+        gate: Gate::new(opts.pacing, opts.max_pause),
         stop: Stop::default(),
         budget: RetryBudget::new(50, 20),
         reconcile: opts.reconcile,

@@ -96,7 +96,7 @@ pub(super) async fn pipeline(
         validator,
         errors,
         errors_path: errors_path.clone(),
-        input_path: opts.input.path.clone(),
+        input_path: opts.input.name.clone(),
         replay,
         invalid: Arc::clone(&invalid_rows),
         sender: Arc::clone(sender),
@@ -104,7 +104,7 @@ pub(super) async fn pipeline(
     .spawn(tx);
 
     let summary = RunSummary {
-        input: opts.input.path.clone(),
+        input: opts.input.name.clone(),
         results: results_path.clone(),
         errors: errors_path,
         dry_run: opts.dry_run,
@@ -131,6 +131,8 @@ pub(super) async fn pipeline(
     summary.retries = sender.budget.retries();
     summary.throttled = sender.gate.throttled.load(Ordering::Relaxed);
     summary.pauses = sender.gate.pauses.load(Ordering::Relaxed);
+    summary.rate = sender.gate.rate();
+    summary.rate_reached = sender.gate.auto_reached();
     summary.elapsed = started.elapsed();
     summary.stop = sender.stop.reason();
     Ok(summary)
@@ -328,7 +330,8 @@ impl Collector<'_> {
             let retries = self.sender.budget.retries();
             let throttled = gate.throttled.load(Ordering::Relaxed);
             let pauses = gate.pauses.load(Ordering::Relaxed);
-            format!("{}  retries {retries}  429s {throttled}  pauses {pauses}", summary.counts_line())
+            let rate = gate.rate().map(|r| format!("  at {r:.0}/s")).unwrap_or_default();
+            format!("{}  retries {retries}  429s {throttled}  pauses {pauses}{rate}", summary.counts_line())
         });
         if self.last_flush.elapsed() >= FLUSH_EVERY {
             if let Err(e) = self.results.flush() {
