@@ -149,6 +149,16 @@ struct RunArgs {
     /// With --reconcile: write a CSV in tdrecon's input format that undoes every applied change.
     #[arg(help_heading = "Safety", long, value_name = "PATH", requires = "reconcile")]
     rollback: Option<PathBuf>,
+    /// With --reconcile: read the calls made from this time on in pages, instead of one GET a row
+    /// [default: the file's earliest call_time, when it has that column].
+    #[arg(help_heading = "Safety", long, value_name = "TIME", requires = "reconcile")]
+    since: Option<String>,
+    /// With --reconcile: ... up to this time [default: the file's latest call_time, or now].
+    #[arg(help_heading = "Safety", long, value_name = "TIME", requires = "reconcile")]
+    until: Option<String>,
+    /// Calls asked for per page of a window read (the server may send fewer).
+    #[arg(help_heading = "Safety", long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    page_size: u32,
     /// Do not sync the journal to disk (only for measuring what syncing costs).
     #[arg(long, hide = true)]
     no_journal_sync: bool,
@@ -268,8 +278,18 @@ impl RunArgs {
             },
         };
         let max_failures = max_failures_text.as_deref().map(Threshold::parse).transpose().map_err(usage)?;
+        let input = self.input.into_options(&profile)?;
+        let when = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    crate::input::values::parse_call_time(t, &input.time_zone)
+                        .map_err(|e| usage(format!("{flag} {t:?}: {e}")))
+                })
+                .transpose()
+        };
+        let (since, until) = (when("--since", &self.since)?, when("--until", &self.until)?);
         Ok(RunOptions {
-            input: self.input.into_options(&profile)?,
+            input,
             results: self.results,
             errors: self.errors,
             target,
@@ -298,6 +318,9 @@ impl RunArgs {
             journal_sync: !self.no_journal_sync,
             reconcile: self.reconcile,
             rollback: self.rollback,
+            since,
+            until,
+            page_size: self.page_size,
         })
     }
 }
@@ -362,6 +385,9 @@ struct SimArgs {
     /// appear, then read it: `until [ -s sim.url ]; do sleep 0.1; done`).
     #[arg(long, value_name = "PATH")]
     url_file: Option<PathBuf>,
+    /// The most calls a page of GET /api/v1/calls holds, whatever per_page asks.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_per_page: u32,
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -398,6 +424,7 @@ impl SimArgs {
             },
             dump_state: self.dump_state,
             url_file: self.url_file,
+            max_per_page: self.max_per_page as usize,
         }
     }
 }
@@ -435,6 +462,9 @@ struct InputArgs {
     /// A spreadsheet's sheet to read [default: the first].
     #[arg(help_heading = "Input", long, value_name = "NAME")]
     sheet: Option<String>,
+    /// The IANA time zone of call times written without an offset, like America/New_York [default: UTC].
+    #[arg(help_heading = "Input", long, value_name = "ZONE")]
+    time_zone: Option<String>,
     /// A saved profile (TOML) for a report that arrives in the same shape every night: mappings,
     /// ignored columns, target and pacing. Flags win over it. `tdrecon template --config` prints one.
     #[arg(help_heading = "Input", long = "config", value_name = "FILE")]
@@ -476,6 +506,11 @@ impl InputArgs {
             maps.retain(|(f, _)| f != &from);
             maps.push((from, to));
         }
+        let time_zone = match self.time_zone.as_deref().or(profile.time_zone.as_deref()) {
+            None => jiff::tz::TimeZone::UTC,
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|_| usage(format!("--time-zone {name:?}: not an IANA time zone, like America/New_York")))?,
+        };
         let mut ignore = profile.ignore_column.clone();
         ignore.extend(self.ignore);
         Ok(InputOptions {
@@ -485,6 +520,7 @@ impl InputArgs {
             headers: HeaderOptions { maps, ignore },
             line_map: source.line_map,
             spool: source.spool,
+            time_zone,
         })
     }
 }

@@ -60,6 +60,7 @@ pub async fn start(input: &InputOptions) -> Result<Sim, Fatal> {
         keys: None,
         rate_limit: None,
         retry_after_date: false,
+        max_per_page: 100,
         faults: faults(),
     };
     Sim::start(config).await.map_err(|e| Fatal::usage(anyhow::anyhow!("cannot start the sandbox simulator: {e}")))

@@ -24,6 +24,8 @@ pub struct SimOptions {
     pub retry_after_date: bool,
     pub faults: FaultConfig,
     pub dump_state: Option<PathBuf>,
+    /// The most calls a page of the calls list holds.
+    pub max_per_page: usize,
     /// Where to write the base URL once listening, for scripts to wait on.
     pub url_file: Option<PathBuf>,
 }
@@ -38,6 +40,8 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
     let headers: Vec<String> = rdr.headers()?.iter().map(crate::input::columns::normalise).collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (id_col, uuid_col, revenue_col, payout_col) = (col("id"), col("uuid"), col("revenue"), col("payout"));
+    let (created_col, caller_col) = (col("created_at"), col("caller_number"));
+    let now = jiff::Timestamp::now().as_millisecond();
     if id_col.is_none() && uuid_col.is_none() {
         return Err(anyhow!("{}: expected columns id,uuid,revenue,payout", path.display()));
     }
@@ -67,6 +71,17 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
         if let Some(text) = cell(payout_col) {
             call.payout = parse_money(text, Sign::NonNegative).map_err(|e| anyhow!("{}: payout: {e}", at()))?;
         }
+        // Without a time, calls a minute apart over the day before now.
+        call.created_at_ms = match cell(created_col) {
+            Some(text) => text
+                .parse::<jiff::Timestamp>()
+                .map_err(|e| anyhow!("{}: created_at {text:?}: {e}", at()))?
+                .as_millisecond(),
+            None => now - 24 * 3600 * 1000 + n as i64 * 60_000,
+        };
+        if let Some(number) = cell(caller_col) {
+            call.caller_number = number.to_string();
+        }
         store.insert(call);
     }
     Ok(store)
@@ -94,6 +109,7 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
             keys,
             rate_limit: opts.rate_limit,
             retry_after_date: opts.retry_after_date,
+            max_per_page: opts.max_per_page,
             faults: opts.faults.clone(),
         };
         let sim = Sim::start(config)

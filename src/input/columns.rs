@@ -36,6 +36,9 @@ pub enum Field {
     /// A column that only describes (`Buyer`, `Publisher`…): read to label
     /// per-buyer totals, never sent.
     Describes(Described),
+    /// When the call came in: finds the window of calls `--reconcile` reads
+    /// in pages. Never sent.
+    CallTime,
     /// One contact field, from `token:<name>` or `post_call_tokens.<name>`.
     Token(String),
 }
@@ -66,6 +69,10 @@ const NAMES: &[(&str, Field)] = &[
     ("call_disposition_id", Field::DispositionId),
     ("agent_call_disposition_notes", Field::DispositionNotes),
     ("contact_field_type", Field::ContactFieldType),
+    ("call_time", Field::CallTime),
+    ("call_date", Field::CallTime),
+    ("created_at", Field::CallTime),
+    ("date", Field::CallTime),
     ("fire_outgoing_webhook_ids", Field::FireWebhooks),
     ("post_call_tokens", Field::TokensJson),
     ("call_disposition", Field::DispositionName),
@@ -184,6 +191,8 @@ pub struct Schema {
     pub headers: Vec<String>,
     /// `(position, field)` for every column that is read; ignored ones are absent.
     pub columns: Vec<(usize, Field)>,
+    /// The zone of call times written without an offset (`--time-zone`).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 /// Why a header row cannot be used. Each is reported before any row is read.
@@ -271,7 +280,7 @@ impl Schema {
         if !columns.iter().any(|(_, f)| *f == Field::Id) {
             return Err(HeaderError::NoId);
         }
-        Ok(Schema { headers, columns })
+        Ok(Schema { headers, columns, time_zone: jiff::tz::TimeZone::UTC })
     }
 }
 

@@ -42,6 +42,8 @@ pub struct InputOptions {
     pub line_map: Option<std::sync::Arc<[u32]>>,
     /// Keeps a spooled copy alive as long as the options.
     pub spool: Option<std::sync::Arc<tempfile::TempPath>>,
+    /// The zone of call times written without an offset.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl InputOptions {
@@ -49,8 +51,9 @@ impl InputOptions {
     /// usage error (exit 2), reported before any row is read or sent.
     pub fn open(&self) -> Result<(CsvReader, Validator), Fatal> {
         let (reader, headers) = CsvReader::open(&self.path, self.delimiter).map_err(|e| self.renamed(e))?;
-        let schema = Schema::from_headers(headers, &self.headers)
+        let mut schema = Schema::from_headers(headers, &self.headers)
             .map_err(|e| Fatal::usage(anyhow::anyhow!("{}: {e}", self.name.display())))?;
+        schema.time_zone = self.time_zone.clone();
         Ok((reader.with_line_map(self.line_map.clone()), Validator::new(schema)))
     }
 

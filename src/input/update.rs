@@ -41,6 +41,9 @@ pub struct CallUpdate {
     /// The buyer as a descriptive column (`Buyer`, `Buyer Name`) gives it:
     /// labels the summary's per-buyer totals, never sent.
     pub buyer_label: Option<String>,
+    /// When the call came in (milliseconds since the epoch), from a
+    /// `call_time` column: never sent.
+    pub call_time: Option<i64>,
 }
 
 /// Contact fields to set, by name, kept sorted by name. A row sets one to a
@@ -140,6 +143,7 @@ impl CallUpdate {
             contact_field_type: None,
             fire_outgoing_webhook_ids: None,
             buyer_label: None,
+            call_time: None,
             post_call_tokens: Tokens::default(),
             names: NameRefs::default(),
         }

@@ -14,7 +14,9 @@ use crate::input::reader::Record;
 use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::seen_ids::Seen;
 use crate::input::update::{Amount, CallUpdate};
-use crate::input::values::{CallRef, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids};
+use crate::input::values::{
+    CallRef, parse_call_time, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids,
+};
 
 /// The literal that sends an empty value to a field the API lets be blank.
 pub const CLEAR: &str = "#clear";
@@ -166,6 +168,9 @@ impl<'a> RowBuilder<'a> {
             // Read to label the summary's per-buyer totals; never sent.
             Field::Describes(Described::Buyer) => update.buyer_label = Some(trimmed.to_string()),
             Field::Describes(Described::TrafficSource) => {}
+            Field::CallTime => {
+                update.call_time = Some(parse_call_time(trimmed, &self.schema.time_zone).map_err(reject)?)
+            }
             Field::Token(name) => {
                 if !update.post_call_tokens.insert(name, text) {
                     let other = self.tokens_json_col.or(self.first_token_col).unwrap_or(cell.pos);

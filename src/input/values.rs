@@ -176,6 +176,35 @@ impl<'de> serde::Deserialize<'de> for Tokens {
     }
 }
 
+/// A call time: ISO 8601 with an offset (`2026-11-27T21:04:00-05:00`),
+/// TrackDrive's `2026-11-27 21:04:00 -0500`, or a date-time without an
+/// offset (`2026-11-27 21:04`, `11/27/2026 9:04 PM`), read in `zone`.
+/// Returns milliseconds since the epoch.
+pub fn parse_call_time(text: &str, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_millisecond());
+    }
+    if let Ok(ts) = jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", t).and_then(|p| p.to_timestamp()) {
+        return Ok(ts.as_millisecond());
+    }
+    let local = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M",
+        "%m/%d/%Y %I:%M %p",
+        "%m/%d/%Y %I:%M:%S %p",
+    ]
+    .iter()
+    .find_map(|f| jiff::civil::DateTime::strptime(f, t).ok());
+    match local.map(|dt| dt.to_zoned_datetime(zone.clone())) {
+        Some(Ok(zoned)) => Ok(zoned.timestamp().as_millisecond()),
+        _ => Err("expected a date and time like 2026-11-27 21:04:00 (with an offset, or read in --time-zone)".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +309,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn call_times() {
+        let utc = jiff::tz::TimeZone::UTC;
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let cases = [
+            ("2026-11-27T21:04:00-05:00", &utc, at("2026-11-28T02:04:00Z")),
+            ("2026-11-27 21:04:00 -0500", &utc, at("2026-11-28T02:04:00Z")),
+            ("2026-11-27 21:04:00", &utc, at("2026-11-27T21:04:00Z")),
+            ("2026-11-27 21:04", &ny, at("2026-11-28T02:04:00Z")),
+            ("11/27/2026 9:04 PM", &ny, at("2026-11-28T02:04:00Z")),
+        ];
+        for (text, zone, want) in cases {
+            assert_eq!(parse_call_time(text, zone), Ok(want), "{text}");
+        }
+        assert!(parse_call_time("yesterday", &utc).is_err());
     }
 }

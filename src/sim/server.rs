@@ -31,6 +31,7 @@ pub struct SimState {
     store: Mutex<Store>,
     credentials: Option<String>,
     rate_limit: Option<RateLimit>,
+    max_per_page: usize,
     retry_after_date: bool,
     faults: FaultConfig,
     sequence: AtomicU64,
@@ -75,6 +76,8 @@ pub struct SimConfig {
     /// Send `Retry-After` as an HTTP date instead of seconds.
     pub retry_after_date: bool,
     pub faults: FaultConfig,
+    /// The most calls a page of `GET /api/v1/calls` holds.
+    pub max_per_page: usize,
 }
 
 impl SimState {
@@ -83,6 +86,7 @@ impl SimState {
             store: Mutex::new(config.store),
             credentials: config.keys.map(|(public, private)| format!("{public}:{private}")),
             rate_limit: config.rate_limit,
+            max_per_page: config.max_per_page.max(1),
             retry_after_date: config.retry_after_date,
             faults: config.faults,
             sequence: AtomicU64::new(0),
@@ -187,6 +191,8 @@ fn error(status: StatusCode, body: Value) -> Response {
 
 fn routes(state: Arc<SimState>) -> Router {
     Router::new()
+        .route("/api/v1/calls", get(calls_page))
+        .route("/api/v1/calls/stats", get(calls_stats))
         .route("/api/v1/calls/{id}", get(show).put(update).patch(update).post(update))
         .route("/api/v1/calls/{id}/events", get(events))
         .route("/api/v1/{list}", get(list))
@@ -211,6 +217,114 @@ async fn show(
         Some(call) => axum::Json(call.api_json(serializer)).into_response(),
         None => not_found(&key),
     }
+}
+
+/// A `created_at_from` / `created_at_to` bound: ISO 8601, or TrackDrive's
+/// `2016-01-01 12:25:15 -0500`.
+fn time_param(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String> {
+    let Some(text) = query.get(key) else { return Ok(None) };
+    let parsed = text
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .or_else(|| jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", text.trim()).ok()?.to_timestamp().ok());
+    match parsed {
+        Some(t) => Ok(Some(t.as_millisecond())),
+        None => Err(format!("{key}: not a time: {text}")),
+    }
+}
+
+/// `GET /api/v1/calls`: calls by `created_at` window, oldest first, in pages
+/// with a cursor (`cursor=-1` first, then `metadata.next_cursor`; `0` on the
+/// last page), `per_page` capped by `--max-per-page`, `columns=` to limit
+/// the fields.
+async fn calls_page(
+    State(sim): State<Arc<SimState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = sim.refusal(&headers) {
+        return refused;
+    }
+    let (from, to) = match (time_param(&query, "created_at_from"), time_param(&query, "created_at_to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}));
+        }
+    };
+    let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(25);
+    let per_page = per_page.min(sim.max_per_page);
+    let start = match query.get("cursor").map(String::as_str) {
+        None | Some("-1") => 0,
+        Some(c) => match c.parse::<usize>() {
+            Ok(n) if n > 0 => n - 1,
+            _ => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"cursor": "not a cursor"}})),
+        },
+    };
+    let columns: Option<Vec<&str>> = query.get("columns").map(|c| c.split(',').map(str::trim).collect());
+    let store = sim.store();
+    let calls = store.in_window(from, to);
+    let page: Vec<Value> = calls
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(|c| {
+            let mut call = c.api_json(Serializer::Call)["call"].take();
+            if let (Some(columns), Some(fields)) = (&columns, call.as_object_mut()) {
+                fields.retain(|k, _| columns.contains(&k.as_str()));
+            }
+            call
+        })
+        .collect();
+    let next = if start + per_page < calls.len() { start + per_page + 1 } else { 0 };
+    axum::Json(json!({
+        "calls": page,
+        "metadata": {"next_cursor": next, "per_page": per_page, "total_count": calls.len()}
+    }))
+    .into_response()
+}
+
+/// `GET /api/v1/calls/stats?group_by=created_at_day&stat=count|revenue|profit|cost`
+/// over the same window: one entry a day.
+async fn calls_stats(
+    State(sim): State<Arc<SimState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = sim.refusal(&headers) {
+        return refused;
+    }
+    let (from, to) = match (time_param(&query, "created_at_from"), time_param(&query, "created_at_to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}));
+        }
+    };
+    let stat = query.get("stat").map(String::as_str).unwrap_or("count");
+    if !["count", "revenue", "profit", "cost"].contains(&stat) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"stat": "count, revenue, profit or cost"}}));
+    }
+    let store = sim.store();
+    let mut days: std::collections::BTreeMap<String, (u64, rust_decimal::Decimal)> = Default::default();
+    for call in store.in_window(from, to) {
+        let day = call.created_at().get(..10).unwrap_or_default().to_string();
+        let value = match stat {
+            "revenue" => call.revenue,
+            "profit" => call.profit(),
+            "cost" => call.payout,
+            _ => rust_decimal::Decimal::ONE,
+        };
+        let entry = days.entry(day).or_default();
+        entry.0 += 1;
+        entry.1 += value;
+    }
+    let rows: Vec<Value> = days
+        .into_iter()
+        .map(|(day, (count, total))| {
+            let value = if stat == "count" { json!(count) } else { json!(total.round_dp(2).to_string()) };
+            json!({"created_at_day": day, stat: value})
+        })
+        .collect();
+    axum::Json(json!({"stats": rows})).into_response()
 }
 
 /// `GET /api/v1/calls/:id/events`: the call's event log, audit entries included.

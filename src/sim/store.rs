@@ -36,6 +36,10 @@ pub struct Call {
     /// The call's event log as `/calls/:id/events` serves it: an `AuditLog`
     /// entry for every update applied, among events of other types.
     pub events: Vec<Value>,
+    /// When the call came in (milliseconds since the epoch), and from whom
+    /// (E.164: `+1` and ten digits).
+    pub created_at_ms: i64,
+    pub caller_number: String,
 }
 
 impl Call {
@@ -58,7 +62,14 @@ impl Call {
             updates_applied: 0,
             requests_seen: 0,
             events: vec![json!({"type": "CallStarted", "created_at": "2026-01-01T00:00:00Z"})],
+            created_at_ms: 0,
+            caller_number: caller_for(id),
         }
+    }
+
+    /// `created_at` as the API writes it (ISO 8601, UTC).
+    pub fn created_at(&self) -> String {
+        jiff::Timestamp::from_millisecond(self.created_at_ms).map(|t| t.to_string()).unwrap_or_default()
     }
 
     /// Records an applied update as TrackDrive's audit log does: the
@@ -98,6 +109,11 @@ impl Call {
         })
     }
 
+    /// The call's revenue less its payout.
+    pub fn profit(&self) -> Decimal {
+        self.revenue - self.payout
+    }
+
     /// The call as `/__sim/state` shows it: the API's `call` format plus
     /// the counters a test checks.
     pub fn state_json(&self) -> Value {
@@ -127,6 +143,8 @@ impl Call {
                 "trackdrive_traffic_source_id": self.trackdrive_traffic_source_id,
                 "contact_field_type": self.contact_field_type,
                 "post_call_tokens": self.post_call_tokens,
+                "created_at": self.created_at(),
+                "caller_number": self.caller_number,
             }),
             Serializer::CallGrid => json!({
                 "id": self.id,
@@ -140,6 +158,8 @@ impl Call {
                 "traffic_source_id": self.trackdrive_traffic_source_id,
                 "contact_field_type_id": self.contact_field_type,
                 "contact_fields": self.post_call_tokens,
+                "created_at": self.created_at(),
+                "caller_number": self.caller_number,
             }),
         };
         json!({ "call": call })
@@ -238,6 +258,13 @@ fn with_user_ids(names: &[&str], first_id: u64, alias_key: &str, prefix: &str) -
         .collect()
 }
 
+/// A deterministic caller number for a seeded call: `+1`, an area code
+/// from 201 to 989, and seven digits.
+pub fn caller_for(seed: u64) -> String {
+    let n = crate::splitmix::splitmix64(seed ^ 0x0000_6361_6c6c_6572);
+    format!("+1{}{:07}", 201 + n % 789, (n >> 20) % 10_000_000)
+}
+
 /// A deterministic version-4 UUID for a seeded call id.
 pub fn uuid_for(id: u64) -> u128 {
     let hi = crate::splitmix::splitmix64(id ^ 0x5444_5245_434f_4e00) as u128;
@@ -260,13 +287,37 @@ impl Store {
         self.calls.insert(call.id, call);
     }
 
-    /// `count` calls with ids from `first_id` upward.
+    /// `count` calls with ids from `first_id` upward, spread evenly over the
+    /// 24 hours before now; about one caller in five calls more than once.
     pub fn seeded(first_id: u64, count: u64) -> Store {
+        let now = jiff::Timestamp::now().as_millisecond();
+        Store::seeded_at(first_id, count, now)
+    }
+
+    /// `seeded`, with the 24 hours ending at `now_ms`.
+    pub fn seeded_at(first_id: u64, count: u64, now_ms: i64) -> Store {
         let mut store = Store::default();
-        for id in first_id..first_id.saturating_add(count) {
-            store.insert(Call::new(id, uuid_for(id)));
+        let day = 24 * 3600 * 1000i64;
+        let step = day / count.max(1) as i64;
+        let callers = (count * 4 / 5).max(1);
+        for (i, id) in (first_id..first_id.saturating_add(count)).enumerate() {
+            let mut call = Call::new(id, uuid_for(id));
+            call.created_at_ms = now_ms - day + i as i64 * step;
+            call.caller_number = caller_for(first_id + (id - first_id) % callers);
+            store.insert(call);
         }
         store
+    }
+
+    /// The calls made from `from_ms` to `to_ms` (both included), by time.
+    pub fn in_window(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> Vec<&Call> {
+        let mut calls: Vec<&Call> = self
+            .calls
+            .values()
+            .filter(|c| from_ms.is_none_or(|f| c.created_at_ms >= f) && to_ms.is_none_or(|t| c.created_at_ms <= t))
+            .collect();
+        calls.sort_by_key(|c| (c.created_at_ms, c.id));
+        calls
     }
 
     pub fn len(&self) -> usize {

@@ -64,6 +64,11 @@ impl Endpoint {
         url
     }
 
+    /// `{base}/api/v1/calls`: the calls list, for window reads.
+    pub fn calls_list_url(&self) -> Url {
+        self.calls.clone()
+    }
+
     /// `{base}/api/v1/calls?per_page=1`: the cheapest authenticated read.
     pub fn first_call_url(&self) -> Url {
         let mut url = self.calls.clone();

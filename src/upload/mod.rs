@@ -15,3 +15,4 @@ pub mod gate;
 pub mod http;
 pub mod lookup;
 pub mod row;
+pub mod window;

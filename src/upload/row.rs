@@ -61,6 +61,9 @@ pub struct Sender {
     /// The first read, made once before the first update: `true` when the
     /// job may send (see `preflight`).
     pub preflight: tokio::sync::OnceCell<bool>,
+    /// With `--reconcile`, the calls of the rows' time window, read in pages
+    /// before the first row (`window`): a row whose call is here needs no GET.
+    pub window: std::sync::OnceLock<super::window::Window>,
 }
 
 /// How long after passing the rate limiter a request may still go out.
@@ -187,8 +190,10 @@ impl Sender {
         if !self.reconcile {
             return Next::Send(Box::new(row.update.clone()));
         }
-        let before = match &row.before {
-            Some(before) if row.in_doubt => before.clone(),
+        let in_window = self.window.get().and_then(|w| w.get(&row.update.call));
+        let before = match (&row.before, in_window) {
+            (Some(before), _) if row.in_doubt => before.clone(),
+            (_, Some(snapshot)) => snapshot.clone(),
             _ => match self.read(out, jitter).await {
                 Ok(s) => s,
                 Err(end) => return end.into(),

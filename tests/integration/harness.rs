@@ -24,6 +24,7 @@ impl SimHarness {
             keys: Some((PUBLIC.into(), PRIVATE.into())),
             rate_limit: None,
             retry_after_date: false,
+            max_per_page: 100,
             faults: FaultConfig::default(),
         };
         configure(&mut config);

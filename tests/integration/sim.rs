@@ -14,6 +14,7 @@ fn config() -> SimConfig {
         keys: None,
         rate_limit: None,
         retry_after_date: false,
+        max_per_page: 100,
         faults: FaultConfig::default(),
     }
 }

@@ -19,6 +19,7 @@ use crate::commands::sandbox;
 use crate::exit::{Exit, Fatal};
 use crate::input::InputOptions;
 use crate::input::reader::CsvReader;
+use crate::input::reader::read_error;
 use crate::input::validate::Validator;
 use crate::outputs::journal;
 use crate::outputs::outcome::StopReason;
@@ -33,6 +34,7 @@ use crate::upload::credentials::Credentials;
 use crate::upload::gate::{Gate, Pacing, Stop};
 use crate::upload::lookup;
 use crate::upload::row::Sender;
+use crate::upload::window;
 use interrupts::{resume_command, watch_for_interrupts};
 use journal_plan::{JournalPlan, prepare_journal};
 use pipeline::{Outputs, open_rollback, pipeline};
@@ -116,6 +118,12 @@ pub struct RunOptions {
     pub reconcile: bool,
     /// Write a file that undoes every applied change (needs `reconcile`).
     pub rollback: Option<PathBuf>,
+    /// The window of calls `--reconcile` reads in pages (milliseconds since
+    /// the epoch), when given; else the file's call times decide it.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Calls asked for per page of a window read.
+    pub page_size: u32,
 }
 
 impl RunOptions {
@@ -242,6 +250,15 @@ async fn job(
         })?;
         validator.set_directory(directory);
     }
+    if opts.reconcile
+        && let Some((from, to)) = window_range(&opts)?
+    {
+        let window = window::fetch_window(&sender, from, to, opts.page_size).await.map_err(|e| {
+            let error = anyhow!("cannot read the calls of the window: {e}");
+            if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
+        })?;
+        let _ = sender.window.set(window);
+    }
     let interrupts = tokio::spawn(watch_for_interrupts(Arc::clone(&sender)));
     let mut summary = pipeline(&opts, reader, validator, outputs, &sender, replay).await?;
     interrupts.abort();
@@ -265,6 +282,47 @@ async fn job(
     };
     report(&opts, &summary, sim.as_ref())?;
     Ok(summary.exit())
+}
+
+/// How far a report's call time may be from TrackDrive's `created_at`.
+const CALL_TIME_SLACK_MS: i64 = 10 * 60 * 1000;
+
+/// The window `--reconcile` reads: `--since`/`--until`, else the file's
+/// call times (a first pass over the file), widened by a few minutes for
+/// clocks that disagree. `None` when neither says.
+fn window_range(opts: &RunOptions) -> Result<Option<(i64, i64)>, Fatal> {
+    let from_file = if opts.since.is_some() && opts.until.is_some() { None } else { call_time_range(opts)? };
+    let (file_from, file_to) = match from_file {
+        Some((a, b)) => (Some(a - CALL_TIME_SLACK_MS), Some(b + CALL_TIME_SLACK_MS)),
+        None => (None, None),
+    };
+    match (opts.since.or(file_from), opts.until.or(file_to)) {
+        (Some(from), Some(to)) if from <= to => Ok(Some((from, to))),
+        (Some(from), None) => Ok(Some((from, jiff::Timestamp::now().as_millisecond()))),
+        (Some(_), Some(_)) => Err(Fatal::usage(anyhow!("--since is after --until"))),
+        (None, _) => Ok(None),
+    }
+}
+
+/// The earliest and latest call time of the file's valid rows, if it has any.
+fn call_time_range(opts: &RunOptions) -> Result<Option<(i64, i64)>, Fatal> {
+    let (mut reader, validator) = opts.input.open()?;
+    if !validator.schema().columns.iter().any(|(_, f)| *f == crate::input::columns::Field::CallTime) {
+        return Ok(None);
+    }
+    let mut range: Option<(i64, i64)> = None;
+    while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input.name, e)))? {
+        // Names are not resolved yet: a row that fails only on them still
+        // tells its time.
+        let time = match crate::input::validate::validate_record(validator.schema(), record.raw) {
+            Ok(update) => update.call_time,
+            Err(_) => None,
+        };
+        if let Some(t) = time {
+            range = Some(range.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        }
+    }
+    Ok(range)
 }
 
 /// Everything the in-flight rows share, aimed at the target.
@@ -295,6 +353,7 @@ fn start_sender(
         backoff: opts.backoff,
         max_retries: opts.max_retries,
         preflight: tokio::sync::OnceCell::new(),
+        window: std::sync::OnceLock::new(),
     })
 }
 
