@@ -15,3 +15,4 @@ mod run;
 mod sim;
 mod util;
 mod validate;
+mod window;

@@ -1,0 +1,77 @@
+//! Fewer requests a night: with `--reconcile` and call times in the file (or
+//! `--since`/`--until`), the calls of the window are read in pages and each
+//! row needs no GET of its own; calls outside the window are read one by one.
+
+use tdrecon::sim::SimConfig;
+
+use crate::harness::{SimHarness, by_line, run_job};
+use crate::util::Workdir;
+
+/// One row per call: half already hold the file's revenue (0.00), half get 5.00.
+fn report(sim: &SimHarness, with_times: bool) -> String {
+    let mut calls: Vec<(u64, String)> = sim
+        .calls_by_id()
+        .into_iter()
+        .map(|(id, c)| (id, c["created_at"].as_str().unwrap().to_string()))
+        .collect();
+    calls.sort();
+    let mut s = String::from(if with_times { "call_id,call_time,revenue\n" } else { "call_id,revenue\n" });
+    for (i, (id, at)) in calls.iter().enumerate() {
+        let revenue = if i % 2 == 0 { "0.00" } else { "5.00" };
+        s.push_str(&if with_times { format!("{id},{at},{revenue}\n") } else { format!("{id},{revenue}\n") });
+    }
+    s
+}
+
+fn counts(wd: &Workdir) -> (usize, usize) {
+    let results = by_line(&wd.read("in.results.csv"));
+    let ok = results.values().filter(|r| r["status"] == "ok").count();
+    let unchanged = results.values().filter(|r| r["status"] == "unchanged").count();
+    (ok, unchanged)
+}
+
+#[test]
+fn a_window_read_in_pages_replaces_a_get_per_row() {
+    const CALLS: u64 = 2000;
+    // Without call times: a GET and, for half, a PUT per row.
+    let sim = SimHarness::start(CALLS, |_| {});
+    let wd = Workdir::new();
+    wd.write("in.csv", report(&sim, false));
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &["--reconcile", "--concurrency", "16"]), 0);
+    assert_eq!(counts(&wd), (1000, 1000));
+    let per_row = sim.stat("requests");
+    assert_eq!(per_row, 1 + 2000 + 1000, "the first read, a GET a row, a PUT a changed row");
+
+    // With them: pages of the day's calls, then a PUT a changed row.
+    let sim = SimHarness::start(CALLS, |_| {});
+    let wd = Workdir::new();
+    wd.write("in.csv", report(&sim, true));
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &["--reconcile", "--concurrency", "16"]), 0);
+    assert_eq!(counts(&wd), (1000, 1000));
+    let windowed = sim.stat("requests");
+    assert!(windowed <= 1000 + 2000 / 100 + 3, "{windowed} requests");
+    let results = by_line(&wd.read("in.results.csv"));
+    assert!(results.values().all(|r| !r["revenue_before"].is_empty()), "before-values come from the window");
+}
+
+#[test]
+fn a_server_that_sends_smaller_pages_is_followed_and_calls_outside_the_window_are_read_one_by_one() {
+    const CALLS: u64 = 300;
+    let sim = SimHarness::start(CALLS, |c: &mut SimConfig| c.max_per_page = 40);
+    let wd = Workdir::new();
+    wd.write("in.csv", report(&sim, false));
+    // The window is the last hour only: most calls came earlier in the day.
+    let since_ts = jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(1)).unwrap();
+    let since = since_ts.to_string();
+    let args = ["--reconcile", "--since", &since, "--page-size", "100"];
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &args), 0);
+    assert_eq!(counts(&wd), (150, 150));
+    let in_window = sim
+        .calls_by_id()
+        .values()
+        .filter(|c| c["created_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap() >= since_ts)
+        .count() as u64;
+    let pages = in_window.div_ceil(40).max(1);
+    // The first read, the pages, a GET for each call outside, a PUT a changed row.
+    assert_eq!(sim.stat("requests"), 1 + pages + (CALLS - in_window) + 150, "{in_window} calls in the window");
+}
