@@ -156,6 +156,10 @@ struct RunArgs {
     /// With --reconcile: ... up to this time [default: the file's latest call_time, or now].
     #[arg(help_heading = "Safety", long, value_name = "TIME", requires = "reconcile")]
     until: Option<String>,
+    /// Find a row without a call id by the one call from its caller_number within this of its
+    /// call_time.
+    #[arg(help_heading = "Safety", long, default_value = "5m", value_parser = match_window, value_name = "DURATION")]
+    match_window: std::time::Duration,
     /// Calls asked for per page of a window read (the server may send fewer).
     #[arg(help_heading = "Safety", long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     page_size: u32,
@@ -195,6 +199,11 @@ fn timeout(text: &str) -> Result<std::time::Duration, String> {
 /// `sim --rate-limit-window`: 100 ms to 1 hour.
 fn limit_window(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_millis(100), std::time::Duration::from_secs(3600))
+}
+
+/// `--match-window`: 1 second to 24 hours.
+fn match_window(text: &str) -> Result<std::time::Duration, String> {
+    duration(text, std::time::Duration::from_secs(1), std::time::Duration::from_secs(86_400))
 }
 
 /// `--max-pause`: 1 ms to 1 hour.
@@ -321,6 +330,7 @@ impl RunArgs {
             since,
             until,
             page_size: self.page_size,
+            match_window: self.match_window,
         })
     }
 }

@@ -39,12 +39,23 @@ pub fn store_for(input: &InputOptions) -> Result<Store, Fatal> {
             continue;
         }
         let mut call = match update.call {
+            // A row found by caller and time gets a call from that caller then.
+            CallRef::PENDING => {
+                synthetic_id += 1;
+                Call::new(synthetic_id, uuid_for(synthetic_id))
+            }
             CallRef::Id(id) => Call::new(id, uuid_for(id)),
             CallRef::Uuid(uuid) => {
                 synthetic_id += 1;
                 Call::new(synthetic_id, uuid)
             }
         };
+        if let Some(at) = update.call_time {
+            call.created_at_ms = at;
+        }
+        if let Some(caller) = &update.caller_number {
+            call.caller_number = caller.clone();
+        }
         // Some history to add to, so set and add give visibly different results.
         call.revenue = Decimal::new(1000 + (n as i64 % 7) * 250, 2);
         call.payout = Decimal::new(500, 2);

@@ -53,6 +53,9 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         .with_context(|| format!("cannot write {}", errors_path.display()))
         .map_err(Fatal::aborted)?;
     let mut summary = tally.render();
+    if validator.schema().matches_callers() {
+        summary.push_str("rows without a call id are matched to their call by caller_number and call_time by `run`\n");
+    }
     if validator.schema().uses_names() {
         summary.push_str(
             "names in call_disposition, reassign_buyer and reassign_traffic_source are checked against the API's \

@@ -37,8 +37,11 @@ pub enum Field {
     /// per-buyer totals, never sent.
     Describes(Described),
     /// When the call came in: finds the window of calls `--reconcile` reads
-    /// in pages. Never sent.
+    /// in pages, and with the caller's number, the call of a row without an
+    /// id. Never sent.
     CallTime,
+    /// Who called: with the call time, finds the call of a row without an id.
+    CallerNumber,
     /// One contact field, from `token:<name>` or `post_call_tokens.<name>`.
     Token(String),
 }
@@ -73,6 +76,10 @@ const NAMES: &[(&str, Field)] = &[
     ("call_date", Field::CallTime),
     ("created_at", Field::CallTime),
     ("date", Field::CallTime),
+    ("caller_number", Field::CallerNumber),
+    ("caller_id", Field::CallerNumber),
+    ("caller_phone", Field::CallerNumber),
+    ("phone_number", Field::CallerNumber),
     ("fire_outgoing_webhook_ids", Field::FireWebhooks),
     ("post_call_tokens", Field::TokensJson),
     ("call_disposition", Field::DispositionName),
@@ -202,7 +209,7 @@ pub enum HeaderError {
     NothingKnown,
     #[error("unknown column{}: {}; map it with --map 'HEADER=column' or drop it with --ignore-column HEADER", if .0.len() > 1 { "s" } else { "" }, describe_unknown(.0))]
     Unknown(Vec<String>),
-    #[error("no id column: add one named id, call_id, call_uuid or uuid")]
+    #[error("no id column: add one named id, call_id, call_uuid or uuid, or find calls by caller_number and call_time")]
     NoId,
     #[error("columns {first:?} and {second:?} both fill `{field}`")]
     Duplicate { first: String, second: String, field: String },
@@ -220,6 +227,12 @@ fn describe_unknown(unknown: &[String]) -> String {
 }
 
 impl Schema {
+    /// Whether rows may find their call by caller number and call time,
+    /// which only a read of the window's calls can do.
+    pub fn matches_callers(&self) -> bool {
+        self.columns.iter().any(|(_, f)| *f == Field::CallerNumber)
+    }
+
     /// Whether a column names a disposition, buyer or traffic source, which
     /// only the API's lists can turn into ids.
     pub fn uses_names(&self) -> bool {
@@ -277,7 +290,10 @@ impl Schema {
         if !unknown.is_empty() {
             return Err(HeaderError::Unknown(unknown));
         }
-        if !columns.iter().any(|(_, f)| *f == Field::Id) {
+        let has = |field: Field| columns.iter().any(|(_, f)| *f == field);
+        // Without ids, rows are found by who called and when.
+        let findable = has(Field::CallerNumber) && has(Field::CallTime);
+        if !has(Field::Id) && !findable {
             return Err(HeaderError::NoId);
         }
         Ok(Schema { headers, columns, time_zone: jiff::tz::TimeZone::UTC })

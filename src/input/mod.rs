@@ -11,6 +11,7 @@
 //! `parallel` runs the checks on every core for `validate`.
 
 pub mod columns;
+pub mod matching;
 pub mod money;
 pub mod names;
 pub mod parallel;

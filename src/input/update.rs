@@ -44,6 +44,9 @@ pub struct CallUpdate {
     /// When the call came in (milliseconds since the epoch), from a
     /// `call_time` column: never sent.
     pub call_time: Option<i64>,
+    /// Who called (E.164), from a `caller_number` column: never sent. While
+    /// `call` is `CallRef::PENDING`, these two are how the call is found.
+    pub caller_number: Option<String>,
 }
 
 /// Contact fields to set, by name, kept sorted by name. A row sets one to a
@@ -144,6 +147,7 @@ impl CallUpdate {
             fire_outgoing_webhook_ids: None,
             buyer_label: None,
             call_time: None,
+            caller_number: None,
             post_call_tokens: Tokens::default(),
             names: NameRefs::default(),
         }

@@ -8,6 +8,7 @@
 use csv::ByteRecord;
 
 use crate::input::columns::{Described, Field, Schema};
+use crate::input::matching::Matcher;
 use crate::input::money::{Sign, parse_money};
 use crate::input::names::Directory;
 use crate::input::reader::Record;
@@ -15,7 +16,7 @@ use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::seen_ids::Seen;
 use crate::input::update::{Amount, CallUpdate};
 use crate::input::values::{
-    CallRef, parse_call_time, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids,
+    CallRef, parse_call_time, parse_caller_number, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids,
 };
 
 /// The literal that sends an empty value to a field the API lets be blank.
@@ -168,6 +169,7 @@ impl<'a> RowBuilder<'a> {
             // Read to label the summary's per-buyer totals; never sent.
             Field::Describes(Described::Buyer) => update.buyer_label = Some(trimmed.to_string()),
             Field::Describes(Described::TrafficSource) => {}
+            Field::CallerNumber => update.caller_number = Some(parse_caller_number(trimmed).map_err(reject)?),
             Field::CallTime => {
                 update.call_time = Some(parse_call_time(trimmed, &self.schema.time_zone).map_err(reject)?)
             }
@@ -231,6 +233,22 @@ impl<'a> RowBuilder<'a> {
     /// The whole row read: it must name one call and change something.
     fn finish(self) -> Result<CallUpdate, Rejection> {
         let RowBuilder { schema, mut update, id, .. } = self;
+        let id = match id {
+            // No id: found later by caller number and call time, if it has both.
+            None if update.caller_number.is_some() && update.call_time.is_some() => {
+                let pos = schema.columns.iter().find(|(_, f)| *f == Field::CallerNumber).map_or(0, |(p, _)| *p);
+                Some((CallRef::PENDING, pos))
+            }
+            None if update.caller_number.is_some() => {
+                return Err(Rejection {
+                    kind: RejectKind::MissingId,
+                    column: schema.header_of(&Field::CallTime),
+                    value: String::new(),
+                    reason: "a row without a call id needs caller_number and call_time to find its call".into(),
+                });
+            }
+            other => other,
+        };
         let Some((call, id_pos)) = id else {
             let column = schema.columns.iter().find(|(_, f)| *f == Field::Id).map(|(p, _)| schema.headers[*p].clone());
             return Err(Rejection {
@@ -275,6 +293,8 @@ pub struct Rules {
     schema: Schema,
     /// The API's lists, to turn names into ids (`run` only).
     directory: Option<Directory>,
+    /// The window's calls by caller, to find the call of a row without an id.
+    matcher: Option<Matcher>,
 }
 
 /// The in-order half of a `Validator`: call ids already named by a valid row.
@@ -285,13 +305,18 @@ pub struct Repeats<'a> {
 
 impl Validator {
     pub fn new(schema: Schema) -> Validator {
-        Validator { rules: Rules { schema, directory: None }, repeats: Seen::default() }
+        Validator { rules: Rules { schema, directory: None, matcher: None }, repeats: Seen::default() }
     }
 
     /// Resolve `call_disposition`, `buyer` and `traffic_source` names with
     /// these lists (and check dispositions that require notes).
     pub fn set_directory(&mut self, directory: Directory) {
         self.rules.directory = Some(directory);
+    }
+
+    /// Find the call of a row without an id among these calls (`run` only).
+    pub fn set_matcher(&mut self, matcher: Matcher) {
+        self.rules.matcher = Some(matcher);
     }
 
     pub fn schema(&self) -> &Schema {
@@ -341,6 +366,11 @@ impl Rules {
         if let Some(directory) = &self.directory {
             directory.resolve(&mut update, &self.schema)?;
         }
+        if let Some(matcher) = &self.matcher
+            && update.call == CallRef::PENDING
+        {
+            update.call = matcher.find(&update, &self.schema)?;
+        }
         Ok(update)
     }
 }
@@ -355,6 +385,10 @@ impl Repeats<'_> {
 
     /// `check`, given only the call a valid record names.
     pub fn check_call(&mut self, record: &Record<'_>, call: CallRef) -> Result<(), Rejection> {
+        // Not found yet (`validate` cannot read the API): nothing to repeat.
+        if call == CallRef::PENDING {
+            return Ok(());
+        }
         let line = u32::try_from(record.line).unwrap_or(u32::MAX);
         let first = self.seen.first_or_insert(call, line);
         if first != line {

@@ -25,7 +25,14 @@ impl fmt::Display for CallRef {
     }
 }
 
+/// The id a row without one carries until its caller number and call time
+/// find its call (`input::matching`); never a real Call ID, never sent.
+const PENDING_ID: u64 = u64::MAX;
+
 impl CallRef {
+    /// See `PENDING_ID`.
+    pub const PENDING: CallRef = CallRef::Id(PENDING_ID);
+
     /// Parses a numeric Call ID or an 8-4-4-4-12 hex Call UUID.
     pub fn parse(text: &str) -> Result<CallRef, String> {
         let s = text.trim_ascii();
@@ -37,8 +44,8 @@ impl CallRef {
             b.is_ascii_digit().then(|| n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(b - b'0'))))
         });
         match digits {
-            Some(Some(id)) => return Ok(CallRef::Id(id)),
-            Some(None) => return Err("call id is too long to be a TrackDrive Call ID".into()),
+            Some(Some(id)) if id != PENDING_ID => return Ok(CallRef::Id(id)),
+            Some(_) => return Err("call id is too long to be a TrackDrive Call ID".into()),
             None => {}
         }
         if let Some(u) = parse_uuid(s) {
@@ -173,6 +180,24 @@ impl<'de> serde::Deserialize<'de> for Tokens {
             }
         }
         d.deserialize_map(Visit)
+    }
+}
+
+/// A US caller number in any common spelling (`(719) 123-1234`,
+/// `719-123-1234`, `719.123.1234`, `+1 719 123 1234`, `17191231234`) as
+/// E.164: `+17191231234`.
+pub fn parse_caller_number(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let allowed = t.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
+    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+    let national = match (digits.len(), digits.strip_prefix('1')) {
+        (10, _) if !t.starts_with('+') => Some(digits.as_str()),
+        (11, Some(rest)) => Some(rest),
+        _ => None,
+    };
+    match national {
+        Some(n) if allowed && !n.starts_with(['0', '1']) => Ok(format!("+1{n}")),
+        _ => Err("expected a US phone number like (719) 123-1234 or +17191231234".into()),
     }
 }
 
@@ -327,5 +352,24 @@ mod tests {
             assert_eq!(parse_call_time(text, zone), Ok(want), "{text}");
         }
         assert!(parse_call_time("yesterday", &utc).is_err());
+    }
+
+    #[test]
+    fn caller_numbers() {
+        for text in [
+            "(719) 123-1234",
+            "719-123-1234",
+            "719.123.1234",
+            "+17191231234",
+            "+1 719 123 1234",
+            "17191231234",
+            " 7191231234 ",
+        ] {
+            assert_eq!(parse_caller_number(text).as_deref(), Ok("+17191231234"), "{text}");
+        }
+        for text in ["123-1234", "+447911123456", "719-123-123x", "(019) 123-1234", "+7191231234", ""] {
+            assert!(parse_caller_number(text).is_err(), "{text}");
+        }
+        assert!(CallRef::parse("18446744073709551615").is_err(), "the pending id is never read from a file");
     }
 }

@@ -10,6 +10,7 @@ use super::classify::{Attempt, Class, classify, connect_words, lasting_connect_e
 use super::client::{ApiClient, Endpoint, MAX_RESPONSE_BYTES};
 use super::gate::{Gate, Stop};
 use crate::input::update::CallUpdate;
+use crate::input::values::CallRef;
 use crate::outputs::journal::Journal;
 use crate::outputs::outcome::StopReason;
 use crate::outputs::outcome::{NOT_UNDERSTOOD, RowOutcome, Status};
@@ -118,9 +119,10 @@ impl Sender {
         let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
         out.update = Some(row.update.clone());
         out.intent_at = row.intent_at;
-        if !row.update.names.is_empty() {
-            // The pipeline resolves names before rows get here; never send a guess.
-            return finish(out, Status::Rejected, "a name was not resolved to an id".into());
+        if !row.update.names.is_empty() || row.update.call == CallRef::PENDING {
+            // The pipeline resolves names and finds calls before rows get
+            // here; never send a guess.
+            return finish(out, Status::Rejected, "a name or a call was not resolved to an id".into());
         }
         if !self.preflight().await {
             return self.stopped(out);

@@ -26,6 +26,8 @@ post_call_tokens,created_at,caller_number";
 pub struct Window {
     by_id: HashMap<u64, Snapshot>,
     by_uuid: HashMap<u128, u64>,
+    /// `(caller number, created_at ms, id)` of every call that has both.
+    callers: Vec<(String, i64, u64)>,
     /// Pages read.
     pub pages: u64,
 }
@@ -38,6 +40,15 @@ impl Window {
             CallRef::Uuid(uuid) => *self.by_uuid.get(uuid)?,
         };
         self.by_id.get(&id)
+    }
+
+    /// The window's calls by caller, to find rows without an id.
+    pub fn matcher(&self, window_ms: i64) -> crate::input::matching::Matcher {
+        let mut matcher = crate::input::matching::Matcher::new(window_ms);
+        for (caller, at, id) in &self.callers {
+            matcher.add(caller, *at, *id);
+        }
+        matcher
     }
 
     pub fn len(&self) -> usize {
@@ -61,6 +72,13 @@ impl Window {
                 call.get("uuid").and_then(|u| u.as_str()).and_then(|u| CallRef::parse(u).ok())
             {
                 self.by_uuid.insert(uuid, id);
+            }
+            let caller = call.get("caller_number").and_then(|c| c.as_str());
+            let created = call.get("created_at").and_then(|c| c.as_str()).and_then(crate::reconcile::audit::parse_time);
+            if let (Some(caller), Some(created)) = (caller, created)
+                && let Ok(caller) = crate::input::values::parse_caller_number(caller)
+            {
+                self.callers.push((caller, i64::try_from(created).unwrap_or(i64::MAX), id));
             }
             if let Ok(snapshot) = serde_json::from_value::<Snapshot>(call.clone()) {
                 self.by_id.insert(id, snapshot);

@@ -9,11 +9,8 @@ use crate::util::Workdir;
 
 /// One row per call: half already hold the file's revenue (0.00), half get 5.00.
 fn report(sim: &SimHarness, with_times: bool) -> String {
-    let mut calls: Vec<(u64, String)> = sim
-        .calls_by_id()
-        .into_iter()
-        .map(|(id, c)| (id, c["created_at"].as_str().unwrap().to_string()))
-        .collect();
+    let mut calls: Vec<(u64, String)> =
+        sim.calls_by_id().into_iter().map(|(id, c)| (id, c["created_at"].as_str().unwrap().to_string())).collect();
     calls.sort();
     let mut s = String::from(if with_times { "call_id,call_time,revenue\n" } else { "call_id,revenue\n" });
     for (i, (id, at)) in calls.iter().enumerate() {
@@ -74,4 +71,66 @@ fn a_server_that_sends_smaller_pages_is_followed_and_calls_outside_the_window_ar
     let pages = in_window.div_ceil(40).max(1);
     // The first read, the pages, a GET for each call outside, a PUT a changed row.
     assert_eq!(sim.stat("requests"), 1 + pages + (CALLS - in_window) + 150, "{in_window} calls in the window");
+}
+
+/// A store of four calls at known times from known numbers.
+fn callers_store(t: jiff::Timestamp) -> tdrecon::sim::Store {
+    let mut store = tdrecon::sim::Store::default();
+    let calls = [
+        (200000001, "+17191231234", 0),
+        (200000002, "+17195550000", 0),
+        (200000003, "+17195550000", 2),
+        (200000004, "+13035550100", 60),
+    ];
+    for (id, caller, minutes) in calls {
+        let mut call = tdrecon::sim::Call::new(id, tdrecon::sim::store::uuid_for(id));
+        call.created_at_ms = t.as_millisecond() + minutes * 60_000;
+        call.caller_number = caller.to_string();
+        store.insert(call);
+    }
+    store
+}
+
+#[test]
+fn rows_without_ids_are_matched_by_caller_number_and_call_time_never_guessed() {
+    let t = jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(2)).unwrap();
+    let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = callers_store(t));
+    let at = |minutes: i64| t.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap();
+    // The Denver row gives its local time without an offset.
+    let denver = at(61).to_zoned_datetime(jiff::tz::TimeZone::get("America/Denver").unwrap()).datetime();
+    let wd = Workdir::new();
+    wd.write(
+        "in.csv",
+        format!(
+            "Caller Number,Call Time,Revenue\n\
+             (719) 123-1234,{},10.00\n\
+             719-555-0000,{},11.00\n\
+             +13035550100,{},12.00\n\
+             +19995550123,{},13.00\n",
+            at(1),
+            at(1),
+            denver.strftime("%Y-%m-%d %H:%M:%S"),
+            at(0),
+        ),
+    );
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &["--time-zone", "America/Denver"]), 1);
+    let results = by_line(&wd.read("in.results.csv"));
+    assert_eq!((results[&2]["id"].as_str(), results[&2]["status"].as_str()), ("200000001", "ok"));
+    assert_eq!((results[&4]["id"].as_str(), results[&4]["status"].as_str()), ("200000004", "ok"));
+    assert_eq!(sim.call(200000001)["revenue"], "10.00");
+    assert_eq!(sim.call(200000004)["revenue"], "12.00");
+    let errors = crate::harness::rows(&wd.read("in.errors.csv"));
+    let reasons: Vec<(&str, &str)> = errors.iter().map(|r| (r["line"].as_str(), r["reason"].as_str())).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, "3");
+    assert!(reasons[0].1.contains("2 calls from +17195550000") && reasons[0].1.contains("ids 200000002, 200000003"));
+    assert_eq!(reasons[1].0, "5");
+    assert!(reasons[1].1.starts_with("no call from +19995550123 within 5m of"), "{reasons:?}");
+    assert_eq!(errors[0]["column"], "Caller Number");
+    // Neither ambiguous call was touched.
+    assert_eq!(sim.call(200000002)["updates_applied"], 0);
+    assert_eq!(sim.call(200000003)["updates_applied"], 0);
+    // validate says the rows are matched by `run`, and refuses none of them.
+    let out = wd.run(&mut wd.command(&["validate", "in.csv"]), 0);
+    assert!(crate::util::stdout(&out).contains("matched to their call by caller_number and call_time"));
 }

@@ -124,6 +124,9 @@ pub struct RunOptions {
     pub until: Option<i64>,
     /// Calls asked for per page of a window read.
     pub page_size: u32,
+    /// How far a call's time may be from a row's, to find a row's call by
+    /// its caller number.
+    pub match_window: Duration,
 }
 
 impl RunOptions {
@@ -169,6 +172,12 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
 /// Opens the input and checks what the file asks for against the options.
 fn check_input(opts: &RunOptions) -> Result<(CsvReader, Validator), Fatal> {
     let (reader, validator) = opts.input.open()?;
+    if validator.schema().matches_callers() && opts.dry_run {
+        return Err(Fatal::usage(anyhow!(
+            "the file finds calls by caller_number and call_time: that reads the API's calls, which a dry run \
+             does not contact; give the rows their call ids, or rehearse against a simulator"
+        )));
+    }
     if validator.schema().uses_names() && opts.dry_run && !matches!(opts.target, Target::Sandbox) {
         return Err(Fatal::usage(anyhow!(
             "the file names dispositions, buyers or traffic sources: turning names into ids reads the API's \
@@ -250,14 +259,20 @@ async fn job(
         })?;
         validator.set_directory(directory);
     }
-    if opts.reconcile
+    let matches_callers = validator.schema().matches_callers();
+    if (opts.reconcile || matches_callers)
         && let Some((from, to)) = window_range(&opts)?
     {
         let window = window::fetch_window(&sender, from, to, opts.page_size).await.map_err(|e| {
             let error = anyhow!("cannot read the calls of the window: {e}");
             if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
         })?;
-        let _ = sender.window.set(window);
+        if matches_callers {
+            validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
+        }
+        if opts.reconcile {
+            let _ = sender.window.set(window);
+        }
     }
     let interrupts = tokio::spawn(watch_for_interrupts(Arc::clone(&sender)));
     let mut summary = pipeline(&opts, reader, validator, outputs, &sender, replay).await?;

@@ -1,0 +1,94 @@
+//! Rows without a call id: most buyer reports name a call by the caller's
+//! number and when the call came in. `Matcher` holds the calls of the
+//! window (read by `run`) by caller number, and finds the one call from
+//! that number within `--match-window` of the row's time. No call, or more
+//! than one, rejects the row naming what it found: tdrecon never guesses.
+//! (TrackDrive's `update_by_caller_id` counts its window back from now and
+//! does not say which call wins: it is not used.)
+
+use std::collections::HashMap;
+
+use crate::input::columns::{Field, Schema};
+use crate::input::rejection::{RejectKind, Rejection};
+use crate::input::update::CallUpdate;
+use crate::input::values::CallRef;
+
+/// The window's calls by caller number.
+#[derive(Debug, Clone, Default)]
+pub struct Matcher {
+    /// Caller (E.164) → `(created_at ms, call id)`, in no order.
+    calls: HashMap<String, Vec<(i64, u64)>>,
+    /// How far a call's time may be from the row's.
+    window_ms: i64,
+}
+
+impl Matcher {
+    pub fn new(window_ms: i64) -> Matcher {
+        Matcher { calls: HashMap::new(), window_ms }
+    }
+
+    /// Adds a call of the window.
+    pub fn add(&mut self, caller: &str, created_at_ms: i64, id: u64) {
+        self.calls.entry(caller.to_string()).or_default().push((created_at_ms, id));
+    }
+
+    /// The one call of the row's caller within the match window of its time.
+    pub fn find(&self, update: &CallUpdate, schema: &Schema) -> Result<CallRef, Rejection> {
+        let (Some(caller), Some(at)) = (&update.caller_number, update.call_time) else {
+            return Ok(update.call);
+        };
+        let mut found: Vec<u64> = self
+            .calls
+            .get(caller)
+            .into_iter()
+            .flatten()
+            .filter(|(t, _)| (t - at).abs() <= self.window_ms)
+            .map(|(_, id)| *id)
+            .collect();
+        found.sort_unstable();
+        let when = jiff::Timestamp::from_millisecond(at).map(|t| t.to_string()).unwrap_or_default();
+        let minutes = self.window_ms / 60_000;
+        let reject = |reason: String| Rejection {
+            kind: RejectKind::InvalidValue,
+            column: schema.header_of(&Field::CallerNumber),
+            value: caller.clone(),
+            reason,
+        };
+        match found.as_slice() {
+            [id] => Ok(CallRef::Id(*id)),
+            [] => Err(reject(format!("no call from {caller} within {minutes}m of {when}"))),
+            ids => Err(reject(format!(
+                "{} calls from {caller} within {minutes}m of {when} (ids {}): give the row its call id",
+                ids.len(),
+                ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::columns::HeaderOptions;
+
+    #[test]
+    fn one_call_matches_none_or_two_are_refused() {
+        let headers = ["caller_number", "call_time", "revenue"].map(String::from).to_vec();
+        let schema = Schema::from_headers(headers, &HeaderOptions::default()).unwrap();
+        let mut m = Matcher::new(5 * 60_000);
+        m.add("+17191231234", 1_000_000, 7);
+        m.add("+17195550000", 1_000_000, 8);
+        m.add("+17195550000", 1_100_000, 9);
+        let row = |caller: &str, at: i64| CallUpdate {
+            caller_number: Some(caller.into()),
+            call_time: Some(at),
+            ..CallUpdate::new(CallRef::PENDING)
+        };
+        assert_eq!(m.find(&row("+17191231234", 1_200_000), &schema), Ok(CallRef::Id(7)));
+        let none = m.find(&row("+17191231234", 1_000_000 + 6 * 60_000), &schema).unwrap_err();
+        assert!(none.reason.starts_with("no call from +17191231234 within 5m of"), "{none:?}");
+        assert_eq!(none.column, "caller_number");
+        let two = m.find(&row("+17195550000", 1_050_000), &schema).unwrap_err();
+        assert!(two.reason.contains("2 calls from +17195550000") && two.reason.contains("ids 8, 9"), "{two:?}");
+    }
+}
