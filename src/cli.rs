@@ -58,6 +58,9 @@ enum Command {
     /// Send the file's updates to TrackDrive: rate-limited, concurrent, with safe retries.
     #[command(after_help = RUN_AFTER_HELP)]
     Run(Box<RunArgs>),
+    /// Read every row's call and write what `run` would change (before, after, change, totals),
+    /// sending no update: <input stem>.plan.csv.
+    Plan(Box<RunArgs>),
     /// Serve the TrackDrive calls API from memory, for rehearsals and tests.
     Sim(SimArgs),
     /// Print a header row and an example row to start a file from.
@@ -151,10 +154,10 @@ struct RunArgs {
     rollback: Option<PathBuf>,
     /// With --reconcile: read the calls made from this time on in pages, instead of one GET a row
     /// [default: the file's earliest call_time, when it has that column].
-    #[arg(help_heading = "Safety", long, value_name = "TIME", requires = "reconcile")]
+    #[arg(help_heading = "Safety", long, value_name = "TIME")]
     since: Option<String>,
     /// With --reconcile: ... up to this time [default: the file's latest call_time, or now].
-    #[arg(help_heading = "Safety", long, value_name = "TIME", requires = "reconcile")]
+    #[arg(help_heading = "Safety", long, value_name = "TIME")]
     until: Option<String>,
     /// Find a row without a call id by the one call from its caller_number within this of its
     /// call_time.
@@ -232,6 +235,28 @@ fn duration(text: &str, min: std::time::Duration, max: std::time::Duration) -> R
 }
 
 impl RunArgs {
+    /// `plan`: a `--reconcile` run that writes nothing to TrackDrive.
+    fn into_plan_options(self) -> Result<RunOptions, Fatal> {
+        let usage = |e: &str| Fatal::usage(anyhow::anyhow!("{e} does not apply to plan: it sends nothing"));
+        for (given, flag) in [
+            (self.dry_run, "--dry-run"),
+            (self.resume, "--resume"),
+            (self.restart, "--restart"),
+            (self.rollback.is_some(), "--rollback"),
+        ] {
+            if given {
+                return Err(usage(flag));
+            }
+        }
+        let mut opts = self.into_options()?;
+        opts.plan = true;
+        opts.reconcile = true;
+        if opts.results.is_none() {
+            opts.results = Some(opts.input.sibling("plan"));
+        }
+        Ok(opts)
+    }
+
     fn into_options(self) -> Result<RunOptions, Fatal> {
         let usage = |e: String| Fatal::usage(anyhow::anyhow!(e));
         let profile = self.input.profile()?;
@@ -331,6 +356,7 @@ impl RunArgs {
             until,
             page_size: self.page_size,
             match_window: self.match_window,
+            plan: false,
         })
     }
 }
@@ -573,6 +599,15 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
             let result = args.into_options().and_then(commands::run::run);
             if let Err(fatal) = &result {
                 out.write_failure("run", &path, &started_at, fatal);
+            }
+            result
+        }
+        Command::Plan(args) => {
+            let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
+            let started_at = summary_json::now();
+            let result = args.into_plan_options().and_then(commands::run::run);
+            if let Err(fatal) = &result {
+                out.write_failure("plan", &path, &started_at, fatal);
             }
             result
         }

@@ -23,11 +23,20 @@ pub enum Status {
     Unknown,
     /// The job stopped before sending it (abort, Ctrl-C, dry run).
     NotSent,
+    /// `plan`: the call differs from the row, and `run` would send it.
+    WouldChange,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] =
-        [Status::Ok, Status::Unchanged, Status::Rejected, Status::Failed, Status::Unknown, Status::NotSent];
+    pub const ALL: [Status; 7] = [
+        Status::Ok,
+        Status::Unchanged,
+        Status::Rejected,
+        Status::Failed,
+        Status::Unknown,
+        Status::NotSent,
+        Status::WouldChange,
+    ];
 
     pub fn parse(text: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|s| s.as_str() == text)
@@ -41,6 +50,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Unknown => "unknown",
             Status::NotSent => "not_sent",
+            Status::WouldChange => "would_change",
         }
     }
 

@@ -33,6 +33,8 @@ pub fn header() -> Vec<String> {
     }
     h.push("request_body".into());
     h.push("buyer_label".into());
+    h.push("revenue_change".into());
+    h.push("payout_change".into());
     h
 }
 
@@ -47,6 +49,8 @@ pub fn column(name: &str) -> usize {
         .or_else(|| name.strip_suffix("_after").and_then(pair).map(|i| i + 1))
         .or_else(|| (name == "request_body").then_some(LEADING.len() + 2 * REPORTED.len()))
         .or_else(|| (name == "buyer_label").then_some(LEADING.len() + 2 * REPORTED.len() + 1))
+        .or_else(|| (name == "revenue_change").then_some(LEADING.len() + 2 * REPORTED.len() + 2))
+        .or_else(|| (name == "payout_change").then_some(LEADING.len() + 2 * REPORTED.len() + 3))
         .unwrap_or_else(|| panic!("{name:?} is not a results column"))
 }
 
@@ -91,7 +95,7 @@ fn value(s: &Snapshot, i: usize, update: Option<&CallUpdate>) -> String {
 /// against formula injection.
 pub fn fields(o: &RowOutcome) -> Vec<String> {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    let mut cells = Vec::with_capacity(7 + 2 * REPORTED.len() + 2);
+    let mut cells = Vec::with_capacity(7 + 2 * REPORTED.len() + 4);
     cells.extend([
         o.line.to_string(),
         o.call.to_string(),
@@ -114,6 +118,16 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
     cells.push(neutralise(o.request_body.as_deref().unwrap_or_default()).into_owned());
     let label = o.update.as_ref().and_then(|u| u.buyer_label.as_deref());
     cells.push(neutralise(label.unwrap_or_default()).into_owned());
+    // What the row moved (or, for `plan`, would move): after less before.
+    let change = |pick: fn(&Snapshot) -> Option<rust_decimal::Decimal>| match (&o.before, &o.after) {
+        (Some(b), Some(a)) => match (pick(b), pick(a)) {
+            (Some(b), Some(a)) => (a - b).to_string(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    cells.push(change(|s| s.revenue));
+    cells.push(change(|s| s.payout));
     cells
 }
 
@@ -164,9 +178,9 @@ mod tests {
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("line,id,status,http_status,attempts,latency_ms,error,revenue_before,revenue_after,payout_before,payout_after,buyer_converted_before"));
-        assert!(lines[0].ends_with("post_call_tokens_before,post_call_tokens_after,request_body,buyer_label"));
-        assert_eq!(lines[1], "12,100000001,ok,200,2,41,,,12.50,,'-1.00,,,,,,,,,,,,,,,,");
-        assert_eq!(lines[2], "13,5,rejected,,0,,\"'=422: {\"\"errors\"\":{}}\",,,,,,,,,,,,,,,,,,,,");
+        assert!(lines[0].ends_with("request_body,buyer_label,revenue_change,payout_change"));
+        assert_eq!(lines[1], "12,100000001,ok,200,2,41,,,12.50,,'-1.00,,,,,,,,,,,,,,,,,,");
+        assert_eq!(lines[2], "13,5,rejected,,0,,\"'=422: {\"\"errors\"\":{}}\",,,,,,,,,,,,,,,,,,,,,,");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct RunSummary {
     /// Responses that were 429, and the pauses they set.
     pub throttled: u64,
     pub pauses: u64,
+    /// `--reconcile` over a window: TrackDrive's revenue and payout totals for
+    /// the window before and after the run, to check against what the rows moved.
+    pub control: Option<Control>,
     /// The rate in force at the end, and with `--rate auto` the highest reached.
     pub rate: Option<f64>,
     pub rate_reached: Option<f64>,
@@ -52,6 +55,23 @@ pub struct RunSummary {
     /// per buyer (`trackdrive_buyer_id`) where the buyer is known.
     pub totals: Totals,
     pub by_buyer: BTreeMap<String, Totals>,
+}
+
+/// TrackDrive's totals for the window, before and after.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Control {
+    pub revenue_before: Decimal,
+    pub revenue_after: Decimal,
+    pub payout_before: Decimal,
+    pub payout_after: Decimal,
+}
+
+impl Control {
+    /// Whether the window's totals moved by exactly what the rows moved.
+    fn agrees(&self, rows: &Totals) -> bool {
+        self.revenue_after - self.revenue_before == rows.revenue_after - rows.revenue_before
+            && self.payout_after - self.payout_before == rows.payout_after - rows.payout_before
+    }
 }
 
 /// Revenue and payout summed over rows whose call was read.
@@ -209,6 +229,7 @@ impl RunSummary {
             (Status::Failed, "  failed", "not applied; safe to send again"),
             (Status::Unknown, "  unknown", "may have been applied: see below"),
             (Status::NotSent, "  not sent", ""),
+            (Status::WouldChange, "  would change", "plan: run would send these"),
         ];
         for (status, label, note) in words {
             let n = self.count(status);
@@ -239,6 +260,23 @@ impl RunSummary {
         out.push_str(&line("elapsed", format!("{secs:.1} s"), &rate));
         if self.dry_run {
             out.push_str("dry run: nothing was sent; each row's request body is in results\n");
+        }
+        if let Some(c) = &self.control {
+            out.push_str(&format!(
+                "control totals (TrackDrive, the window): revenue {:.2} -> {:.2} ({:+.2}), payout {:.2} -> {:.2} ({:+.2})\n",
+                c.revenue_before,
+                c.revenue_after,
+                c.revenue_after - c.revenue_before,
+                c.payout_before,
+                c.payout_after,
+                c.payout_after - c.payout_before
+            ));
+            if !c.agrees(&self.totals) {
+                out.push_str(
+                    "CONTROL TOTALS DIFFER: the window's totals did not move by what the rows moved (another \
+                     writer changed calls in the window, or rows in doubt): check before signing off\n",
+                );
+            }
         }
         if self.totals.rows > 0 {
             out.push_str(&format!("totals: {}\n", self.totals.render()));
@@ -314,6 +352,13 @@ impl RunSummary {
             },
             "exit_code": self.exit() as i32,
             "totals": (self.totals.rows > 0).then(|| self.totals.to_json()),
+            "control_totals": self.control.map(|c| json!({
+                "revenue_before": format!("{:.2}", c.revenue_before),
+                "revenue_after": format!("{:.2}", c.revenue_after),
+                "payout_before": format!("{:.2}", c.payout_before),
+                "payout_after": format!("{:.2}", c.payout_after),
+                "agrees": c.agrees(&self.totals),
+            })),
             "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
         })
     }

@@ -98,6 +98,35 @@ pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Verdict
     }
 }
 
+/// The call as it would be once `sent` is applied to `before` (`plan`):
+/// set fields take their value, adds move the amount, tokens merge.
+pub fn project(sent: &CallUpdate, before: &Snapshot) -> Snapshot {
+    let mut after = before.clone();
+    let amount = |a: &Option<Amount>, was: Option<rust_decimal::Decimal>| match a {
+        Some(Amount::Set(x)) => Some(*x),
+        Some(Amount::Add(x)) => Some(was.unwrap_or_default() + *x),
+        None => was,
+    };
+    after.revenue = amount(&sent.revenue, before.revenue);
+    after.payout = amount(&sent.payout, before.payout);
+    after.buyer_converted = sent.buyer_converted.or(before.buyer_converted);
+    after.offer_converted = sent.offer_converted.or(before.offer_converted);
+    let text = |set: &Option<String>, was: &Option<String>| match set {
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some(v.clone()),
+        None => was.clone(),
+    };
+    after.call_disposition_id = text(&sent.call_disposition_id, &before.call_disposition_id);
+    after.agent_call_disposition_notes = text(&sent.agent_call_disposition_notes, &before.agent_call_disposition_notes);
+    after.trackdrive_buyer_id = text(&sent.trackdrive_buyer_id, &before.trackdrive_buyer_id);
+    after.trackdrive_traffic_source_id = text(&sent.trackdrive_traffic_source_id, &before.trackdrive_traffic_source_id);
+    after.contact_field_type = text(&sent.contact_field_type, &before.contact_field_type);
+    for (name, value) in sent.post_call_tokens.iter() {
+        after.post_call_tokens.insert(name.to_string(), value.to_string());
+    }
+    after
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{d, snapshot, update};
@@ -139,5 +168,22 @@ mod tests {
         assert!(matches!(verify(&sent, &before, &moved("15.00")), Verdict::Unclear(_)));
         let webhooks = CallUpdate { fire_outgoing_webhook_ids: Some(vec![1]), ..update() };
         assert!(matches!(verify(&webhooks, &before, &before), Verdict::Unclear(_)));
+    }
+
+    #[test]
+    fn projections() {
+        let before = snapshot();
+        let sent = CallUpdate {
+            revenue: Some(Amount::Add(d("2.5"))),
+            payout: Some(Amount::Set(d("1"))),
+            call_disposition_id: Some(String::new()),
+            post_call_tokens: Tokens::from_iter([("zip", "1"), ("new", "2")]),
+            ..update()
+        };
+        let after = project(&sent, &before);
+        assert_eq!((after.revenue, after.payout), (Some(d("12.50")), Some(d("1.00"))));
+        assert_eq!(after.call_disposition_id, None, "#clear");
+        assert_eq!(after.trackdrive_buyer_id, before.trackdrive_buyer_id);
+        assert_eq!(after.post_call_tokens.len(), 2);
     }
 }

@@ -10,7 +10,7 @@ pub mod diff;
 pub mod rollback;
 pub mod snapshot;
 
-pub use diff::{Verdict, diff, verify};
+pub use diff::{Verdict, diff, project, verify};
 pub use rollback::{ROLLBACK_HEADER, rollback_cells};
 pub use snapshot::Snapshot;
 

@@ -15,7 +15,7 @@ use crate::outputs::journal::Journal;
 use crate::outputs::outcome::StopReason;
 use crate::outputs::outcome::{NOT_UNDERSTOOD, RowOutcome, Status};
 use crate::reconcile::audit::{self, Evidence};
-use crate::reconcile::{Snapshot, Verdict, diff, verify};
+use crate::reconcile::{Snapshot, Verdict, diff, project, verify};
 
 /// A row's outcome with its results row, built once for the journal and
 /// `results.csv` both.
@@ -62,6 +62,9 @@ pub struct Sender {
     /// The first read, made once before the first update: `true` when the
     /// job may send (see `preflight`).
     pub preflight: tokio::sync::OnceCell<bool>,
+    /// `plan`: read and compare, never write (rows that differ end
+    /// `would_change`, with the values they would leave).
+    pub plan: bool,
     /// With `--reconcile`, the calls of the rows' time window, read in pages
     /// before the first row (`window`): a row whose call is here needs no GET.
     pub window: std::sync::OnceLock<super::window::Window>,
@@ -224,11 +227,18 @@ impl Sender {
             }
         }
         let update = diff(&row.update, &before);
-        out.before = Some(before);
         if update.is_empty() {
-            out.after = out.before.clone();
+            out.before = Some(before.clone());
+            out.after = Some(before);
             return Next::Done(Status::Unchanged, String::new());
         }
+        if self.plan {
+            out.after = Some(project(&update, &before));
+            out.before = Some(before);
+            out.sent = Some(update);
+            return Next::Done(Status::WouldChange, String::new());
+        }
+        out.before = Some(before);
         Next::Send(Box::new(update))
     }
 

@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use rust_decimal::Decimal;
+
 use super::row::Sender;
 use crate::input::values::CallRef;
 use crate::reconcile::Snapshot;
@@ -126,6 +128,34 @@ pub async fn fetch_window(sender: &Sender, from_ms: i64, to_ms: i64, page_size: 
         cursor = next;
     }
     Err(format!("the window's calls ran past {MAX_PAGES} pages"))
+}
+
+/// TrackDrive's own revenue and payout totals for a window
+/// (`GET /api/v1/calls/stats`, `stat=revenue` and `stat=cost`, summed over
+/// its days): the control totals a reconciled night is checked against.
+pub async fn fetch_totals(sender: &Sender, from_ms: i64, to_ms: i64) -> Result<(Decimal, Decimal), String> {
+    let mut totals = [Decimal::ZERO; 2];
+    for (total, stat) in totals.iter_mut().zip(["revenue", "cost"]) {
+        let mut url = sender.endpoint.calls_list_url();
+        url.path_segments_mut().map_err(|()| "the base URL has no path")?.push("stats");
+        url.query_pairs_mut()
+            .append_pair("group_by", "created_at_day")
+            .append_pair("stat", stat)
+            .append_pair("created_at_from", &param_time(from_ms))
+            .append_pair("created_at_to", &param_time(to_ms))
+            .append_pair("time_zone", "UTC");
+        let doc = sender.get_json(url.as_str()).await?;
+        let rows = doc.get("stats").and_then(|s| s.as_array()).ok_or("the stats response holds no stats list")?;
+        for row in rows {
+            let value = match row.get(stat) {
+                Some(serde_json::Value::String(s)) => s.parse::<Decimal>().ok(),
+                Some(serde_json::Value::Number(n)) => n.to_string().parse::<Decimal>().ok(),
+                _ => None,
+            };
+            *total += value.ok_or_else(|| format!("a stats row without a readable {stat}"))?;
+        }
+    }
+    Ok((totals[0], totals[1]))
 }
 
 #[cfg(test)]

@@ -61,8 +61,23 @@ impl SimHarness {
 /// (unless `extra` sets `--rate`),
 /// with short backoffs, plus `extra`.
 pub fn run_job(wd: &crate::util::Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> std::process::Command {
+    job_command("run", wd, sim, file, extra)
+}
+
+/// `run_job`, as `tdrecon plan`.
+pub fn plan_job(wd: &crate::util::Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> std::process::Command {
+    job_command("plan", wd, sim, file, extra)
+}
+
+fn job_command(
+    verb: &str,
+    wd: &crate::util::Workdir,
+    sim: &SimHarness,
+    file: &str,
+    extra: &[&str],
+) -> std::process::Command {
     let url = sim.url();
-    let mut args = vec!["run", file, "--base-url", &url, "--quiet", "--backoff-base-ms", "5"];
+    let mut args = vec![verb, file, "--base-url", &url, "--quiet", "--backoff-base-ms", "5"];
     if !extra.contains(&"--rate") {
         args.extend_from_slice(&["--rate", "0"]);
     }

@@ -4,7 +4,7 @@
 
 use tdrecon::sim::SimConfig;
 
-use crate::harness::{SimHarness, by_line, run_job};
+use crate::harness::{SimHarness, by_line, plan_job, run_job};
 use crate::util::Workdir;
 
 /// One row per call: half already hold the file's revenue (0.00), half get 5.00.
@@ -46,7 +46,9 @@ fn a_window_read_in_pages_replaces_a_get_per_row() {
     wd.run(&mut run_job(&wd, &sim, "in.csv", &["--reconcile", "--concurrency", "16"]), 0);
     assert_eq!(counts(&wd), (1000, 1000));
     let windowed = sim.stat("requests");
-    assert!(windowed <= 1000 + 2000 / 100 + 3, "{windowed} requests");
+    // A handful more: the first read, and the window's revenue and payout
+    // totals before and after (the control totals).
+    assert!(windowed <= 1000 + 2000 / 100 + 5, "{windowed} requests");
     let results = by_line(&wd.read("in.results.csv"));
     assert!(results.values().all(|r| !r["revenue_before"].is_empty()), "before-values come from the window");
 }
@@ -69,8 +71,9 @@ fn a_server_that_sends_smaller_pages_is_followed_and_calls_outside_the_window_ar
         .filter(|c| c["created_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap() >= since_ts)
         .count() as u64;
     let pages = in_window.div_ceil(40).max(1);
-    // The first read, the pages, a GET for each call outside, a PUT a changed row.
-    assert_eq!(sim.stat("requests"), 1 + pages + (CALLS - in_window) + 150, "{in_window} calls in the window");
+    // The first read, the control totals (2 before, 2 after), the pages, a
+    // GET for each call outside, a PUT a changed row.
+    assert_eq!(sim.stat("requests"), 1 + 4 + pages + (CALLS - in_window) + 150, "{in_window} calls in the window");
 }
 
 /// A store of four calls at known times from known numbers.
@@ -133,4 +136,46 @@ fn rows_without_ids_are_matched_by_caller_number_and_call_time_never_guessed() {
     // validate says the rows are matched by `run`, and refuses none of them.
     let out = wd.run(&mut wd.command(&["validate", "in.csv"]), 0);
     assert!(crate::util::stdout(&out).contains("matched to their call by caller_number and call_time"));
+}
+
+#[test]
+fn plan_reads_and_writes_what_run_would_change_and_run_then_applies_only_that() {
+    let sim = SimHarness::start(4, |_| {});
+    let wd = Workdir::new();
+    wd.write("in.csv", "id,revenue,add_revenue\n100000001,0.00,\n100000002,5.00,\n100000003,,1.50\n100000004,abc,\n");
+    let out = wd.run(&mut plan_job(&wd, &sim, "in.csv", &[]), 0);
+    let plan = by_line(&wd.read("in.plan.csv"));
+    assert_eq!(plan[&2]["status"], "unchanged");
+    assert_eq!(
+        (plan[&3]["status"].as_str(), plan[&3]["revenue_before"].as_str(), plan[&3]["revenue_after"].as_str()),
+        ("would_change", "0.00", "5.00")
+    );
+    assert_eq!(plan[&3]["revenue_change"], "5.00");
+    assert_eq!((plan[&4]["revenue_after"].as_str(), plan[&4]["revenue_change"].as_str()), ("1.50", "1.50"));
+    assert!(
+        crate::util::stdout(&out).contains("totals: revenue 0.00 -> 6.50 (+6.50)"),
+        "{}",
+        crate::util::stdout(&out)
+    );
+    assert!(sim.calls_by_id().values().all(|c| c["updates_applied"] == 0), "a plan sends no update");
+    assert_eq!(sim.stat("requests"), 1 + 3, "the first read and a GET a valid row");
+    // run afterwards sends only what still differs.
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &["--reconcile"]), 1);
+    let results = by_line(&wd.read("in.results.csv"));
+    assert_eq!(results[&2]["status"], "unchanged");
+    assert_eq!((results[&3]["status"].as_str(), results[&4]["status"].as_str()), ("ok", "ok"));
+}
+
+#[test]
+fn control_totals_check_the_window_against_what_the_rows_moved() {
+    let sim = SimHarness::start(50, |_| {});
+    let wd = Workdir::new();
+    wd.write("in.csv", report(&sim, true));
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--reconcile", "--summary-json", "s.json"]), 0);
+    let text = crate::util::stdout(&out);
+    // 25 rows set 5.00 each: TrackDrive's window moved by 125.00, as the rows did.
+    assert!(text.contains("control totals (TrackDrive, the window): revenue 0.00 -> 125.00 (+125.00)"), "{text}");
+    assert!(!text.contains("DIFFER"), "{text}");
+    let s: serde_json::Value = serde_json::from_str(&wd.read("s.json")).unwrap();
+    assert_eq!(s["control_totals"]["agrees"], true, "{s}");
 }

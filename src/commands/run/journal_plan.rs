@@ -31,9 +31,9 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
     locks.journal(&path).map_err(Fatal::usage)?;
     // Nothing is sent by a dry run, and a sandbox starts from nothing each
     // time: neither has anything to resume.
-    if opts.dry_run || matches!(opts.target, Target::Sandbox) {
+    if opts.dry_run || opts.plan || matches!(opts.target, Target::Sandbox) {
         if opts.resume {
-            return Err(Fatal::usage(anyhow!("--resume does not apply to --dry-run or --sandbox")));
+            return Err(Fatal::usage(anyhow!("--resume does not apply to plan, --dry-run or --sandbox")));
         }
         return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None });
     }

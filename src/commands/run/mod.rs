@@ -24,7 +24,7 @@ use crate::input::validate::Validator;
 use crate::outputs::journal;
 use crate::outputs::outcome::StopReason;
 use crate::outputs::results::ResultsWriter;
-use crate::outputs::summary::RunSummary;
+use crate::outputs::summary::{Control, RunSummary};
 use crate::outputs::summary_json::{self, SummaryOut};
 use crate::outputs::{create, create_error_report};
 use crate::sim::Sim;
@@ -124,6 +124,9 @@ pub struct RunOptions {
     pub until: Option<i64>,
     /// Calls asked for per page of a window read.
     pub page_size: u32,
+    /// `tdrecon plan`: read and compare every row (as `--reconcile`), write
+    /// what would change, send no update.
+    pub plan: bool,
     /// How far a call's time may be from a row's, to find a row's call by
     /// its caller number.
     pub match_window: Duration,
@@ -260,13 +263,25 @@ async fn job(
         validator.set_directory(directory);
     }
     let matches_callers = validator.schema().matches_callers();
-    if (opts.reconcile || matches_callers)
-        && let Some((from, to)) = window_range(&opts)?
-    {
-        let window = window::fetch_window(&sender, from, to, opts.page_size).await.map_err(|e| {
-            let error = anyhow!("cannot read the calls of the window: {e}");
-            if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
-        })?;
+    let range = if opts.reconcile || matches_callers { window_range(&opts)? } else { None };
+    let read_err = |what: &str, e: String| {
+        let error = anyhow!("cannot read {what}: {e}");
+        if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
+    };
+    // A reconciled window is checked against TrackDrive's own totals (not a plan's).
+    // On a resume the window's totals already hold the earlier run's work.
+    let control = match range {
+        Some((from, to)) if opts.reconcile && !opts.plan && replay.is_none() => Some((
+            from,
+            to,
+            window::fetch_totals(&sender, from, to).await.map_err(|e| read_err("the window's totals", e))?,
+        )),
+        _ => None,
+    };
+    if let Some((from, to)) = range {
+        let window = window::fetch_window(&sender, from, to, opts.page_size)
+            .await
+            .map_err(|e| read_err("the calls of the window", e))?;
         if matches_callers {
             validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
         }
@@ -280,6 +295,12 @@ async fn job(
     // Wait for the watcher to be gone, so it no longer holds the sender.
     let _ = interrupts.await;
     summary.merge_earlier(earlier);
+    if let Some((from, to, (revenue_before, payout_before))) = control
+        && summary.stop.is_none()
+        && let Ok((revenue_after, payout_after)) = window::fetch_totals(&sender, from, to).await
+    {
+        summary.control = Some(Control { revenue_before, revenue_after, payout_before, payout_after });
+    }
     let sender = Arc::into_inner(sender).expect("every task holding the sender has finished");
     if let Some(journal) = sender.journal
         && let Err(e) = journal.finish(summary.stop.is_none())
@@ -296,7 +317,11 @@ async fn job(
         None => None,
     };
     report(&opts, &summary, sim.as_ref())?;
-    Ok(summary.exit())
+    Ok(match summary.exit() {
+        // A plan that finished is a plan: invalid rows and calls that differ are its news.
+        Exit::SomeRowsFailed if opts.plan => Exit::Ok,
+        exit => exit,
+    })
 }
 
 /// How far a report's call time may be from TrackDrive's `created_at`.
@@ -369,6 +394,7 @@ fn start_sender(
         max_retries: opts.max_retries,
         preflight: tokio::sync::OnceCell::new(),
         window: std::sync::OnceLock::new(),
+        plan: opts.plan,
     })
 }
 
