@@ -39,6 +39,8 @@ pub struct RunSummary {
     /// Responses that were 429, and the pauses they set.
     pub throttled: u64,
     pub pauses: u64,
+    /// Pages of the calls list read for the window (besides the rows' requests).
+    pub window_pages: u64,
     /// `--reconcile` over a window: TrackDrive's revenue and payout totals for
     /// the window before and after the run, to check against what the rows moved.
     pub control: Option<Control>,
@@ -243,6 +245,9 @@ impl RunSummary {
             ));
         }
         let mut requests = vec![count(self.retries, "retry", "retries")];
+        if self.window_pages > 0 {
+            requests.push(format!("and {} of the window's calls", count(self.window_pages, "page", "pages")));
+        }
         if self.throttled > 0 {
             requests.push(format!("{} answered 429", self.throttled));
             requests.push(count(self.pauses, "pause", "pauses"));
@@ -336,6 +341,7 @@ impl RunSummary {
             "requests": self.requests,
             "retries": self.retries,
             "rows_with_requests": self.sent,
+            "window_pages": self.window_pages,
             "processed": self.processed,
             "rows_per_sec": (self.processed > 0 && secs > 0.0).then(|| (self.processed as f64 / secs * 10.0).round() / 10.0),
             "throttled": self.throttled,

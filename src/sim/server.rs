@@ -233,6 +233,16 @@ fn time_param(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>,
     }
 }
 
+/// The `created_at_from` / `created_at_to` window of a list or stats request.
+fn window_params(query: &HashMap<String, String>) -> Result<(Option<i64>, Option<i64>), Box<Response>> {
+    match (time_param(query, "created_at_from"), time_param(query, "created_at_to")) {
+        (Ok(from), Ok(to)) => Ok((from, to)),
+        (Err(e), _) | (_, Err(e)) => {
+            Err(Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}))))
+        }
+    }
+}
+
 /// `GET /api/v1/calls`: calls by `created_at` window, oldest first, in pages
 /// with a cursor (`cursor=-1` first, then `metadata.next_cursor`; `0` on the
 /// last page), `per_page` capped by `--max-per-page`, `columns=` to limit
@@ -245,11 +255,9 @@ async fn calls_page(
     if let Some(refused) = sim.refusal(&headers) {
         return refused;
     }
-    let (from, to) = match (time_param(&query, "created_at_from"), time_param(&query, "created_at_to")) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(e), _) | (_, Err(e)) => {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}));
-        }
+    let (from, to) = match window_params(&query) {
+        Ok(window) => window,
+        Err(refused) => return *refused,
     };
     let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(25);
     let per_page = per_page.min(sim.max_per_page);
@@ -293,11 +301,9 @@ async fn calls_stats(
     if let Some(refused) = sim.refusal(&headers) {
         return refused;
     }
-    let (from, to) = match (time_param(&query, "created_at_from"), time_param(&query, "created_at_to")) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(e), _) | (_, Err(e)) => {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}));
-        }
+    let (from, to) = match window_params(&query) {
+        Ok(window) => window,
+        Err(refused) => return *refused,
     };
     let stat = query.get("stat").map(String::as_str).unwrap_or("count");
     if !["count", "revenue", "profit", "cost"].contains(&stat) {

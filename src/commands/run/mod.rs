@@ -278,10 +278,12 @@ async fn job(
         )),
         _ => None,
     };
+    let mut window_pages = 0;
     if let Some((from, to)) = range {
         let window = window::fetch_window(&sender, from, to, opts.page_size)
             .await
             .map_err(|e| read_err("the calls of the window", e))?;
+        window_pages = window.pages;
         if matches_callers {
             validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
         }
@@ -295,6 +297,7 @@ async fn job(
     // Wait for the watcher to be gone, so it no longer holds the sender.
     let _ = interrupts.await;
     summary.merge_earlier(earlier);
+    summary.window_pages = window_pages;
     if let Some((from, to, (revenue_before, payout_before))) = control
         && summary.stop.is_none()
         && let Ok((revenue_after, payout_after)) = window::fetch_totals(&sender, from, to).await
