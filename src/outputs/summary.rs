@@ -418,4 +418,23 @@ mod tests {
         assert_eq!(json["statuses"]["unknown"], 1);
         assert_eq!(json["exit_code"], 130);
     }
+
+    #[test]
+    fn control_totals_that_differ_are_flagged() {
+        let mut s = RunSummary::default();
+        let mut o = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
+        o.before = Snapshot::parse(r#"{"revenue":"10.00","payout":"1.00"}"#);
+        o.after = Snapshot::parse(r#"{"revenue":"15.00","payout":"1.00"}"#);
+        s.record_fields(&results::fields(&o));
+        let d = |v: &str| v.parse::<Decimal>().unwrap();
+        let agreeing =
+            Control { revenue_before: d("100"), revenue_after: d("105"), payout_before: d("9"), payout_after: d("9") };
+        s.control = Some(agreeing);
+        assert!(!s.render().contains("DIFFER"), "{}", s.render());
+        assert_eq!(s.to_json()["control_totals"]["agrees"], true);
+        // Another writer added 2.00 in the window meanwhile.
+        s.control = Some(Control { revenue_after: d("107"), ..agreeing });
+        assert!(s.render().contains("CONTROL TOTALS DIFFER"), "{}", s.render());
+        assert_eq!(s.to_json()["control_totals"]["agrees"], false);
+    }
 }
