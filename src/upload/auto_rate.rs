@@ -1,7 +1,7 @@
 //! `--rate auto`: finding the account's rate limit from how the API answers.
 //!
 //! TrackDrive publishes no limit. The controller starts at a safe rate and
-//! doubles it every half second while the answers are healthy (slow
+//! doubles it every quarter second while the answers are healthy (slow
 //! start); the
 //! first 429 ends that and sets the rate just under what the server was
 //! accepting in the last second (the ceiling, as far as it has shown it);
@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 /// How often the rate is reconsidered while answers are healthy…
 pub const TICK: Duration = Duration::from_millis(500);
-/// …and while it is still doubling. Not faster: a server that counts in
-/// one-second windows says 429 only once a window's allowance is spent, and
-/// doubling faster than that overshoots into a storm of them (measured:
-/// a tenth of a second took a limit of 100 to 640 a second, 24 429s).
-pub const SLOW_START_TICK: Duration = Duration::from_millis(500);
+/// …and while it is still doubling. A server that counts in one-second
+/// windows says 429 only once a window's allowance is spent, so a fast
+/// doubling overshoots; the first 429 then sets the rate from what was
+/// accepted, not from the overshoot.
+pub const SLOW_START_TICK: Duration = Duration::from_millis(250);
 /// After a 429, how long the rate stays under the ceiling it found before
 /// probing past it again: with `Retry-After`, every probe that finds the
 /// limit pauses the whole job (a second, on a per-second limit).
@@ -109,11 +109,14 @@ impl AutoRate {
             return None;
         }
         self.last_cut = Some(now);
-        self.slow_start = false;
         self.forget_before(now);
         let accepted = self.accepted.len() as f64;
-        // Just after a pause the last second says little: cut by a tenth.
-        let rate = if accepted >= self.rate * 0.5 {
+        // The first 429 ends a slow start that overshot: what the server
+        // accepted in the last second is the limit, however far past it the
+        // rate went. Later, just after a pause, the last second says little
+        // when it is short: then cut by a tenth.
+        let first = std::mem::replace(&mut self.slow_start, false);
+        let rate = if first || accepted >= self.rate * 0.5 {
             self.ceiling = Some(accepted.max(MIN));
             (accepted * 0.95).min(self.rate * 0.9)
         } else {
@@ -250,21 +253,27 @@ mod tests {
         let t0 = Instant::now();
         let mut auto = AutoRate::new(100.0, t0);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        // A healthy slow-start tick (half a second) doubles the rate.
-        for ms in [100, 200, 300, 400] {
+        // A healthy slow-start tick (a quarter second) doubles the rate.
+        for ms in [100, 200] {
             auto.observe(at(ms), Answer::Accepted, Duration::from_millis(20));
         }
-        assert_eq!(auto.observe(at(500), Answer::Accepted, Duration::from_millis(20)), Some(20.0));
-        // A tick with a third of answers failing cuts it by 30%.
-        for ms in [600, 700, 800] {
+        assert_eq!(auto.observe(at(250), Answer::Accepted, Duration::from_millis(20)), Some(20.0));
+        // Healthy again: 40.
+        for ms in [300, 350, 400, 450] {
             auto.observe(at(ms), Answer::Accepted, Duration::from_millis(20));
         }
-        auto.observe(at(900), Answer::Failed, Duration::ZERO);
-        assert_eq!(auto.observe(at(1000), Answer::Failed, Duration::ZERO), Some(14.0));
+        assert_eq!(auto.observe(at(500), Answer::Accepted, Duration::from_millis(20)), Some(40.0));
+        // A tick with most answers failing cuts it by 30%.
+        for ms in [550, 600] {
+            auto.observe(at(ms), Answer::Accepted, Duration::from_millis(20));
+        }
+        auto.observe(at(650), Answer::Failed, Duration::ZERO);
+        auto.observe(at(700), Answer::Failed, Duration::ZERO);
+        assert_eq!(auto.observe(at(750), Answer::Failed, Duration::ZERO), Some(28.0));
         // Answers ten times slower than the best: held, tick after tick.
         for i in 1..=20 {
-            assert_eq!(auto.observe(at(1000 + i * 100), Answer::Accepted, Duration::from_millis(400)), None);
+            assert_eq!(auto.observe(at(750 + i * 100), Answer::Accepted, Duration::from_millis(400)), None);
         }
-        assert_eq!(auto.rate(), 14.0);
+        assert_eq!(auto.rate(), 28.0);
     }
 }
