@@ -168,8 +168,11 @@ fn a_full_disk_stops_the_job_and_reports_nothing_ok_that_is_not_journaled() {
     }
     assert!(results.values().any(|r| r["status"] == "not_sent"));
     assert!(!journal.ends_with('\n'), "the full disk tore the last record");
-    // With space again, a resume cuts the torn record off and finishes the file.
-    wd.run(&mut job(&wd, &sim, &["--concurrency", "4", "--resume"]), 1);
+    // With space again, a resume cuts the torn record off and finishes the file:
+    // exit 0, or 1 when an add was in flight as the disk filled (left unknown).
+    let mut cmd = job(&wd, &sim, &["--concurrency", "4", "--resume"]);
+    let out = cmd.output().unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", describe(&cmd, &wd.path("."), &out, "resume"));
     assert_no_loss_no_double_apply(&wd, &sim, 300, "after the disk was freed");
 }
 
