@@ -580,36 +580,38 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Runs a command that reads `path`; if it ends in an error before it wrote
+/// a summary, `--summary-json` still gets one (with the error).
+fn with_failure_summary(
+    command: &str,
+    path: &std::path::Path,
+    out: SummaryOut,
+    run: impl FnOnce() -> Result<Exit, Fatal>,
+) -> Result<Exit, Fatal> {
+    let started_at = summary_json::now();
+    let result = run();
+    if let Err(fatal) = &result {
+        out.write_failure(command, path, &started_at, fatal);
+    }
+    result
+}
+
 fn dispatch(command: Command) -> Result<Exit, Fatal> {
     match command {
         Command::Validate { input, errors, summary_json } => {
             let (path, out) = (input.file.clone(), SummaryOut { json: summary_json.clone() });
-            let started_at = summary_json::now();
-            let result = input.profile().and_then(|p| input.into_options(&p)).and_then(|input| {
+            with_failure_summary("validate", &path, out, || {
+                let input = input.profile().and_then(|p| input.into_options(&p))?;
                 commands::validate::run(&commands::validate::ValidateOptions { input, errors, summary_json })
-            });
-            if let Err(fatal) = &result {
-                out.write_failure("validate", &path, &started_at, fatal);
-            }
-            result
+            })
         }
         Command::Run(args) => {
             let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
-            let started_at = summary_json::now();
-            let result = args.into_options().and_then(commands::run::run);
-            if let Err(fatal) = &result {
-                out.write_failure("run", &path, &started_at, fatal);
-            }
-            result
+            with_failure_summary("run", &path, out, || args.into_options().and_then(commands::run::run))
         }
         Command::Plan(args) => {
             let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
-            let started_at = summary_json::now();
-            let result = args.into_plan_options().and_then(commands::run::run);
-            if let Err(fatal) = &result {
-                out.write_failure("plan", &path, &started_at, fatal);
-            }
-            result
+            with_failure_summary("plan", &path, out, || args.into_plan_options().and_then(commands::run::run))
         }
         Command::Sim(args) => commands::sim::run(args.into_options()),
         Command::Template { config: true, .. } => {

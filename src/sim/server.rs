@@ -233,12 +233,23 @@ fn time_param(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>,
     }
 }
 
-/// The `created_at_from` / `created_at_to` window of a list or stats request.
-fn window_params(query: &HashMap<String, String>) -> Result<(Option<i64>, Option<i64>), Box<Response>> {
-    match (time_param(query, "created_at_from"), time_param(query, "created_at_to")) {
-        (Ok(from), Ok(to)) => Ok((from, to)),
-        (Err(e), _) | (_, Err(e)) => {
-            Err(Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}))))
+impl SimState {
+    /// Admits a list or stats request (count, auth, rate limit) and reads
+    /// its `created_at_from` / `created_at_to` window; `Err` is the answer
+    /// that refuses it.
+    fn admit_window(
+        &self,
+        headers: &HeaderMap,
+        query: &HashMap<String, String>,
+    ) -> Result<(Option<i64>, Option<i64>), Box<Response>> {
+        if let Some(refused) = self.refusal(headers) {
+            return Err(Box::new(refused));
+        }
+        match (time_param(query, "created_at_from"), time_param(query, "created_at_to")) {
+            (Ok(from), Ok(to)) => Ok((from, to)),
+            (Err(e), _) | (_, Err(e)) => {
+                Err(Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}))))
+            }
         }
     }
 }
@@ -252,10 +263,7 @@ async fn calls_page(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = sim.refusal(&headers) {
-        return refused;
-    }
-    let (from, to) = match window_params(&query) {
+    let (from, to) = match sim.admit_window(&headers, &query) {
         Ok(window) => window,
         Err(refused) => return *refused,
     };
@@ -298,10 +306,7 @@ async fn calls_stats(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = sim.refusal(&headers) {
-        return refused;
-    }
-    let (from, to) = match window_params(&query) {
+    let (from, to) = match sim.admit_window(&headers, &query) {
         Ok(window) => window,
         Err(refused) => return *refused,
     };
