@@ -1,9 +1,8 @@
 //! `--rate auto`: finding the account's rate limit from how the API answers.
 //!
 //! TrackDrive publishes no limit. The controller starts at a safe rate and
-//! doubles it every quarter second while the answers are healthy (slow
-//! start); the
-//! first 429 ends that and sets the rate just under what the server was
+//! doubles it every eighth of a second while the answers are healthy (slow
+//! start); the first 429 ends that and sets the rate just under what the server was
 //! accepting in the last second (the ceiling, as far as it has shown it);
 //! from then on it climbs back by a twentieth a tick to 97% of that
 //! ceiling, holds there for 20 seconds (each probe that finds the limit
@@ -23,7 +22,7 @@ pub const TICK: Duration = Duration::from_millis(500);
 /// windows says 429 only once a window's allowance is spent, so a fast
 /// doubling overshoots; the first 429 then sets the rate from what was
 /// accepted, not from the overshoot.
-pub const SLOW_START_TICK: Duration = Duration::from_millis(250);
+pub const SLOW_START_TICK: Duration = Duration::from_millis(125);
 /// After a 429, how long the rate stays under the ceiling it found before
 /// probing past it again: with `Retry-After`, every probe that finds the
 /// limit pauses the whole job (a second, on a per-second limit).
@@ -253,26 +252,26 @@ mod tests {
         let t0 = Instant::now();
         let mut auto = AutoRate::new(100.0, t0);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        // A healthy slow-start tick (a quarter second) doubles the rate.
-        for ms in [100, 200] {
+        // A healthy slow-start tick (an eighth of a second) doubles the rate.
+        for ms in [50, 100] {
             auto.observe(at(ms), Answer::Accepted, Duration::from_millis(20));
         }
-        assert_eq!(auto.observe(at(250), Answer::Accepted, Duration::from_millis(20)), Some(20.0));
+        assert_eq!(auto.observe(at(125), Answer::Accepted, Duration::from_millis(20)), Some(20.0));
         // Healthy again: 40.
-        for ms in [300, 350, 400, 450] {
+        for ms in [175, 200, 225] {
             auto.observe(at(ms), Answer::Accepted, Duration::from_millis(20));
         }
-        assert_eq!(auto.observe(at(500), Answer::Accepted, Duration::from_millis(20)), Some(40.0));
+        assert_eq!(auto.observe(at(250), Answer::Accepted, Duration::from_millis(20)), Some(40.0));
         // A tick with most answers failing cuts it by 30%.
-        for ms in [550, 600] {
+        for ms in [275, 300] {
             auto.observe(at(ms), Answer::Accepted, Duration::from_millis(20));
         }
-        auto.observe(at(650), Answer::Failed, Duration::ZERO);
-        auto.observe(at(700), Answer::Failed, Duration::ZERO);
-        assert_eq!(auto.observe(at(750), Answer::Failed, Duration::ZERO), Some(28.0));
+        auto.observe(at(325), Answer::Failed, Duration::ZERO);
+        auto.observe(at(350), Answer::Failed, Duration::ZERO);
+        assert_eq!(auto.observe(at(375), Answer::Failed, Duration::ZERO), Some(28.0));
         // Answers ten times slower than the best: held, tick after tick.
         for i in 1..=20 {
-            assert_eq!(auto.observe(at(750 + i * 100), Answer::Accepted, Duration::from_millis(400)), None);
+            assert_eq!(auto.observe(at(375 + i * 100), Answer::Accepted, Duration::from_millis(400)), None);
         }
         assert_eq!(auto.rate(), 28.0);
     }
