@@ -47,6 +47,10 @@ pub struct RunSummary {
     /// The rate in force at the end, and with `--rate auto` the highest reached.
     pub rate: Option<f64>,
     pub rate_reached: Option<f64>,
+    /// With `--rate auto`, when an earlier run's limit was its start (RFC
+    /// 3339), and the rate it started at.
+    pub rate_remembered: Option<String>,
+    pub rate_start: Option<f64>,
     /// When the run started and finished (RFC 3339), and the input's SHA-256.
     pub started_at: String,
     pub finished_at: String,
@@ -254,7 +258,12 @@ impl RunSummary {
         }
         out.push_str(&line("requests", self.requests, &requests.join(", ")));
         if let (Some(reached), Some(rate)) = (self.rate_reached, self.rate) {
-            out.push_str(&line("  rate (auto)", format!("{rate:.0}/s"), &format!("highest reached {reached:.0}/s")));
+            let mut how = format!("highest reached {reached:.0}/s");
+            if let (Some(start), Some(at)) = (self.rate_start, &self.rate_remembered) {
+                let day = at.get(..10).unwrap_or(at);
+                how.push_str(&format!(", started at {start:.0}/s (the limit found {day})"));
+            }
+            out.push_str(&line("  rate (auto)", format!("{rate:.0}/s"), &how));
         }
         let secs = self.elapsed.as_secs_f64();
         let rate = match self.processed {
@@ -348,6 +357,8 @@ impl RunSummary {
             "pauses": self.pauses,
             "rate": self.rate.map(|r| (r * 10.0).round() / 10.0),
             "rate_reached": self.rate_reached.map(|r| (r * 10.0).round() / 10.0),
+            "rate_start": self.rate_start.map(|r| (r * 10.0).round() / 10.0),
+            "rate_remembered": self.rate_remembered,
             "responses_not_understood": self.not_understood,
             "elapsed_ms": self.elapsed.as_millis() as u64,
             "unknown_rows": self.unknown.iter().map(|(line, call)| json!({"line": line, "id": call})).collect::<Vec<_>>(),

@@ -25,10 +25,16 @@ pub const TICK: Duration = Duration::from_millis(500);
 pub const SLOW_START_TICK: Duration = Duration::from_millis(125);
 /// After a 429, how long the rate stays under the ceiling it found before
 /// probing past it again: with `Retry-After`, every probe that finds the
-/// limit pauses the whole job (a second, on a per-second limit).
+/// limit pauses the whole job (a second, on a per-second limit). Each probe
+/// that finds the same limit again doubles the hold, up to `MAX_HOLD`: on a
+/// long night the limit is confirmed every few minutes, not every 20 s.
 pub const HOLD: Duration = Duration::from_secs(20);
+pub const MAX_HOLD: Duration = Duration::from_secs(600);
 /// Where it starts: the old default, safe for any account.
 pub const START: f64 = 10.0;
+/// How far under the ceiling it runs: a fixed window then never sees more
+/// than its allowance, even with the odd request bunched.
+const MARGIN: f64 = 0.97;
 /// The least it goes down to.
 const MIN: f64 = 1.0;
 
@@ -57,11 +63,28 @@ pub struct AutoRate {
     /// The lowest mean latency of a tick so far: the unloaded server.
     best_latency: Option<Duration>,
     last_cut: Option<Instant>,
+    /// Since when the rate has stayed under the ceiling without probing,
+    /// and for how long it stays there.
+    held_since: Option<Instant>,
+    hold: Duration,
     /// What the server accepted in the second before the last 429: the
     /// limit, as far as it has shown it.
     ceiling: Option<f64>,
-    /// The highest rate used.
+    /// The highest rate a whole tick was sent at with healthy answers.
+    healthy: f64,
+    /// The highest rate used, and the first.
     pub reached: f64,
+    pub start: f64,
+}
+
+/// What a run learned about the account's limit, for the next one to start
+/// from (`rate_memory` keeps it between runs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Known {
+    /// The limit as the last 429 showed it, if one did.
+    pub ceiling: Option<f64>,
+    /// The highest rate answered healthily for a whole tick.
+    pub healthy: f64,
 }
 
 impl AutoRate {
@@ -78,13 +101,51 @@ impl AutoRate {
             tick_latency: Duration::ZERO,
             best_latency: None,
             last_cut: None,
+            held_since: None,
+            hold: HOLD,
             ceiling: None,
+            healthy: 0.0,
             reached: rate,
+            start: rate,
         }
+    }
+
+    /// Starts from what an earlier run learned: just under a ceiling it
+    /// found, held there as after a 429 (so a nightly job neither slow-starts
+    /// nor pays a pause to find the same limit again); or, when it never met
+    /// the limit, slow-starting from the highest rate that was healthy.
+    pub fn resume(max: f64, now: Instant, known: Known) -> AutoRate {
+        let mut auto = AutoRate::new(max, now);
+        let valid = |r: f64| r.is_finite() && r >= MIN;
+        auto.healthy = if valid(known.healthy) { known.healthy } else { 0.0 };
+        match known.ceiling.filter(|&c| valid(c)) {
+            Some(ceiling) => {
+                auto.ceiling = Some(ceiling);
+                auto.slow_start = false;
+                auto.held_since = Some(now);
+                // Found before: a probe is less likely to find it moved.
+                auto.hold = HOLD * 2;
+                auto.rate = (ceiling * MARGIN).min(max).max(MIN);
+            }
+            None => auto.rate = auto.healthy.max(START).min(max),
+        }
+        auto.reached = auto.rate;
+        auto.start = auto.rate;
+        auto
+    }
+
+    /// What this run knows about the limit (including what it started from).
+    pub fn known(&self) -> Known {
+        Known { ceiling: self.ceiling, healthy: self.healthy }
     }
 
     pub fn rate(&self) -> f64 {
         self.rate
+    }
+
+    /// `--max-rate`.
+    pub fn max(&self) -> f64 {
+        self.max
     }
 
     /// Takes one answer; returns the new rate when it changes.
@@ -108,6 +169,7 @@ impl AutoRate {
             return None;
         }
         self.last_cut = Some(now);
+        self.held_since = Some(now);
         self.forget_before(now);
         let accepted = self.accepted.len() as f64;
         // The first 429 ends a slow start that overshot: what the server
@@ -116,7 +178,13 @@ impl AutoRate {
         // when it is short: then cut by a tenth.
         let first = std::mem::replace(&mut self.slow_start, false);
         let rate = if first || accepted >= self.rate * 0.5 {
-            self.ceiling = Some(accepted.max(MIN));
+            let ceiling = accepted.max(MIN);
+            let same = self.ceiling.is_some_and(|c| (ceiling - c).abs() <= c * 0.05);
+            self.hold = if same { (self.hold * 2).min(MAX_HOLD) } else { HOLD };
+            self.ceiling = Some(ceiling);
+            // What was healthy for a tick can be past a fixed window's
+            // allowance: never more than the limit found.
+            self.healthy = self.healthy.min(ceiling);
             (accepted * 0.95).min(self.rate * 0.9)
         } else {
             self.rate * 0.9
@@ -148,12 +216,17 @@ impl AutoRate {
         if (accepted as f64) < (self.rate * elapsed * 0.5).min(self.rate * elapsed - 1.0) {
             return None;
         }
+        // What the server took, healthily, over the tick (not more than the
+        // rate: a tick of two requests at 10/s says little).
+        if elapsed > 0.0 {
+            self.healthy = self.healthy.max((f64::from(accepted) / elapsed).min(self.rate));
+        }
         // Back towards the limit last seen quickly, then past it slowly: a
         // probe that finds it again costs a 429 or two, not a storm.
         let rate = match self.ceiling {
             _ if self.slow_start => self.rate * 2.0,
-            Some(ceiling) if self.rate < ceiling * 0.97 => (self.rate * 1.05).min(ceiling * 0.97),
-            Some(_) if self.last_cut.is_some_and(|at| now.duration_since(at) < HOLD) => return None,
+            Some(ceiling) if self.rate < ceiling * MARGIN => (self.rate * 1.05).min(ceiling * MARGIN),
+            Some(_) if self.held_since.is_some_and(|at| now.duration_since(at) < self.hold) => return None,
             // Past the hold, probe by half a percent a tick: an account's
             // limit may have been raised.
             _ => self.rate * 1.005,
@@ -188,14 +261,26 @@ impl AutoRate {
 mod tests {
     use super::*;
 
+    /// How a simulated run went: the mean rate over its second half, the
+    /// share of requests answered 429 and their number, the highest rate
+    /// reached, and requests accepted a second over the whole run.
+    struct Run {
+        mean: f64,
+        share: f64,
+        throttled: u32,
+        reached: f64,
+        throughput: f64,
+    }
+
     /// A server that accepts `limit` a second in one-second windows (a 429
     /// pauses the client to the window's end, as `Retry-After` does), and a
-    /// client sending at the controller's rate: its mean rate over the second
-    /// half, the share of requests answered 429, the highest rate reached,
-    /// and requests accepted a second over the whole run.
-    fn simulate(limit: u32, max: f64, seconds: u32) -> (f64, f64, f64, f64) {
+    /// client sending at the controller's rate.
+    fn simulate(limit: u32, max: f64, seconds: u32) -> Run {
         let start = Instant::now();
-        let mut auto = AutoRate::new(max, start);
+        simulate_from(AutoRate::new(max, start), start, limit, seconds)
+    }
+
+    fn simulate_from(mut auto: AutoRate, start: Instant, limit: u32, seconds: u32) -> Run {
         let (mut sent, mut throttled) = (0u32, 0u32);
         let mut t = 0.0f64;
         let mut window = (0u64, 0u32);
@@ -222,13 +307,13 @@ mod tests {
         }
         let mean = last_half.iter().sum::<f64>() / last_half.len() as f64;
         let throughput = f64::from(sent - throttled) / f64::from(seconds);
-        (mean, f64::from(throttled) / f64::from(sent), auto.reached, throughput)
+        Run { mean, share: f64::from(throttled) / f64::from(sent), throttled, reached: auto.reached, throughput }
     }
 
     #[test]
     fn settles_just_under_the_limit_with_few_429s() {
         for limit in [20, 100, 300] {
-            let (mean, share, reached, throughput) = simulate(limit, 1000.0, 60);
+            let Run { mean, share, reached, throughput, .. } = simulate(limit, 1000.0, 60);
             eprintln!(
                 "limit {limit}: mean {mean:.1}, 429 share {share:.4}, reached {reached:.1}, throughput {throughput:.1}"
             );
@@ -241,10 +326,70 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_found_again_is_probed_less_often() {
+        // Ten minutes at 100/s: probes after holds of 20, 40, 80, 160 and
+        // 320 s (a probe every 20 s would be some 25 pauses).
+        let Run { throttled, throughput, .. } = simulate(100, 1000.0, 600);
+        assert!((3..=8).contains(&throttled), "{throttled} 429s");
+        assert!(throughput > 95.0, "{throughput}");
+    }
+
+    #[test]
     fn never_passes_max_rate() {
-        let (mean, share, reached, _) = simulate(300, 50.0, 30);
+        let Run { mean, share, reached, .. } = simulate(300, 50.0, 30);
         assert!(reached <= 50.0 && mean <= 50.0, "{reached} {mean}");
         assert_eq!(share, 0.0);
+    }
+
+    #[test]
+    fn a_remembered_limit_is_the_start_without_slow_start_or_429() {
+        for limit in [20, 100, 300] {
+            let start = Instant::now();
+            let known = Known { ceiling: Some(f64::from(limit)), healthy: f64::from(limit) * 0.97 };
+            let auto = AutoRate::resume(1000.0, start, known);
+            assert_eq!(auto.rate(), f64::from(limit) * MARGIN);
+            // Ten seconds, within the hold: all of it at the limit, no 429.
+            let Run { mean, share, reached, throughput, .. } = simulate_from(auto, start, limit, 10);
+            assert_eq!(share, 0.0, "limit {limit}");
+            assert_eq!(reached, f64::from(limit) * MARGIN);
+            assert!(
+                throughput > f64::from(limit) * 0.95 && (mean - reached).abs() < 1e-6,
+                "limit {limit}: {throughput} {mean}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stale_or_odd_memory_is_corrected_or_ignored() {
+        let start = Instant::now();
+        // The limit was lowered since: the first 429 sets the rate from what
+        // the server accepts, and it settles under the new limit.
+        let lowered = AutoRate::resume(1000.0, start, Known { ceiling: Some(300.0), healthy: 290.0 });
+        let Run { mean, share, throughput, .. } = simulate_from(lowered, start, 100, 60);
+        assert!(mean < 100.0 && throughput > 85.0 && share < 0.03, "{mean} {throughput} {share}");
+        // Above --max-rate: held to it.
+        assert_eq!(AutoRate::resume(50.0, start, Known { ceiling: Some(300.0), healthy: 0.0 }).rate(), 50.0);
+        // Never met a limit: slow start goes on from the healthy rate.
+        let climbing = AutoRate::resume(1000.0, start, Known { ceiling: None, healthy: 80.0 });
+        assert_eq!((climbing.rate(), climbing.slow_start), (80.0, true));
+        // Not numbers: a fresh start.
+        let odd = AutoRate::resume(1000.0, start, Known { ceiling: Some(f64::NAN), healthy: f64::INFINITY });
+        assert_eq!((odd.rate(), odd.slow_start, odd.known()), (START, true, Known { ceiling: None, healthy: 0.0 }));
+    }
+
+    #[test]
+    fn what_a_run_learned_is_known() {
+        let start = Instant::now();
+        let mut auto = AutoRate::new(1000.0, start);
+        assert_eq!(auto.known(), Known { ceiling: None, healthy: 0.0 });
+        // Healthy ticks raise what is known to be healthy; a 429 sets the ceiling.
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for ms in (10..=130).step_by(10) {
+            auto.observe(at(ms), Answer::Accepted, Duration::from_millis(5));
+        }
+        assert_eq!(auto.known().healthy, 10.0);
+        auto.observe(at(140), Answer::Throttled, Duration::ZERO);
+        assert_eq!(auto.known().ceiling, Some(13.0), "thirteen accepted in the last second");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use governor::{DefaultDirectRateLimiter, Jitter, Quota, RateLimiter};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::auto_rate::{Answer, AutoRate};
+use super::auto_rate::{Answer, AutoRate, Known};
 use crate::outputs::outcome::StopReason;
 
 /// A job-wide stop signal that tasks can check or wait on.
@@ -123,6 +123,18 @@ impl Gate {
         }
     }
 
+    /// With `--rate auto`, starts from what an earlier run learned
+    /// (`rate_memory`) instead of from 10/s.
+    pub fn starting_from(mut self, known: Known) -> Gate {
+        if let Some(auto) = &mut self.auto {
+            let max = auto.get_mut().unwrap_or_else(|p| p.into_inner()).max();
+            let resumed = AutoRate::resume(max, std::time::Instant::now(), known);
+            self.limiter = Mutex::new(Some(Limiter::new(resumed.rate(), Some(NonZeroU32::MIN), 0)));
+            *auto = Mutex::new(resumed);
+        }
+        self
+    }
+
     /// Waits until an attempt may be sent.
     pub async fn admit(&self) {
         loop {
@@ -160,6 +172,16 @@ impl Gate {
     /// The rate in force (requests a second), if any.
     pub fn rate(&self) -> Option<f64> {
         lock(&self.limiter).as_ref().map(|l| l.rate)
+    }
+
+    /// With `--rate auto`, the rate it started at.
+    pub fn auto_start(&self) -> Option<f64> {
+        self.auto.as_ref().map(|a| lock(a).start)
+    }
+
+    /// With `--rate auto`, what it knows of the limit (for the next run).
+    pub fn auto_known(&self) -> Option<Known> {
+        self.auto.as_ref().map(|a| lock(a).known())
     }
 
     /// With `--rate auto`, the highest rate it reached.

@@ -14,5 +14,6 @@ pub mod credentials;
 pub mod gate;
 pub mod http;
 pub mod lookup;
+pub mod rate_memory;
 pub mod row;
 pub mod window;

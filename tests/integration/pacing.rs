@@ -1,12 +1,13 @@
 //! `--rate auto` against a simulator whose limit the job is not told: it
 //! converges, loses no row, and never sends an add twice, whether the limit
-//! is counted per second or over longer windows.
+//! is counted per second or over longer windows; and the next run starts
+//! from the limit the last one found.
 
 use std::time::Duration;
 
 use tdrecon::sim::RateLimit;
 
-use crate::harness::{SimHarness, by_line, run_job};
+use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, run_job};
 use crate::util::Workdir;
 
 /// Odd rows add to their call, even rows set it (calls start at 0).
@@ -77,4 +78,73 @@ fn max_rate_is_never_passed() {
     let worst = timeline.windows(10).map(|w| w.iter().sum::<u64>()).max().unwrap_or(0);
     // 40 a second and a burst of 8, with room for a loaded machine.
     assert!(worst <= 40 + 8 + 8, "{worst} requests in one second");
+}
+
+/// Set-only rows for calls `first..first + n`.
+fn set_rows(first: u64, n: u64) -> String {
+    let mut s = String::from("id,revenue\n");
+    for i in first..first + n {
+        s.push_str(&format!("{},{}.10\n", 100000001 + i, i % 97));
+    }
+    s
+}
+
+/// The rate memory files in the test's state directory.
+fn memories(wd: &Workdir) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(wd.path("state")) {
+        Ok(dir) => dir.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn the_next_run_starts_from_the_limit_the_last_one_found() {
+    const ROWS: u64 = 240;
+    let sim = SimHarness::start(3 * ROWS, |c| c.rate_limit = Some(RateLimit::per_second(60)));
+    let wd = Workdir::new();
+    wd.write("a.csv", set_rows(0, ROWS));
+    wd.write("b.csv", set_rows(ROWS, ROWS));
+    wd.write("c.csv", set_rows(2 * ROWS, 20));
+
+    // A dry run sends nothing and learns nothing.
+    wd.run(&mut run_job(&wd, &sim, "a.csv", &["--rate", "auto", "--dry-run", "--results", "dry.csv"]), 0);
+    assert!(memories(&wd).is_empty(), "a dry run kept a rate");
+
+    // The first run finds the limit and keeps it, without the keys.
+    wd.run(&mut run_job(&wd, &sim, "a.csv", &["--rate", "auto", "--summary-json", "a.json"]), 0);
+    let a: serde_json::Value = serde_json::from_str(&wd.read("a.json")).unwrap();
+    assert!(a["rate_remembered"].is_null() && a["rate_start"] == 10.0, "{a}");
+    let files = memories(&wd);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(!text.contains(PUBLIC) && !text.contains(PRIVATE) && !files[0].to_string_lossy().contains(PUBLIC));
+    let kept: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ceiling = kept["ceiling"].as_f64().unwrap_or_else(|| panic!("no 429 at 60/s? {kept} {a}"));
+    assert!((30.0..=200.0).contains(&ceiling), "{kept}");
+    assert_eq!(kept["target"], sim.url());
+
+    // The next starts just under it instead of at 10/s, and says so.
+    let out = wd.run(&mut run_job(&wd, &sim, "b.csv", &["--rate", "auto", "--summary-json", "b.json"]), 0);
+    let b: serde_json::Value = serde_json::from_str(&wd.read("b.json")).unwrap();
+    assert_eq!(b["rate_remembered"], kept["at"], "{b}");
+    let start = b["rate_start"].as_f64().unwrap();
+    assert!((start - (ceiling * 0.97).min(100.0)).abs() < 0.1, "{start} from {ceiling}: {b}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("started at {start:.0}/s (the limit found ")), "{stdout}");
+    let results = by_line(&wd.read("b.results.csv"));
+    assert_eq!(results.len() as u64, ROWS);
+    assert!(results.values().all(|r| r["status"] == "ok"));
+
+    // A damaged memory is said, ignored, and replaced by what this run found.
+    std::fs::write(&files[0], "{\"version\": 1, \"ceil").unwrap();
+    let out = wd.run(&mut run_job(&wd, &sim, "c.csv", &["--rate", "auto", "--summary-json", "c.json"]), 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a rate memory tdrecon wrote"), "{stderr}");
+    let c: serde_json::Value = serde_json::from_str(&wd.read("c.json")).unwrap();
+    assert!(c["rate_remembered"].is_null() && c["rate_start"] == 10.0, "{c}");
+    let kept: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    assert_eq!(kept["version"], 1, "{kept}");
+    for id in 0..2 * ROWS + 20 {
+        assert_eq!(sim.call(100000001 + id)["updates_applied"], 1, "call {id}");
+    }
 }

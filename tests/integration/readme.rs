@@ -48,6 +48,7 @@ fn readme_blocks_marked_runnable_run_as_written() {
             .current_dir(wd.path("."))
             .env("PATH", &path)
             .env("TDRECON_LOCK_DIR", wd.path("locks"))
+            .env("TDRECON_STATE_DIR", wd.path("state"))
             .env_remove("TRACKDRIVE_PUBLIC_KEY")
             .env_remove("TRACKDRIVE_PRIVATE_KEY")
             .env_remove("HTTP_PROXY")

@@ -34,8 +34,9 @@ impl Workdir {
             .current_dir(self.dir.path())
             .env_remove("TRACKDRIVE_PUBLIC_KEY")
             .env_remove("TRACKDRIVE_PRIVATE_KEY")
-            // Input locks stay in the test's directory, not the user's.
-            .env("TDRECON_LOCK_DIR", self.dir.path().join("locks"));
+            // Input locks and the remembered rate stay in the test's directory, not the user's.
+            .env("TDRECON_LOCK_DIR", self.dir.path().join("locks"))
+            .env("TDRECON_STATE_DIR", self.dir.path().join("state"));
         cmd
     }
 

@@ -33,6 +33,7 @@ use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::credentials::Credentials;
 use crate::upload::gate::{Gate, Pacing, Stop};
 use crate::upload::lookup;
+use crate::upload::rate_memory::{RateMemory, Remembered};
 use crate::upload::row::Sender;
 use crate::upload::window;
 use interrupts::{resume_command, watch_for_interrupts};
@@ -254,7 +255,9 @@ async fn job(
     };
     // The locks live as long as this function: the whole run.
     let JournalPlan { journal, replay, path: journal_path, locks: _locks, input_sha256 } = plan;
-    let sender = Arc::new(start_sender(&opts, sim.as_ref(), &credentials, journal)?);
+    let memory = rate_memory(&opts, &credentials);
+    let remembered = memory.as_ref().and_then(|(memory, _)| recall(memory));
+    let sender = Arc::new(start_sender(&opts, sim.as_ref(), &credentials, journal, remembered)?);
     if validator.schema().uses_names() {
         let directory = lookup::fetch_directory(&sender).await.map_err(|e| {
             let error = anyhow!("cannot read the lists that turn names into ids: {e}");
@@ -298,6 +301,13 @@ async fn job(
     let _ = interrupts.await;
     summary.merge_earlier(earlier);
     summary.window_pages = window_pages;
+    summary.rate_start = sender.gate.auto_start();
+    summary.rate_remembered = remembered.map(|r| r.at.to_string());
+    if let (Some((memory, base)), Some(known)) = (&memory, sender.gate.auto_known())
+        && let Err(e) = memory.keep(base, known, jiff::Timestamp::now())
+    {
+        eprintln!("tdrecon: warning: cannot keep the rate limit found in {}: {e}", memory.path().display());
+    }
     if let Some((from, to, (revenue_before, payout_before))) = control
         && summary.stop.is_none()
         && let Ok((revenue_after, payout_after)) = window::fetch_totals(&sender, from, to).await
@@ -368,12 +378,34 @@ fn call_time_range(opts: &RunOptions) -> Result<Option<(i64, i64)>, Fatal> {
     Ok(range)
 }
 
+/// With `--rate auto` against a real target, where what it learns of the
+/// account's limit is kept for the next run (and the base URL it is for).
+/// Not for the sandbox (a new server each time) or a dry run (nothing sent).
+fn rate_memory(opts: &RunOptions, credentials: &Credentials) -> Option<(RateMemory, String)> {
+    match (&opts.target, opts.pacing) {
+        (Target::Url(url), Pacing::Auto { .. }) if !opts.dry_run => {
+            RateMemory::for_account(url, &credentials.public).map(|memory| (memory, url.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// What an earlier run learned of the limit; a damaged memory is said and
+/// ignored (this run's finding replaces it).
+fn recall(memory: &RateMemory) -> Option<Remembered> {
+    memory.recall(jiff::Timestamp::now()).unwrap_or_else(|e| {
+        eprintln!("tdrecon: warning: {e}");
+        None
+    })
+}
+
 /// Everything the in-flight rows share, aimed at the target.
 fn start_sender(
     opts: &RunOptions,
     sim: Option<&Sim>,
     credentials: &Credentials,
     journal: Option<journal::Journal>,
+    remembered: Option<Remembered>,
 ) -> Result<Sender, Fatal> {
     let base = match (&opts.target, sim) {
         (Target::Url(url), _) => url.clone(),
@@ -388,7 +420,10 @@ fn start_sender(
         journal,
         client,
         endpoint,
-        gate: Gate::new(opts.pacing, opts.max_pause),
+        gate: match remembered {
+            Some(remembered) => Gate::new(opts.pacing, opts.max_pause).starting_from(remembered.known),
+            None => Gate::new(opts.pacing, opts.max_pause),
+        },
         stop: Stop::default(),
         budget: RetryBudget::new(50, 20),
         reconcile: opts.reconcile,
