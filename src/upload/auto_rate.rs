@@ -2,16 +2,21 @@
 //!
 //! TrackDrive publishes no limit. The controller starts at a safe rate and
 //! doubles it every eighth of a second while the answers are healthy (slow
-//! start); the first 429 ends that and sets the rate just under what the server was
-//! accepting in the last second (the ceiling, as far as it has shown it);
-//! from then on it climbs back by a twentieth a tick to 97% of that
-//! ceiling, holds there for 20 seconds (each probe that finds the limit
-//! costs the whole job a `Retry-After` pause), then probes past it by half a
-//! percent a tick, and each 429 cuts it
-//! back the same way (at most once a second, so the 429s of one overshoot
-//! count once). A rise in 5xx answers cuts it too,
-//! and latency far above the best seen holds it. It never goes past
-//! `--max-rate`. Pure: time is passed in, so tests drive it.
+//! start); the first 429 ends that and sets the rate just under what the
+//! server was accepting in the last second (the ceiling, as far as it has
+//! shown it). From then on it climbs back by a twentieth a tick to 97% of
+//! that ceiling and holds there (each probe that finds the limit costs the
+//! whole job a `Retry-After` pause): 20 seconds, doubled each time a probe
+//! finds the same limit again, up to ten minutes. Past the hold it probes
+//! by half a percent a tick, and each 429 cuts it back the same way (at
+//! most once a second, so the 429s of one overshoot count once). A rise in
+//! 5xx answers cuts it too, and latency far above the best seen holds it.
+//! It never goes past `--max-rate`.
+//!
+//! What a run learned (`Known`) is kept by `rate_memory`; `resume` starts
+//! the next run from it, just under the ceiling and held, with neither the
+//! slow start nor the 429 that finding the limit costs. Pure: time is
+//! passed in, so tests drive it.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
