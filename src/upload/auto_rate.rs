@@ -192,6 +192,12 @@ impl AutoRate {
             self.healthy = self.healthy.min(ceiling);
             (accepted * 0.95).min(self.rate * 0.9)
         } else {
+            // Whatever the last second says, a rate answered 429 is not
+            // under the limit: the ceiling (and what is remembered of it)
+            // comes down to it at least.
+            let ceiling = self.ceiling.map_or(self.rate, |c| c.min(self.rate)).max(MIN);
+            self.ceiling = Some(ceiling);
+            self.healthy = self.healthy.min(ceiling);
             self.rate * 0.9
         };
         let rate = rate.max(MIN);
@@ -380,6 +386,23 @@ mod tests {
         // Not numbers: a fresh start.
         let odd = AutoRate::resume(1000.0, start, Known { ceiling: Some(f64::NAN), healthy: f64::INFINITY });
         assert_eq!((odd.rate(), odd.slow_start, odd.known()), (START, true, Known { ceiling: None, healthy: 0.0 }));
+    }
+
+    #[test]
+    fn a_rate_answered_429_is_never_remembered_as_under_the_limit() {
+        // A slow start's ceiling can be high (a fixed window's last second
+        // held the end of the window before); a 429 soon after the pause,
+        // with little accepted since, brings the ceiling down to the rate
+        // that met it, so the next run does not start over the limit.
+        let start = Instant::now();
+        let mut auto = AutoRate::resume(1000.0, start, Known { ceiling: Some(83.0), healthy: 0.0 });
+        let rate = auto.rate();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for ms in (0..200).step_by(10) {
+            auto.observe(at(ms), Answer::Accepted, Duration::from_millis(5));
+        }
+        assert_eq!(auto.observe(at(200), Answer::Throttled, Duration::ZERO), Some(rate * 0.9));
+        assert_eq!(auto.known().ceiling, Some(rate));
     }
 
     #[test]
