@@ -77,6 +77,8 @@ pub struct AutoRate {
     ceiling: Option<f64>,
     /// The highest rate a whole tick was sent at with healthy answers.
     healthy: f64,
+    /// The lowest rate answered 429 since the ceiling was last set.
+    throttled_at: Option<f64>,
     /// The highest rate used, and the first.
     pub reached: f64,
     pub start: f64,
@@ -110,6 +112,7 @@ impl AutoRate {
             hold: HOLD,
             ceiling: None,
             healthy: 0.0,
+            throttled_at: None,
             reached: rate,
             start: rate,
         }
@@ -141,7 +144,11 @@ impl AutoRate {
 
     /// What this run knows about the limit (including what it started from).
     pub fn known(&self) -> Known {
-        Known { ceiling: self.ceiling, healthy: self.healthy }
+        let ceiling = match (self.ceiling, self.throttled_at) {
+            (Some(c), Some(r)) => Some(c.min(r).max(MIN)),
+            (c, _) => c,
+        };
+        Known { ceiling, healthy: ceiling.map_or(self.healthy, |c| self.healthy.min(c)) }
     }
 
     pub fn rate(&self) -> f64 {
@@ -187,17 +194,17 @@ impl AutoRate {
             let same = self.ceiling.is_some_and(|c| (ceiling - c).abs() <= c * 0.05);
             self.hold = if same { (self.hold * 2).min(MAX_HOLD) } else { HOLD };
             self.ceiling = Some(ceiling);
+            self.throttled_at = None;
             // What was healthy for a tick can be past a fixed window's
             // allowance: never more than the limit found.
             self.healthy = self.healthy.min(ceiling);
             (accepted * 0.95).min(self.rate * 0.9)
         } else {
             // Whatever the last second says, a rate answered 429 is not
-            // under the limit: the ceiling (and what is remembered of it)
-            // comes down to it at least.
-            let ceiling = self.ceiling.map_or(self.rate, |c| c.min(self.rate)).max(MIN);
-            self.ceiling = Some(ceiling);
-            self.healthy = self.healthy.min(ceiling);
+            // under the limit: what the next run is told comes down to it.
+            // (This run climbs back towards the ceiling as before: lowering
+            // it here made first runs slower in benches/auto_rate.sh.)
+            self.throttled_at = Some(self.throttled_at.map_or(self.rate, |r| r.min(self.rate)));
             self.rate * 0.9
         };
         let rate = rate.max(MIN);
