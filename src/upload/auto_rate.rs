@@ -142,7 +142,9 @@ impl AutoRate {
         auto
     }
 
-    /// What this run knows about the limit (including what it started from).
+    /// What this run knows about the limit (including what it started
+    /// from). What was healthy for a tick can be past a fixed window's
+    /// allowance: it is never said to be more than the limit found.
     pub fn known(&self) -> Known {
         let ceiling = match (self.ceiling, self.throttled_at) {
             (Some(c), Some(r)) => Some(c.min(r).max(MIN)),
@@ -153,11 +155,6 @@ impl AutoRate {
 
     pub fn rate(&self) -> f64 {
         self.rate
-    }
-
-    /// `--max-rate`.
-    pub fn max(&self) -> f64 {
-        self.max
     }
 
     /// Takes one answer; returns the new rate when it changes.
@@ -195,9 +192,6 @@ impl AutoRate {
             self.hold = if same { (self.hold * 2).min(MAX_HOLD) } else { HOLD };
             self.ceiling = Some(ceiling);
             self.throttled_at = None;
-            // What was healthy for a tick can be past a fixed window's
-            // allowance: never more than the limit found.
-            self.healthy = self.healthy.min(ceiling);
             (accepted * 0.95).min(self.rate * 0.9)
         } else {
             // Whatever the last second says, a rate answered 429 is not

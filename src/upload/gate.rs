@@ -105,11 +105,21 @@ pub struct Gate {
 
 impl Gate {
     pub fn new(pacing: Pacing, max_pause: Duration) -> Gate {
+        Gate::starting_from(pacing, max_pause, None)
+    }
+
+    /// As `new`; with `--rate auto` and what an earlier run learned
+    /// (`rate_memory`), starts from that instead of from 10/s.
+    pub fn starting_from(pacing: Pacing, max_pause: Duration, known: Option<Known>) -> Gate {
         let (limiter, auto) = match pacing {
             Pacing::Off => (None, None),
             Pacing::Fixed { rate, burst } => (Some(Limiter::new(f64::from(rate.get()), Some(burst), 0)), None),
             Pacing::Auto { max } => {
-                let auto = AutoRate::new(f64::from(max.get()), std::time::Instant::now());
+                let (max, now) = (f64::from(max.get()), std::time::Instant::now());
+                let auto = match known {
+                    Some(known) => AutoRate::resume(max, now, known),
+                    None => AutoRate::new(max, now),
+                };
                 (Some(Limiter::new(auto.rate(), Some(NonZeroU32::MIN), 0)), Some(Mutex::new(auto)))
             }
         };
@@ -121,18 +131,6 @@ impl Gate {
             throttled: AtomicU64::new(0),
             pauses: AtomicU64::new(0),
         }
-    }
-
-    /// With `--rate auto`, starts from what an earlier run learned
-    /// (`rate_memory`) instead of from 10/s.
-    pub fn starting_from(mut self, known: Known) -> Gate {
-        if let Some(auto) = &mut self.auto {
-            let max = auto.get_mut().unwrap_or_else(|p| p.into_inner()).max();
-            let resumed = AutoRate::resume(max, std::time::Instant::now(), known);
-            self.limiter = Mutex::new(Some(Limiter::new(resumed.rate(), Some(NonZeroU32::MIN), 0)));
-            *auto = Mutex::new(resumed);
-        }
-        self
     }
 
     /// Waits until an attempt may be sent.

@@ -29,6 +29,8 @@ const VERSION: u32 = 1;
 #[derive(Debug, Clone)]
 pub struct RateMemory {
     path: PathBuf,
+    /// The base URL, written into the file for a person reading it.
+    target: String,
 }
 
 /// What an earlier run left.
@@ -71,7 +73,7 @@ impl RateMemory {
         hash.update(public_key.as_bytes());
         let digest = hash.finalize();
         let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        RateMemory { path: dir.join(format!("rate-{name}.json")) }
+        RateMemory { path: dir.join(format!("rate-{name}.json")), target: base_url.to_string() }
     }
 
     pub fn path(&self) -> &Path {
@@ -105,12 +107,12 @@ impl RateMemory {
 
     /// Keeps what this run knows, replacing the file whole (written beside
     /// it, then renamed: a run killed meanwhile leaves the old one).
-    pub fn keep(&self, base_url: &str, known: Known, now: Timestamp) -> io::Result<()> {
+    pub fn keep(&self, known: Known, now: Timestamp) -> io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let record = Record {
             version: VERSION,
-            target: base_url.to_string(),
+            target: self.target.clone(),
             ceiling: known.ceiling.map(round),
             healthy: round(known.healthy),
             at: now,
@@ -152,7 +154,7 @@ mod tests {
         let now: Timestamp = "2026-11-28T02:00:00Z".parse().unwrap();
         let acme = RateMemory::in_dir(dir.path(), "https://acme.trackdrive.com/", "pub-1");
         assert_eq!(acme.recall(now).unwrap(), None, "nothing kept yet");
-        acme.keep("https://acme.trackdrive.com/", known(Some(300.04), 291.0), now).unwrap();
+        acme.keep(known(Some(300.04), 291.0), now).unwrap();
         let back = acme.recall(now + jiff::SignedDuration::from_hours(24)).unwrap().unwrap();
         assert_eq!(back, Remembered { known: known(Some(300.0), 291.0), at: now });
         // The same account without the trailing slash is the same memory;
@@ -171,7 +173,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let then: Timestamp = "2026-10-01T02:00:00Z".parse().unwrap();
         let memory = RateMemory::in_dir(dir.path(), "https://acme.trackdrive.com", "pub");
-        memory.keep("https://acme.trackdrive.com", known(None, 40.0), then).unwrap();
+        memory.keep(known(None, 40.0), then).unwrap();
         let later = |days: i64| then + jiff::SignedDuration::from_hours(24 * days);
         assert!(memory.recall(later(29)).unwrap().is_some());
         assert_eq!(memory.recall(later(31)).unwrap(), None, "a month old: found again");

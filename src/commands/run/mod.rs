@@ -256,7 +256,7 @@ async fn job(
     // The locks live as long as this function: the whole run.
     let JournalPlan { journal, replay, path: journal_path, locks: _locks, input_sha256 } = plan;
     let memory = rate_memory(&opts, &credentials);
-    let remembered = memory.as_ref().and_then(|(memory, _)| recall(memory));
+    let remembered = memory.as_ref().and_then(recall);
     let sender = Arc::new(start_sender(&opts, sim.as_ref(), &credentials, journal, remembered)?);
     if validator.schema().uses_names() {
         let directory = lookup::fetch_directory(&sender).await.map_err(|e| {
@@ -303,8 +303,8 @@ async fn job(
     summary.window_pages = window_pages;
     summary.rate_start = sender.gate.auto_start();
     summary.rate_remembered = remembered.map(|r| r.at.to_string());
-    if let (Some((memory, base)), Some(known)) = (&memory, sender.gate.auto_known())
-        && let Err(e) = memory.keep(base, known, jiff::Timestamp::now())
+    if let (Some(memory), Some(known)) = (&memory, sender.gate.auto_known())
+        && let Err(e) = memory.keep(known, jiff::Timestamp::now())
     {
         eprintln!("tdrecon: warning: cannot keep the rate limit found in {}: {e}", memory.path().display());
     }
@@ -379,13 +379,11 @@ fn call_time_range(opts: &RunOptions) -> Result<Option<(i64, i64)>, Fatal> {
 }
 
 /// With `--rate auto` against a real target, where what it learns of the
-/// account's limit is kept for the next run (and the base URL it is for).
-/// Not for the sandbox (a new server each time) or a dry run (nothing sent).
-fn rate_memory(opts: &RunOptions, credentials: &Credentials) -> Option<(RateMemory, String)> {
+/// account's limit is kept for the next run. Not for the sandbox (a new
+/// server each time) or a dry run (nothing sent).
+fn rate_memory(opts: &RunOptions, credentials: &Credentials) -> Option<RateMemory> {
     match (&opts.target, opts.pacing) {
-        (Target::Url(url), Pacing::Auto { .. }) if !opts.dry_run => {
-            RateMemory::for_account(url, &credentials.public).map(|memory| (memory, url.clone()))
-        }
+        (Target::Url(url), Pacing::Auto { .. }) if !opts.dry_run => RateMemory::for_account(url, &credentials.public),
         _ => None,
     }
 }
@@ -420,10 +418,7 @@ fn start_sender(
         journal,
         client,
         endpoint,
-        gate: match remembered {
-            Some(remembered) => Gate::new(opts.pacing, opts.max_pause).starting_from(remembered.known),
-            None => Gate::new(opts.pacing, opts.max_pause),
-        },
+        gate: Gate::starting_from(opts.pacing, opts.max_pause, remembered.map(|r| r.known)),
         stop: Stop::default(),
         budget: RetryBudget::new(50, 20),
         reconcile: opts.reconcile,
