@@ -18,6 +18,8 @@
 /// Leaves: used everywhere, depending on nothing of ours.
 pub mod exit;
 
+pub mod console;
+pub mod signals;
 pub mod splitmix;
 
 /// Reading and checking the file: pure parsing, no network.

@@ -128,7 +128,7 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
             crate::outputs::tally::count(calls as u64, "call", "calls"),
             sim.base_url()
         );
-        wait_for_signal().await;
+        crate::signals::wait_for_signal().await;
         sim.stop();
         if let Some(path) = &opts.dump_state {
             let json = serde_json::to_vec_pretty(&sim.state.state_json()).expect("state is plain JSON");
@@ -147,28 +147,4 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.push(format!(".{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
-}
-
-/// Ctrl-C, SIGTERM, or SIGHUP (the terminal was closed): each means stop.
-pub async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
-            (Ok(mut term), Ok(mut hup)) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                    _ = hup.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -202,6 +202,41 @@ impl CallUpdate {
         }
     }
 
+    /// An update read back from its wire body (`body`), as the journal keeps
+    /// it; `None` for a key or value `body` never writes.
+    pub fn from_body(call: CallRef, body: &Map<String, Value>) -> Option<CallUpdate> {
+        let mut u = CallUpdate::new(call);
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        let money = |v: &Value| v.as_str().and_then(|s| Decimal::from_str_exact(s).ok());
+        for (key, value) in body {
+            match key.as_str() {
+                "revenue" => u.revenue = Some(Amount::Set(money(value)?)),
+                "add_revenue" => u.revenue = Some(Amount::Add(money(value)?)),
+                "payout" => u.payout = Some(Amount::Set(money(value)?)),
+                "add_payout" => u.payout = Some(Amount::Add(money(value)?)),
+                "buyer_converted" => u.buyer_converted = Some(value.as_bool()?),
+                "offer_converted" => u.offer_converted = Some(value.as_bool()?),
+                "manual_transcribe" => u.manual_transcribe = Some(value.as_bool()?),
+                "trackdrive_buyer_id" => u.trackdrive_buyer_id = Some(text(value)?),
+                "trackdrive_traffic_source_id" => u.trackdrive_traffic_source_id = Some(text(value)?),
+                "call_disposition_id" => u.call_disposition_id = Some(text(value)?),
+                "agent_call_disposition_notes" => u.agent_call_disposition_notes = Some(text(value)?),
+                "contact_field_type" => u.contact_field_type = Some(text(value)?),
+                "fire_outgoing_webhook_ids" => {
+                    u.fire_outgoing_webhook_ids =
+                        Some(value.as_array()?.iter().map(Value::as_u64).collect::<Option<_>>()?)
+                }
+                "post_call_tokens" => {
+                    for (name, v) in value.as_object()? {
+                        u.post_call_tokens.insert(name, v.as_str()?);
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(u)
+    }
+
     /// The body serialised, as sent on the wire: written straight from the
     /// update (this runs once per row sent), keys in alphabetical order.
     pub fn body_bytes(&self) -> Vec<u8> {
@@ -346,6 +381,27 @@ mod tests {
                 + r#""post_call_tokens":{"a":"2","zip":"1"},"trackdrive_buyer_id":"7","#
                 + r#""trackdrive_traffic_source_id":"8"}"#
         );
+    }
+
+    #[test]
+    fn an_update_reads_back_from_its_body() {
+        let u = CallUpdate {
+            revenue: Some(Amount::Add(dec("-1.5"))),
+            payout: Some(Amount::Set(dec("2"))),
+            buyer_converted: Some(true),
+            manual_transcribe: Some(false),
+            call_disposition_id: Some(String::new()),
+            agent_call_disposition_notes: Some("a \"b\"".into()),
+            fire_outgoing_webhook_ids: Some(vec![3, 4]),
+            post_call_tokens: Tokens::from_iter([("zip", "1"), ("a", "2")]),
+            ..update()
+        };
+        assert_eq!(CallUpdate::from_body(u.call, &u.body()), Some(u.clone()));
+        assert_eq!(CallUpdate::from_body(u.call, &update().body()), Some(update()));
+        let odd: Map<String, Value> = serde_json::from_str(r#"{"revenue": 5}"#).unwrap();
+        assert_eq!(CallUpdate::from_body(u.call, &odd), None, "amounts are written as strings");
+        let unknown: Map<String, Value> = serde_json::from_str(r#"{"nope": "1"}"#).unwrap();
+        assert_eq!(CallUpdate::from_body(u.call, &unknown), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The write-ahead journal: what makes a run safe to stop at any moment.
 //!
 //! Before a row's first request is sent, its intent (`I,line`) is on disk;
-//! after its response, its outcome (`O,line,<results columns>`). A run that
-//! ends writes `E`. On `--resume`, a row with an outcome is done (unless it
+//! after its response, its outcome (`O,line,status,http status,<the typed
+//! outcome as JSON>`: `RowOutcome::to_record`, a layout this journal's
+//! version pins, not results.csv's). A run that ends writes `E`. On `--resume`, a row with an outcome is done (unless it
 //! was `failed` or `not_sent`, which are safe to send again); a row with an
 //! intent and no outcome may have been applied, so it is resent only if its
 //! fields are safe to send twice.
@@ -36,12 +37,13 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::outputs::outcome::Status;
+use crate::outputs::outcome::{RowOutcome, Status};
 
 const MAGIC: &str = "#tdrecon-journal";
 /// Version 1 was CSV records ending in a `.` field; a torn quoted field
-/// could swallow the records after it.
-const VERSION: &str = "2";
+/// could swallow the records after it. Version 2 kept results.csv's columns
+/// as an outcome, a layout it did not own.
+const VERSION: &str = "3";
 /// The shortest time between two syncs…
 const SYNC_INTERVAL: Duration = Duration::from_millis(5);
 /// …unless this many intents are waiting for one.
@@ -189,10 +191,11 @@ impl Journal {
     /// Records a row's outcome: written at once, made durable by the next
     /// sync (the next intent's, or the last). A crash before then leaves the
     /// row in doubt, which a resume treats as possibly sent, the safe side.
-    /// `fields` is the row's results row (`results::fields`).
-    pub async fn outcome(&self, fields: &[String]) -> io::Result<()> {
-        let mut bytes = Vec::with_capacity(256);
-        record(&mut bytes, std::iter::once("O").chain(fields.iter().map(String::as_str)));
+    pub fn outcome(&self, outcome: &RowOutcome) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(512);
+        let http = outcome.exchange.http_status.map(|s| s.to_string()).unwrap_or_default();
+        let line = outcome.line.to_string();
+        record(&mut bytes, ["O", &line, outcome.status.as_str(), &http, &outcome.to_record()]);
         self.shared.append(&bytes)
     }
 
@@ -475,7 +478,7 @@ impl Replay {
                 let Some(l) = line() else { return };
                 self.in_doubt.remove(l);
                 self.before.remove(&l);
-                let status = outcome_field(fields, "status").and_then(Status::parse);
+                let status = fields.get(2).and_then(|s| Status::parse(s));
                 if status == Some(Status::Unknown) {
                     self.unknown.insert(l);
                 } else {
@@ -574,24 +577,22 @@ pub fn replay(path: &Path) -> Result<Replay, JournalError> {
     Ok(replay)
 }
 
-/// A field of an outcome record (`O` and then the results row's fields).
-fn outcome_field<'a>(fields: &'a [String], name: &str) -> Option<&'a str> {
-    fields.get(crate::outputs::results::column(name) + 1).map(String::as_str)
-}
-
 /// An outcome record whose row is finished (`Status::is_final`). `failed`
 /// and `not_sent` rows were not applied, or are safe to resend; so is a row
 /// the API refused for the keys (401/403, which stop the job): it was never
 /// looked at, and a resume with keys that work sends it.
 fn is_final(fields: &[String]) -> bool {
-    let refused_keys = matches!(outcome_field(fields, "http_status"), Some("401" | "403"));
-    !refused_keys && outcome_field(fields, "status").and_then(Status::parse).is_some_and(Status::is_final)
+    let refused_keys = matches!(fields.get(3).map(String::as_str), Some("401" | "403"));
+    !refused_keys && fields.get(2).and_then(|s| Status::parse(s)).is_some_and(Status::is_final)
 }
 
-/// Copies, as results rows, the last outcome of every row `replay` counts
-/// as done, to `write`.
-pub fn copy_done(path: &Path, replay: &Replay, mut write: impl FnMut(&[String]) -> io::Result<()>) -> io::Result<()> {
-    let columns = crate::outputs::results::header().len();
+/// Hands the last outcome of every row `replay` counts as done to `each`,
+/// in the order they were recorded.
+pub fn done_outcomes(
+    path: &Path,
+    replay: &Replay,
+    mut each: impl FnMut(RowOutcome) -> io::Result<()>,
+) -> io::Result<()> {
     let mut seen: HashMap<u64, u32> = HashMap::new();
     records(path, |fields| {
         let Some(line) = outcome_line(fields, replay) else { return Ok(()) };
@@ -603,7 +604,10 @@ pub fn copy_done(path: &Path, replay: &Replay, mut write: impl FnMut(&[String]) 
                 return Ok(());
             }
         }
-        write(&fields[1..fields.len().min(columns + 1)])
+        let outcome = fields.get(4).and_then(|r| RowOutcome::from_record(r)).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("the outcome of line {line} cannot be read back"))
+        })?;
+        each(outcome)
     })
     .map(|_| ())
     .map_err(io::Error::other)
@@ -620,7 +624,6 @@ mod tests {
     use super::*;
     use crate::input::values::CallRef;
     use crate::outputs::outcome::RowOutcome;
-    use crate::outputs::results::fields;
     use proptest::prelude::*;
 
     proptest! {
@@ -662,10 +665,10 @@ mod tests {
         j.intent(5, 1_005, Some(r#"{"revenue":"1.00","note":"a, \"b\""}"#)).await.unwrap();
         let mut ok = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         ok.error = "multi\nline, \"quoted\"".into();
-        j.outcome(&fields(&ok)).await.unwrap();
-        j.outcome(&fields(&RowOutcome::new(3, CallRef::Id(2), Status::Failed))).await.unwrap();
-        j.outcome(&fields(&RowOutcome::new(4, CallRef::Id(3), Status::Unknown))).await.unwrap();
-        j.outcome(&fields(&RowOutcome::new(6, CallRef::Id(4), Status::NotSent))).await.unwrap();
+        j.outcome(&ok).unwrap();
+        j.outcome(&RowOutcome::new(3, CallRef::Id(2), Status::Failed)).unwrap();
+        j.outcome(&RowOutcome::new(4, CallRef::Id(3), Status::Unknown)).unwrap();
+        j.outcome(&RowOutcome::new(6, CallRef::Id(4), Status::NotSent)).unwrap();
         j.finish(false).unwrap();
 
         let r = replay(&path).unwrap();
@@ -683,14 +686,13 @@ mod tests {
         assert!(r.unknown.contains(4) && r.unknown.len() == 1);
 
         let mut copied = Vec::new();
-        copy_done(&path, &r, |f| {
-            copied.push(f.to_vec());
+        done_outcomes(&path, &r, |o| {
+            copied.push(o);
             Ok(())
         })
         .unwrap();
         assert_eq!(copied.len(), 2);
-        assert_eq!(copied[0][6], "multi\nline, \"quoted\"");
-        assert_eq!(copied[0].len(), crate::outputs::results::header().len());
+        assert_eq!(copied[0], ok, "an outcome comes back whole");
 
         let j = Journal::append(&path, r.whole_len, false).unwrap();
         j.finish(true).unwrap();
@@ -703,7 +705,7 @@ mod tests {
         let path = dir.path().join("x.journal");
         let j = Journal::create(&path, &binding(), false).unwrap();
         j.intent(7, 50, None).await.unwrap();
-        j.outcome(&fields(&RowOutcome::new(7, CallRef::Id(1), Status::Unknown))).await.unwrap();
+        j.outcome(&RowOutcome::new(7, CallRef::Id(1), Status::Unknown)).unwrap();
         j.finish(false).unwrap();
         let mut r = replay(&path).unwrap();
         r.reopen_unknown();
@@ -711,17 +713,17 @@ mod tests {
         assert_eq!(r.intent_at.get(&7), Some(&50));
         let j = Journal::append(&path, r.whole_len, false).unwrap();
         j.intent(7, 90, None).await.unwrap();
-        j.outcome(&fields(&RowOutcome::new(7, CallRef::Id(1), Status::Ok))).await.unwrap();
+        j.outcome(&RowOutcome::new(7, CallRef::Id(1), Status::Ok)).unwrap();
         j.finish(true).unwrap();
         let r = replay(&path).unwrap();
         assert!(r.done.contains(7) && r.unknown.is_empty() && r.intent_at.is_empty());
         let mut copied = Vec::new();
-        copy_done(&path, &r, |f| {
-            copied.push(f[2].clone());
+        done_outcomes(&path, &r, |o| {
+            copied.push(o.status);
             Ok(())
         })
         .unwrap();
-        assert_eq!(copied, ["ok"]);
+        assert_eq!(copied, [Status::Ok]);
     }
 
     /// A journal as the run left it, cut at every byte offset of its last
@@ -736,9 +738,9 @@ mod tests {
         let mut ok = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         ok.error = "a \"quoted, multi\nline\" error\twith a tab\\".into();
         j.intent(2, 10, Some("{\"notes\":\"x\ny\"}")).await.unwrap();
-        j.outcome(&fields(&ok)).await.unwrap();
+        j.outcome(&ok).unwrap();
         j.intent(3, 11, Some("{\"notes\":\"open \\\" quote\"}")).await.unwrap();
-        j.outcome(&fields(&RowOutcome::new(3, CallRef::Id(2), Status::Unknown))).await.unwrap();
+        j.outcome(&RowOutcome::new(3, CallRef::Id(2), Status::Unknown)).unwrap();
         j.finish(false).unwrap();
         let bytes = std::fs::read(&full).unwrap();
         let header_len = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
@@ -758,7 +760,7 @@ mod tests {
             // reads back, whatever was torn before it.
             let j = Journal::append(&path, r.whole_len, false).unwrap();
             j.intent(9, 12, Some("{}")).await.unwrap();
-            j.outcome(&fields(&RowOutcome::new(9, CallRef::Id(3), Status::Ok))).await.unwrap();
+            j.outcome(&RowOutcome::new(9, CallRef::Id(3), Status::Ok)).unwrap();
             j.finish(true).unwrap();
             let after = replay(&path).unwrap();
             assert!(after.done.contains(9) && after.ended, "cut at {cut}: records appended after a torn one are lost");

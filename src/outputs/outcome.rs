@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 use crate::reconcile::Snapshot;
@@ -70,18 +72,27 @@ impl fmt::Display for Status {
 /// call JSON the API sends; the summary counts rows by it.
 pub const NOT_UNDERSTOOD: &str = "warning: response not understood";
 
+/// What the requests of one row (or one list page) have cost so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Exchange {
+    /// Requests sent (reads included).
+    pub attempts: u32,
+    /// Of those, the updates.
+    pub writes: u32,
+    /// The last request's round trip, and its HTTP status.
+    pub latency: Option<Duration>,
+    pub http_status: Option<u16>,
+    /// Why the last attempt was retried (kept if the row ends unsent).
+    pub retried_for: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowOutcome {
     pub line: u64,
     pub call: CallRef,
     pub status: Status,
-    pub http_status: Option<u16>,
-    /// Requests sent for this row (reads included).
-    pub attempts: u32,
-    /// Of those, the updates (reads excluded).
-    pub writes: u32,
-    /// The last request's round trip.
-    pub latency: Option<Duration>,
+    /// The row's requests: how many, the last one's status and latency.
+    pub exchange: Exchange,
     pub error: String,
     /// The row as validated: which fields it touches.
     pub update: Option<CallUpdate>,
@@ -106,10 +117,7 @@ impl RowOutcome {
             line,
             call,
             status,
-            http_status: None,
-            attempts: 0,
-            writes: 0,
-            latency: None,
+            exchange: Exchange::default(),
             error: String::new(),
             update: None,
             sent: None,
@@ -122,6 +130,83 @@ impl RowOutcome {
     }
 }
 
+impl RowOutcome {
+    /// The outcome as the journal records it, one JSON object: everything a
+    /// resume replays into results.csv and the summary. Its layout is the
+    /// journal's (pinned by the journal's version), not results.csv's.
+    pub fn to_record(&self) -> String {
+        let update = |u: &CallUpdate| {
+            let mut body = u.body();
+            let extras = [
+                ("#label", u.buyer_label.clone().map(Value::from)),
+                ("#call_time", u.call_time.map(Value::from)),
+                ("#caller", u.caller_number.clone().map(Value::from)),
+            ];
+            body.extend(extras.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))));
+            Value::Object(body)
+        };
+        json!({
+            "line": self.line,
+            "call": self.call.to_string(),
+            "status": self.status.as_str(),
+            "http_status": self.exchange.http_status,
+            "attempts": self.exchange.attempts,
+            "writes": self.exchange.writes,
+            "latency_ms": self.exchange.latency.map(|l| l.as_millis() as u64),
+            "error": self.error,
+            "update": self.update.as_ref().map(update),
+            "sent": self.sent.as_ref().map(update),
+            "before": self.before.as_ref().map(Snapshot::to_json),
+            "after": self.after.as_ref().map(Snapshot::to_json),
+            "request_body": self.request_body,
+            "intent_at": self.intent_at,
+        })
+        .to_string()
+    }
+
+    /// Reads back what `to_record` wrote; `None` for anything else.
+    pub fn from_record(text: &str) -> Option<RowOutcome> {
+        let Value::Object(r) = serde_json::from_str::<Value>(text).ok()? else { return None };
+        let call = CallRef::parse(r.get("call")?.as_str()?).ok()?;
+        let number = |k: &str| r.get(k).and_then(Value::as_u64);
+        let update = |k: &str| -> Option<Option<CallUpdate>> {
+            match r.get(k) {
+                None | Some(Value::Null) => Some(None),
+                Some(Value::Object(body)) => {
+                    let mut body = body.clone();
+                    let label = body.remove("#label").and_then(|v| v.as_str().map(String::from));
+                    let call_time = body.remove("#call_time").and_then(|v| v.as_i64());
+                    let caller = body.remove("#caller").and_then(|v| v.as_str().map(String::from));
+                    let mut u = CallUpdate::from_body(call, &body)?;
+                    (u.buyer_label, u.call_time, u.caller_number) = (label, call_time, caller);
+                    Some(Some(u))
+                }
+                Some(_) => None,
+            }
+        };
+        let snapshot = |k: &str| match r.get(k) {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => Snapshot::parse(&v.to_string()).map(Some),
+        };
+        let mut out = RowOutcome::new(number("line")?, call, Status::parse(r.get("status")?.as_str()?)?);
+        out.exchange = Exchange {
+            attempts: u32::try_from(number("attempts")?).ok()?,
+            writes: u32::try_from(number("writes")?).ok()?,
+            latency: number("latency_ms").map(Duration::from_millis),
+            http_status: number("http_status").and_then(|s| u16::try_from(s).ok()),
+            retried_for: String::new(),
+        };
+        out.error = r.get("error")?.as_str()?.to_string();
+        out.update = update("update")?;
+        out.sent = update("sent")?;
+        out.before = snapshot("before")?;
+        out.after = snapshot("after")?;
+        out.request_body = r.get("request_body").and_then(Value::as_str).map(String::from);
+        out.intent_at = number("intent_at");
+        Some(out)
+    }
+}
+
 /// Why the job stopped admitting rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
@@ -129,4 +214,38 @@ pub enum StopReason {
     Aborted(String),
     /// Ctrl-C or SIGTERM: exit 130.
     Interrupted,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::update::{Amount, Tokens};
+
+    #[test]
+    fn an_outcome_reads_back_from_its_record() {
+        let mut update = CallUpdate::new(CallRef::Id(7));
+        update.revenue = Some(Amount::Add("-2.50".parse().unwrap()));
+        update.post_call_tokens = Tokens::from_iter([("zip", "9")]);
+        update.buyer_label = Some("Acme, \"Inc\"".into());
+        update.call_time = Some(1_700_000_000_000);
+        update.caller_number = Some("+17195550106".into());
+        let mut out = RowOutcome::new(12, CallRef::Id(7), Status::Unknown);
+        out.exchange = Exchange {
+            attempts: 3,
+            writes: 2,
+            latency: Some(Duration::from_millis(41)),
+            http_status: Some(503),
+            retried_for: String::new(),
+        };
+        out.error = "server error 503;\nmulti\tline".into();
+        out.sent = Some(update.clone());
+        out.update = Some(update);
+        out.before = Snapshot::parse(r#"{"revenue":"10.00","payout":"1.00","post_call_tokens":{"zip":"1"}}"#);
+        out.intent_at = Some(1_700_000_000_123);
+        assert_eq!(RowOutcome::from_record(&out.to_record()), Some(out));
+        let bare = RowOutcome::new(3, CallRef::Uuid(9), Status::NotSent);
+        assert_eq!(RowOutcome::from_record(&bare.to_record()), Some(bare));
+        assert_eq!(RowOutcome::from_record("{}"), None);
+        assert_eq!(RowOutcome::from_record("not json"), None);
+    }
 }

@@ -100,9 +100,9 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
         o.line.to_string(),
         o.call.to_string(),
         o.status.as_str().to_string(),
-        opt(o.http_status.map(|s| s.to_string())),
-        o.attempts.to_string(),
-        opt(o.latency.map(|l| l.as_millis().to_string())),
+        opt(o.exchange.http_status.map(|s| s.to_string())),
+        o.exchange.attempts.to_string(),
+        opt(o.exchange.latency.map(|l| l.as_millis().to_string())),
         neutralise(&o.error).into_owned(),
     ]);
     for i in 0..REPORTED.len() {
@@ -142,9 +142,9 @@ impl<W: Write> ResultsWriter<W> {
         Ok(ResultsWriter { csv })
     }
 
-    /// Writes a row in results form (from `fields`, or copied from the journal).
-    pub fn write_fields(&mut self, fields: &[String]) -> csv::Result<()> {
-        self.csv.write_record(fields)
+    /// Writes one row's outcome.
+    pub fn write(&mut self, outcome: &RowOutcome) -> csv::Result<()> {
+        self.csv.write_record(fields(outcome))
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {
@@ -167,14 +167,14 @@ mod tests {
     fn rows() {
         let mut w = ResultsWriter::new(Vec::new()).unwrap();
         let mut o = RowOutcome::new(12, CallRef::Id(100000001), Status::Ok);
-        o.http_status = Some(200);
-        o.attempts = 2;
-        o.latency = Some(Duration::from_millis(41));
+        o.exchange.http_status = Some(200);
+        o.exchange.attempts = 2;
+        o.exchange.latency = Some(Duration::from_millis(41));
         o.after = Snapshot::parse(r#"{"call":{"revenue":"12.50","payout":"-1.00","buyer_converted":true}}"#);
-        w.write_fields(&fields(&o)).unwrap();
+        w.write(&o).unwrap();
         let mut r = RowOutcome::new(13, CallRef::Id(5), Status::Rejected);
         r.error = "=422: {\"errors\":{}}".into();
-        w.write_fields(&fields(&r)).unwrap();
+        w.write(&r).unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("line,id,status,http_status,attempts,latency_ms,error,revenue_before,revenue_after,payout_before,payout_after,buyer_converted_before"));

@@ -12,8 +12,8 @@ use crate::outputs::outcome::{NOT_UNDERSTOOD, StopReason};
 use crate::outputs::tally::{Tally, count, line};
 use rust_decimal::Decimal;
 
-use crate::outputs::outcome::Status;
-use crate::outputs::results;
+use crate::outputs::outcome::{RowOutcome, Status};
+use crate::reconcile::Snapshot;
 
 /// The most `unknown` rows listed by name in the summary.
 const UNKNOWN_LISTED: usize = 50;
@@ -122,51 +122,46 @@ impl Totals {
         })
     }
 
-    /// The amounts of one results row, when its call was read before.
-    fn from_fields(fields: &[String]) -> Option<Totals> {
-        let cell = |name: &str| fields.get(results::column(name)).filter(|c| !c.is_empty());
-        let amount = |name: &str| cell(name).and_then(|c| Decimal::from_str_exact(c.trim_start_matches('\'')).ok());
-        let revenue_before = amount("revenue_before")?;
-        let payout_before = amount("payout_before")?;
+    /// The amounts of one row, when its call was read before.
+    fn of(o: &RowOutcome) -> Option<Totals> {
+        let before = o.before.as_ref()?;
+        let (revenue_before, payout_before) = (before.revenue?, before.payout?);
+        let after = o.after.as_ref();
         Some(Totals {
             rows: 1,
             revenue_before,
             // Not applied (or not known): the call still holds what it held.
-            revenue_after: amount("revenue_after").unwrap_or(revenue_before),
+            revenue_after: after.and_then(|a| a.revenue).unwrap_or(revenue_before),
             payout_before,
-            payout_after: amount("payout_after").unwrap_or(payout_before),
+            payout_after: after.and_then(|a| a.payout).unwrap_or(payout_before),
         })
     }
 }
 
 impl RunSummary {
-    /// Counts one results row (of this run, or copied from an earlier one).
-    pub fn record_fields(&mut self, fields: &[String]) {
-        let Some(status) = fields.get(2).and_then(|s| Status::parse(s)) else { return };
-        *self.statuses.entry(status).or_default() += 1;
-        if status != Status::NotSent {
+    /// Counts one row's outcome (of this run, or replayed from an earlier one).
+    pub fn record(&mut self, o: &RowOutcome) {
+        *self.statuses.entry(o.status).or_default() += 1;
+        if o.status != Status::NotSent {
             self.processed += 1;
         }
-        if fields.get(4).and_then(|a| a.parse::<u64>().ok()).is_some_and(|a| a > 0) {
+        if o.exchange.attempts > 0 {
             self.sent += 1;
         }
-        if fields.get(results::column("error")).is_some_and(|e| e.starts_with(NOT_UNDERSTOOD)) {
+        if o.error.starts_with(NOT_UNDERSTOOD) {
             self.not_understood += 1;
         }
-        self.requests += fields.get(4).and_then(|a| a.parse::<u64>().ok()).unwrap_or(0);
-        if status == Status::Unknown {
-            let line = fields.first().and_then(|l| l.parse().ok()).unwrap_or(0);
-            self.unknown.push((line, fields.get(1).cloned().unwrap_or_default()));
+        self.requests += u64::from(o.exchange.attempts);
+        if o.status == Status::Unknown {
+            self.unknown.push((o.line, o.call.to_string()));
         }
-        if let Some(t) = Totals::from_fields(fields) {
+        if let Some(t) = Totals::of(o) {
             self.totals.add(&t);
             // The report's own Buyer column names the buyer best; else its id.
-            let buyer = ["buyer_label", "trackdrive_buyer_id_after", "trackdrive_buyer_id_before"]
-                .iter()
-                .filter_map(|name| fields.get(results::column(name)))
-                .find(|c| !c.is_empty());
-            if let Some(buyer) = buyer {
-                self.by_buyer.entry(buyer.clone()).or_default().add(&t);
+            let label = o.update.as_ref().and_then(|u| u.buyer_label.clone());
+            let id = |s: &Option<Snapshot>| s.as_ref().and_then(|s| s.trackdrive_buyer_id.clone());
+            if let Some(buyer) = label.filter(|l| !l.is_empty()).or_else(|| id(&o.after)).or_else(|| id(&o.before)) {
+                self.by_buyer.entry(buyer).or_default().add(&t);
             }
         }
     }
@@ -385,8 +380,6 @@ impl RunSummary {
 mod tests {
     use super::*;
     use crate::input::values::CallRef;
-    use crate::outputs::outcome::RowOutcome;
-    use crate::reconcile::Snapshot;
 
     #[test]
     fn totals_per_buyer() {
@@ -394,10 +387,10 @@ mod tests {
         let mut o = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         o.before = Snapshot::parse(r#"{"revenue":"10.00","payout":"1.00","trackdrive_buyer_id":"7"}"#);
         o.after = Snapshot::parse(r#"{"revenue":"12.50","payout":"1.00","trackdrive_buyer_id":"7"}"#);
-        s.record_fields(&results::fields(&o));
+        s.record(&o);
         let mut r = RowOutcome::new(3, CallRef::Id(2), Status::Rejected);
         r.before = Snapshot::parse(r#"{"revenue":"5.00","payout":"0.00"}"#);
-        s.record_fields(&results::fields(&r));
+        s.record(&r);
         assert_eq!(s.totals.rows, 2);
         assert_eq!(
             (s.totals.revenue_before.to_string(), s.totals.revenue_after.to_string()),
@@ -407,18 +400,18 @@ mod tests {
         assert!(s.render().contains("revenue 15.00 -> 17.50 (+2.50)"), "{}", s.render());
     }
 
-    fn row(line: u64, id: u64, status: Status) -> Vec<String> {
-        results::fields(&RowOutcome::new(line, CallRef::Id(id), status))
+    fn row(line: u64, id: u64, status: Status) -> RowOutcome {
+        RowOutcome::new(line, CallRef::Id(id), status)
     }
 
     #[test]
     fn exit_codes() {
         let mut s = RunSummary::default();
         assert_eq!(s.exit(), Exit::Ok);
-        s.record_fields(&row(2, 1, Status::Ok));
-        s.record_fields(&row(4, 3, Status::Unchanged));
+        s.record(&row(2, 1, Status::Ok));
+        s.record(&row(4, 3, Status::Unchanged));
         assert_eq!(s.exit(), Exit::Ok);
-        s.record_fields(&row(3, 2, Status::Unknown));
+        s.record(&row(3, 2, Status::Unknown));
         assert_eq!(s.exit(), Exit::SomeRowsFailed);
         assert_eq!(s.unknown, [(3, "2".to_string())]);
         s.stop = Some(StopReason::Aborted("x".into()));
@@ -436,7 +429,7 @@ mod tests {
         let mut o = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         o.before = Snapshot::parse(r#"{"revenue":"10.00","payout":"1.00"}"#);
         o.after = Snapshot::parse(r#"{"revenue":"15.00","payout":"1.00"}"#);
-        s.record_fields(&results::fields(&o));
+        s.record(&o);
         let d = |v: &str| v.parse::<Decimal>().unwrap();
         let agreeing =
             Control { revenue_before: d("100"), revenue_after: d("105"), payout_before: d("9"), payout_after: d("9") };

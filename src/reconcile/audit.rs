@@ -9,24 +9,12 @@
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
+use super::Evidence;
 use crate::input::update::CallUpdate;
 
 /// How far an audit entry's time may lie before the intent's and still be
 /// the row's: the server's clock and this machine's may disagree by this much.
 pub const CLOCK_SKEW_MS: u64 = 120_000;
-
-/// What the audit log says about a row that may have been applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Evidence {
-    /// This many matching entries after the intent (more than one: applied
-    /// more than once, before tdrecon could tell).
-    Applied(usize),
-    /// No matching entry after the intent.
-    NotApplied,
-    /// The log cannot tell (not the events document, or a matching entry
-    /// whose time cannot be read).
-    Unclear(String),
-}
 
 /// What was requested, to recognise its audit entry.
 pub struct Request<'a> {
@@ -41,7 +29,10 @@ pub struct Request<'a> {
     pub since_ms: u64,
 }
 
-/// Reads an events document and weighs its audit entries for `request`.
+/// Reads an events document and weighs its audit entries for `request`:
+/// applied as many times as entries after the intent match it, not applied
+/// when none does, unclear when the log cannot tell (not the events
+/// document, or a matching entry whose time cannot be read).
 pub fn weigh(body: &str, request: &Request<'_>) -> Evidence {
     let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(body) else {
         return Evidence::Unclear("the events response is not a JSON object".into());

@@ -3,7 +3,7 @@
 
 use crate::input::update::{Amount, CallUpdate};
 
-use super::Snapshot;
+use super::{Evidence, Snapshot};
 
 /// A blank text target (`#clear`) matches a field that is empty or null.
 fn same_text(target: &str, current: &Option<String>) -> bool {
@@ -50,19 +50,11 @@ pub fn diff(update: &CallUpdate, current: &Snapshot) -> CallUpdate {
     d
 }
 
-/// What reading a call back says about an add that may have been applied.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    /// Moved by exactly the row's amounts: applied once.
-    Applied,
-    /// Not moved at all: not applied, safe to send once more.
-    NotApplied,
-    /// Moved by something else: another writer, or applied more than once.
-    Unclear(String),
-}
-
-/// Compares a call before and after an ambiguous send of `sent`.
-pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Verdict {
+/// Compares a call before and after an ambiguous send of `sent`: moved by
+/// exactly the row's amounts is applied once; not moved at all, not
+/// applied; moved by something else (another writer, or applied more than
+/// once), unclear.
+pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Evidence {
     let mut applied = true;
     let mut untouched = true;
     let mut details = Vec::new();
@@ -75,7 +67,7 @@ pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Verdict
             (Some(Amount::Add(x)), Some(b)) => b + *x,
             (Some(Amount::Set(x)), _) => *x,
             (None, _) => continue,
-            (Some(Amount::Add(_)), None) => return Verdict::Unclear(format!("{name} could not be read before")),
+            (Some(Amount::Add(_)), None) => return Evidence::Unclear(format!("{name} could not be read before")),
         };
         applied &= a == Some(expected);
         untouched &= a == b;
@@ -87,14 +79,14 @@ pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Verdict
     }
     if details.is_empty() {
         // Webhook refires and transcriptions leave nothing to read back.
-        return Verdict::Unclear("nothing in the call shows whether it was applied".into());
+        return Evidence::Unclear("nothing in the call shows whether it was applied".into());
     }
     if applied && !untouched {
-        Verdict::Applied
+        Evidence::Applied(1)
     } else if untouched && !applied {
-        Verdict::NotApplied
+        Evidence::NotApplied
     } else {
-        Verdict::Unclear(details.join("; "))
+        Evidence::Unclear(details.join("; "))
     }
 }
 
@@ -163,11 +155,11 @@ mod tests {
         let before = snapshot();
         let sent = CallUpdate { revenue: Some(Amount::Add(d("2.5"))), ..update() };
         let moved = |r: &str| Snapshot { revenue: Some(d(r)), ..before.clone() };
-        assert_eq!(verify(&sent, &before, &moved("12.50")), Verdict::Applied);
-        assert_eq!(verify(&sent, &before, &moved("10.00")), Verdict::NotApplied);
-        assert!(matches!(verify(&sent, &before, &moved("15.00")), Verdict::Unclear(_)));
+        assert_eq!(verify(&sent, &before, &moved("12.50")), Evidence::Applied(1));
+        assert_eq!(verify(&sent, &before, &moved("10.00")), Evidence::NotApplied);
+        assert!(matches!(verify(&sent, &before, &moved("15.00")), Evidence::Unclear(_)));
         let webhooks = CallUpdate { fire_outgoing_webhook_ids: Some(vec![1]), ..update() };
-        assert!(matches!(verify(&webhooks, &before, &before), Verdict::Unclear(_)));
+        assert!(matches!(verify(&webhooks, &before, &before), Evidence::Unclear(_)));
     }
 
     #[test]

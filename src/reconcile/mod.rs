@@ -10,9 +10,21 @@ pub mod diff;
 pub mod rollback;
 pub mod snapshot;
 
-pub use diff::{Verdict, diff, project, verify};
+pub use diff::{diff, project, verify};
 pub use rollback::{ROLLBACK_HEADER, rollback_cells};
 pub use snapshot::Snapshot;
+
+/// What a call's values or its audit log say about an update that may or
+/// may not have been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    /// Applied this many times (more than once: before tdrecon could tell).
+    Applied(usize),
+    /// Not applied: safe to send once more.
+    NotApplied,
+    /// The evidence cannot tell, and why.
+    Unclear(String),
+}
 
 /// What the tests of this stage share: a call as read, and an empty update.
 #[cfg(test)]

@@ -83,6 +83,23 @@ struct Envelope {
 }
 
 impl Snapshot {
+    /// The snapshot as the journal keeps it: `parse` reads it back.
+    pub fn to_json(&self) -> Value {
+        let opt = |d: Option<Decimal>| d.map(|d| d.to_string());
+        serde_json::json!({
+            "revenue": opt(self.revenue),
+            "payout": opt(self.payout),
+            "buyer_converted": self.buyer_converted,
+            "offer_converted": self.offer_converted,
+            "call_disposition_id": self.call_disposition_id,
+            "agent_call_disposition_notes": self.agent_call_disposition_notes,
+            "trackdrive_buyer_id": self.trackdrive_buyer_id,
+            "trackdrive_traffic_source_id": self.trackdrive_traffic_source_id,
+            "contact_field_type": self.contact_field_type,
+            "post_call_tokens": self.post_call_tokens,
+        })
+    }
+
     /// Reads a call from a response body; `None` when it holds no call.
     pub fn parse(body: &str) -> Option<Snapshot> {
         match serde_json::from_str::<Envelope>(body).ok()?.call {
@@ -121,11 +138,14 @@ mod tests {
         .unwrap();
         assert_eq!((odd.revenue, odd.payout), (None, None));
         assert_eq!((odd.buyer_converted, odd.offer_converted), (Some(true), None));
-        assert_eq!((odd.call_disposition_id, odd.trackdrive_buyer_id.as_deref()), (None, Some("7")));
+        assert_eq!((odd.call_disposition_id.clone(), odd.trackdrive_buyer_id.as_deref()), (None, Some("7")));
         assert_eq!(odd.contact_field_type, None);
         let tokens: Vec<(&str, &str)> = odd.post_call_tokens.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(tokens, [("n", ""), ("name", "Zoë"), ("o", ""), ("zip", "90210")]);
         let no_tokens = Snapshot::parse(r#"{"call":{"post_call_tokens":"zip=1"}}"#).unwrap();
         assert!(no_tokens.post_call_tokens.is_empty());
+        for s in [snapshot(), odd, Snapshot::default()] {
+            assert_eq!(Snapshot::parse(&s.to_json().to_string()), Some(s.clone()), "round trip");
+        }
     }
 }

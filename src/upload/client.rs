@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 
-use super::classify::Attempt;
+use super::attempt::Attempt;
 use crate::input::values::CallRef;
 use crate::upload::credentials::Credentials;
 

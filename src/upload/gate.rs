@@ -15,15 +15,15 @@ use tokio::time::Instant;
 use super::auto_rate::{Answer, AutoRate, Known};
 use crate::outputs::outcome::StopReason;
 
-/// A job-wide stop signal that tasks can check or wait on.
-#[derive(Debug)]
+/// A job-wide stop signal that tasks can check or wait on; clones share it.
+#[derive(Debug, Clone)]
 pub struct Stop {
-    tx: watch::Sender<Option<StopReason>>,
+    tx: Arc<watch::Sender<Option<StopReason>>>,
 }
 
 impl Default for Stop {
     fn default() -> Self {
-        Stop { tx: watch::channel(None).0 }
+        Stop { tx: Arc::new(watch::channel(None).0) }
     }
 }
 

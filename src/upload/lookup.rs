@@ -1,18 +1,19 @@
 //! Reads the company's dispositions, buyers and traffic sources from the
 //! API's list endpoints, page by page, for the `names` columns.
 
-use super::row::Sender;
+use super::api::Api;
 use crate::input::names::{Directory, Entry, List};
 
 /// The most pages read from one list: a guard against an endless paginator.
 const MAX_PAGES: usize = 1000;
 
 /// Reads one list: `GET {base}/api/v1/{path}?page=N&per_page=100`.
-pub async fn fetch_list(sender: &Sender, path: &str, alias_key: Option<&str>) -> Result<List, String> {
+pub async fn fetch_list(api: &Api, path: &str, alias_key: Option<&str>) -> Result<List, String> {
     let mut entries = Vec::new();
     for page in 1..=MAX_PAGES {
-        let url = format!("{}/api/v1/{path}?page={page}&per_page=100", sender.endpoint.base);
-        let doc = sender.get_json(&url).await?;
+        let url = format!("{}/api/v1/{path}?page={page}&per_page=100", api.endpoint.base);
+        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("{url}: {e}"))?;
+        let doc = api.get_json(&parsed).await?;
         let items =
             doc.get(path).and_then(|v| v.as_array()).ok_or_else(|| format!("{url}: no {path} list in the response"))?;
         entries.extend(items.iter().filter_map(|item| Entry::from_json(item, alias_key)));
@@ -25,10 +26,10 @@ pub async fn fetch_list(sender: &Sender, path: &str, alias_key: Option<&str>) ->
 }
 
 /// Reads the lists a file's name columns need (all three: they are small).
-pub async fn fetch_directory(sender: &Sender) -> Result<Directory, String> {
+pub async fn fetch_directory(api: &Api) -> Result<Directory, String> {
     Ok(Directory {
-        dispositions: fetch_list(sender, "call_dispositions", None).await?,
-        buyers: fetch_list(sender, "buyers", Some("user_buyer_id")).await?,
-        traffic_sources: fetch_list(sender, "traffic_sources", Some("user_traffic_source_id")).await?,
+        dispositions: fetch_list(api, "call_dispositions", None).await?,
+        buyers: fetch_list(api, "buyers", Some("user_buyer_id")).await?,
+        traffic_sources: fetch_list(api, "traffic_sources", Some("user_traffic_source_id")).await?,
     })
 }

@@ -1,19 +1,24 @@
 //! The uploader: sends valid rows to the calls API, rate-limited, with
 //! bounded concurrency and safe retries. `credentials` reads the keys,
-//! `http` builds the TLS client, `client` is the only HTTP, `classify`
-//! decides what an outcome means, `backoff` how long to wait, `gate` holds
-//! every attempt to the rate and to the server's pauses, `row` decides what
-//! to do about one row, and `lookup` reads the name lists. Writes its journal
-//! and results through `outputs`; never touches `commands`.
+//! `http` builds the TLS client, `client` is the only HTTP (one attempt),
+//! `attempt` says what an attempt produced in words, `retry` decides what it
+//! means, `backoff` how long to wait, `gate` holds every attempt to the rate
+//! and to the server's pauses (`auto_rate` finds the rate, `rate_memory`
+//! keeps it between runs), `api` is the client every request goes through,
+//! `row` sends one row, `window` reads a time window's calls in pages and
+//! `lookup` the name lists. Writes its journal through `outputs`; never
+//! touches `commands`.
 
+pub mod api;
+pub mod attempt;
 pub mod auto_rate;
 pub mod backoff;
-pub mod classify;
 pub mod client;
 pub mod credentials;
 pub mod gate;
 pub mod http;
 pub mod lookup;
 pub mod rate_memory;
+pub mod retry;
 pub mod row;
 pub mod window;

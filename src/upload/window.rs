@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
-use super::row::Sender;
+use super::api::Api;
 use crate::input::values::CallRef;
 use crate::reconcile::Snapshot;
 
@@ -97,11 +97,11 @@ fn param_time(ms: i64) -> String {
 
 /// Reads every call made from `from_ms` to `to_ms`, `page_size` at a time
 /// (the server may send fewer: its pages are followed as they come).
-pub async fn fetch_window(sender: &Sender, from_ms: i64, to_ms: i64, page_size: u32) -> Result<Window, String> {
+pub async fn fetch_window(api: &Api, from_ms: i64, to_ms: i64, page_size: u32) -> Result<Window, String> {
     let mut window = Window::default();
     let mut cursor = "-1".to_string();
     while window.pages < MAX_PAGES {
-        let mut url = sender.endpoint.calls_list_url();
+        let mut url = api.endpoint.calls_list_url();
         url.query_pairs_mut()
             .append_pair("created_at_from", &param_time(from_ms))
             .append_pair("created_at_to", &param_time(to_ms))
@@ -110,7 +110,7 @@ pub async fn fetch_window(sender: &Sender, from_ms: i64, to_ms: i64, page_size: 
             .append_pair("order", "created_at")
             .append_pair("columns", COLUMNS)
             .append_pair("cursor", &cursor);
-        let doc = sender.get_json(url.as_str()).await?;
+        let doc = api.get_json(&url).await?;
         window.pages += 1;
         let calls = doc.get("calls").and_then(|c| c.as_array()).ok_or("a calls page holds no calls list")?;
         window.add(calls);
@@ -133,10 +133,10 @@ pub async fn fetch_window(sender: &Sender, from_ms: i64, to_ms: i64, page_size: 
 /// TrackDrive's own revenue and payout totals for a window
 /// (`GET /api/v1/calls/stats`, `stat=revenue` and `stat=cost`, summed over
 /// its days): the control totals a reconciled night is checked against.
-pub async fn fetch_totals(sender: &Sender, from_ms: i64, to_ms: i64) -> Result<(Decimal, Decimal), String> {
+pub async fn fetch_totals(api: &Api, from_ms: i64, to_ms: i64) -> Result<(Decimal, Decimal), String> {
     let mut totals = [Decimal::ZERO; 2];
     for (total, stat) in totals.iter_mut().zip(["revenue", "cost"]) {
-        let mut url = sender.endpoint.calls_list_url();
+        let mut url = api.endpoint.calls_list_url();
         url.path_segments_mut().map_err(|()| "the base URL has no path")?.push("stats");
         url.query_pairs_mut()
             .append_pair("group_by", "created_at_day")
@@ -144,7 +144,7 @@ pub async fn fetch_totals(sender: &Sender, from_ms: i64, to_ms: i64) -> Result<(
             .append_pair("created_at_from", &param_time(from_ms))
             .append_pair("created_at_to", &param_time(to_ms))
             .append_pair("time_zone", "UTC");
-        let doc = sender.get_json(url.as_str()).await?;
+        let doc = api.get_json(&url).await?;
         let rows = doc.get("stats").and_then(|s| s.as_array()).ok_or("the stats response holds no stats list")?;
         for row in rows {
             let value = match row.get(stat) {

@@ -1,21 +1,19 @@
 //! Stopping gracefully: the signal watcher that drains the job, and the
 //! command line that resumes it.
 
-use std::sync::Arc;
-
 use crate::exit::Exit;
 use crate::outputs::outcome::StopReason;
-use crate::upload::row::Sender;
+use crate::upload::gate::Stop;
 
 /// Ctrl-C or SIGTERM stops admitting rows and lets those in flight finish;
 /// a second one exits at once (the journal still reads back: every record
 /// is either whole or ignored).
-pub(super) async fn watch_for_interrupts(sender: Arc<Sender>) {
-    crate::commands::sim::wait_for_signal().await;
-    sender.stop.trigger(StopReason::Interrupted);
-    eprintln!("tdrecon: stopping: no new rows; waiting for the requests in flight (Ctrl-C again to quit at once)");
-    crate::commands::sim::wait_for_signal().await;
-    eprintln!("tdrecon: quit at once; to continue: {}", resume_command());
+pub(super) async fn watch_for_interrupts(stop: Stop) {
+    crate::signals::wait_for_signal().await;
+    stop.trigger(StopReason::Interrupted);
+    crate::console::warn("stopping: no new rows; waiting for the requests in flight (Ctrl-C again to quit at once)");
+    crate::signals::wait_for_signal().await;
+    crate::console::warn(&format!("quit at once; to continue: {}", resume_command()));
     std::process::exit(Exit::Interrupted as i32);
 }
 

@@ -10,7 +10,6 @@ mod pipeline;
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -28,13 +27,14 @@ use crate::outputs::summary::{Control, RunSummary};
 use crate::outputs::summary_json::{self, SummaryOut};
 use crate::outputs::{create, create_error_report};
 use crate::sim::Sim;
-use crate::upload::backoff::{Backoff, RetryBudget};
+use crate::upload::api::{Api, ApiSettings};
+use crate::upload::backoff::Backoff;
 use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::credentials::Credentials;
-use crate::upload::gate::{Gate, Pacing, Stop};
+use crate::upload::gate::{Gate, Pacing};
 use crate::upload::lookup;
 use crate::upload::rate_memory::{RateMemory, Remembered};
-use crate::upload::row::Sender;
+use crate::upload::row::Uploader;
 use crate::upload::window;
 use interrupts::{resume_command, watch_for_interrupts};
 use journal_plan::{JournalPlan, prepare_journal};
@@ -225,9 +225,9 @@ fn open_outputs(
         .map_err(Fatal::usage)?;
     let mut earlier = RunSummary::default();
     if let Some(replay) = &plan.replay {
-        journal::copy_done(&plan.path, replay, |fields| {
-            earlier.record_fields(fields);
-            results.write_fields(fields).map_err(std::io::Error::other)
+        journal::done_outcomes(&plan.path, replay, |outcome| {
+            earlier.record(&outcome);
+            results.write(&outcome).map_err(std::io::Error::other)
         })
         .with_context(|| {
             format!("cannot copy finished rows from {} to {}", plan.path.display(), results_path.display())
@@ -257,11 +257,11 @@ async fn job(
     let JournalPlan { journal, replay, path: journal_path, locks: _locks, input_sha256 } = plan;
     let memory = rate_memory(&opts, &credentials);
     let remembered = memory.as_ref().and_then(recall);
-    let sender = Arc::new(start_sender(&opts, sim.as_ref(), &credentials, journal, remembered)?);
+    let api = start_api(&opts, sim.as_ref(), &credentials, remembered)?;
     if validator.schema().uses_names() {
-        let directory = lookup::fetch_directory(&sender).await.map_err(|e| {
+        let directory = lookup::fetch_directory(&api).await.map_err(|e| {
             let error = anyhow!("cannot read the lists that turn names into ids: {e}");
-            if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
+            if api.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
         })?;
         validator.set_directory(directory);
     }
@@ -269,7 +269,7 @@ async fn job(
     let range = if opts.reconcile || matches_callers { window_range(&opts)? } else { None };
     let read_err = |what: &str, e: String| {
         let error = anyhow!("cannot read {what}: {e}");
-        if sender.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
+        if api.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
     };
     // A reconciled window is checked against TrackDrive's own totals (not a plan's).
     // On a resume the window's totals already hold the earlier run's work.
@@ -277,45 +277,42 @@ async fn job(
         Some((from, to)) if opts.reconcile && !opts.plan && replay.is_none() => Some((
             from,
             to,
-            window::fetch_totals(&sender, from, to).await.map_err(|e| read_err("the window's totals", e))?,
+            window::fetch_totals(&api, from, to).await.map_err(|e| read_err("the window's totals", e))?,
         )),
         _ => None,
     };
     let mut window_pages = 0;
+    let mut calls = None;
     if let Some((from, to)) = range {
-        let window = window::fetch_window(&sender, from, to, opts.page_size)
+        let window = window::fetch_window(&api, from, to, opts.page_size)
             .await
             .map_err(|e| read_err("the calls of the window", e))?;
         window_pages = window.pages;
         if matches_callers {
             validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
         }
-        if opts.reconcile {
-            let _ = sender.window.set(window);
-        }
+        calls = opts.reconcile.then_some(window);
     }
-    let interrupts = tokio::spawn(watch_for_interrupts(Arc::clone(&sender)));
-    let mut summary = pipeline(&opts, reader, validator, outputs, &sender, replay).await?;
+    let uploader = Uploader::new(&api, journal, calls, opts.reconcile, opts.plan);
+    let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
+    let mut summary = pipeline(&opts, reader, validator, outputs, &uploader, &api, replay).await?;
     interrupts.abort();
-    // Wait for the watcher to be gone, so it no longer holds the sender.
-    let _ = interrupts.await;
     summary.merge_earlier(earlier);
     summary.window_pages = window_pages;
-    summary.rate_start = sender.gate.auto_start();
+    summary.rate_start = api.gate.auto_start();
     summary.rate_remembered = remembered.map(|r| r.at.to_string());
-    if let (Some(memory), Some(known)) = (&memory, sender.gate.auto_known())
+    if let (Some(memory), Some(known)) = (&memory, api.gate.auto_known())
         && let Err(e) = memory.keep(known, jiff::Timestamp::now())
     {
         eprintln!("tdrecon: warning: cannot keep the rate limit found in {}: {e}", memory.path().display());
     }
     if let Some((from, to, (revenue_before, payout_before))) = control
         && summary.stop.is_none()
-        && let Ok((revenue_after, payout_after)) = window::fetch_totals(&sender, from, to).await
+        && let Ok((revenue_after, payout_after)) = window::fetch_totals(&api, from, to).await
     {
         summary.control = Some(Control { revenue_before, revenue_after, payout_before, payout_after });
     }
-    let sender = Arc::into_inner(sender).expect("every task holding the sender has finished");
-    if let Some(journal) = sender.journal
+    if let Some(journal) = uploader.into_journal()
         && let Err(e) = journal.finish(summary.stop.is_none())
     {
         summary
@@ -397,14 +394,13 @@ fn recall(memory: &RateMemory) -> Option<Remembered> {
     })
 }
 
-/// Everything the in-flight rows share, aimed at the target.
-fn start_sender(
+/// The API client every request goes through, aimed at the target.
+fn start_api(
     opts: &RunOptions,
     sim: Option<&Sim>,
     credentials: &Credentials,
-    journal: Option<journal::Journal>,
     remembered: Option<Remembered>,
-) -> Result<Sender, Fatal> {
+) -> Result<Api, Fatal> {
     let base = match (&opts.target, sim) {
         (Target::Url(url), _) => url.clone(),
         (Target::Sandbox, Some(sim)) => sim.base_url(),
@@ -414,21 +410,10 @@ fn start_sender(
         .map_err(|e| Fatal::usage(anyhow!(e)))?;
     let client = ApiClient::new(&endpoint, credentials, opts.concurrency.get())
         .map_err(|e| Fatal::usage(anyhow!("cannot build the HTTP client: {e}")))?;
-    Ok(Sender {
-        journal,
-        client,
-        endpoint,
-        gate: Gate::starting_from(opts.pacing, opts.max_pause, remembered.map(|r| r.known)),
-        stop: Stop::default(),
-        budget: RetryBudget::new(50, 20),
-        reconcile: opts.reconcile,
-        permits: tokio::sync::Semaphore::new(opts.concurrency.get()),
-        backoff: opts.backoff,
-        max_retries: opts.max_retries,
-        preflight: tokio::sync::OnceCell::new(),
-        window: std::sync::OnceLock::new(),
-        plan: opts.plan,
-    })
+    let gate = Gate::starting_from(opts.pacing, opts.max_pause, remembered.map(|r| r.known));
+    let settings =
+        ApiSettings { concurrency: opts.concurrency.get(), backoff: opts.backoff, max_retries: opts.max_retries };
+    Ok(Api::new(client, endpoint, gate, &settings))
 }
 
 /// The summary (and `--summary-json`), the sandbox's state, and how to resume.

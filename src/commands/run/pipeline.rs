@@ -36,7 +36,9 @@ use crate::outputs::results::ResultsWriter;
 use crate::outputs::summary::RunSummary;
 use crate::outputs::tally::Tally;
 use crate::reconcile::{ROLLBACK_HEADER, Snapshot, rollback_cells};
-use crate::upload::row::{Finished, Sender, ValidRow};
+use crate::upload::api::Api;
+use crate::upload::gate::Stop;
+use crate::upload::row::{Uploader, ValidRow};
 
 /// Rows cross from the reader thread to the senders in batches of this
 /// many: handing over one row at a time woke the reader thread (a futex
@@ -84,7 +86,8 @@ pub(super) async fn pipeline(
     reader: CsvReader,
     validator: Validator,
     outputs: Outputs,
-    sender: &Arc<Sender>,
+    uploader: &Uploader<'_>,
+    api: &Api,
     replay: Option<Replay>,
 ) -> Result<RunSummary, Fatal> {
     let Outputs { errors, results, rollback, results_path, errors_path, already_done } = outputs;
@@ -99,7 +102,7 @@ pub(super) async fn pipeline(
         input_path: opts.input.name.clone(),
         replay,
         invalid: Arc::clone(&invalid_rows),
-        sender: Arc::clone(sender),
+        stop: api.stop.clone(),
     }
     .spawn(tx);
 
@@ -111,7 +114,7 @@ pub(super) async fn pipeline(
         ..RunSummary::default()
     };
     let mut collector = Collector {
-        sender,
+        api,
         results,
         results_path,
         rollback,
@@ -122,19 +125,19 @@ pub(super) async fn pipeline(
         last_flush: Instant::now(),
         write_failed: false,
     };
-    let mut outcomes = std::pin::pin!(send_all(opts, sender, rx));
-    while let Some(finished) = outcomes.next().await {
-        collector.take(finished, invalid_rows.load(Ordering::Relaxed));
+    let mut outcomes = std::pin::pin!(send_all(opts, uploader, rx));
+    while let Some(outcome) = outcomes.next().await {
+        collector.take(outcome, invalid_rows.load(Ordering::Relaxed));
     }
     let mut summary = collector.finish();
     summary.validation = reader_thread.join().map_err(|_| Fatal::aborted(anyhow!("the reader thread panicked")))?;
-    summary.retries = sender.budget.retries();
-    summary.throttled = sender.gate.throttled.load(Ordering::Relaxed);
-    summary.pauses = sender.gate.pauses.load(Ordering::Relaxed);
-    summary.rate = sender.gate.rate();
-    summary.rate_reached = sender.gate.auto_reached();
+    summary.retries = api.budget.retries();
+    summary.throttled = api.gate.throttled.load(Ordering::Relaxed);
+    summary.pauses = api.gate.pauses.load(Ordering::Relaxed);
+    summary.rate = api.gate.rate();
+    summary.rate_reached = api.gate.auto_reached();
     summary.elapsed = started.elapsed();
-    summary.stop = sender.stop.reason();
+    summary.stop = api.stop.reason();
     Ok(summary)
 }
 
@@ -142,9 +145,9 @@ pub(super) async fn pipeline(
 /// for a dry run, turned into the bodies they would send), as they finish.
 fn send_all<'a>(
     opts: &RunOptions,
-    sender: &'a Arc<Sender>,
+    uploader: &'a Uploader<'a>,
     rx: mpsc::Receiver<Vec<ValidRow>>,
-) -> impl Stream<Item = Finished> + 'a {
+) -> impl Stream<Item = RowOutcome> + 'a {
     let rows =
         futures::stream::unfold(
             rx,
@@ -152,26 +155,23 @@ fn send_all<'a>(
         )
         .flatten();
     let dry_run = opts.dry_run;
-    rows.map(move |row| {
-        let sender = Arc::clone(sender);
-        async move {
-            if dry_run {
-                dry_run_outcome(row.line, row.update)
-            } else {
-                let outcome = sender.send_row(row).await;
-                sender.journal_outcome(outcome).await
-            }
+    rows.map(move |row| async move {
+        if dry_run {
+            dry_run_outcome(row.line, row.update)
+        } else {
+            let outcome = uploader.send_row(row).await;
+            uploader.journal_outcome(outcome)
         }
     })
     .buffer_unordered(opts.concurrency.get() + journal_headroom(opts.concurrency))
 }
 
 /// A dry run's row: `not_sent`, with the body it would send.
-fn dry_run_outcome(line: u64, update: CallUpdate) -> Finished {
+fn dry_run_outcome(line: u64, update: CallUpdate) -> RowOutcome {
     let mut out = RowOutcome::new(line, update.call, Status::NotSent);
     out.request_body = Some(String::from_utf8_lossy(&update.body_bytes()).into_owned());
     out.update = Some(update);
-    Finished::new(out)
+    out
 }
 
 /// Rows allowed past the rate limiter beyond `--concurrency`: they wait
@@ -197,7 +197,7 @@ struct ReaderThread {
     replay: Option<Replay>,
     /// Rows rejected so far, for the progress bar.
     invalid: Arc<AtomicU64>,
-    sender: Arc<Sender>,
+    stop: Stop,
 }
 
 impl ReaderThread {
@@ -213,7 +213,7 @@ impl ReaderThread {
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         let read = self.read_all(&mut tally, &mut batch, &tx);
         if let Err(e) = &read {
-            self.sender.stop.trigger(StopReason::Aborted(format!("{e:#}")));
+            self.stop.trigger(StopReason::Aborted(format!("{e:#}")));
         }
         // The rows read so far go on even when reading stopped early, so each
         // is accounted for (as `not_sent` once the job stops). The senders
@@ -228,7 +228,7 @@ impl ReaderThread {
                 .and_then(|mut w| std::io::Write::flush(&mut w))
                 .with_context(|| format!("cannot write {}", self.errors_path.display()))
         {
-            self.sender.stop.trigger(StopReason::Aborted(format!("{e:#}")));
+            self.stop.trigger(StopReason::Aborted(format!("{e:#}")));
         }
         tally
     }
@@ -284,7 +284,7 @@ fn to_send(replay: Option<&Replay>, line: u64, update: CallUpdate) -> Option<Val
 /// Owns everything the outcomes update: results.csv, the rollback file, the
 /// counts and the progress bar. Quick by design (see the module's doc).
 struct Collector<'a> {
-    sender: &'a Sender,
+    api: &'a Api,
     results: ResultsWriter<BufWriter<File>>,
     results_path: PathBuf,
     rollback: Option<csv::Writer<BufWriter<File>>>,
@@ -300,14 +300,14 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn abort(&self, why: String) {
-        self.sender.stop.trigger(StopReason::Aborted(why));
+        self.api.stop.trigger(StopReason::Aborted(why));
     }
 
     /// One finished row; `invalid` is the rows rejected so far.
-    fn take(&mut self, Finished { outcome, fields }: Finished, invalid: u64) {
-        self.summary.record_fields(&fields);
+    fn take(&mut self, outcome: RowOutcome, invalid: u64) {
+        self.summary.record(&outcome);
         if !self.write_failed
-            && let Err(e) = self.results.write_fields(&fields)
+            && let Err(e) = self.results.write(&outcome)
         {
             self.abort(format!("cannot write {}: {e}", self.results_path.display()));
             self.write_failed = true;
@@ -324,10 +324,10 @@ impl Collector<'_> {
         {
             self.abort(format!("{} rows rejected, failed or unknown: past --max-failures", self.summary.failures()));
         }
-        let (summary, gate) = (&self.summary, &self.sender.gate);
+        let (summary, gate) = (&self.summary, &self.api.gate);
         let done = self.already_done + summary.sent_or_settled() + invalid;
         self.progress.update(done, || {
-            let retries = self.sender.budget.retries();
+            let retries = self.api.budget.retries();
             let throttled = gate.throttled.load(Ordering::Relaxed);
             let pauses = gate.pauses.load(Ordering::Relaxed);
             let rate = gate.rate().map(|r| format!("  at {r:.0}/s")).unwrap_or_default();
@@ -349,9 +349,9 @@ impl Collector<'_> {
         {
             self.abort(format!("cannot write the rollback file: {e}"));
         }
-        let Collector { sender, results, results_path, summary, .. } = self;
+        let Collector { api, results, results_path, summary, .. } = self;
         if let Err(e) = results.into_inner().and_then(|mut w| std::io::Write::flush(&mut w)) {
-            sender.stop.trigger(StopReason::Aborted(format!("cannot write {}: {e}", results_path.display())));
+            api.stop.trigger(StopReason::Aborted(format!("cannot write {}: {e}", results_path.display())));
         }
         summary
     }

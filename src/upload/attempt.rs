@@ -1,10 +1,7 @@
-//! Deciding what one attempt's outcome means — apart from what to do about
-//! it (see `row.rs` for retries and backoff).
-//!
-//! The question that matters for money is whether the request may have been
-//! applied. A connect error or a 408/429 means it was not; a timeout after
-//! the request was written, a connection reset mid-exchange, or a 5xx means
-//! it may have been, and a row that adds to revenue must not be resent then.
+//! What one HTTP attempt produced (`Attempt`), and its parts in words: a
+//! `Retry-After` header, why a first read says the job must not start, a
+//! connect error a person can act on. What an attempt means for the request
+//! is `retry::decide`'s.
 
 use std::time::{Duration, SystemTime};
 
@@ -25,39 +22,6 @@ pub enum Attempt {
     TimedOut,
     /// The exchange broke part-way (reset, closed, truncated body).
     Broken(String),
-}
-
-/// The class of an attempt's outcome.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Class {
-    /// 2xx: applied.
-    Done,
-    /// The API refused the row (4xx other than 401/403/408/429): final.
-    Rejected,
-    /// 401/403: bad keys or missing permission: the whole job stops.
-    AuthFailed,
-    /// 429: not applied; wait this long (if the server said) before any request.
-    Throttled(Option<Duration>),
-    /// Not applied, safe to try again: connect error, 408.
-    Retryable(String),
-    /// May or may not have been applied: timeout, reset, 5xx.
-    Ambiguous(String),
-}
-
-pub fn classify(attempt: &Attempt) -> Class {
-    match attempt {
-        Attempt::Response { status, retry_after, .. } => match status {
-            200..=299 => Class::Done,
-            401 | 403 => Class::AuthFailed,
-            408 => Class::Retryable("408 request timeout".into()),
-            429 => Class::Throttled(retry_after.as_deref().and_then(|v| parse_retry_after(v, SystemTime::now()))),
-            500..=599 => Class::Ambiguous(format!("server error {status}")),
-            _ => Class::Rejected,
-        },
-        Attempt::ConnectFailed(e) => Class::Retryable(format!("connect failed: {e}")),
-        Attempt::TimedOut => Class::Ambiguous("timed out waiting for the response".into()),
-        Attempt::Broken(e) => Class::Ambiguous(format!("connection broke mid-exchange: {e}")),
-    }
 }
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
@@ -121,31 +85,6 @@ mod tests {
     }
 
     #[test]
-    fn classes() {
-        let cases = [
-            (response(200), "Done"),
-            (response(204), "Done"),
-            (response(400), "Rejected"),
-            (response(404), "Rejected"),
-            (response(422), "Rejected"),
-            (response(301), "Rejected"),
-            (response(401), "AuthFailed"),
-            (response(403), "AuthFailed"),
-            (response(408), "Retryable"),
-            (response(429), "Throttled"),
-            (response(500), "Ambiguous"),
-            (response(503), "Ambiguous"),
-            (Attempt::ConnectFailed("refused".into()), "Retryable"),
-            (Attempt::TimedOut, "Ambiguous"),
-            (Attempt::Broken("reset".into()), "Ambiguous"),
-        ];
-        for (attempt, want) in cases {
-            let got = format!("{:?}", classify(&attempt));
-            assert!(got.starts_with(want), "{attempt:?}: {got}");
-        }
-    }
-
-    #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
@@ -156,22 +95,6 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
-        let attempt =
-            Attempt::Response { status: 429, retry_after: Some("2".into()), body: String::new(), truncated: false };
-        assert_eq!(classify(&attempt), Class::Throttled(Some(Duration::from_secs(2))));
-    }
-
-    proptest::proptest! {
-        /// Fuzz: any status, Retry-After and body classify without panic,
-        /// and a 429's pause is a duration that exists.
-        #[test]
-        fn any_response_classifies(status in 0u16..1000, retry_after in proptest::option::of("\\PC{0,40}|[0-9]{1,30}"), body in "\\PC{0,60}") {
-            let attempt = Attempt::Response { status, retry_after: retry_after.clone(), body, truncated: false };
-            let _ = classify(&attempt);
-            if let Some(value) = retry_after {
-                let _ = parse_retry_after(&value, SystemTime::now());
-            }
-        }
     }
 
     #[test]
