@@ -571,12 +571,18 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { Exit::Usage.into() } else { Exit::Ok.into() };
         }
     };
-    match dispatch(cli.command) {
-        Ok(exit) => exit.into(),
-        Err(Fatal { exit, error }) => {
-            eprintln!("tdrecon: {error:#}");
+    // A panic is a bug, never an input's or a server's doing; still, it
+    // ends with a sentence and an exit code from the table (3), not 101.
+    std::panic::set_hook(Box::new(|info| {
+        crate::console::warn(&format!("internal error (a bug: please report it): {info}"));
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command))) {
+        Ok(Ok(exit)) => exit.into(),
+        Ok(Err(Fatal { exit, error })) => {
+            crate::console::warn(&format!("{error:#}"));
             exit.into()
         }
+        Err(_) => Exit::Aborted.into(),
     }
 }
 
@@ -615,7 +621,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         }
         Command::Sim(args) => commands::sim::run(args.into_options()),
         Command::Template { config: true, .. } => {
-            print!("{}", crate::profile::EXAMPLE);
+            crate::console::out(crate::profile::EXAMPLE);
             Ok(Exit::Ok)
         }
         Command::Template { use_case, .. } => {
@@ -625,7 +631,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
                 UseCaseArg::Tokens => UseCase::Tokens,
                 UseCaseArg::All => UseCase::All,
             };
-            print!("{}", commands::template::render(use_case));
+            crate::console::out(&commands::template::render(use_case));
             Ok(Exit::Ok)
         }
     }

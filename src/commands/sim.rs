@@ -1,7 +1,6 @@
 //! `tdrecon sim`: serve the simulator until Ctrl-C or SIGTERM, printing its
 //! base URL as the first line of stdout so a script can read it.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -96,7 +95,9 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
         Some(Ok(c)) => Some((c.public.clone(), c.private().to_string())),
         Some(Err(e)) => return Err(Fatal::usage(e)),
         None => {
-            eprintln!("tdrecon sim: no TRACKDRIVE_PUBLIC_KEY/TRACKDRIVE_PRIVATE_KEY set: accepting any key");
+            crate::console::err(
+                "tdrecon sim: no TRACKDRIVE_PUBLIC_KEY/TRACKDRIVE_PRIVATE_KEY set: accepting any key\n",
+            );
             None
         }
     };
@@ -121,13 +122,12 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
                 .with_context(|| format!("cannot write {}", path.display()))
                 .map_err(Fatal::usage)?;
         }
-        println!("{}", sim.base_url());
-        let _ = std::io::stdout().flush();
-        eprintln!(
-            "tdrecon sim: serving {}; state at {}/__sim/state; Ctrl-C to stop",
+        crate::console::out(&format!("{}\n", sim.base_url()));
+        crate::console::err(&format!(
+            "tdrecon sim: serving {}; state at {}/__sim/state; Ctrl-C to stop\n",
             crate::outputs::tally::count(calls as u64, "call", "calls"),
             sim.base_url()
-        );
+        ));
         crate::signals::wait_for_signal().await;
         sim.stop();
         if let Some(path) = &opts.dump_state {

@@ -3,7 +3,6 @@
 //! (version, start and finish times, the input's SHA-256), and the summary of
 //! a command that ended in an error (exit 2 or 3 before a summary existed).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -26,9 +25,9 @@ impl SummaryOut {
     /// Prints the text summary: to stdout, or to stderr when stdout is the JSON's.
     pub fn text(&self, text: &str) {
         if self.json_on_stdout() {
-            eprint!("{text}");
+            crate::console::err(text);
         } else {
-            print!("{text}");
+            crate::console::out(text);
         }
     }
 
@@ -37,13 +36,7 @@ impl SummaryOut {
         let Some(path) = &self.json else { return Ok(()) };
         let mut bytes = serde_json::to_vec_pretty(value).expect("a summary is plain JSON");
         bytes.push(b'\n');
-        if self.json_on_stdout() {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
-            out.flush()
-        } else {
-            std::fs::write(path, bytes)
-        }
+        if self.json_on_stdout() { crate::console::out_bytes(&bytes) } else { std::fs::write(path, bytes) }
     }
 
     /// The summary of a command that ended with `fatal` before it had one.
@@ -59,7 +52,7 @@ impl SummaryOut {
             "error": format!("{:#}", fatal.error),
         });
         if let Err(e) = self.write(&value) {
-            eprintln!("tdrecon: cannot write the summary JSON: {e}");
+            crate::console::warn(&format!("cannot write the summary JSON: {e}"));
         }
     }
 }

@@ -7,6 +7,7 @@ mod hostile;
 mod never_twice;
 mod operator;
 mod pacing;
+mod pipes;
 mod property;
 mod readme;
 mod reconcile;

@@ -304,7 +304,7 @@ async fn job(
     if let (Some(memory), Some(known)) = (&memory, api.gate.auto_known())
         && let Err(e) = memory.keep(known, jiff::Timestamp::now())
     {
-        eprintln!("tdrecon: warning: cannot keep the rate limit found in {}: {e}", memory.path().display());
+        crate::console::warn(&format!("warning: cannot keep the rate limit found in {}: {e}", memory.path().display()));
     }
     if let Some((from, to, (revenue_before, payout_before))) = control
         && summary.stop.is_none()
@@ -389,7 +389,7 @@ fn rate_memory(opts: &RunOptions, credentials: &Credentials) -> Option<RateMemor
 /// ignored (this run's finding replaces it).
 fn recall(memory: &RateMemory) -> Option<Remembered> {
     memory.recall(jiff::Timestamp::now()).unwrap_or_else(|e| {
-        eprintln!("tdrecon: warning: {e}");
+        crate::console::warn(&format!("warning: {e}"));
         None
     })
 }
@@ -429,7 +429,10 @@ fn report(opts: &RunOptions, summary: &RunSummary, sim: Option<&Sim>) -> Result<
         out.text(&sandbox::describe(sim));
     }
     if summary.stop.is_some() && !opts.dry_run && !matches!(opts.target, Target::Sandbox) {
-        eprintln!("tdrecon: stopped; to continue where it left off (nothing is sent twice): {}", resume_command());
+        crate::console::warn(&format!(
+            "stopped; to continue where it left off (nothing is sent twice): {}",
+            resume_command()
+        ));
     }
     Ok(())
 }
