@@ -1,73 +1,53 @@
 //! Saved profiles (`--config FILE`, TOML): what a buyer report that arrives
 //! in the same shape every night needs, so the night's command is short.
-//! Flags given on the command line win over the file. A key the file does
-//! not know is an error naming the nearest known key, and API keys can never
-//! be put in it (a profile is meant to be shared and committed).
+//!
+//! A profile is more arguments, as ripgrep's config file is: each key is a
+//! flag of `run` (`max_rate = 50` is `--max-rate 50`, `reconcile = true` is
+//! `--reconcile`, `[map]` is one `--map` per entry), put in front of the
+//! command line's and parsed by the same parser, so a flag typed wins and
+//! every form and range is checked once. This module turns the TOML into
+//! those arguments, each with the key and line it came from; which keys
+//! exist is the command line's to say (`Key`). A key the file does not know
+//! is an error naming the nearest known key, and API keys can never be put
+//! in it (a profile is meant to be shared and committed).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
-/// Every key a profile may hold, for the error that names the nearest.
-const KEYS: &[&str] = &[
-    "map",
-    "ignore_column",
-    "delimiter",
-    "sheet",
-    "time_zone",
-    "subdomain",
-    "base_url",
-    "rate",
-    "max_rate",
-    "concurrency",
-    "timeout",
-    "max_failures",
-    "method",
-];
+/// A key a profile may hold: the flag it stands for, as the command line
+/// defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// `max_rate`.
+    pub name: String,
+    /// `--max-rate`.
+    pub flag: String,
+    /// The flag takes a value (`--rate 5`), or is a switch (`--reconcile`).
+    pub takes_value: bool,
+    /// The flag may be given many times (`--map`, `--ignore-column`).
+    pub repeatable: bool,
+}
 
-/// What a profile holds; every part optional.
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One key of a profile, as arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub key: String,
+    /// The line it is on, counting from 1.
+    pub line: usize,
+    /// What it stands for on the command line: `["--max-rate", "50"]`.
+    pub args: Vec<String>,
+    /// The key as written, for messages (`rate = "fast"`).
+    pub written: String,
+}
+
+/// A profile read and turned into arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
-    /// Their header → tdrecon's column, as `--map`.
-    #[serde(default)]
-    pub map: BTreeMap<String, String>,
-    #[serde(default)]
-    pub ignore_column: Vec<String>,
-    pub delimiter: Option<String>,
-    pub sheet: Option<String>,
-    /// An IANA time zone for call times written without an offset.
-    pub time_zone: Option<String>,
-    pub subdomain: Option<String>,
-    pub base_url: Option<String>,
-    /// A number, or `"auto"`.
-    pub rate: Option<Scalar>,
-    pub max_rate: Option<u32>,
-    pub concurrency: Option<u16>,
-    /// A duration, as `--timeout` takes it (`"30s"`).
-    pub timeout: Option<String>,
-    /// A count or a percentage, as `--max-failures` takes it.
-    pub max_failures: Option<Scalar>,
-    /// `put`, `post` or `patch`.
-    pub method: Option<String>,
-}
-
-/// A value written as a number or as text (`rate = 50`, `rate = "auto"`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
-pub enum Scalar {
-    Number(i64),
-    Text(String),
-}
-
-impl Scalar {
-    pub fn text(&self) -> String {
-        match self {
-            Scalar::Number(n) => n.to_string(),
-            Scalar::Text(t) => t.clone(),
-        }
-    }
+    /// The file, as the user named it.
+    pub path: String,
+    pub settings: Vec<Setting>,
 }
 
 /// Why a profile cannot be used.
@@ -77,8 +57,10 @@ pub enum ProfileError {
     Io { path: String, error: std::io::Error },
     #[error("the profile {path}: {error}")]
     Toml { path: String, error: String },
-    #[error("the profile {path}: unknown key `{key}`{hint}")]
-    Unknown { path: String, key: String, hint: String },
+    #[error("the profile {path}, line {line}: unknown key `{key}`{hint}")]
+    Unknown { path: String, line: usize, key: String, hint: String },
+    #[error("the profile {path}, line {line}: `{key}`: {why}")]
+    Value { path: String, line: usize, key: String, why: String },
     #[error(
         "the profile {path}: `{key}` looks like an API key. Keys never go in a profile (it is meant to be \
          shared): set TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY, or use --credentials FILE"
@@ -86,29 +68,81 @@ pub enum ProfileError {
     Secret { path: String, key: String },
 }
 
+/// The most bytes of a profile read: a profile is a page of settings.
+const MAX_BYTES: u64 = 1 << 20;
+
 impl Profile {
-    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+    pub fn load(path: &Path, keys: &[Key]) -> Result<Profile, ProfileError> {
+        use std::io::Read;
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| ProfileError::Io { path: shown.clone(), error })?;
-        Profile::parse(&text, &shown)
+        let io = |error| ProfileError::Io { path: shown.clone(), error };
+        let mut text = String::new();
+        std::fs::File::open(path).and_then(|f| f.take(MAX_BYTES).read_to_string(&mut text)).map_err(io)?;
+        Profile::parse(&text, &shown, keys)
     }
 
-    pub fn parse(text: &str, shown: &str) -> Result<Profile, ProfileError> {
-        let toml_err =
-            |e: toml::de::Error| ProfileError::Toml { path: shown.to_string(), error: e.message().to_string() };
-        let table: toml::Table = text.parse().map_err(toml_err)?;
-        for key in table.keys() {
-            let normal = crate::input::columns::normalise(key);
+    pub fn parse(text: &str, shown: &str, keys: &[Key]) -> Result<Profile, ProfileError> {
+        let table = DeTable::parse(text)
+            .map_err(|e| ProfileError::Toml { path: shown.to_string(), error: e.to_string().trim().to_string() })?;
+        let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+        let mut settings = Vec::new();
+        for (name, value) in table.get_ref().iter() {
+            let (name, line) = (name.get_ref().to_string(), line_of(name.span().start));
+            let normal = crate::input::columns::normalise(&name);
             if ["key", "secret", "password", "private", "credential"].iter().any(|w| normal.contains(w)) {
-                return Err(ProfileError::Secret { path: shown.to_string(), key: key.clone() });
+                return Err(ProfileError::Secret { path: shown.to_string(), key: name });
             }
-            if !KEYS.contains(&key.as_str()) {
-                let nearest = KEYS.iter().min_by_key(|k| crate::input::columns::edit_distance(&normal, k));
-                let hint = nearest.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-                return Err(ProfileError::Unknown { path: shown.to_string(), key: key.clone(), hint });
-            }
+            let Some(key) = keys.iter().find(|k| k.name == name) else {
+                let nearest = keys.iter().min_by_key(|k| crate::input::columns::edit_distance(&normal, &k.name));
+                let hint = nearest.map(|n| format!(" (did you mean `{}`?)", n.name)).unwrap_or_default();
+                return Err(ProfileError::Unknown { path: shown.to_string(), line, key: name, hint });
+            };
+            let value_err = |why: String| ProfileError::Value { path: shown.to_string(), line, key: name.clone(), why };
+            let written = format!("{name} = {}", text.get(value.span()).unwrap_or_default().trim());
+            let args = arguments(key, value).map_err(value_err)?;
+            settings.push(Setting { key: name.clone(), line, args, written });
         }
-        table.try_into().map_err(toml_err)
+        Ok(Profile { path: shown.to_string(), settings })
+    }
+
+    /// Every setting's arguments, in the file's order.
+    pub fn args(&self) -> impl Iterator<Item = &str> {
+        self.settings.iter().flat_map(|s| s.args.iter().map(String::as_str))
+    }
+}
+
+/// The arguments a key's value stands for.
+fn arguments(key: &Key, value: &Spanned<DeValue<'_>>) -> Result<Vec<String>, String> {
+    let flag = key.flag.clone();
+    match value.get_ref() {
+        DeValue::Boolean(true) if !key.takes_value => Ok(vec![flag]),
+        DeValue::Boolean(false) if !key.takes_value => Ok(Vec::new()),
+        _ if !key.takes_value => Err("expected true or false".into()),
+        // `[map]`: one `--map 'Header=column'` per entry.
+        DeValue::Table(table) if key.repeatable => table
+            .iter()
+            .map(|(from, to)| match to.get_ref().as_str() {
+                Some(to) => Ok([flag.clone(), format!("{}={to}", from.get_ref())]),
+                None => Err(format!("`{}` must map to a column name in quotes", from.get_ref())),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|pairs| pairs.concat()),
+        DeValue::Array(items) if key.repeatable => items
+            .iter()
+            .map(|item| scalar(item.get_ref()).map(|v| [flag.clone(), v]))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|pairs| pairs.concat()),
+        other => Ok(vec![flag, scalar(other)?]),
+    }
+}
+
+/// A value as the flag takes it: strings as written, numbers by their digits.
+fn scalar(value: &DeValue<'_>) -> Result<String, String> {
+    match value {
+        DeValue::String(s) => Ok(s.to_string()),
+        DeValue::Integer(n) if n.radix() == 10 => Ok(n.as_str().replace('_', "")),
+        DeValue::Float(f) => Ok(f.as_str().replace('_', "")),
+        other => Err(format!("expected a string or a number, found {}", other.type_str())),
     }
 }
 
@@ -144,36 +178,77 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 mod tests {
     use super::*;
 
+    fn keys() -> Vec<Key> {
+        let key = |name: &str, takes_value, repeatable| Key {
+            name: name.into(),
+            flag: format!("--{}", name.replace('_', "-")),
+            takes_value,
+            repeatable,
+        };
+        vec![
+            key("map", true, true),
+            key("ignore_column", true, true),
+            key("delimiter", true, false),
+            key("rate", true, false),
+            key("concurrency", true, false),
+            key("max_failures", true, false),
+            key("reconcile", false, false),
+        ]
+    }
+
+    fn args(text: &str) -> Vec<String> {
+        Profile::parse(text, "p.toml", &keys()).unwrap().args().map(String::from).collect()
+    }
+
     #[test]
-    fn a_full_profile_reads() {
-        let p = Profile::parse(
-            "delimiter = \";\"\nrate = \"auto\"\nconcurrency = 4\nmax_failures = 20\n[map]\n\"Buyer Revenue\" = \"revenue\"\n",
-            "p.toml",
-        )
-        .unwrap();
-        assert_eq!(p.delimiter.as_deref(), Some(";"));
-        assert_eq!(p.rate, Some(Scalar::Text("auto".into())));
-        assert_eq!(p.max_failures.map(|m| m.text()), Some("20".into()));
-        assert_eq!(p.map["Buyer Revenue"], "revenue");
+    fn a_profile_is_more_arguments() {
+        let got = args(
+            "delimiter = \";\"\nrate = \"auto\"\nconcurrency = 4\nmax_failures = 20\nreconcile = true\n\
+             ignore_column = [\"A\", \"B\"]\n[map]\n\"Buyer Revenue\" = \"revenue\"\n",
+        );
+        let want = [
+            "--concurrency",
+            "4",
+            "--delimiter",
+            ";",
+            "--ignore-column",
+            "A",
+            "--ignore-column",
+            "B",
+            "--map",
+            "Buyer Revenue=revenue",
+            "--max-failures",
+            "20",
+            "--rate",
+            "auto",
+            "--reconcile",
+        ];
+        assert_eq!(got, want);
+        assert!(args("reconcile = false\n").is_empty());
     }
 
     #[test]
     fn the_example_is_a_valid_profile() {
-        let p = Profile::parse(EXAMPLE, "example").unwrap();
-        assert_eq!(p.map.len(), 3);
+        assert_eq!(args(EXAMPLE).iter().filter(|a| *a == "--map").count(), 3);
     }
 
     #[test]
-    fn unknown_keys_and_secrets_are_refused() {
-        let err = Profile::parse("rat = 5\n", "p.toml").unwrap_err().to_string();
-        assert!(err.contains("unknown key `rat` (did you mean `rate`?)"), "{err}");
-        let err = Profile::parse("concurency = 5\n", "p.toml").unwrap_err().to_string();
-        assert!(err.contains("did you mean `concurrency`?"), "{err}");
+    fn errors_name_the_key_and_its_line() {
+        let err = |text: &str| Profile::parse(text, "p.toml", &keys()).unwrap_err().to_string();
+        let e = err("\nrat = 5\n");
+        assert!(e.contains("line 2: unknown key `rat` (did you mean `rate`?)"), "{e}");
+        assert!(err("concurency = 5\n").contains("did you mean `concurrency`?"));
         for key in ["private_key", "TRACKDRIVE_PRIVATE_KEY", "api_key", "password"] {
-            let err = Profile::parse(&format!("{key} = \"x\"\n"), "p.toml").unwrap_err().to_string();
-            assert!(err.contains("Keys never go in a profile") && !err.contains("\"x\""), "{key}: {err}");
+            let e = err(&format!("{key} = \"x\"\n"));
+            assert!(e.contains("Keys never go in a profile") && !e.contains("\"x\""), "{key}: {e}");
         }
-        let err = Profile::parse("rate = [1]\n", "p.toml").unwrap_err().to_string();
-        assert!(err.contains("p.toml"), "{err}");
+        let e = err("delimiter = \";\"\nrate = [1]\n");
+        assert!(e.contains("line 2: `rate`: expected a string or a number, found array"), "{e}");
+        let e = err("reconcile = \"yes\"\n");
+        assert!(e.contains("`reconcile`: expected true or false"), "{e}");
+        let e = err("rate = \n");
+        assert!(e.contains("p.toml") && e.contains("line 1"), "{e}");
+        let e = err("[map]\nx = 1\n");
+        assert!(e.contains("`x` must map to a column name"), "{e}");
     }
 }

@@ -18,7 +18,7 @@ use crate::outputs::tally::Tally;
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {
     pub input: InputOptions,
-    pub errors: Option<PathBuf>,
+    pub errors: PathBuf,
     /// `--summary-json PATH` (or `-`).
     pub summary_json: Option<PathBuf>,
 }
@@ -26,7 +26,7 @@ pub struct ValidateOptions {
 pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
     let started_at = summary_json::now();
     let (reader, mut validator) = opts.input.open()?;
-    let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
+    let errors_path = opts.errors.clone();
     let mut errors = create_error_report(&errors_path, &validator.schema().headers)?;
     let write_err = |e: csv::Error| {
         Fatal::aborted(anyhow::Error::new(e).context(format!("cannot write {}", errors_path.display())))

@@ -182,10 +182,10 @@ impl HeaderOptions {
     pub fn parse_map(spec: &str) -> Result<(String, String), String> {
         let (from, to) = spec
             .rsplit_once('=')
-            .ok_or_else(|| format!("--map {spec:?}: expected 'Their Header=column', like 'Buyer Revenue=revenue'"))?;
+            .ok_or_else(|| format!("{spec:?}: expected 'Their Header=column', like 'Buyer Revenue=revenue'"))?;
         if field_for(to).is_none() {
             let hint = nearest(to).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-            return Err(format!("--map {spec:?}: `{}` is not a tdrecon column{hint}", to.trim()));
+            return Err(format!("{spec:?}: `{}` is not a tdrecon column{hint}", to.trim()));
         }
         Ok((from.trim().to_string(), to.trim().to_string()))
     }

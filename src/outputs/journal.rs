@@ -132,7 +132,9 @@ struct Waiting {
 
 impl Journal {
     /// Starts a new journal at `path`, replacing any there.
-    pub fn create(path: &Path, binding: &Binding, sync: bool) -> io::Result<Journal> {
+    /// `fail_after` (tests only): writes fail as on a full disk once the
+    /// journal has taken that many more bytes.
+    pub fn create(path: &Path, binding: &Binding, sync: bool, fail_after: Option<u64>) -> io::Result<Journal> {
         let mut file = File::create(path)?;
         let mut header = Vec::new();
         record(&mut header, [MAGIC, VERSION, &binding.input_sha256, &binding.options]);
@@ -141,20 +143,20 @@ impl Journal {
         // The file's directory entry must be durable too.
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         File::open(dir)?.sync_all()?;
-        Ok(Journal::start(file, sync, limit_from_env()))
+        Ok(Journal::start(file, sync, fail_after))
     }
 
     /// Continues an existing journal (after `replay` checked its binding),
     /// first cutting off whatever follows its last whole record, `whole`
     /// bytes in (`Replay::whole_len`): a record torn by a crash or a full
     /// disk must not run into the ones appended now.
-    pub fn append(path: &Path, whole: u64, sync: bool) -> io::Result<Journal> {
+    pub fn append(path: &Path, whole: u64, sync: bool, fail_after: Option<u64>) -> io::Result<Journal> {
         let file = OpenOptions::new().append(true).open(path)?;
         if file.metadata()?.len() > whole {
             file.set_len(whole)?;
             file.sync_all()?;
         }
-        Ok(Journal::start(file, sync, limit_from_env()))
+        Ok(Journal::start(file, sync, fail_after))
     }
 
     fn start(file: File, sync: bool, limit: Option<u64>) -> Journal {
@@ -321,13 +323,6 @@ fn parse_record(line: &[u8]) -> Option<Vec<String>> {
 /// or overwritten one (it guards against accidents, not an adversary).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// Test hook: `TDRECON_TEST_JOURNAL_LIMIT=N` makes writes fail once the
-/// journal has taken N more bytes, as a full disk would (the write that
-/// crosses the limit is torn: its first bytes are written).
-fn limit_from_env() -> Option<u64> {
-    std::env::var("TDRECON_TEST_JOURNAL_LIMIT").ok()?.parse().ok()
 }
 
 /// Syncs once for every batch of intents written since the last sync
@@ -658,7 +653,7 @@ mod tests {
     async fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
-        let j = Journal::create(&path, &binding(), true).unwrap();
+        let j = Journal::create(&path, &binding(), true, None).unwrap();
         for line in [2, 3, 4, 6] {
             j.intent(line, 1_000 + line, None).await.unwrap();
         }
@@ -694,7 +689,7 @@ mod tests {
         assert_eq!(copied.len(), 2);
         assert_eq!(copied[0], ok, "an outcome comes back whole");
 
-        let j = Journal::append(&path, r.whole_len, false).unwrap();
+        let j = Journal::append(&path, r.whole_len, false, None).unwrap();
         j.finish(true).unwrap();
         assert!(replay(&path).unwrap().ended);
     }
@@ -703,7 +698,7 @@ mod tests {
     async fn a_row_settled_again_is_copied_once_with_its_last_outcome() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
-        let j = Journal::create(&path, &binding(), false).unwrap();
+        let j = Journal::create(&path, &binding(), false, None).unwrap();
         j.intent(7, 50, None).await.unwrap();
         j.outcome(&RowOutcome::new(7, CallRef::Id(1), Status::Unknown)).unwrap();
         j.finish(false).unwrap();
@@ -711,7 +706,7 @@ mod tests {
         r.reopen_unknown();
         assert!(r.in_doubt.contains(7) && !r.done.contains(7));
         assert_eq!(r.intent_at.get(&7), Some(&50));
-        let j = Journal::append(&path, r.whole_len, false).unwrap();
+        let j = Journal::append(&path, r.whole_len, false, None).unwrap();
         j.intent(7, 90, None).await.unwrap();
         j.outcome(&RowOutcome::new(7, CallRef::Id(1), Status::Ok)).unwrap();
         j.finish(true).unwrap();
@@ -734,7 +729,7 @@ mod tests {
     async fn a_journal_cut_at_any_byte_reads_back_and_resumes() {
         let dir = tempfile::tempdir().unwrap();
         let full = dir.path().join("full.journal");
-        let j = Journal::create(&full, &binding(), false).unwrap();
+        let j = Journal::create(&full, &binding(), false, None).unwrap();
         let mut ok = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         ok.error = "a \"quoted, multi\nline\" error\twith a tab\\".into();
         j.intent(2, 10, Some("{\"notes\":\"x\ny\"}")).await.unwrap();
@@ -758,7 +753,7 @@ mod tests {
             assert_eq!(r.done.contains(3), whole >= 4, "cut at {cut}");
             // A resume appends after the last whole record: what it writes
             // reads back, whatever was torn before it.
-            let j = Journal::append(&path, r.whole_len, false).unwrap();
+            let j = Journal::append(&path, r.whole_len, false, None).unwrap();
             j.intent(9, 12, Some("{}")).await.unwrap();
             j.outcome(&RowOutcome::new(9, CallRef::Id(3), Status::Ok)).unwrap();
             j.finish(true).unwrap();

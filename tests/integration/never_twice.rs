@@ -101,7 +101,7 @@ fn a_torn_journal_then_a_killed_resume_then_a_final_resume_apply_every_add_once(
     // A full disk tears a record part-way through the run; with --reconcile
     // each intent carries the call's values as JSON, full of quotes.
     let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile"]);
-    cmd.env("TDRECON_TEST_JOURNAL_LIMIT", "40000");
+    cmd.args(["--journal-fail-after", "40000"]);
     wd.run(&mut cmd, 3);
     let mut journal = std::fs::read(wd.path("in.results.journal")).unwrap();
     assert!(!journal.ends_with(b"\n"), "the full disk tore the last record");

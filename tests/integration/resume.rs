@@ -155,7 +155,7 @@ fn a_full_disk_stops_the_job_and_reports_nothing_ok_that_is_not_journaled() {
     let wd = Workdir::new();
     wd.write("in.csv", mixed_rows(300));
     let mut cmd = job(&wd, &sim, &["--concurrency", "4"]);
-    cmd.env("TDRECON_TEST_JOURNAL_LIMIT", "3000");
+    cmd.args(["--journal-fail-after", "3000"]);
     let out = wd.run(&mut cmd, 3);
     assert!(stdout(&out).contains("cannot write the journal"), "{}", stdout(&out));
     let journal = std::fs::read_to_string(wd.path("in.results.journal")).unwrap();

@@ -2,7 +2,7 @@
 //! (dry run, sandbox), and the refusals that keep a file from being sent
 //! twice by accident.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 
@@ -23,8 +23,8 @@ pub(super) struct JournalPlan {
 }
 
 /// Decides between a fresh journal, a resumed one, or refusing to start.
-pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<JournalPlan, Fatal> {
-    let path = journal::path_for(results_path);
+pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
+    let path = journal::path_for(&opts.results);
     // Before anything is read or written: a second run must not touch the
     // outputs of one that is live.
     let mut locks = RunLocks::default();
@@ -32,9 +32,6 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
     // Nothing is sent by a dry run, and a sandbox starts from nothing each
     // time: neither has anything to resume.
     if opts.dry_run || opts.plan || matches!(opts.target, Target::Sandbox) {
-        if opts.resume {
-            return Err(Fatal::usage(anyhow!("--resume does not apply to plan, --dry-run or --sandbox")));
-        }
         return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None });
     }
     let binding = Binding::new(&opts.input.path, &opts.fingerprint())
@@ -87,8 +84,8 @@ pub(super) fn prepare_journal(opts: &RunOptions, results_path: &Path) -> Result<
         }
     };
     let journal = match &replay {
-        Some(replay) => Journal::append(&path, replay.whole_len, opts.journal_sync),
-        None => Journal::create(&path, &binding, opts.journal_sync),
+        Some(replay) => Journal::append(&path, replay.whole_len, opts.journal_sync, opts.journal_fail_after),
+        None => Journal::create(&path, &binding, opts.journal_sync, opts.journal_fail_after),
     }
     .with_context(|| format!("cannot write the journal {shown}"))
     .map_err(Fatal::usage)?;

@@ -68,7 +68,7 @@ pub enum Threshold {
 impl Threshold {
     pub fn parse(text: &str) -> Result<Threshold, String> {
         let t = text.trim();
-        let bad = || format!("--max-failures {t:?}: expected a count (50) or a percentage (5%)");
+        let bad = || format!("{t:?}: expected a count (50) or a percentage (5%)");
         match t.strip_suffix('%') {
             Some(p) => match p.trim().parse::<f64>() {
                 Ok(p) if (0.0..=100.0).contains(&p) => Ok(Threshold::Percent(p)),
@@ -92,8 +92,9 @@ impl Threshold {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub input: InputOptions,
-    pub results: Option<PathBuf>,
-    pub errors: Option<PathBuf>,
+    /// Where results.csv (or, for `plan`, the plan) and errors.csv go.
+    pub results: PathBuf,
+    pub errors: PathBuf,
     pub target: Target,
     pub keys: KeySource,
     /// How fast attempts may go: off, a fixed rate and burst, or auto.
@@ -115,6 +116,8 @@ pub struct RunOptions {
     pub restart: bool,
     /// Sync the journal to disk (off only for measuring what syncing costs).
     pub journal_sync: bool,
+    /// Tests only: the journal fails as on a full disk after this many bytes.
+    pub journal_fail_after: Option<u64>,
     /// Read each call first, send only what differs, settle ambiguous adds.
     pub reconcile: bool,
     /// Write a file that undoes every applied change (needs `reconcile`).
@@ -152,14 +155,8 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     let started_at = summary_json::now();
     let (reader, validator) = check_input(&opts)?;
     let credentials = load_credentials(&opts)?;
-    if opts.rollback.is_some() && !opts.reconcile {
-        return Err(Fatal::usage(anyhow!(
-            "--rollback needs --reconcile: it is built from the values read before each write"
-        )));
-    }
-    let results_path = opts.results.clone().unwrap_or_else(|| opts.input.sibling("results"));
-    let plan = prepare_journal(&opts, &results_path)?;
-    let (outputs, earlier) = open_outputs(&opts, &validator, &plan, results_path)?;
+    let plan = prepare_journal(&opts)?;
+    let (outputs, earlier) = open_outputs(&opts, &validator, &plan)?;
 
     // One thread drives every request: the work per request is small, and
     // handing tasks between worker threads cost more than it saved (futex
@@ -208,13 +205,8 @@ fn load_credentials(opts: &RunOptions) -> Result<Credentials, Fatal> {
 /// Creates errors.csv, results.csv and the rollback file. A resumed run's
 /// results start with every row an earlier run finished; their counts are
 /// returned to be merged into the summary.
-fn open_outputs(
-    opts: &RunOptions,
-    validator: &Validator,
-    plan: &JournalPlan,
-    results_path: PathBuf,
-) -> Result<(Outputs, RunSummary), Fatal> {
-    let errors_path = opts.errors.clone().unwrap_or_else(|| opts.input.sibling("errors"));
+fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) -> Result<(Outputs, RunSummary), Fatal> {
+    let (results_path, errors_path) = (opts.results.clone(), opts.errors.clone());
     let rollback = match &opts.rollback {
         Some(path) => Some(open_rollback(path, plan.replay.is_some())?),
         None => None,

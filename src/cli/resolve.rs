@@ -1,0 +1,185 @@
+//! What was typed, resolved into what the commands take (ripgrep's "high"
+//! arguments): the target, the pacing, the output paths, the window, and
+//! every check that depends on more than one flag. Commands receive these
+//! options whole and never second-guess them.
+
+use std::num::{NonZeroU32, NonZeroUsize};
+
+use super::args::{InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
+use super::defaults;
+use crate::commands::run::{KeySource, RunOptions, Target};
+use crate::commands::validate::ValidateOptions;
+use crate::exit::Fatal;
+use crate::input::InputOptions;
+use crate::input::columns::HeaderOptions;
+use crate::input::source::Source;
+use crate::upload::backoff::Backoff;
+use crate::upload::client::{Method, check_base_url, subdomain_url};
+use crate::upload::gate::Pacing;
+
+fn usage(e: impl std::fmt::Display) -> Fatal {
+    Fatal::usage(anyhow::anyhow!("{e}"))
+}
+
+impl ValidateArgs {
+    pub(super) fn resolve(self) -> Result<ValidateOptions, Fatal> {
+        let input = self.input.resolve()?;
+        let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
+        Ok(ValidateOptions { input, errors, summary_json: self.summary_json })
+    }
+}
+
+impl RunArgs {
+    /// `plan`: a `--reconcile` run that writes nothing to TrackDrive.
+    pub(super) fn resolve_plan(self) -> Result<RunOptions, Fatal> {
+        for (given, flag) in [
+            (self.dry_run, "--dry-run"),
+            (self.resume, "--resume"),
+            (self.restart, "--restart"),
+            (self.rollback.is_some(), "--rollback"),
+        ] {
+            if given {
+                return Err(usage(format!("{flag} does not apply to plan: it sends nothing")));
+            }
+        }
+        let results = self.results.clone();
+        let mut opts = RunArgs { reconcile: true, ..self }.resolve()?;
+        opts.plan = true;
+        opts.results = results.unwrap_or_else(|| opts.input.sibling("plan"));
+        Ok(opts)
+    }
+
+    pub(super) fn resolve(self) -> Result<RunOptions, Fatal> {
+        if self.rollback.is_some() && !self.reconcile {
+            return Err(usage("--rollback needs --reconcile: it is built from the values read before each write"));
+        }
+        let target = match (&self.subdomain, &self.base_url, self.sandbox) {
+            (Some(name), None, false) => Target::Url(subdomain_url(name).map_err(usage)?),
+            (None, Some(url), false) => Target::Url(check_base_url(url).map_err(usage)?),
+            (None, None, true) => Target::Sandbox,
+            // A dry run sends nothing, so it needs nowhere to send.
+            (None, None, false) if self.dry_run => Target::Url("https://dry-run.invalid".into()),
+            _ => return Err(usage("say where to send: --subdomain NAME, --base-url URL or --sandbox")),
+        };
+        let pacing = match self.rate {
+            RateArg::Auto => Pacing::Auto { max: NonZeroU32::new(self.max_rate).expect("clap checks max_rate >= 1") },
+            RateArg::PerSecond(rate) => match NonZeroU32::new(rate) {
+                None => Pacing::Off,
+                Some(rate) => {
+                    let share = NonZeroU32::new(rate.get() / defaults::BURST_DIVISOR).unwrap_or(NonZeroU32::MIN);
+                    Pacing::Fixed { rate, burst: self.burst.and_then(NonZeroU32::new).unwrap_or(share) }
+                }
+            },
+        };
+        let input = self.input.resolve()?;
+        let when = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    crate::input::values::parse_call_time(t, &input.time_zone)
+                        .map_err(|e| usage(format!("{flag} {t:?}: {e}")))
+                })
+                .transpose()
+        };
+        let (since, until) = (when("--since", &self.since)?, when("--until", &self.until)?);
+        if let (Some(since), Some(until)) = (since, until)
+            && since > until
+        {
+            return Err(usage("--since is after --until"));
+        }
+        let results = self.results.unwrap_or_else(|| input.sibling("results"));
+        let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
+        Ok(RunOptions {
+            input,
+            results,
+            errors,
+            target,
+            keys: self.credentials.map_or(KeySource::Environment, KeySource::File),
+            pacing,
+            concurrency: NonZeroUsize::new(usize::from(self.concurrency)).expect("clap checks concurrency >= 1"),
+            timeout: self.timeout,
+            max_retries: self.max_retries,
+            method: match self.method {
+                MethodArg::Put => Method::Put,
+                MethodArg::Post => Method::Post,
+                MethodArg::Patch => Method::Patch,
+            },
+            serializer: self.serializer,
+            max_failures: self.max_failures,
+            max_pause: self.max_pause,
+            backoff: Backoff {
+                base: std::time::Duration::from_millis(self.backoff_base_ms),
+                cap: std::time::Duration::from_millis(self.backoff_cap_ms),
+            },
+            dry_run: self.dry_run,
+            summary_json: self.summary_json,
+            quiet: self.quiet,
+            resume: self.resume,
+            restart: self.restart,
+            journal_sync: !self.no_journal_sync,
+            journal_fail_after: self.journal_fail_after,
+            reconcile: self.reconcile,
+            rollback: self.rollback,
+            since,
+            until,
+            page_size: self.page_size,
+            match_window: self.match_window,
+            plan: false,
+        })
+    }
+}
+
+impl InputArgs {
+    /// The input's options: what was given, then what the file's name
+    /// implies. Opens the source (a spreadsheet or a stream is written out
+    /// as CSV here).
+    pub(super) fn resolve(self) -> Result<InputOptions, Fatal> {
+        let source = Source::open(&self.file, self.sheet.as_deref()).map_err(Fatal::usage)?;
+        // A later mapping of the same header wins (a flag over the profile).
+        let mut maps: Vec<(String, String)> = Vec::new();
+        for (from, to) in self.maps {
+            maps.retain(|(f, _)| f != &from);
+            maps.push((from, to));
+        }
+        Ok(InputOptions {
+            path: source.path,
+            name: source.name,
+            delimiter: self.delimiter.unwrap_or(source.delimiter),
+            headers: HeaderOptions { maps, ignore: self.ignore },
+            line_map: source.line_map,
+            spool: source.spool,
+            time_zone: self.time_zone.unwrap_or(jiff::tz::TimeZone::UTC),
+        })
+    }
+}
+
+impl SimArgs {
+    pub(super) fn resolve(self) -> crate::commands::sim::SimOptions {
+        use std::time::Duration;
+        crate::commands::sim::SimOptions {
+            addr: self.addr,
+            calls: self.calls,
+            first_id: self.first_id,
+            calls_file: self.calls_file,
+            rate_limit: self.rate_limit.map(|per_second| crate::sim::RateLimit {
+                per_second,
+                burst: self.rate_limit_burst,
+                window: self.rate_limit_window,
+            }),
+            retry_after_date: self.retry_after_date,
+            faults: crate::sim::FaultConfig {
+                seed: self.seed,
+                fail_5xx: self.fail_5xx,
+                latency: Duration::from_millis(self.latency_ms),
+                latency_jitter: Duration::from_millis(self.latency_jitter_ms),
+                reset_before_apply: self.reset_before_apply,
+                apply_then_stall: self.apply_then_stall,
+                apply_then_reset: self.apply_then_reset,
+                stall: Duration::from_millis(self.stall_ms),
+                fail_first: self.fail_first,
+            },
+            dump_state: self.dump_state,
+            url_file: self.url_file,
+            max_per_page: self.max_per_page as usize,
+        }
+    }
+}
