@@ -23,7 +23,7 @@ fn usage(e: impl std::fmt::Display) -> Fatal {
 
 impl ValidateArgs {
     pub(super) fn resolve(self) -> Result<ValidateOptions, Fatal> {
-        let input = self.input.resolve()?;
+        let input = self.input.resolve(false)?;
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
         Ok(ValidateOptions { input, errors, summary_json: self.summary_json })
     }
@@ -71,7 +71,8 @@ impl RunArgs {
                 }
             },
         };
-        let input = self.input.resolve()?;
+        // A run reads a private copy: what it sends is what it hashed.
+        let input = self.input.resolve(true)?;
         let when = |flag: &str, text: &Option<String>| {
             text.as_deref()
                 .map(|t| {
@@ -131,9 +132,9 @@ impl RunArgs {
 impl InputArgs {
     /// The input's options: what was given, then what the file's name
     /// implies. Opens the source (a spreadsheet or a stream is written out
-    /// as CSV here).
-    pub(super) fn resolve(self) -> Result<InputOptions, Fatal> {
-        let source = Source::open(&self.file, self.sheet.as_deref()).map_err(Fatal::usage)?;
+    /// as CSV here; so is a plain file, when `private`).
+    pub(super) fn resolve(self, private: bool) -> Result<InputOptions, Fatal> {
+        let source = Source::open(&self.file, self.sheet.as_deref(), private).map_err(Fatal::usage)?;
         // A later mapping of the same header wins (a flag over the profile).
         let mut maps: Vec<(String, String)> = Vec::new();
         for (from, to) in self.maps {
@@ -148,6 +149,7 @@ impl InputArgs {
             line_map: source.line_map,
             spool: source.spool,
             time_zone: self.time_zone.unwrap_or(jiff::tz::TimeZone::UTC),
+            survey: source.survey,
         })
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use crate::exit::Fatal;
-use crate::input::InputOptions;
+use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 use crate::sim::store::uuid_for;
 use crate::sim::{Call, FaultConfig, Sim, SimConfig, Store};
@@ -26,29 +26,34 @@ pub fn faults() -> FaultConfig {
     }
 }
 
-/// Reads the file's valid rows and builds a store holding their calls.
-pub fn store_for(input: &InputOptions) -> Result<Store, Fatal> {
-    let (mut reader, mut validator) = input.open()?;
-    let mut store = Store::default();
-    let mut synthetic_id = 900_000_000u64;
-    let mut n = 0usize;
-    while let Some(record) = reader.next_record().map_err(Fatal::usage)? {
-        let Ok(update) = validator.check(&record) else { continue };
-        n += 1;
-        if n.is_multiple_of(MISSING_EVERY) {
-            continue;
+/// Builds the store of a sandbox from the file's valid rows, one at a time.
+#[derive(Default)]
+pub struct Seeder {
+    store: Store,
+    /// Ids for calls a row names by UUID or finds by caller.
+    synthetic_id: u64,
+    rows: usize,
+}
+
+impl Seeder {
+    /// Adds the call a valid row names (one in `MISSING_EVERY` left out).
+    pub fn add(&mut self, update: &CallUpdate) {
+        self.rows += 1;
+        if self.rows.is_multiple_of(MISSING_EVERY) {
+            return;
         }
+        let mut synthetic = || {
+            self.synthetic_id += 1;
+            900_000_000 + self.synthetic_id
+        };
         let mut call = match update.call {
             // A row found by caller and time gets a call from that caller then.
             CallRef::PENDING => {
-                synthetic_id += 1;
-                Call::new(synthetic_id, uuid_for(synthetic_id))
+                let id = synthetic();
+                Call::new(id, uuid_for(id))
             }
             CallRef::Id(id) => Call::new(id, uuid_for(id)),
-            CallRef::Uuid(uuid) => {
-                synthetic_id += 1;
-                Call::new(synthetic_id, uuid)
-            }
+            CallRef::Uuid(uuid) => Call::new(synthetic(), uuid),
         };
         if let Some(at) = update.call_time {
             call.created_at_ms = at;
@@ -57,17 +62,20 @@ pub fn store_for(input: &InputOptions) -> Result<Store, Fatal> {
             call.caller_number = caller.clone();
         }
         // Some history to add to, so set and add give visibly different results.
-        call.revenue = Decimal::new(1000 + (n as i64 % 7) * 250, 2);
+        call.revenue = Decimal::new(1000 + (self.rows as i64 % 7) * 250, 2);
         call.payout = Decimal::new(500, 2);
-        store.insert(call);
+        self.store.insert(call);
     }
-    Ok(store)
+
+    pub fn into_store(self) -> Store {
+        self.store
+    }
 }
 
-pub async fn start(input: &InputOptions) -> Result<Sim, Fatal> {
+pub async fn start(store: Store) -> Result<Sim, Fatal> {
     let config = SimConfig {
         addr: ([127, 0, 0, 1], 0).into(),
-        store: store_for(input)?,
+        store,
         keys: None,
         rate_limit: None,
         retry_after_date: false,

@@ -8,6 +8,7 @@ use anyhow::{Context, anyhow};
 
 use crate::exit::{Exit, Fatal};
 use crate::input::money::{Sign, parse_money};
+use crate::input::reader::{CsvReader, read_error};
 use crate::input::values::CallRef;
 use crate::sim::store::uuid_for;
 use crate::sim::{Call, FaultConfig, Sim, SimConfig, Store};
@@ -32,11 +33,8 @@ pub struct SimOptions {
 /// Seeds a store from a CSV with columns `id,uuid,revenue,payout` (either id
 /// may be empty; a missing UUID is derived from the id).
 pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let headers: Vec<String> = rdr.headers()?.iter().map(crate::input::columns::normalise).collect();
+    let (mut rdr, headers) = CsvReader::open(path, b',')?;
+    let headers: Vec<String> = headers.iter().map(|h| crate::input::columns::normalise(h)).collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (id_col, uuid_col, revenue_col, payout_col) = (col("id"), col("uuid"), col("revenue"), col("payout"));
     let (created_col, caller_col) = (col("created_at"), col("caller_number"));
@@ -46,10 +44,17 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
     }
     let mut store = Store::default();
     let mut next_id = 900_000_001u64;
-    for (n, record) in rdr.records().enumerate() {
-        let record = record.with_context(|| format!("{}: record {}", path.display(), n + 1))?;
-        let cell = |c: Option<usize>| c.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty());
-        let at = || format!("{} record {}", path.display(), n + 1);
+    let mut n = 0usize;
+    while let Some(record) = rdr.next_record().map_err(|e| read_error(path, e))? {
+        let line = record.line;
+        let at = || format!("{} line {line}", path.display());
+        let cells: Vec<&str> = record
+            .raw
+            .iter()
+            .map(std::str::from_utf8)
+            .collect::<Result<_, _>>()
+            .map_err(|_| anyhow!("{}: not UTF-8 text", at()))?;
+        let cell = |c: Option<usize>| c.and_then(|i| cells.get(i).copied()).map(str::trim).filter(|s| !s.is_empty());
         let id = match cell(id_col).map(CallRef::parse) {
             Some(Ok(CallRef::Id(id))) => id,
             Some(_) => return Err(anyhow!("{}: id must be a numeric Call ID", at())),
@@ -78,6 +83,7 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
                 .as_millisecond(),
             None => now - 24 * 3600 * 1000 + n as i64 * 60_000,
         };
+        n += 1;
         if let Some(number) = cell(caller_col) {
             call.caller_number = number.to_string();
         }
@@ -118,7 +124,7 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
             .with_context(|| format!("cannot listen on {}", opts.addr))
             .map_err(Fatal::usage)?;
         if let Some(path) = &opts.url_file {
-            write_atomically(path, format!("{}\n", sim.base_url()).as_bytes())
+            crate::outputs::write_atomically(path, format!("{}\n", sim.base_url()).as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))
                 .map_err(Fatal::usage)?;
         }
@@ -132,19 +138,10 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
         sim.stop();
         if let Some(path) = &opts.dump_state {
             let json = serde_json::to_vec_pretty(&sim.state.state_json()).expect("state is plain JSON");
-            std::fs::write(path, json)
+            crate::outputs::write_whole(path, &json)
                 .with_context(|| format!("cannot write {}", path.display()))
                 .map_err(Fatal::aborted)?;
         }
         Ok(Exit::Ok)
     })
-}
-
-/// Writes `bytes` to a temporary file beside `path` and renames it into
-/// place: a script waiting for `path` to exist never reads half of it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

@@ -1,14 +1,18 @@
 //! The input stage: everything between the file on disk and a typed
 //! `CallUpdate` or a `Rejection`. Pure parsing and checking, plus the one
-//! place that opens the input file (`InputOptions::open`), so commands never
-//! call `File::open` themselves. Depends on nothing outside `input`.
+//! place that opens the input (`source`: a stream, an archive or a
+//! spreadsheet written out as CSV, a run's private copy, and `open_file`,
+//! which every read of an input goes through), so commands never call
+//! `File::open` themselves. Depends on nothing outside `input`.
 //!
-//! In pipeline order: `reader` streams records with their real line numbers,
+//! In pipeline order: `source` finds the bytes, `reader` streams records
+//! with their real line numbers,
 //! `columns` maps headers to fields, `values` and `money` parse cells,
 //! `validate` turns a record into an `update::CallUpdate` or a
 //! `rejection::Rejection`, `seen_ids` remembers ids for the repeat check,
-//! `names` resolves disposition, buyer and traffic-source names, and
-//! `parallel` runs the checks on every core for `validate`.
+//! `names` resolves disposition, buyer and traffic-source names, `matching`
+//! finds the call of a row without an id, and `parallel` runs the checks on
+//! every core for `validate`.
 
 pub mod columns;
 pub mod matching;
@@ -45,6 +49,8 @@ pub struct InputOptions {
     pub spool: Option<std::sync::Arc<tempfile::TempPath>>,
     /// The zone of call times written without an offset.
     pub time_zone: jiff::tz::TimeZone,
+    /// What the pass that copied the input found (its hash, its lines).
+    pub survey: Option<source::Survey>,
 }
 
 impl InputOptions {

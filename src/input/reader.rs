@@ -118,7 +118,7 @@ impl CsvReader {
         if path.is_dir() {
             return Err(ReadError::Directory { path: path.to_path_buf() });
         }
-        let mut file = File::open(path).map_err(io_err)?;
+        let mut file = crate::input::source::open_file(path).map_err(io_err)?;
         let mut start = [0u8; 2];
         let n = file.read(&mut start).map_err(io_err)?;
         if n == 2 && matches!(start, [0xFF, 0xFE] | [0xFE, 0xFF]) {
@@ -217,7 +217,7 @@ impl CsvReader {
     }
 
     fn tail_from(&self, byte: u64) -> io::Result<impl Read> {
-        let mut file = File::open(&self.path)?;
+        let mut file = crate::input::source::open_file(&self.path)?;
         file.seek(SeekFrom::Start(byte))?;
         Ok(BufReader::new(file))
     }

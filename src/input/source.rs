@@ -1,9 +1,13 @@
 //! Where the rows come from: a CSV or TSV file, standard input (`-`), a
-//! gzip file, or a spreadsheet (`.xlsx`, `.xlsm`, `.xls`, `.ods`). Anything
-//! but a plain file is first written out as CSV to a temporary file, so the
-//! reader, the journal's hash of the content and `--resume` all work on
-//! plain bytes, and memory stays bounded whatever the source. A spreadsheet's
-//! rows keep their sheet row numbers (the line map).
+//! gzip file, or a spreadsheet (`.xlsx`, `.xlsm`, `.xls`, `.ods`), and the
+//! one place the input is opened. Anything but a plain file is first written
+//! out as CSV to a temporary file (a spool), so the reader, the journal's
+//! hash of the content and `--resume` all work on plain bytes, and memory
+//! stays bounded whatever the source. A run also reads a plain file through
+//! a private copy: what it sends is what it hashed, whatever happens to the
+//! file meanwhile. Every spool is written in one pass that also hashes the
+//! bytes, counts lines and stops at a NUL byte (the `Survey`). A
+//! spreadsheet's rows keep their sheet row numbers (the line map).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -11,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use calamine::{Data, Reader};
+use sha2::{Digest, Sha256};
 
 /// The most bytes a stream or an archive may expand to: a 1 KB gzip can
 /// hold gigabytes of zeros, and the spool is on disk.
@@ -29,6 +34,18 @@ pub struct Source {
     pub line_map: Option<Arc<[u32]>>,
     /// Keeps the spooled copy until the last clone is gone.
     pub spool: Option<Arc<tempfile::TempPath>>,
+    /// What the pass that wrote the spool found (`None`: read in place).
+    pub survey: Option<Survey>,
+}
+
+/// What one pass over the bytes the reader reads found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey {
+    /// SHA-256 of the bytes, in hex: what a journal is bound to.
+    pub sha256: String,
+    /// Line endings seen (the progress bar's estimate of rows).
+    pub lines: u64,
+    pub bytes: u64,
 }
 
 /// Why a source cannot be read.
@@ -42,6 +59,10 @@ pub enum SourceError {
     Sheet { name: PathBuf, error: String },
     #[error("{name} has no sheet named {sheet:?}; its sheets are: {}", sheets.join(", "))]
     NoSuchSheet { name: PathBuf, sheet: String, sheets: Vec<String> },
+    #[error(
+        "{name} is not text: byte {offset} is a NUL byte (binary data, or a file of zeros); nothing was read past it"
+    )]
+    Binary { name: PathBuf, offset: u64 },
 }
 
 /// What a file's name says it holds.
@@ -88,33 +109,44 @@ pub fn stem(name: &Path) -> String {
     stem.to_string()
 }
 
+/// Opens an input file for reading: every read of the input starts here.
+pub fn open_file(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
 impl Source {
-    /// Opens `name`: a plain file is read where it is; standard input, a
-    /// gzip file or a spreadsheet (its first sheet, or `sheet`) is first
-    /// written out as CSV.
-    pub fn open(name: &Path, sheet: Option<&str>) -> Result<Source, SourceError> {
+    /// Opens `name`: standard input, a gzip file or a spreadsheet (its first
+    /// sheet, or `sheet`) is first written out as CSV; so is a plain file
+    /// when `private` (a run: it must read the bytes it hashed), else it is
+    /// read where it is.
+    pub fn open(name: &Path, sheet: Option<&str>, private: bool) -> Result<Source, SourceError> {
         let io_err = |error| SourceError::Io { name: name.to_path_buf(), error };
-        let plain = |path: PathBuf, spool, line_map| Source {
-            path,
-            name: name.to_path_buf(),
-            delimiter: delimiter_for(name),
-            line_map,
-            spool,
+        let plain = |path: PathBuf, spool: Option<Spooled>, line_map| {
+            let (spool, survey) = spool.map_or((None, None), |s| (Some(Arc::new(s.path)), Some(s.survey)));
+            Source { path, name: name.to_path_buf(), delimiter: delimiter_for(name), line_map, spool, survey }
         };
         match kind(name) {
-            Kind::Plain => Ok(plain(name.to_path_buf(), None, None)),
+            Kind::Plain if !private => Ok(plain(name.to_path_buf(), None, None)),
+            Kind::Plain => {
+                if name.is_dir() {
+                    // The reader says what a directory is, in its words.
+                    return Ok(plain(name.to_path_buf(), None, None));
+                }
+                let spooled = spool(name, open_file(name).map_err(io_err)?)?;
+                Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
+            }
             Kind::Stdin => {
-                let spool = spool(name, io::stdin().lock())?;
-                Ok(plain(spool.to_path_buf(), Some(Arc::new(spool)), None))
+                let spooled = spool(name, io::stdin().lock())?;
+                Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
             Kind::Gzip => {
-                let file = File::open(name).map_err(io_err)?;
-                let spool = spool(name, flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))?;
-                Ok(plain(spool.to_path_buf(), Some(Arc::new(spool)), None))
+                let file = open_file(name).map_err(io_err)?;
+                let spooled = spool(name, flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))?;
+                Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
             Kind::Sheet => {
-                let (spool, map) = sheet_to_csv(name, sheet)?;
-                let mut source = plain(spool.to_path_buf(), Some(Arc::new(spool)), Some(map));
+                let (spooled, map) = sheet_to_csv(name, sheet)?;
+                let mut source = plain(spooled.path.to_path_buf(), Some(spooled), Some(map));
                 source.delimiter = b',';
                 Ok(source)
             }
@@ -122,23 +154,105 @@ impl Source {
     }
 }
 
-/// Copies `from` to a temporary file, up to `MAX_SPOOL` bytes.
-fn spool(name: &Path, from: impl Read) -> Result<tempfile::TempPath, SourceError> {
-    let io_err = |error| SourceError::Io { name: name.to_path_buf(), error };
-    let mut file = tempfile::NamedTempFile::new().map_err(io_err)?;
-    let copied = io::copy(&mut from.take(MAX_SPOOL + 1), file.as_file_mut()).map_err(io_err)?;
-    if copied > MAX_SPOOL {
-        return Err(SourceError::TooLarge { name: name.to_path_buf() });
+/// A spool and what writing it found.
+struct Spooled {
+    path: tempfile::TempPath,
+    survey: Survey,
+}
+
+/// A writer that hashes, counts lines and refuses a NUL byte as bytes pass
+/// through it to the spool, up to `MAX_SPOOL` bytes.
+struct Surveying<W> {
+    inner: W,
+    hasher: Sha256,
+    lines: u64,
+    bytes: u64,
+}
+
+/// A NUL byte at this offset, or more than `MAX_SPOOL` bytes (an
+/// `io::Error`'s inner error, told apart by `spool_error`).
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("a NUL byte at offset {0}")]
+    Nul(u64),
+    #[error("more than the spool's limit")]
+    TooLarge,
+}
+
+impl<W: Write> Write for Surveying<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(at) = memchr::memchr(0, buf) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, Refused::Nul(self.bytes + at as u64)));
+        }
+        if self.bytes + buf.len() as u64 > MAX_SPOOL {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, Refused::TooLarge));
+        }
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        self.bytes += n as u64;
+        Ok(n)
     }
-    file.as_file_mut().flush().map_err(io_err)?;
-    Ok(file.into_temp_path())
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Surveying<W> {
+    fn new(inner: W) -> Self {
+        Surveying { inner, hasher: Sha256::new(), lines: 0, bytes: 0 }
+    }
+
+    fn finish(mut self) -> io::Result<Survey> {
+        self.inner.flush()?;
+        Ok(Survey { sha256: hex(&self.hasher.finalize()), lines: self.lines, bytes: self.bytes })
+    }
+}
+
+fn spool_error(name: &Path, error: io::Error) -> SourceError {
+    match error.get_ref().and_then(|inner| inner.downcast_ref::<Refused>()) {
+        Some(Refused::Nul(offset)) => SourceError::Binary { name: name.to_path_buf(), offset: *offset },
+        Some(Refused::TooLarge) => SourceError::TooLarge { name: name.to_path_buf() },
+        None => SourceError::Io { name: name.to_path_buf(), error },
+    }
+}
+
+/// Copies `from` to a temporary file, surveying it on the way.
+fn spool(name: &Path, mut from: impl Read) -> Result<Spooled, SourceError> {
+    let err = |e| spool_error(name, e);
+    let mut file = tempfile::NamedTempFile::new().map_err(err)?;
+    let mut out = Surveying::new(BufWriter::with_capacity(1 << 16, file.as_file_mut()));
+    io::copy(&mut from, &mut out).map_err(err)?;
+    let survey = out.finish().map_err(err)?;
+    Ok(Spooled { path: file.into_temp_path(), survey })
+}
+
+/// The SHA-256 of a file's bytes, in hex, read through the one opener
+/// (for a summary of an input read in place); `None` for a file that is
+/// not text (a NUL byte: a file of zeros is not read to its end).
+pub fn sha256_of(path: &Path) -> Option<String> {
+    let mut file = open_file(path).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buf).ok()? {
+            0 => return Some(hex(&hasher.finalize())),
+            n if memchr::memchr(0, &buf[..n]).is_some() => return None,
+            n => hasher.update(&buf[..n]),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes a sheet as CSV, one record per non-empty row, and the sheet row
 /// number of each data record (the header is the first non-empty row).
-fn sheet_to_csv(name: &Path, sheet: Option<&str>) -> Result<(tempfile::TempPath, Arc<[u32]>), SourceError> {
+fn sheet_to_csv(name: &Path, sheet: Option<&str>) -> Result<(Spooled, Arc<[u32]>), SourceError> {
     let sheet_err = |error: String| SourceError::Sheet { name: name.to_path_buf(), error };
-    let io_err = |error| SourceError::Io { name: name.to_path_buf(), error };
+    let err = |e| spool_error(name, e);
     let mut workbook = calamine::open_workbook_auto(name).map_err(|e| sheet_err(e.to_string()))?;
     let names = workbook.sheet_names();
     let chosen = match sheet {
@@ -149,17 +263,17 @@ fn sheet_to_csv(name: &Path, sheet: Option<&str>) -> Result<(tempfile::TempPath,
     };
     let range = workbook.worksheet_range(&chosen).map_err(|e| sheet_err(e.to_string()))?;
     let first_row = range.start().map_or(0, |(row, _)| row);
-    let mut file = tempfile::NamedTempFile::new().map_err(io_err)?;
+    let mut file = tempfile::NamedTempFile::new().map_err(err)?;
     let mut map = Vec::new();
-    {
-        let mut csv = csv::Writer::from_writer(BufWriter::new(file.as_file_mut()));
+    let survey = {
+        let mut csv = csv::Writer::from_writer(Surveying::new(BufWriter::new(file.as_file_mut())));
         let mut header_written = false;
         for (i, row) in range.rows().enumerate() {
             if row.iter().all(|c| matches!(c, Data::Empty)) {
                 continue;
             }
             let cells: Vec<String> = row.iter().map(cell_text).collect();
-            csv.write_record(&cells).map_err(|e| io_err(io::Error::other(e)))?;
+            csv.write_record(&cells).map_err(|e| err(io::Error::other(e)))?;
             // Sheet rows count from 1.
             let sheet_row = first_row + i as u32 + 1;
             if header_written {
@@ -167,9 +281,9 @@ fn sheet_to_csv(name: &Path, sheet: Option<&str>) -> Result<(tempfile::TempPath,
             }
             header_written = true;
         }
-        csv.flush().map_err(io_err)?;
-    }
-    Ok((file.into_temp_path(), map.into()))
+        csv.into_inner().map_err(|e| err(e.into_error()))?.finish().map_err(err)?
+    };
+    Ok((Spooled { path: file.into_temp_path(), survey }, map.into()))
 }
 
 /// A cell as the text a CSV export would hold, under the same rules as CSV
@@ -226,6 +340,25 @@ mod tests {
             assert_eq!(delimiter_for(Path::new(name)) as char, delimiter, "{name}");
             assert_eq!(stem(Path::new(name)), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_spool_is_surveyed_as_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.csv");
+        std::fs::write(&path, "id,revenue\r\n1,2\n3,4").unwrap();
+        let source = Source::open(&path, None, true).unwrap();
+        let survey = source.survey.clone().unwrap();
+        assert_eq!((survey.lines, survey.bytes), (2, 19));
+        assert_eq!(Some(survey.sha256), sha256_of(&path));
+        assert_ne!(source.path, path, "a run reads its private copy");
+        // The original changing afterwards changes nothing of what is read.
+        std::fs::write(&path, "id,revenue\n9,9\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&source.path).unwrap(), "id,revenue\r\n1,2\n3,4");
+        assert!(Source::open(&path, None, false).unwrap().survey.is_none(), "validate reads in place");
+        std::fs::write(&path, b"id\n1\n\0\0").unwrap();
+        let err = Source::open(&path, None, true).unwrap_err();
+        assert!(matches!(err, SourceError::Binary { offset: 5, .. }), "{err}");
     }
 
     #[test]

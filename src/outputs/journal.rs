@@ -58,31 +58,11 @@ pub struct Binding {
 }
 
 impl Binding {
-    pub fn new(input: &Path, options: &str) -> io::Result<Binding> {
-        let mut hasher = Sha256::new();
-        let mut file = File::open(input)?;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut read = 0u64;
-        loop {
-            let n = io::Read::read(&mut file, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            // Found here, before anything is sent, rather than by the reader
-            // part-way through a run.
-            if let Some(at) = memchr::memchr(0, &buf[..n]) {
-                let offset = read + at as u64;
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("not text: byte {offset} is a NUL byte (binary data, or a file of zeros)"),
-                ));
-            }
-            read += n as u64;
-            hasher.update(&buf[..n]);
-        }
-        let input_sha256 = hex(&hasher.finalize());
+    /// Binds to the input whose bytes hash to `input_sha256` (the source's
+    /// survey), sent with `options`.
+    pub fn new(input_sha256: &str, options: &str) -> Binding {
         let options = hex(&Sha256::digest(options.as_bytes()))[..16].to_string();
-        Ok(Binding { input_sha256, options })
+        Binding { input_sha256: input_sha256.to_string(), options }
     }
 }
 

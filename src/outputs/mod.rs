@@ -2,9 +2,12 @@
 //! `errors` writes rejected rows, `outcome` says what became of a sent row,
 //! `results` writes it, `journal` makes it durable before and after each
 //! request, `tally` and `summary` count and print, `progress` draws the bar.
-//! Depends on `input` and `reconcile` (for the values it reports), never on
-//! `upload` or `commands`. Every output file is created here, so each I/O
-//! error names its path.
+//! `run_lock` keeps a second run off a live one's files, `summary_json`
+//! writes the summary for schedulers. Depends on `input` and `reconcile`
+//! (for the values it reports), never on `upload` or `commands`. Every
+//! output file is created here (`create`, `write_whole`,
+//! `write_atomically`, `open_rollback`, the journal), so each I/O error
+//! names its path.
 
 pub mod errors;
 pub mod journal;
@@ -31,6 +34,41 @@ pub fn create(path: &Path) -> Result<BufWriter<File>, Fatal> {
         .map(BufWriter::new)
         .with_context(|| format!("cannot create {}", path.display()))
         .map_err(Fatal::usage)
+}
+
+/// Writes `bytes` as the whole of an output file.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into
+/// place: a script waiting for `path` to exist never reads half of it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Opens the rollback file (tdrecon's input format) with its header row; a
+/// resumed run adds to the one it started.
+pub fn open_rollback(path: &Path, resuming: bool) -> Result<csv::Writer<BufWriter<File>>, Fatal> {
+    let append = resuming && std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+        .map_err(Fatal::usage)?;
+    let mut w = csv::Writer::from_writer(BufWriter::new(file));
+    if !append {
+        w.write_record(crate::reconcile::ROLLBACK_HEADER)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Fatal::usage)?;
+    }
+    Ok(w)
 }
 
 /// Creates `errors.csv` with its header row.

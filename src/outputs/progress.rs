@@ -2,8 +2,7 @@
 //! Drawn only when stderr is a terminal and `--quiet` is off; the consumer
 //! that writes results is the only caller, so workers never touch the UI.
 
-use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -19,15 +18,16 @@ pub struct Progress {
 const COUNTS_EVERY: Duration = Duration::from_millis(50);
 
 impl Progress {
-    /// A bar for the rows of `input`, `already_done` of them finished by an
+    /// A bar for an input of `lines` lines (an estimate of its rows: a
+    /// quoted field may span lines), `already_done` of them finished by an
     /// earlier run (`--resume`).
-    pub fn new(quiet: bool, input: &Path, already_done: u64) -> Progress {
+    pub fn new(quiet: bool, lines: Option<u64>, already_done: u64) -> Progress {
         if quiet || !std::io::stderr().is_terminal() {
             return Progress { bar: ProgressBar::hidden(), counts_set: None };
         }
         // Rows an earlier run finished count as done, but not in the rate.
-        let bar = ProgressBar::with_draw_target(estimate_rows(input), ProgressDrawTarget::stderr())
-            .with_position(already_done);
+        let rows = lines.map(|l| l.saturating_sub(1).max(1));
+        let bar = ProgressBar::with_draw_target(rows, ProgressDrawTarget::stderr()).with_position(already_done);
         // Two lines, each within 80 columns: progress, then the counts.
         let style = ProgressStyle::with_template(
             "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} rows  {rate}  ETA {eta}\n  {wide_msg}",
@@ -57,20 +57,4 @@ impl Progress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
-}
-
-/// Lines in the file minus the header: the bar's length. An estimate (a
-/// quoted field may span lines), read fast and only for a visible bar.
-fn estimate_rows(path: &Path) -> Option<u64> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut buf = vec![0u8; 1 << 16];
-    let mut lines = 0u64;
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-    }
-    Some(lines.saturating_sub(1).max(1))
 }

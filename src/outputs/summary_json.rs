@@ -36,11 +36,18 @@ impl SummaryOut {
         let Some(path) = &self.json else { return Ok(()) };
         let mut bytes = serde_json::to_vec_pretty(value).expect("a summary is plain JSON");
         bytes.push(b'\n');
-        if self.json_on_stdout() { crate::console::out_bytes(&bytes) } else { std::fs::write(path, bytes) }
+        if self.json_on_stdout() {
+            crate::console::out_bytes(&bytes)
+        } else {
+            crate::outputs::write_whole(path, &bytes)
+        }
     }
 
     /// The summary of a command that ended with `fatal` before it had one.
     pub fn write_failure(&self, command: &str, input: &Path, started_at: &str, fatal: &Fatal) {
+        if self.json.is_none() {
+            return;
+        }
         let value = json!({
             "version": env!("CARGO_PKG_VERSION"),
             "command": command,
@@ -63,8 +70,8 @@ pub fn now() -> String {
     now.round(jiff::Unit::Second).unwrap_or(now).to_string()
 }
 
-/// The input's SHA-256, when it can be read as text (it is the journal's
-/// binding too, so the two can be matched).
+/// The input's SHA-256, when it can be read (it is the journal's binding
+/// too, so the two can be matched).
 pub fn input_sha256(input: &Path) -> Option<String> {
-    crate::outputs::journal::Binding::new(input, "").ok().map(|b| b.input_sha256)
+    crate::input::source::sha256_of(input)
 }

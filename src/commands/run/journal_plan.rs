@@ -34,9 +34,12 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
     if opts.dry_run || opts.plan || matches!(opts.target, Target::Sandbox) {
         return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None });
     }
-    let binding = Binding::new(&opts.input.path, &opts.fingerprint())
-        .with_context(|| format!("cannot read {}", opts.input.name.display()))
-        .map_err(Fatal::usage)?;
+    let sha256 = match &opts.input.survey {
+        Some(survey) => survey.sha256.clone(),
+        None => crate::input::source::sha256_of(&opts.input.path)
+            .ok_or_else(|| Fatal::usage(anyhow!("cannot read {}", opts.input.name.display())))?,
+    };
+    let binding = Binding::new(&sha256, &opts.fingerprint());
     if let Target::Url(url) = &opts.target {
         locks.input(&binding.input_sha256, url, &opts.input.name).map_err(Fatal::usage)?;
     }

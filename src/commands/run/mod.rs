@@ -7,6 +7,7 @@
 mod interrupts;
 mod journal_plan;
 mod pipeline;
+mod prescan;
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,6 @@ use crate::commands::sandbox;
 use crate::exit::{Exit, Fatal};
 use crate::input::InputOptions;
 use crate::input::reader::CsvReader;
-use crate::input::reader::read_error;
 use crate::input::validate::Validator;
 use crate::outputs::journal;
 use crate::outputs::outcome::StopReason;
@@ -38,7 +38,7 @@ use crate::upload::row::Uploader;
 use crate::upload::window;
 use interrupts::{resume_command, watch_for_interrupts};
 use journal_plan::{JournalPlan, prepare_journal};
-use pipeline::{Outputs, open_rollback, pipeline};
+use pipeline::{Outputs, pipeline};
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -156,6 +156,9 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     let (reader, validator) = check_input(&opts)?;
     let credentials = load_credentials(&opts)?;
     let plan = prepare_journal(&opts)?;
+    let prescan = prescan::prescan(&opts)?;
+    let reads_window = opts.reconcile || validator.schema().matches_callers();
+    let range = if reads_window { window_range(&opts, prescan.times)? } else { None };
     let (outputs, earlier) = open_outputs(&opts, &validator, &plan)?;
 
     // One thread drives every request: the work per request is small, and
@@ -167,7 +170,8 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         .build()
         .context("cannot start the async runtime")
         .map_err(Fatal::usage)?;
-    runtime.block_on(job(opts, (reader, validator), credentials, plan, outputs, earlier, started_at))
+    let run = Run { reader, validator, credentials, plan, outputs, earlier, started_at, range, seeds: prescan.seeds };
+    runtime.block_on(job(opts, run))
 }
 
 /// Opens the input and checks what the file asks for against the options.
@@ -208,7 +212,7 @@ fn load_credentials(opts: &RunOptions) -> Result<Credentials, Fatal> {
 fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) -> Result<(Outputs, RunSummary), Fatal> {
     let (results_path, errors_path) = (opts.results.clone(), opts.errors.clone());
     let rollback = match &opts.rollback {
-        Some(path) => Some(open_rollback(path, plan.replay.is_some())?),
+        Some(path) => Some(crate::outputs::open_rollback(path, plan.replay.is_some())?),
         None => None,
     };
     let errors = create_error_report(&errors_path, &validator.schema().headers)?;
@@ -230,20 +234,28 @@ fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) ->
     Ok((Outputs { errors, results, rollback, results_path, errors_path, already_done }, earlier))
 }
 
-/// The async half of a run: starts the senders (and the sandbox), resolves
-/// names, runs the pipeline, then closes the journal and reports.
-async fn job(
-    opts: RunOptions,
-    (reader, mut validator): (CsvReader, Validator),
+/// Everything the async half of a run starts from.
+struct Run {
+    reader: CsvReader,
+    validator: Validator,
     credentials: Credentials,
     plan: JournalPlan,
     outputs: Outputs,
     earlier: RunSummary,
     started_at: String,
-) -> Result<Exit, Fatal> {
-    let sim = match opts.target {
-        Target::Sandbox => Some(sandbox::start(&opts.input).await?),
-        Target::Url(_) => None,
+    /// The window to read in pages, if any.
+    range: Option<(i64, i64)>,
+    /// `--sandbox`: the calls its simulator starts with.
+    seeds: Option<crate::sim::Store>,
+}
+
+/// The async half of a run: starts the senders (and the sandbox), resolves
+/// names, runs the pipeline, then closes the journal and reports.
+async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
+    let Run { reader, mut validator, credentials, plan, outputs, earlier, started_at, range, seeds } = run;
+    let sim = match seeds {
+        Some(store) => Some(sandbox::start(store).await?),
+        None => None,
     };
     // The locks live as long as this function: the whole run.
     let JournalPlan { journal, replay, path: journal_path, locks: _locks, input_sha256 } = plan;
@@ -258,7 +270,6 @@ async fn job(
         validator.set_directory(directory);
     }
     let matches_callers = validator.schema().matches_callers();
-    let range = if opts.reconcile || matches_callers { window_range(&opts)? } else { None };
     let read_err = |what: &str, e: String| {
         let error = anyhow!("cannot read {what}: {e}");
         if api.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
@@ -313,11 +324,7 @@ async fn job(
     }
     summary.started_at = started_at;
     summary.finished_at = summary_json::now();
-    summary.input_sha256 = match input_sha256 {
-        Some(sha) => Some(sha),
-        None if opts.summary_json.is_some() => summary_json::input_sha256(&opts.input.path),
-        None => None,
-    };
+    summary.input_sha256 = input_sha256.or_else(|| opts.input.survey.as_ref().map(|s| s.sha256.clone()));
     report(&opts, &summary, sim.as_ref())?;
     Ok(match summary.exit() {
         // A plan that finished is a plan: invalid rows and calls that differ are its news.
@@ -329,42 +336,22 @@ async fn job(
 /// How far a report's call time may be from TrackDrive's `created_at`.
 const CALL_TIME_SLACK_MS: i64 = 10 * 60 * 1000;
 
-/// The window `--reconcile` reads: `--since`/`--until`, else the file's
-/// call times (a first pass over the file), widened by a few minutes for
-/// clocks that disagree. `None` when neither says.
-fn window_range(opts: &RunOptions) -> Result<Option<(i64, i64)>, Fatal> {
-    let from_file = if opts.since.is_some() && opts.until.is_some() { None } else { call_time_range(opts)? };
-    let (file_from, file_to) = match from_file {
+/// The window a run reads in pages (for `--reconcile`, or to find rows by
+/// caller): `--since`/`--until`, else the file's call times (`file`, from
+/// the prescan), widened by a few minutes for clocks that disagree. `None`
+/// when neither says, or the run reads no window.
+fn window_range(opts: &RunOptions, file: Option<(i64, i64)>) -> Result<Option<(i64, i64)>, Fatal> {
+    let (file_from, file_to) = match file {
         Some((a, b)) => (Some(a - CALL_TIME_SLACK_MS), Some(b + CALL_TIME_SLACK_MS)),
         None => (None, None),
     };
     match (opts.since.or(file_from), opts.until.or(file_to)) {
         (Some(from), Some(to)) if from <= to => Ok(Some((from, to))),
         (Some(from), None) => Ok(Some((from, jiff::Timestamp::now().as_millisecond()))),
-        (Some(_), Some(_)) => Err(Fatal::usage(anyhow!("--since is after --until"))),
+        (Some(_), Some(_)) if opts.until.is_some() => Err(Fatal::usage(anyhow!("--since is after --until"))),
+        (Some(_), Some(_)) => Err(Fatal::usage(anyhow!("--since is after the file's latest call_time"))),
         (None, _) => Ok(None),
     }
-}
-
-/// The earliest and latest call time of the file's valid rows, if it has any.
-fn call_time_range(opts: &RunOptions) -> Result<Option<(i64, i64)>, Fatal> {
-    let (mut reader, validator) = opts.input.open()?;
-    if !validator.schema().columns.iter().any(|(_, f)| *f == crate::input::columns::Field::CallTime) {
-        return Ok(None);
-    }
-    let mut range: Option<(i64, i64)> = None;
-    while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input.name, e)))? {
-        // Names are not resolved yet: a row that fails only on them still
-        // tells its time.
-        let time = match crate::input::validate::validate_record(validator.schema(), record.raw) {
-            Ok(update) => update.call_time,
-            Err(_) => None,
-        };
-        if let Some(t) = time {
-            range = Some(range.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
-        }
-    }
-    Ok(range)
 }
 
 /// With `--rate auto` against a real target, where what it learns of the

@@ -14,7 +14,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ use crate::outputs::progress::Progress;
 use crate::outputs::results::ResultsWriter;
 use crate::outputs::summary::RunSummary;
 use crate::outputs::tally::Tally;
-use crate::reconcile::{ROLLBACK_HEADER, Snapshot, rollback_cells};
+use crate::reconcile::{Snapshot, rollback_cells};
 use crate::upload::api::Api;
 use crate::upload::gate::Stop;
 use crate::upload::row::{Uploader, ValidRow};
@@ -58,26 +58,6 @@ pub(super) struct Outputs {
     pub errors_path: PathBuf,
     /// Rows results.csv already holds from an earlier run (`--resume`).
     pub already_done: u64,
-}
-
-/// Opens the rollback file; a resumed run adds to the one it started.
-pub(super) fn open_rollback(path: &Path, resuming: bool) -> Result<csv::Writer<BufWriter<File>>, Fatal> {
-    let append = resuming && std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(append)
-        .write(true)
-        .truncate(!append)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))
-        .map_err(Fatal::usage)?;
-    let mut w = csv::Writer::from_writer(BufWriter::new(file));
-    if !append {
-        w.write_record(ROLLBACK_HEADER)
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(Fatal::usage)?;
-    }
-    Ok(w)
 }
 
 /// Reads, validates and sends every row; returns the run's summary.
@@ -120,7 +100,7 @@ pub(super) async fn pipeline(
         rollback,
         max_failures: opts.max_failures,
         summary,
-        progress: Progress::new(opts.quiet, &opts.input.path, already_done),
+        progress: Progress::new(opts.quiet, opts.input.survey.as_ref().map(|s| s.lines), already_done),
         already_done,
         last_flush: Instant::now(),
         write_failed: false,

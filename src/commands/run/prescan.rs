@@ -1,0 +1,48 @@
+//! The one pass over the rows a run may need before it sends anything: the
+//! file's call-time range (the window `--reconcile` reads in pages) and,
+//! for `--sandbox`, the calls to seed the simulator with. Made only when one
+//! of them is needed, and once for both.
+
+use super::{RunOptions, Target};
+use crate::commands::sandbox::Seeder;
+use crate::exit::Fatal;
+use crate::input::columns::Field;
+use crate::input::reader::read_error;
+use crate::input::validate::validate_record;
+use crate::sim::Store;
+
+/// What the pass found.
+#[derive(Default)]
+pub(super) struct Prescan {
+    /// The earliest and latest call time of the file's valid rows.
+    pub times: Option<(i64, i64)>,
+    /// `--sandbox`: the calls the simulator starts with.
+    pub seeds: Option<Store>,
+}
+
+/// Reads the rows once if the run needs their times or its sandbox's calls.
+pub(super) fn prescan(opts: &RunOptions) -> Result<Prescan, Fatal> {
+    let (mut reader, mut validator) = opts.input.open()?;
+    let has_times = validator.schema().columns.iter().any(|(_, f)| *f == Field::CallTime);
+    let wants_times = has_times
+        && (opts.reconcile || validator.schema().matches_callers())
+        && !(opts.since.is_some() && opts.until.is_some());
+    let mut seeder = matches!(opts.target, Target::Sandbox).then(Seeder::default);
+    if !wants_times && seeder.is_none() {
+        return Ok(Prescan::default());
+    }
+    let mut times: Option<(i64, i64)> = None;
+    while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input.name, e)))? {
+        // Names are not resolved yet: a row that fails only on them still
+        // tells its time.
+        if wants_times && let Ok(Some(t)) = validate_record(validator.schema(), record.raw).map(|u| u.call_time) {
+            times = Some(times.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        }
+        if let Some(seeder) = &mut seeder
+            && let Ok(update) = validator.check(&record)
+        {
+            seeder.add(&update);
+        }
+    }
+    Ok(Prescan { times, seeds: seeder.map(Seeder::into_store) })
+}
