@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows};
+use crate::harness::{SimHarness, by_line, rows, run_job};
 use crate::util::{Workdir, stderr, stdout};
 
 const HEADER: [&str; 5] = ["Call ID", "Revenue", "Add Revenue", "Buyer Converted", "Agent Call Disposition Notes"];
@@ -65,12 +65,7 @@ fn outcome(wd: &Workdir, results: &str, sim: &SimHarness) -> (BTreeMap<String, S
 }
 
 fn run(wd: &Workdir, sim: &SimHarness, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let url = sim.url();
-    let mut all = vec!["run"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--base-url", &url, "--rate", "0", "--quiet"]);
-    let mut cmd = wd.command(&all);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let mut cmd = run_job(wd, sim, args[0], &args[1..]);
     let out = match stdin {
         None => cmd.output().unwrap(),
         Some(text) => {

@@ -69,6 +69,8 @@ pub fn plan_job(wd: &crate::util::Workdir, sim: &SimHarness, file: &str, extra: 
     job_command("plan", wd, sim, file, extra)
 }
 
+/// The one place a job's command line is built: every module's `job`
+/// calls `run_job` or `plan_job` with the flags it adds.
 fn job_command(
     verb: &str,
     wd: &crate::util::Workdir,
@@ -82,9 +84,25 @@ fn job_command(
         args.extend_from_slice(&["--rate", "0"]);
     }
     args.extend_from_slice(extra);
-    let mut cmd = wd.command(&args);
+    with_keys(wd.command(&args))
+}
+
+/// `cmd` with the simulator's test keys in its environment.
+pub fn with_keys(mut cmd: std::process::Command) -> std::process::Command {
     cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
     cmd
+}
+
+/// The first call id of a seeded simulator.
+pub const FIRST: u64 = 100000001;
+
+/// `n` rows, each adding `amount(i)` to its own call `FIRST + i`.
+pub fn add_rows(n: u64, amount: impl Fn(u64) -> String) -> String {
+    let mut s = String::from("id,add_revenue\n");
+    for i in 0..n {
+        s.push_str(&format!("{},{}\n", FIRST + i, amount(i)));
+    }
+    s
 }
 
 /// A CSV file's rows as maps from header to cell.

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows};
+use crate::harness::{SimHarness, by_line, rows, run_job, with_keys};
 use crate::util::{Workdir, stderr, stdout, summary_line};
 
 #[test]
@@ -18,14 +18,12 @@ fn a_file_of_zeros_stops_validate_and_run_at_its_first_byte() {
     assert!(stderr(&out).contains("big.csv is not text: byte 0 is a NUL byte"), "{}", stderr(&out));
     let sim = SimHarness::start(1, |_| {});
     let url = sim.url();
-    let mut cmd = wd.command(&["run", "big.csv", "--base-url", &url]);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let mut cmd = with_keys(wd.command(&["run", "big.csv", "--base-url", &url]));
     let out = wd.run(&mut cmd, 2);
     assert!(stderr(&out).contains("byte 0 is a NUL byte"), "{}", stderr(&out));
     // NUL part-way: found before anything is sent.
     wd.write("late.csv", b"id,revenue\n100000001,1\n100000001\0\0\0,2\n");
-    let mut cmd = wd.command(&["run", "late.csv", "--base-url", &url]);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let mut cmd = with_keys(wd.command(&["run", "late.csv", "--base-url", &url]));
     let out = wd.run(&mut cmd, 2);
     assert!(stderr(&out).contains("byte 32 is a NUL byte"), "{}", stderr(&out));
     assert_eq!(sim.stat("requests"), 0);
@@ -76,10 +74,7 @@ fn huge_cells_records_and_token_objects_are_rejected_with_their_line_and_the_res
     assert!(stdout(&out).contains(&summary_line("  valid", 2)), "{}", stdout(&out));
 
     let sim = SimHarness::start(10, |_| {});
-    let url = sim.url();
-    let mut cmd = wd.command(&["run", "in.csv", "--base-url", &url, "--rate", "0", "--quiet"]);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
-    wd.run(&mut cmd, 1);
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &[]), 1);
     let results = by_line(&wd.read("in.results.csv"));
     let mut lines: Vec<u64> = results.keys().copied().collect();
     lines.sort();
@@ -143,9 +138,17 @@ fn a_server_that_floods_or_lies_cannot_grow_memory_and_rows_follow_the_status() 
     let url = lying_server();
     let wd = Workdir::new();
     wd.write("in.csv", "id,revenue\n1,1.00\n2,2.00\n3,3.00\n");
-    let mut cmd =
-        wd.command(&["run", "in.csv", "--base-url", &url, "--rate", "0", "--quiet", "--summary-json", "s.json"]);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let mut cmd = with_keys(wd.command(&[
+        "run",
+        "in.csv",
+        "--base-url",
+        &url,
+        "--rate",
+        "0",
+        "--quiet",
+        "--summary-json",
+        "s.json",
+    ]));
     let out = wd.run(&mut cmd, 1);
     let results = by_line(&wd.read("in.results.csv"));
     let flood = &results[&2];

@@ -3,15 +3,13 @@
 //! stops. Real processes against the simulator; its state says how often
 //! each call was changed.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use tdrecon::sim::FaultConfig;
 
-use crate::harness::{SimHarness, by_line, run_job};
-use crate::util::{Workdir, describe, stderr, stdout};
-
-const FIRST: u64 = 100000001;
+use crate::harness::{FIRST, SimHarness, by_line, run_job};
+use crate::util::{Workdir, signal, spawn, stderr, stdout, wait_for};
 
 fn job(wd: &Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> Command {
     run_job(wd, sim, file, extra)
@@ -19,23 +17,7 @@ fn job(wd: &Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> Command {
 
 /// Every row adds `1.25` to its own call (the calls start at 0).
 fn add_rows(n: u64) -> String {
-    let mut s = String::from("id,add_revenue\n");
-    for i in 0..n {
-        s.push_str(&format!("{},1.25\n", FIRST + i));
-    }
-    s
-}
-
-fn spawn(cmd: &mut Command) -> Child {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start tdrecon")
-}
-
-fn wait_for(what: &str, done: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::harness::add_rows(n, |_| "1.25".into())
 }
 
 /// How many times each of the first `n` calls was updated.
@@ -139,9 +121,7 @@ fn resume_with_reconcile_settles_every_unknown_row_of_a_fault_heavy_run_from_the
     assert!(unknown > 20, "the faults should leave rows unknown: {first:?}");
     let applied_before: u64 = applied(&sim, ROWS).iter().sum();
 
-    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]);
-    let out = cmd.output().unwrap();
-    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{}", describe(&cmd, &wd.path("."), &out, "resume"));
+    wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]), &[0, 1]);
     let after = statuses(&wd.read("in.results.csv"));
     assert!(!after.contains_key("unknown"), "no row is left unknown: {after:?}");
     // The faults go on: a row whose connection dropped twice before it was
@@ -150,7 +130,7 @@ fn resume_with_reconcile_settles_every_unknown_row_of_a_fault_heavy_run_from_the
         if !statuses(&wd.read("in.results.csv")).contains_key("failed") {
             break;
         }
-        job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]).output().unwrap();
+        wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]), &[0, 1]);
     }
     let after = statuses(&wd.read("in.results.csv"));
     assert_eq!(after.get("ok"), Some(&(ROWS as usize)), "{after:?}");
@@ -188,7 +168,7 @@ fn sighup_drains_like_ctrl_c_and_exits_130() {
     wd.write("in.csv", add_rows(40));
     let child = spawn(&mut job(&wd, &sim, "in.csv", &["--concurrency", "4", "--summary-json", "s.json"]));
     wait_for("requests in flight", || sim.stat("requests") >= 4);
-    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    signal(&child, "-HUP");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
@@ -203,9 +183,7 @@ fn rows_held_back_by_a_429_pause_do_not_grow_the_retry_budget() {
     let sim = SimHarness::start(ROWS, |c| c.rate_limit = Some(tdrecon::sim::RateLimit::per_second(100)));
     let wd = Workdir::new();
     wd.write("in.csv", add_rows(ROWS).replace("add_revenue", "revenue"));
-    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "16", "--summary-json", "s.json"]);
-    let out = cmd.output().unwrap();
-    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", describe(&cmd, &wd.path("."), &out, "run"));
+    wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16", "--summary-json", "s.json"]), &[0, 3]);
     // At most 50 + 20% of 300 retries, whatever the server's pauses did.
     let requests = sim.stat("requests");
     assert!(requests <= ROWS + 50 + ROWS / 5, "{requests} requests for {ROWS} rows");

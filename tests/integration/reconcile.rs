@@ -3,7 +3,7 @@
 //! the call back (during a run and on `--resume`).
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -11,18 +11,11 @@ use serde_json::Value;
 use tdrecon::sim::store::uuid_for;
 use tdrecon::sim::{Call, FaultConfig, Store};
 
-use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows};
-use crate::util::{Workdir, stderr, stdout, summary_line};
+use crate::harness::{SimHarness, by_line, rows, run_job};
+use crate::util::{Workdir, spawn_quiet, stderr, stdout, summary_line, wait_for};
 
 fn job(wd: &Workdir, sim: &SimHarness, input: &str, extra: &[&str]) -> Command {
-    let url = sim.url();
-    let mut args = vec![input, "--base-url", &url, "--quiet", "--rate", "0", "--backoff-base-ms", "5", "--reconcile"];
-    args.extend_from_slice(extra);
-    let mut full = vec!["run"];
-    full.extend(args);
-    let mut cmd = wd.command(&full);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
-    cmd
+    run_job(wd, sim, input, &[&["--reconcile"], extra].concat())
 }
 
 fn money(s: &str) -> Decimal {
@@ -64,11 +57,7 @@ fn slow_sim(calls: u64) -> SimHarness {
 
 /// `n` rows adding `i.50` to calls 100000001…
 fn add_rows(n: u64) -> String {
-    let mut input = String::from("id,add_revenue\n");
-    for i in 0..n {
-        input.push_str(&format!("{},{i}.50\n", 100000001 + i));
-    }
-    input
+    crate::harness::add_rows(n, |i| format!("{i}.50"))
 }
 
 /// The fields a rollback restores, per call.
@@ -141,9 +130,7 @@ fn rollback_restores_the_state_exactly() {
     let undo = wd.read("undo.csv");
     assert_eq!(rows(&undo).len(), 3, "the unchanged row needs no undoing: {undo}");
     // The rollback file is ordinary tdrecon input.
-    let mut plain = wd.command(&["run", "undo.csv", "--base-url", &sim.url(), "--quiet", "--rate", "0"]);
-    plain.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
-    wd.run(&mut plain, 0);
+    wd.run(&mut run_job(&wd, &sim, "undo.csv", &[]), 0);
     let after = restorable(&sim.state());
     // A token the API cannot remove stays; everything else is as it was.
     assert_eq!(after, before, "undo file:\n{undo}");
@@ -159,24 +146,14 @@ fn ambiguous_adds_are_settled_by_reading_back() {
     ] {
         let sim = SimHarness::start(40, |c| c.faults = faults.clone());
         let wd = Workdir::new();
-        let mut input = String::from("id,add_revenue\n");
-        for i in 0..40u64 {
-            input.push_str(&format!("{},{i}.75\n", 100000001 + i));
-        }
-        wd.write("in.csv", input);
+        wd.write("in.csv", crate::harness::add_rows(40, |i| format!("{i}.75")));
         let applied_faults = faults.apply_then_stall + faults.apply_then_reset > 0.0;
         // Faults that apply are settled as ok. Faults that do not apply are
         // read back unchanged and sent again, once; a second such fault
         // leaves the row failed (not applied, safe to run again), so the
         // exit is 0 or 1 depending on how the concurrent requests interleave.
         let mut cmd = job(&wd, &sim, "in.csv", &["--timeout", "300ms", "--max-retries", "10", "--concurrency", "8"]);
-        let out = cmd.output().unwrap();
-        let allowed: &[i32] = if applied_faults { &[0] } else { &[0, 1] };
-        assert!(
-            out.status.code().is_some_and(|c| allowed.contains(&c)),
-            "{}",
-            crate::util::describe(&cmd, std::path::Path::new("."), &out, "unexpected exit")
-        );
+        wd.run_any(&mut cmd, if applied_faults { &[0] } else { &[0, 1] });
         let results = by_line(&wd.read("in.results.csv"));
         let verified = results.values().filter(|r| r["error"].contains("verified")).count();
         let calls = sim.calls_by_id();
@@ -207,16 +184,13 @@ fn resume_settles_rows_in_doubt_by_reading_back() {
         let sim = slow_sim(ROWS);
         let wd = Workdir::new();
         wd.write("in.csv", add_rows(ROWS));
-        let mut child = job(&wd, &sim, "in.csv", &["--concurrency", "16"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(150 + seed * 60));
+        let mut child = spawn_quiet(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16"]));
+        // Killed after a different number of rows each time, while requests are in flight.
+        let applied = || sim.calls_by_id().values().filter(|c| c["updates_applied"] != 0).count() as u64;
+        wait_for("rows to be applied", || applied() >= 20 + seed * 40);
         let _ = child.kill();
         let _ = child.wait();
-        let out = job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]).output().unwrap();
-        assert!(matches!(out.status.code(), Some(0) | Some(1)), "{}", String::from_utf8_lossy(&out.stderr));
+        wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]), &[0, 1]);
         let results = by_line(&wd.read("in.results.csv"));
         assert_eq!(results.len() as u64, ROWS);
         let calls = sim.calls_by_id();
@@ -295,15 +269,11 @@ fn resume_with_reconcile_after_a_run_without_it_never_resends_an_add_in_doubt() 
     let sim = slow_sim(ROWS);
     let wd = Workdir::new();
     wd.write("in.csv", add_rows(ROWS));
-    let url = sim.url();
-    let mut plain = wd.command(&["run", "in.csv", "--base-url", &url, "--quiet", "--rate", "0", "--concurrency", "16"]);
-    plain.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
-    let mut child = plain.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(350));
+    let mut child = spawn_quiet(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16"]));
+    wait_for("requests in flight", || sim.stat("requests") >= 100);
     let _ = child.kill();
     let _ = child.wait();
-    let out = job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]).output().unwrap();
-    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{}", String::from_utf8_lossy(&out.stderr));
+    wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]), &[0, 1]);
     let results = by_line(&wd.read("in.results.csv"));
     let calls = sim.calls_by_id();
     for i in 0..ROWS {

@@ -7,35 +7,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tdrecon::sim::FaultConfig;
 
-use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows};
+use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows, run_job, with_keys};
 use crate::util::{Workdir, stderr, stdout};
 
 /// `tdrecon run in.csv` aimed at the simulator, keys in the environment,
 /// limiter off and short backoffs unless `extra` says otherwise.
 fn job(wd: &Workdir, sim: &SimHarness, extra: &[&str]) -> Command {
-    let url = sim.url();
-    let mut args = vec![
-        "run",
-        "in.csv",
-        "--base-url",
-        &url,
-        "--quiet",
-        "--results",
-        "results.csv",
-        "--errors",
-        "errors.csv",
-        "--backoff-base-ms",
-        "5",
-        "--backoff-cap-ms",
-        "50",
-    ];
-    if !extra.contains(&"--rate") {
-        args.extend_from_slice(&["--rate", "0"]);
-    }
-    args.extend_from_slice(extra);
-    let mut cmd = wd.command(&args);
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
-    cmd
+    let outputs = ["--results", "results.csv", "--errors", "errors.csv", "--backoff-cap-ms", "50"];
+    run_job(wd, sim, "in.csv", &[&outputs[..], extra].concat())
 }
 
 /// `n` rows setting revenue `i.50` on calls 100000001…
@@ -185,8 +164,7 @@ fn a_full_disk_under_errors_csv_stops_the_run_without_losing_rows_read() {
     wd.write("in.csv", set_rows(10) + &bad);
     let cmd = job(&wd, &sim, &[]);
     let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().replace("errors.csv", "/dev/full")).collect();
-    let mut cmd = wd.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    cmd.env("TRACKDRIVE_PUBLIC_KEY", PUBLIC).env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let mut cmd = with_keys(wd.command(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     cmd.args(["--summary-json", "summary.json"]);
     let out = wd.run(&mut cmd, 3);
     // The summary is still printed and written, and says how to resume.

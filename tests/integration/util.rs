@@ -1,20 +1,35 @@
-//! A throw-away working directory and a way to run the real binary in it.
-//! A failing check prints the command, its directory, status and output.
+//! A working directory named after its test, and a way to run the real
+//! binary in it. A failing check prints the command, its directory, status
+//! and output, and the directory stays (as xsv's and ripgrep's do), so the
+//! path it prints can be looked at; a passing test's directory is removed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 pub struct Workdir {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
 }
 
+/// Tells apart the directories of one test.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
 impl Workdir {
+    /// `target/tmp/<module>-<test>-<n>`, empty: the test's name comes from
+    /// its thread, which the test harness names after it.
     pub fn new() -> Workdir {
-        Workdir { dir: tempfile::tempdir().expect("create a temporary directory") }
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("test").replace("::", "-");
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{n}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test's directory");
+        Workdir { dir }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir.join(name)
     }
 
     pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
@@ -31,23 +46,62 @@ impl Workdir {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tdrecon"));
         cmd.args(args)
-            .current_dir(self.dir.path())
+            .current_dir(&self.dir)
             .env_remove("TRACKDRIVE_PUBLIC_KEY")
             .env_remove("TRACKDRIVE_PRIVATE_KEY")
             // Input locks and the remembered rate stay in the test's directory, not the user's.
-            .env("TDRECON_LOCK_DIR", self.dir.path().join("locks"))
-            .env("TDRECON_STATE_DIR", self.dir.path().join("state"));
+            .env("TDRECON_LOCK_DIR", self.dir.join("locks"))
+            .env("TDRECON_STATE_DIR", self.dir.join("state"));
         cmd
     }
 
     /// Runs the command and checks its exit code, printing everything on a mismatch.
     pub fn run(&self, cmd: &mut Command, want_code: i32) -> Output {
+        self.run_any(cmd, &[want_code])
+    }
+
+    /// Runs the command and checks it exits with one of `codes`.
+    pub fn run_any(&self, cmd: &mut Command, codes: &[i32]) -> Output {
         let out = cmd.output().expect("start tdrecon");
-        if out.status.code() != Some(want_code) {
-            panic!("{}", describe(cmd, self.dir.path(), &out, &format!("expected exit {want_code}")));
+        if !out.status.code().is_some_and(|c| codes.contains(&c)) {
+            panic!("{}", describe(cmd, &self.dir, &out, &format!("expected exit {codes:?}")));
         }
         out
     }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        // A failing test keeps its directory: the message printed its path.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Starts `cmd` with its output captured (read it with `wait_with_output`).
+pub fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start tdrecon")
+}
+
+/// Starts `cmd` with its output dropped: for a run that will be killed.
+pub fn spawn_quiet(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start tdrecon")
+}
+
+/// Waits until `done` holds, checking every 10 ms, for at most 20 s.
+pub fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends `signal` (`-INT`, `-HUP`, `-TERM`) to a child.
+pub fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("run kill");
+    assert!(status.success(), "kill {signal} failed");
 }
 
 pub fn describe(cmd: &Command, dir: &Path, out: &Output, what: &str) -> String {
