@@ -12,8 +12,10 @@
 //! ```
 //!
 //! `sim` (the TrackDrive simulator) sits beside the pipeline and uses only
-//! `input`'s value parsers; `profile` reads saved profiles for `cli`, the
-//! only module that knows about clap.
+//! `input`'s value parsers; `profile` turns saved profiles into arguments
+//! for `cli`, the only module that knows about clap. `console` and
+//! `signals` are leaves: every line printed, and every signal waited for.
+//! No module imports another in a cycle (`.ci/import_cycles.py` checks).
 
 /// Leaves: used everywhere, depending on nothing of ours.
 pub mod exit;

@@ -165,7 +165,7 @@ impl SimArgs {
             rate_limit: self.rate_limit.map(|per_second| crate::sim::RateLimit {
                 per_second,
                 burst: self.rate_limit_burst,
-                window: self.rate_limit_window,
+                period: self.rate_limit_window,
             }),
             retry_after_date: self.retry_after_date,
             faults: crate::sim::FaultConfig {

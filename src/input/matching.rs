@@ -18,13 +18,13 @@ use crate::input::values::CallRef;
 pub struct Matcher {
     /// Caller (E.164) → `(created_at ms, call id)`, in no order.
     calls: HashMap<String, Vec<(i64, u64)>>,
-    /// How far a call's time may be from the row's.
-    window_ms: i64,
+    /// How far a call's time may be from the row's (`--match-window`).
+    tolerance_ms: i64,
 }
 
 impl Matcher {
-    pub fn new(window_ms: i64) -> Matcher {
-        Matcher { calls: HashMap::new(), window_ms }
+    pub fn new(tolerance_ms: i64) -> Matcher {
+        Matcher { calls: HashMap::new(), tolerance_ms }
     }
 
     /// Adds a call of the window.
@@ -42,12 +42,12 @@ impl Matcher {
             .get(caller)
             .into_iter()
             .flatten()
-            .filter(|(t, _)| (t - at).abs() <= self.window_ms)
+            .filter(|(t, _)| (t - at).abs() <= self.tolerance_ms)
             .map(|(_, id)| *id)
             .collect();
         found.sort_unstable();
         let when = jiff::Timestamp::from_millisecond(at).map(|t| t.to_string()).unwrap_or_default();
-        let minutes = self.window_ms / 60_000;
+        let minutes = self.tolerance_ms / 60_000;
         let reject = |reason: String| Rejection {
             kind: RejectKind::InvalidValue,
             column: schema.header_of(&Field::CallerNumber),

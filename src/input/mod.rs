@@ -5,8 +5,9 @@
 //! which every read of an input goes through), so commands never call
 //! `File::open` themselves. Depends on nothing outside `input`.
 //!
-//! In pipeline order: `source` finds the bytes, `reader` streams records
-//! with their real line numbers,
+//! In pipeline order: `source` finds the bytes, `bytes` keeps them within
+//! limits on their way to the csv reader, `reader` streams records with
+//! their real line numbers,
 //! `columns` maps headers to fields, `values` and `money` parse cells,
 //! `validate` turns a record into an `update::CallUpdate` or a
 //! `rejection::Rejection`, `seen_ids` remembers ids for the repeat check,
@@ -14,6 +15,7 @@
 //! finds the call of a row without an id, and `parallel` runs the checks on
 //! every core for `validate`.
 
+mod bytes;
 pub mod columns;
 pub mod matching;
 pub mod money;

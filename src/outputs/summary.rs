@@ -222,6 +222,23 @@ impl RunSummary {
         if self.validation.rejected > 0 {
             out.push_str(&format!("  invalid rows are in {}\n", self.errors.display()));
         }
+        self.render_statuses(&mut out);
+        self.render_requests(&mut out);
+        if self.dry_run {
+            out.push_str("dry run: nothing was sent; each row's request body is in results\n");
+        }
+        self.render_totals(&mut out);
+        self.render_unknown(&mut out);
+        match &self.stop {
+            Some(StopReason::Aborted(reason)) => out.push_str(&format!("ABORTED: {reason}\n")),
+            Some(StopReason::Interrupted) => out.push_str("INTERRUPTED\n"),
+            None => {}
+        }
+        out
+    }
+
+    /// Where the results are, and how many rows ended each way.
+    fn render_statuses(&self, out: &mut String) {
         out.push_str(&line("results", self.sent_or_settled(), &self.results.display().to_string()));
         let words = [
             (Status::Ok, "  ok", "applied"),
@@ -243,6 +260,10 @@ impl RunSummary {
                 "ok, after-values unknown: see error",
             ));
         }
+    }
+
+    /// What the rows cost in requests, pauses and time.
+    fn render_requests(&self, out: &mut String) {
         let mut requests = vec![count(self.retries, "retry", "retries")];
         if self.window_pages > 0 {
             requests.push(format!("and {} of the window's calls", count(self.window_pages, "page", "pages")));
@@ -267,9 +288,10 @@ impl RunSummary {
             _ => String::new(),
         };
         out.push_str(&line("elapsed", format!("{secs:.1} s"), &rate));
-        if self.dry_run {
-            out.push_str("dry run: nothing was sent; each row's request body is in results\n");
-        }
+    }
+
+    /// The control totals, and the amounts across the file (per buyer).
+    fn render_totals(&self, out: &mut String) {
         if let Some(c) = &self.control {
             out.push_str(&format!(
                 "control totals (TrackDrive, the window): revenue {:.2} -> {:.2} ({:+.2}), payout {:.2} -> {:.2} ({:+.2})\n",
@@ -293,6 +315,10 @@ impl RunSummary {
                 out.push_str(&format!("  buyer {buyer}: {}\n", t.render()));
             }
         }
+    }
+
+    /// The rows to check by hand.
+    fn render_unknown(&self, out: &mut String) {
         if !self.unknown.is_empty() {
             out.push_str(&format!(
                 "UNKNOWN: {} may or may not have been applied and {} not resent; check these calls, or run again \
@@ -310,12 +336,6 @@ impl RunSummary {
                 ));
             }
         }
-        match &self.stop {
-            Some(StopReason::Aborted(reason)) => out.push_str(&format!("ABORTED: {reason}\n")),
-            Some(StopReason::Interrupted) => out.push_str("INTERRUPTED\n"),
-            None => {}
-        }
-        out
     }
 
     pub fn to_json(&self) -> serde_json::Value {

@@ -35,8 +35,8 @@ pub struct SimState {
     retry_after_date: bool,
     faults: FaultConfig,
     sequence: AtomicU64,
-    /// The current window's number and the requests counted in it.
-    window: Mutex<(u64, u64)>,
+    /// The current rate-limit period's number and the requests counted in it.
+    counted: Mutex<(u64, u64)>,
     started: std::time::Instant,
     /// API requests received in each 100 ms since start, to check a client's
     /// rate from the server's side.
@@ -47,20 +47,20 @@ pub struct SimState {
 }
 
 /// A limit like an API gateway's: `per_second` on average, counted over fixed
-/// windows of `window` (a second, or a minute), each allowing
-/// `per_second × window + burst` requests before answering 429 with
-/// `Retry-After` set to the window's end.
+/// periods of `period` (a second, or a minute), each allowing
+/// `per_second × period + burst` requests before answering 429 with
+/// `Retry-After` set to the period's end.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
     pub per_second: u32,
     pub burst: u32,
-    pub window: Duration,
+    pub period: Duration,
 }
 
 impl RateLimit {
-    /// `n` a second in one-second windows, no burst.
+    /// `n` a second in one-second periods, no burst.
     pub fn per_second(n: u32) -> RateLimit {
-        RateLimit { per_second: n, burst: 0, window: Duration::from_secs(1) }
+        RateLimit { per_second: n, burst: 0, period: Duration::from_secs(1) }
     }
 }
 
@@ -90,7 +90,7 @@ impl SimState {
             retry_after_date: config.retry_after_date,
             faults: config.faults,
             sequence: AtomicU64::new(0),
-            window: Mutex::new((0, 0)),
+            counted: Mutex::new((0, 0)),
             started: std::time::Instant::now(),
             timeline: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
@@ -152,29 +152,29 @@ impl SimState {
                 .is_ok_and(|decoded| decoded == expected.as_bytes())
     }
 
-    /// Fixed windows on the wall clock: `Some(retry-after)` when this
+    /// Fixed periods on the wall clock: `Some(retry-after)` when this
     /// request is over the limit.
     fn throttle(&self) -> Option<HeaderValue> {
         let limit = self.rate_limit?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let window_ms = limit.window.as_millis().max(1) as u64;
+        let period_ms = limit.period.as_millis().max(1) as u64;
         let now_ms = now.as_millis() as u64;
-        let index = now_ms / window_ms;
-        let allowed = u64::from(limit.per_second) * window_ms / 1000 + u64::from(limit.burst);
-        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        if window.0 != index {
-            *window = (index, 0);
+        let index = now_ms / period_ms;
+        let allowed = u64::from(limit.per_second) * period_ms / 1000 + u64::from(limit.burst);
+        let mut counted = self.counted.lock().unwrap_or_else(|p| p.into_inner());
+        if counted.0 != index {
+            *counted = (index, 0);
         }
-        window.1 += 1;
-        if window.1 <= allowed {
+        counted.1 += 1;
+        if counted.1 <= allowed {
             return None;
         }
         self.throttled.fetch_add(1, Ordering::Relaxed);
-        let ends_ms = (index + 1) * window_ms;
+        let ends_ms = (index + 1) * period_ms;
         let value = if self.retry_after_date {
             httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ends_ms.div_ceil(1000) * 1000))
         } else {
-            // Whole seconds until the window ends, at least 1.
+            // Whole seconds until the period ends, at least 1.
             (ends_ms.saturating_sub(now_ms)).div_ceil(1000).max(1).to_string()
         };
         Some(HeaderValue::from_str(&value).expect("a number or an HTTP date is a valid header value"))

@@ -54,7 +54,7 @@ fn auto_rate_finds_a_per_second_limit_without_losing_or_doubling_a_row() {
 #[test]
 fn auto_rate_lives_with_a_limit_counted_over_longer_windows() {
     const ROWS: u64 = 300;
-    let limit = RateLimit { per_second: 40, burst: 10, window: Duration::from_secs(3) };
+    let limit = RateLimit { per_second: 40, burst: 10, period: Duration::from_secs(3) };
     let sim = SimHarness::start(ROWS, |c| c.rate_limit = Some(limit));
     let wd = Workdir::new();
     wd.write("in.csv", rows(ROWS));

@@ -262,40 +262,8 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     let memory = rate_memory(&opts, &credentials);
     let remembered = memory.as_ref().and_then(recall);
     let api = start_api(&opts, sim.as_ref(), &credentials, remembered)?;
-    if validator.schema().uses_names() {
-        let directory = lookup::fetch_directory(&api).await.map_err(|e| {
-            let error = anyhow!("cannot read the lists that turn names into ids: {e}");
-            if api.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
-        })?;
-        validator.set_directory(directory);
-    }
-    let matches_callers = validator.schema().matches_callers();
-    let read_err = |what: &str, e: String| {
-        let error = anyhow!("cannot read {what}: {e}");
-        if api.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
-    };
-    // A reconciled window is checked against TrackDrive's own totals (not a plan's).
-    // On a resume the window's totals already hold the earlier run's work.
-    let control = match range {
-        Some((from, to)) if opts.reconcile && !opts.plan && replay.is_none() => Some((
-            from,
-            to,
-            window::fetch_totals(&api, from, to).await.map_err(|e| read_err("the window's totals", e))?,
-        )),
-        _ => None,
-    };
-    let mut window_pages = 0;
-    let mut calls = None;
-    if let Some((from, to)) = range {
-        let window = window::fetch_window(&api, from, to, opts.page_size)
-            .await
-            .map_err(|e| read_err("the calls of the window", e))?;
-        window_pages = window.pages;
-        if matches_callers {
-            validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
-        }
-        calls = opts.reconcile.then_some(window);
-    }
+    let Before { control, window_pages, calls } =
+        read_before(&opts, &api, &mut validator, range, replay.is_some()).await?;
     let uploader = Uploader::new(&api, journal, calls, opts.reconcile, opts.plan);
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
     let mut summary = pipeline(&opts, reader, validator, outputs, &uploader, &api, replay).await?;
@@ -331,6 +299,56 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
         Exit::SomeRowsFailed if opts.plan => Exit::Ok,
         exit => exit,
     })
+}
+
+/// What a run reads before its first row: totals, the window's calls.
+struct Before {
+    /// The window and TrackDrive's revenue and payout totals for it.
+    control: Option<(i64, i64, (rust_decimal::Decimal, rust_decimal::Decimal))>,
+    window_pages: u64,
+    /// With `--reconcile`, the window's calls, for the rows to compare with.
+    calls: Option<window::Window>,
+}
+
+/// Reads what the rows need before the first is sent: the name lists (the
+/// validator resolves names with them), the window's totals and its calls
+/// (the validator finds rows by caller among them).
+async fn read_before(
+    opts: &RunOptions,
+    api: &Api,
+    validator: &mut Validator,
+    range: Option<(i64, i64)>,
+    resuming: bool,
+) -> Result<Before, Fatal> {
+    let read_err = |what: &str, e: String| {
+        let error = anyhow!("cannot read {what}: {e}");
+        if api.stop.is_stopped() { Fatal::aborted(error) } else { Fatal::usage(error) }
+    };
+    if validator.schema().uses_names() {
+        let directory =
+            lookup::fetch_directory(api).await.map_err(|e| read_err("the lists that turn names into ids", e))?;
+        validator.set_directory(directory);
+    }
+    // A reconciled window is checked against TrackDrive's own totals (not a plan's).
+    // On a resume the window's totals already hold the earlier run's work.
+    let control = match range {
+        Some((from, to)) if opts.reconcile && !opts.plan && !resuming => {
+            Some((from, to, window::fetch_totals(api, from, to).await.map_err(|e| read_err("the window's totals", e))?))
+        }
+        _ => None,
+    };
+    let mut before = Before { control, window_pages: 0, calls: None };
+    if let Some((from, to)) = range {
+        let window = window::fetch_window(api, from, to, opts.page_size)
+            .await
+            .map_err(|e| read_err("the calls of the window", e))?;
+        before.window_pages = window.pages;
+        if validator.schema().matches_callers() {
+            validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
+        }
+        before.calls = opts.reconcile.then_some(window);
+    }
+    Ok(before)
 }
 
 /// How far a report's call time may be from TrackDrive's `created_at`.
