@@ -268,6 +268,19 @@ pub(super) struct SimArgs {
     /// The first N update requests for each call get 503.
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub fail_first: u64,
+    /// Probability that an update is answered 200 with an error in its body, not applied.
+    #[arg(long = "error-200", default_value_t = 0.0, value_parser = probability, value_name = "P")]
+    pub error_200: f64,
+    /// An update parameter every update ignores, answering 200 all the same.
+    #[arg(long, value_name = "PARAM")]
+    pub ignore_param: Option<String>,
+    /// Leave this field out of every call served (repeatable): rehearse an account whose calls
+    /// lack one (`tdrecon doctor` warns).
+    #[arg(long, value_name = "FIELD")]
+    pub omit_field: Vec<String>,
+    /// Refuse any `columns=` of the calls list with a 422.
+    #[arg(long)]
+    pub refuse_columns: bool,
     /// On SIGINT/SIGTERM, write the final state JSON here before exiting.
     #[arg(long, value_name = "FILE")]
     pub dump_state: Option<PathBuf>,

@@ -178,10 +178,13 @@ impl SimArgs {
                 apply_then_reset: self.apply_then_reset,
                 stall: Duration::from_millis(self.stall_ms),
                 fail_first: self.fail_first,
+                error_200: self.error_200,
+                ignore_param: self.ignore_param,
             },
             dump_state: self.dump_state,
             url_file: self.url_file,
             max_per_page: self.max_per_page as usize,
+            shape: crate::sim::Shape { omit: self.omit_field, refuse_columns: self.refuse_columns },
         }
     }
 }

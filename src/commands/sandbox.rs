@@ -7,6 +7,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use crate::exit::Fatal;
+use crate::input::fields::{CallField, Value};
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 use crate::sim::store::uuid_for;
@@ -62,8 +63,8 @@ impl Seeder {
             call.caller_number = caller.clone();
         }
         // Some history to add to, so set and add give visibly different results.
-        call.revenue = Decimal::new(1000 + (self.rows as i64 % 7) * 250, 2);
-        call.payout = Decimal::new(500, 2);
+        call.set(CallField::Revenue, Some(Value::Money(Decimal::new(1000 + (self.rows as i64 % 7) * 250, 2))));
+        call.set(CallField::Payout, Some(Value::Money(Decimal::new(500, 2))));
         self.store.insert(call);
     }
 
@@ -73,15 +74,7 @@ impl Seeder {
 }
 
 pub async fn start(store: Store) -> Result<Sim, Fatal> {
-    let config = SimConfig {
-        addr: ([127, 0, 0, 1], 0).into(),
-        store,
-        keys: None,
-        rate_limit: None,
-        retry_after_date: false,
-        max_per_page: 100,
-        faults: faults(),
-    };
+    let config = SimConfig { faults: faults(), ..SimConfig::new(store) };
     Sim::start(config).await.map_err(|e| Fatal::usage(anyhow::anyhow!("cannot start the sandbox simulator: {e}")))
 }
 

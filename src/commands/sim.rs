@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 
 use crate::exit::{Exit, Fatal};
+use crate::input::fields::{CallField, Kind, Value};
 use crate::input::money::{Sign, parse_money};
 use crate::input::reader::{CsvReader, read_error};
 use crate::input::values::CallRef;
+use crate::input::values::{parse_flag, parse_record_id};
 use crate::sim::store::uuid_for;
 use crate::sim::{Call, FaultConfig, Sim, SimConfig, Store};
 use crate::upload::credentials::Credentials;
@@ -28,20 +30,22 @@ pub struct SimOptions {
     pub max_per_page: usize,
     /// Where to write the base URL once listening, for scripts to wait on.
     pub url_file: Option<PathBuf>,
+    /// How the calls and lists are shaped.
+    pub shape: crate::sim::Shape,
 }
 
-/// Seeds a store from a CSV with columns `id,uuid,revenue,payout` (either id
-/// may be empty; a missing UUID is derived from the id).
+/// Seeds a store from a CSV: `id` and/or `uuid` (either may be empty; a
+/// missing UUID is derived from the id), `created_at` (ISO 8601; else a
+/// minute apart over the day before now), `caller_number`, and any field of
+/// the table a call shows, under its resource name or its update parameter
+/// (`revenue`, `payout`, `buyer_converted`, `traffic_source_converted`,
+/// `buyer_id`, `traffic_source_id`, `disposition_id`, `disposition_notes`,
+/// `contact_field_type`). An unknown column is an error naming them.
 pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
     let (mut rdr, headers) = CsvReader::open(path, b',')?;
     let headers: Vec<String> = headers.iter().map(|h| crate::input::columns::normalise(h)).collect();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (id_col, uuid_col, revenue_col, payout_col) = (col("id"), col("uuid"), col("revenue"), col("payout"));
-    let (created_col, caller_col) = (col("created_at"), col("caller_number"));
+    let columns = calls_file_columns(&headers).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let now = jiff::Timestamp::now().as_millisecond();
-    if id_col.is_none() && uuid_col.is_none() {
-        return Err(anyhow!("{}: expected columns id,uuid,revenue,payout", path.display()));
-    }
     let mut store = Store::default();
     let mut next_id = 900_000_001u64;
     let mut n = 0usize;
@@ -54,8 +58,9 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
             .map(std::str::from_utf8)
             .collect::<Result<_, _>>()
             .map_err(|_| anyhow!("{}: not UTF-8 text", at()))?;
-        let cell = |c: Option<usize>| c.and_then(|i| cells.get(i).copied()).map(str::trim).filter(|s| !s.is_empty());
-        let id = match cell(id_col).map(CallRef::parse) {
+        let cell = |i: usize| cells.get(i).copied().map(str::trim).filter(|s| !s.is_empty());
+        let find = |want: &CallsColumn| columns.iter().find(|(_, c)| c == want).and_then(|(i, _)| cell(*i));
+        let id = match find(&CallsColumn::Id).map(CallRef::parse) {
             Some(Ok(CallRef::Id(id))) => id,
             Some(_) => return Err(anyhow!("{}: id must be a numeric Call ID", at())),
             None => {
@@ -63,20 +68,14 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
                 next_id
             }
         };
-        let uuid = match cell(uuid_col).map(CallRef::parse) {
+        let uuid = match find(&CallsColumn::Uuid).map(CallRef::parse) {
             Some(Ok(CallRef::Uuid(u))) => u,
             Some(_) => return Err(anyhow!("{}: uuid must be a Call UUID", at())),
             None => uuid_for(id),
         };
         let mut call = Call::new(id, uuid);
-        if let Some(text) = cell(revenue_col) {
-            call.revenue = parse_money(text, Sign::NonNegative).map_err(|e| anyhow!("{}: revenue: {e}", at()))?;
-        }
-        if let Some(text) = cell(payout_col) {
-            call.payout = parse_money(text, Sign::NonNegative).map_err(|e| anyhow!("{}: payout: {e}", at()))?;
-        }
         // Without a time, calls a minute apart over the day before now.
-        call.created_at_ms = match cell(created_col) {
+        call.created_at_ms = match find(&CallsColumn::CreatedAt) {
             Some(text) => text
                 .parse::<jiff::Timestamp>()
                 .map_err(|e| anyhow!("{}: created_at {text:?}: {e}", at()))?
@@ -84,12 +83,72 @@ pub fn load_calls(path: &Path) -> anyhow::Result<Store> {
             None => now - 24 * 3600 * 1000 + n as i64 * 60_000,
         };
         n += 1;
-        if let Some(number) = cell(caller_col) {
+        if let Some(number) = find(&CallsColumn::CallerNumber) {
             call.caller_number = number.to_string();
+        }
+        for (i, column) in &columns {
+            if let (CallsColumn::Field(field), Some(text)) = (column, cell(*i)) {
+                let value = seed_value(*field, text).map_err(|e| anyhow!("{}: {}: {e}", at(), headers[*i]))?;
+                call.set(*field, Some(value));
+            }
         }
         store.insert(call);
     }
     Ok(store)
+}
+
+/// What a column of a calls file fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallsColumn {
+    Id,
+    Uuid,
+    CreatedAt,
+    CallerNumber,
+    Field(CallField),
+}
+
+/// Each column of a calls file (normalised headers), or why one is unknown.
+fn calls_file_columns(headers: &[String]) -> Result<Vec<(usize, CallsColumn)>, String> {
+    let fields = CallField::readable().filter(|f| *f != CallField::Tokens);
+    let mut known: Vec<(String, CallsColumn)> = [
+        ("id", CallsColumn::Id),
+        ("uuid", CallsColumn::Uuid),
+        ("created_at", CallsColumn::CreatedAt),
+        ("caller_number", CallsColumn::CallerNumber),
+    ]
+    .into_iter()
+    .map(|(n, c)| (n.to_string(), c))
+    .collect();
+    for field in fields {
+        let spec = field.spec();
+        for name in spec.read.iter().chain(std::iter::once(&spec.param)) {
+            known.push((name.to_string(), CallsColumn::Field(field)));
+        }
+    }
+    let mut columns = Vec::new();
+    for (i, header) in headers.iter().enumerate() {
+        match known.iter().find(|(n, _)| n == header) {
+            Some((_, column)) => columns.push((i, *column)),
+            None => {
+                let names: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(format!("unknown column {header:?}; a calls file may have: {}", names.join(", ")));
+            }
+        }
+    }
+    if !columns.iter().any(|(_, c)| matches!(c, CallsColumn::Id | CallsColumn::Uuid)) {
+        return Err("expected an id or uuid column".into());
+    }
+    Ok(columns)
+}
+
+/// A calls file's cell, read as the validator reads the same field.
+fn seed_value(field: CallField, text: &str) -> Result<Value, String> {
+    Ok(match field.spec().kind {
+        Kind::Money => Value::Money(parse_money(text, Sign::NonNegative)?),
+        Kind::Flag => Value::Flag(parse_flag(text)?),
+        Kind::Id => Value::Text(parse_record_id(text)?),
+        _ => Value::Text(text.to_string()),
+    })
 }
 
 pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
@@ -112,12 +171,13 @@ pub fn run(opts: SimOptions) -> Result<Exit, Fatal> {
         let calls = store.len();
         let config = SimConfig {
             addr: opts.addr,
-            store,
             keys,
             rate_limit: opts.rate_limit,
             retry_after_date: opts.retry_after_date,
             max_per_page: opts.max_per_page,
             faults: opts.faults.clone(),
+            shape: opts.shape.clone(),
+            ..SimConfig::new(store)
         };
         let sim = Sim::start(config)
             .await

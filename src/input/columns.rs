@@ -7,25 +7,16 @@
 
 use std::fmt;
 
+use crate::input::fields::{CallField, FIELDS};
+
 /// A field a column can fill.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Field {
     Id,
-    Revenue,
-    AddRevenue,
-    Payout,
-    AddPayout,
-    BuyerConverted,
-    OfferConverted,
-    ManualTranscribe,
-    BuyerId,
-    TrafficSourceId,
-    DispositionId,
-    DispositionNotes,
-    ContactFieldType,
-    FireWebhooks,
-    /// The `post_call_tokens` column holding a JSON object.
-    TokensJson,
+    /// A call field, by its update parameter (`adds`: its add form, as
+    /// `add_revenue`); `Call(CallField::Tokens, false)` is the
+    /// `post_call_tokens` column holding a JSON object.
+    Call(CallField, bool),
     /// A disposition by name, resolved through the API's list.
     DispositionName,
     /// Moves the call to a buyer named (or by `user_buyer_id`), resolved
@@ -53,25 +44,13 @@ pub enum Described {
     TrafficSource,
 }
 
-/// Known column names (normalised) and the field each fills; the first name
-/// of each field is its canonical one.
-const NAMES: &[(&str, Field)] = &[
+/// Known column names (normalised) other than the update parameters, and
+/// the field each fills; the first name of each field is its canonical one.
+const OTHER_NAMES: &[(&str, Field)] = &[
     ("id", Field::Id),
     ("call_id", Field::Id),
     ("call_uuid", Field::Id),
     ("uuid", Field::Id),
-    ("revenue", Field::Revenue),
-    ("add_revenue", Field::AddRevenue),
-    ("payout", Field::Payout),
-    ("add_payout", Field::AddPayout),
-    ("buyer_converted", Field::BuyerConverted),
-    ("offer_converted", Field::OfferConverted),
-    ("manual_transcribe", Field::ManualTranscribe),
-    ("trackdrive_buyer_id", Field::BuyerId),
-    ("trackdrive_traffic_source_id", Field::TrafficSourceId),
-    ("call_disposition_id", Field::DispositionId),
-    ("agent_call_disposition_notes", Field::DispositionNotes),
-    ("contact_field_type", Field::ContactFieldType),
     ("call_time", Field::CallTime),
     ("call_date", Field::CallTime),
     ("created_at", Field::CallTime),
@@ -80,8 +59,6 @@ const NAMES: &[(&str, Field)] = &[
     ("caller_id", Field::CallerNumber),
     ("caller_phone", Field::CallerNumber),
     ("phone_number", Field::CallerNumber),
-    ("fire_outgoing_webhook_ids", Field::FireWebhooks),
-    ("post_call_tokens", Field::TokensJson),
     ("call_disposition", Field::DispositionName),
     ("reassign_buyer", Field::BuyerName),
     ("reassign_traffic_source", Field::TrafficSourceName),
@@ -93,16 +70,35 @@ const NAMES: &[(&str, Field)] = &[
     ("publisher", Field::Describes(Described::TrafficSource)),
 ];
 
+/// Every known column name and the field it fills: the update parameters
+/// from the table of fields, then the others.
+fn names() -> &'static [(&'static str, Field)] {
+    static NAMES: std::sync::LazyLock<Vec<(&'static str, Field)>> = std::sync::LazyLock::new(|| {
+        let mut names: Vec<(&'static str, Field)> = OTHER_NAMES[..4].to_vec();
+        for spec in &FIELDS {
+            names.push((spec.param, Field::Call(spec.field, false)));
+            if let Some(add) = spec.add {
+                names.push((add, Field::Call(spec.field, true)));
+            }
+        }
+        names.extend_from_slice(&OTHER_NAMES[4..]);
+        names
+    });
+    &NAMES
+}
+
 impl Field {
     /// The column name used in reports (`token:<name>` for a contact field).
     pub fn name(&self) -> String {
         match self {
             Field::Token(name) => format!("token:{name}"),
-            other => NAMES
+            Field::Call(f, true) => f.spec().add.unwrap_or(f.param()).to_string(),
+            Field::Call(f, false) => f.param().to_string(),
+            other => names()
                 .iter()
                 .find(|(_, f)| f == other)
                 .map(|(n, _)| n.to_string())
-                .expect("every field but Token has a name in NAMES"),
+                .expect("every field but Token has a name"),
         }
     }
 }
@@ -142,14 +138,14 @@ pub fn field_for(header: &str) -> Option<Field> {
         return Some(Field::Token(name.trim().to_string()));
     }
     let n = normalise(trimmed);
-    NAMES.iter().find(|(name, _)| *name == n).map(|(_, f)| f.clone())
+    names().iter().find(|(name, _)| *name == n).map(|(_, f)| f.clone())
 }
 
 /// The known column closest to an unknown header, when one is close enough
 /// to be a likely typo.
 pub fn nearest(header: &str) -> Option<&'static str> {
     let n = normalise(header);
-    let (name, distance) = NAMES.iter().map(|(name, _)| (*name, edit_distance(&n, name))).min_by_key(|&(_, d)| d)?;
+    let (name, distance) = names().iter().map(|(name, _)| (*name, edit_distance(&n, name))).min_by_key(|&(_, d)| d)?;
     let limit = (name.len() / 3).max(2);
     (distance <= limit).then_some(name)
 }
@@ -315,12 +311,13 @@ mod tests {
             ("Call ID", Some(Field::Id)),
             ("call-uuid", Some(Field::Id)),
             ("  UUID ", Some(Field::Id)),
-            ("Revenue", Some(Field::Revenue)),
-            ("Add Revenue", Some(Field::AddRevenue)),
-            ("ADD-PAYOUT", Some(Field::AddPayout)),
-            ("Buyer Converted", Some(Field::BuyerConverted)),
-            ("fire outgoing webhook ids", Some(Field::FireWebhooks)),
-            ("post_call_tokens", Some(Field::TokensJson)),
+            ("Revenue", Some(Field::Call(CallField::Revenue, false))),
+            ("Add Revenue", Some(Field::Call(CallField::Revenue, true))),
+            ("ADD-PAYOUT", Some(Field::Call(CallField::Payout, true))),
+            ("Buyer Converted", Some(Field::Call(CallField::BuyerConverted, false))),
+            ("fire outgoing webhook ids", Some(Field::Call(CallField::Webhooks, false))),
+            ("post_call_tokens", Some(Field::Call(CallField::Tokens, false))),
+            ("traffic_source_converted", None),
             ("token:First_Name", Some(Field::Token("First_Name".into()))),
             ("Token: zip ", Some(Field::Token("zip".into()))),
             ("post_call_tokens.Loan Amount", Some(Field::Token("Loan Amount".into()))),
@@ -345,7 +342,10 @@ mod tests {
     #[test]
     fn schema_from_headers() {
         let s = Schema::from_headers(headers(&["Call ID", "Revenue", "token:zip"]), &HeaderOptions::default()).unwrap();
-        assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Revenue), (2, Field::Token("zip".into()))]);
+        assert_eq!(
+            s.columns,
+            vec![(0, Field::Id), (1, Field::Call(CallField::Revenue, false)), (2, Field::Token("zip".into()))]
+        );
 
         let err =
             Schema::from_headers(headers(&["id", "revenu", "Call Summary"]), &HeaderOptions::default()).unwrap_err();
@@ -403,7 +403,7 @@ mod tests {
             ignore: vec!["Notes (internal)".into()],
         };
         let s = Schema::from_headers(headers(&["id", "Buyer Revenue", "Notes (internal)"]), &opts).unwrap();
-        assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Revenue)]);
+        assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Call(CallField::Revenue, false))]);
         assert!(HeaderOptions::parse_map("no equals").is_err());
         assert!(HeaderOptions::parse_map("X=revenu").unwrap_err().contains("did you mean `revenue`"));
     }

@@ -79,10 +79,10 @@ mod tests {
         m.add("+17191231234", 1_000_000, 7);
         m.add("+17195550000", 1_000_000, 8);
         m.add("+17195550000", 1_100_000, 9);
-        let row = |caller: &str, at: i64| CallUpdate {
-            caller_number: Some(caller.into()),
-            call_time: Some(at),
-            ..CallUpdate::new(CallRef::PENDING)
+        let row = |caller: &str, at: i64| {
+            let mut u = CallUpdate::new(CallRef::PENDING);
+            (u.caller_number, u.call_time) = (Some(caller.into()), Some(at));
+            u
         };
         assert_eq!(m.find(&row("+17191231234", 1_200_000), &schema), Ok(CallRef::Id(7)));
         let none = m.find(&row("+17191231234", 1_000_000 + 6 * 60_000), &schema).unwrap_err();

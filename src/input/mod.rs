@@ -5,7 +5,8 @@
 //! which every read of an input goes through), so commands never call
 //! `File::open` themselves. Depends on nothing outside `input`.
 //!
-//! In pipeline order: `source` finds the bytes, `bytes` keeps them within
+//! `fields` is the one table of a call's fields. In pipeline order:
+//! `source` finds the bytes, `bytes` keeps them within
 //! limits on their way to the csv reader, `reader` streams records with
 //! their real line numbers,
 //! `columns` maps headers to fields, `values` and `money` parse cells,
@@ -17,6 +18,7 @@
 
 mod bytes;
 pub mod columns;
+pub mod fields;
 pub mod matching;
 pub mod money;
 pub mod names;

@@ -8,32 +8,63 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::input::columns::{Field, Schema, edit_distance};
+use crate::input::fields::{CallField, Value as FieldValue};
 use crate::input::rejection::{RejectKind, Rejection};
-use crate::input::update::CallUpdate;
+use crate::input::update::{CallUpdate, Change};
+
+/// Which list a record comes from: each names its records its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Dispositions,
+    /// By `name` or the operator's own `user_buyer_id`.
+    Buyers,
+    /// Traffic sources have no name field: TrackDrive shows
+    /// `{afid} - {first} {last}` (the afid is `user_traffic_source_id`).
+    TrafficSources,
+}
 
 /// One record of a list: its id, what a row may call it, and for
 /// dispositions whether notes are required.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub id: String,
+    /// What TrackDrive shows for it.
     pub name: String,
-    /// `user_buyer_id` / `user_traffic_source_id`: the operator's own id.
-    pub alias: Option<String>,
+    /// Every text a row may call it by (the name first).
+    pub keys: Vec<String>,
     pub notes_required: bool,
 }
 
 impl Entry {
-    /// Reads an entry from a list item; `alias_key` names the operator's id.
-    pub fn from_json(item: &Value, alias_key: Option<&str>) -> Option<Entry> {
-        let text = |v: &Value| match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Value::Number(n) => Some(n.to_string()),
+    /// Reads an entry from an item of a `kind` list.
+    pub fn from_json(item: &Value, kind: ListKind) -> Option<Entry> {
+        let text = |k: &str| match item.get(k) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.split_whitespace().collect::<Vec<_>>().join(" ")),
+            Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
+        let id = text("id")?;
+        let mut keys: Vec<String> = text("name").into_iter().collect();
+        match kind {
+            ListKind::Dispositions => {}
+            ListKind::Buyers => keys.extend(text("user_buyer_id")),
+            ListKind::TrafficSources => {
+                let afid = text("user_traffic_source_id");
+                let person: Vec<String> = [text("first_name"), text("last_name")].into_iter().flatten().collect();
+                let company = text("company_name");
+                let full = if person.is_empty() { company.clone() } else { Some(person.join(" ")) };
+                if let (Some(afid), Some(full)) = (&afid, &full) {
+                    // As the dropdown shows it, first: the name to say back.
+                    keys.insert(0, format!("{afid} - {full}"));
+                }
+                keys.extend(full.into_iter().chain(company).chain(afid));
+            }
+        }
+        keys.dedup();
         Some(Entry {
-            id: text(item.get("id")?)?,
-            name: item.get("name").and_then(text).unwrap_or_default(),
-            alias: alias_key.and_then(|k| item.get(k)).and_then(text),
+            id,
+            name: keys.first().cloned().unwrap_or_default(),
+            keys,
             notes_required: item.get("notes_required").and_then(Value::as_bool).unwrap_or(false),
         })
     }
@@ -55,7 +86,7 @@ impl List {
     pub fn new(entries: Vec<Entry>) -> List {
         let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
-            for k in std::iter::once(&e.name).chain(e.alias.iter()).filter(|k| !k.is_empty()) {
+            for k in e.keys.iter().filter(|k| !k.is_empty()) {
                 let slot = by_key.entry(key(k)).or_default();
                 if !slot.contains(&i) {
                     slot.push(i);
@@ -114,26 +145,26 @@ impl Directory {
         if let Some(name) = update.names.disposition.take() {
             let e =
                 self.dispositions.find("disposition", &name).map_err(|r| reject(Field::DispositionName, &name, r))?;
-            update.call_disposition_id = Some(e.id.clone());
+            update.set(CallField::DispositionId, Change::Set(FieldValue::Text(e.id.clone())));
         }
         if let Some(name) = update.names.buyer.take() {
             let e = self.buyers.find("buyer", &name).map_err(|r| reject(Field::BuyerName, &name, r))?;
-            update.trackdrive_buyer_id = Some(e.id.clone());
+            update.set(CallField::BuyerId, Change::Set(FieldValue::Text(e.id.clone())));
         }
         if let Some(name) = update.names.traffic_source.take() {
             let e = self
                 .traffic_sources
                 .find("traffic source", &name)
                 .map_err(|r| reject(Field::TrafficSourceName, &name, r))?;
-            update.trackdrive_traffic_source_id = Some(e.id.clone());
+            update.set(CallField::TrafficSourceId, Change::Set(FieldValue::Text(e.id.clone())));
         }
-        if let Some(id) = update.call_disposition_id.as_deref().filter(|id| !id.is_empty())
+        if let Some(id) = update.text(CallField::DispositionId).filter(|id| !id.is_empty())
             && let Some(e) = self.dispositions.by_id(id)
             && e.notes_required
-            && update.agent_call_disposition_notes.as_deref().is_none_or(str::is_empty)
+            && update.text(CallField::DispositionNotes).is_none_or(str::is_empty)
         {
             return Err(reject(
-                Field::DispositionNotes,
+                Field::Call(CallField::DispositionNotes, false),
                 "",
                 format!("disposition {:?} requires notes: fill agent_call_disposition_notes", e.name),
             ));
@@ -151,10 +182,15 @@ mod tests {
 
     fn directory() -> Directory {
         let d = |id: u64, name: &str, notes: bool| {
-            Entry::from_json(&json!({"id": id, "name": name, "notes_required": notes}), None).unwrap()
+            Entry::from_json(&json!({"id": id, "name": name, "notes_required": notes}), ListKind::Dispositions).unwrap()
         };
         let b = |id: u64, name: &str, user: &str| {
-            Entry::from_json(&json!({"id": id, "name": name, "user_buyer_id": user}), Some("user_buyer_id")).unwrap()
+            Entry::from_json(&json!({"id": id, "name": name, "user_buyer_id": user}), ListKind::Buyers).unwrap()
+        };
+        let t = |id: u64, first: &str, last: &str, company: &str| {
+            let item = json!({"id": id, "first_name": first, "last_name": last, "company_name": company,
+                              "user_traffic_source_id": format!("TS-{id}")});
+            Entry::from_json(&item, ListKind::TrafficSources).unwrap()
         };
         Directory {
             dispositions: List::new(vec![
@@ -164,7 +200,7 @@ mod tests {
                 d(4, "duplicate", false),
             ]),
             buyers: List::new(vec![b(7, "Acme Insurance", "B-7"), b(8, "Bolt Auto", "B-8")]),
-            traffic_sources: List::new(vec![]),
+            traffic_sources: List::new(vec![t(101, "Ava", "Reed", "Google Ads"), t(102, "Ben", "Ortiz", "")]),
         }
     }
 
@@ -191,12 +227,12 @@ mod tests {
         u.names.disposition = Some("  sale ".into());
         u.names.buyer = Some("B-8".into());
         directory().resolve(&mut u, &schema()).unwrap();
-        assert_eq!((u.call_disposition_id.as_deref(), u.trackdrive_buyer_id.as_deref()), (Some("1"), Some("8")));
+        assert_eq!((u.text(CallField::DispositionId), u.text(CallField::BuyerId)), (Some("1"), Some("8")));
         assert!(u.names.is_empty());
         let mut u = update();
         u.names.buyer = Some("acme   INSURANCE".into());
         directory().resolve(&mut u, &schema()).unwrap();
-        assert_eq!(u.trackdrive_buyer_id.as_deref(), Some("7"));
+        assert_eq!(u.text(CallField::BuyerId), Some("7"));
     }
 
     #[test]
@@ -213,12 +249,35 @@ mod tests {
         u.names.disposition = Some("Callback".into());
         let r = directory().resolve(&mut u, &schema()).unwrap_err();
         assert!(r.reason.contains("requires notes") && r.column == "Notes", "{r:?}");
-        let mut u = update();
-        u.call_disposition_id = Some("2".into());
-        u.agent_call_disposition_notes = Some("call Monday".into());
+        let mut u = update()
+            .with(CallField::DispositionId, Change::Set(FieldValue::Text("2".into())))
+            .with(CallField::DispositionNotes, Change::Set(FieldValue::Text("call Monday".into())));
         assert!(directory().resolve(&mut u, &schema()).is_ok(), "notes given");
         let mut u = update();
         u.names.traffic_source = Some("Anything".into());
         assert!(directory().resolve(&mut u, &schema()).unwrap_err().reason.contains("unknown traffic source"));
+    }
+
+    /// A traffic source by its afid, its full name, its company, or the
+    /// label TrackDrive's dropdown shows: `{afid} - {full name}`.
+    #[test]
+    fn traffic_sources_by_every_name_trackdrive_shows() {
+        for (cell, id) in [
+            ("TS-101 - Ava Reed", "101"),
+            ("ts-101  -  ava reed", "101"),
+            ("Ava Reed", "101"),
+            ("Google Ads", "101"),
+            ("TS-101", "101"),
+            ("TS-102 - Ben Ortiz", "102"),
+        ] {
+            let mut u = update();
+            u.names.traffic_source = Some(cell.into());
+            directory().resolve(&mut u, &schema()).unwrap_or_else(|r| panic!("{cell}: {r:?}"));
+            assert_eq!(u.text(CallField::TrafficSourceId), Some(id), "{cell}");
+        }
+        let mut u = update();
+        u.names.traffic_source = Some("TS-101 - Ava Red".into());
+        let r = directory().resolve(&mut u, &schema()).unwrap_err();
+        assert!(r.reason.contains("did you mean \"TS-101 - Ava Reed\"?"), "{r:?}");
     }
 }

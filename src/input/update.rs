@@ -1,14 +1,17 @@
 //! `CallUpdate`: one validated row, and the exact JSON body the calls API takes.
 //!
-//! Building the body is pure (no I/O), so every field's wire form is tested
+//! A row's changes are held by field (`fields::CallField`); the body is
+//! written from the table of fields, so every field's wire form is tested
 //! here: amounts as JSON strings holding the normalised decimal, flags as JSON
-//! booleans, tokens as an object, `#clear` as an empty string.
+//! booleans, ids and text as strings, tokens as an object, webhook ids as an
+//! array, `#clear` as an empty string. Building it is pure (no I/O).
 
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value as Json};
 
+use crate::input::fields::{CallField, FIELDS, Kind, Value};
 use crate::input::values::CallRef;
 
 /// Set an amount, or add to it (the API's `revenue` vs `add_revenue`).
@@ -18,23 +21,25 @@ pub enum Amount {
     Add(Decimal),
 }
 
+/// What a row does to one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Set it to this (an empty text clears a field the API lets be blank).
+    Set(Value),
+    /// Add this to an amount (`add_revenue`, `add_payout`).
+    Add(Decimal),
+    /// Fire these webhooks.
+    Fire(Vec<u64>),
+}
+
 /// Everything one input row asks TrackDrive to change on one call.
-/// `None` leaves a field unchanged; `Some("")` on a text field clears it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallUpdate {
     pub call: CallRef,
-    pub revenue: Option<Amount>,
-    pub payout: Option<Amount>,
-    pub buyer_converted: Option<bool>,
-    pub offer_converted: Option<bool>,
-    pub manual_transcribe: Option<bool>,
-    pub trackdrive_buyer_id: Option<String>,
-    pub trackdrive_traffic_source_id: Option<String>,
-    pub call_disposition_id: Option<String>,
-    pub agent_call_disposition_notes: Option<String>,
-    pub contact_field_type: Option<String>,
-    pub fire_outgoing_webhook_ids: Option<Vec<u64>>,
-    pub post_call_tokens: Tokens,
+    /// What the row does to each field, by `CallField` (tokens aside).
+    changes: [Option<Change>; FIELDS.len()],
+    /// Contact fields to set (`post_call_tokens`).
+    pub tokens: Tokens,
     /// Names still to be turned into ids (`names::Directory::resolve`);
     /// an update is only sent once these are all `None`.
     pub names: NameRefs,
@@ -134,58 +139,93 @@ impl CallUpdate {
     pub fn new(call: CallRef) -> CallUpdate {
         CallUpdate {
             call,
-            revenue: None,
-            payout: None,
-            buyer_converted: None,
-            offer_converted: None,
-            manual_transcribe: None,
-            trackdrive_buyer_id: None,
-            trackdrive_traffic_source_id: None,
-            call_disposition_id: None,
-            agent_call_disposition_notes: None,
-            contact_field_type: None,
-            fire_outgoing_webhook_ids: None,
+            changes: Default::default(),
+            tokens: Tokens::default(),
+            names: NameRefs::default(),
             buyer_label: None,
             call_time: None,
             caller_number: None,
-            post_call_tokens: Tokens::default(),
-            names: NameRefs::default(),
+        }
+    }
+
+    /// What the row does to `field`.
+    pub fn get(&self, field: CallField) -> Option<&Change> {
+        self.changes[field as usize].as_ref()
+    }
+
+    /// Sets what the row does to `field`, replacing what it did.
+    pub fn set(&mut self, field: CallField, change: Change) {
+        self.changes[field as usize] = Some(change);
+    }
+
+    /// `set`, for building an update in one expression.
+    pub fn with(mut self, field: CallField, change: Change) -> CallUpdate {
+        self.set(field, change);
+        self
+    }
+
+    /// Sets these contact fields, for building an update in one expression.
+    pub fn with_tokens(mut self, tokens: Tokens) -> CallUpdate {
+        self.tokens = tokens;
+        self
+    }
+
+    /// Leaves `field` unchanged after all.
+    pub fn clear(&mut self, field: CallField) {
+        self.changes[field as usize] = None;
+    }
+
+    /// The fields the row changes, with what it does to each, in order.
+    pub fn changes(&self) -> impl Iterator<Item = (CallField, &Change)> {
+        CallField::all().filter_map(|f| self.get(f).map(|c| (f, c)))
+    }
+
+    /// An amount field's change (`revenue`, `payout`).
+    pub fn amount(&self, field: CallField) -> Option<Amount> {
+        match self.get(field)? {
+            Change::Set(Value::Money(d)) => Some(Amount::Set(*d)),
+            Change::Add(d) => Some(Amount::Add(*d)),
+            _ => None,
+        }
+    }
+
+    /// A value the row sets `field` to.
+    pub fn value(&self, field: CallField) -> Option<&Value> {
+        match self.get(field)? {
+            Change::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The text (or id) the row sets `field` to.
+    pub fn text(&self, field: CallField) -> Option<&str> {
+        self.value(field).and_then(Value::text)
+    }
+
+    /// The flag the row sets `field` to.
+    pub fn flag(&self, field: CallField) -> Option<bool> {
+        match self.value(field)? {
+            Value::Flag(b) => Some(*b),
+            _ => None,
         }
     }
 
     /// True when the update would change nothing (its body would be `{}`).
     pub fn is_empty(&self) -> bool {
-        self.revenue.is_none()
-            && self.payout.is_none()
-            && self.buyer_converted.is_none()
-            && self.offer_converted.is_none()
-            && self.manual_transcribe.is_none()
-            && self.trackdrive_buyer_id.is_none()
-            && self.trackdrive_traffic_source_id.is_none()
-            && self.call_disposition_id.is_none()
-            && self.agent_call_disposition_notes.is_none()
-            && self.contact_field_type.is_none()
-            && self.fire_outgoing_webhook_ids.is_none()
-            && self.post_call_tokens.is_empty()
-            && self.names.is_empty()
+        self.changes.iter().all(Option::is_none) && self.tokens.is_empty() && self.names.is_empty()
     }
 
-    /// The fields that change state every time they are sent. A row carrying
-    /// any of them must never be resent after an ambiguous outcome.
+    /// The parameters that change state every time they are sent. A row
+    /// carrying any of them must never be resent after an ambiguous outcome.
     pub fn non_idempotent_fields(&self) -> Vec<&'static str> {
         let mut fields = Vec::new();
-        if matches!(self.revenue, Some(Amount::Add(_))) {
-            fields.push("add_revenue");
+        // Adds first (the order messages have always named them in).
+        for (field, change) in self.changes() {
+            if let (Change::Add(_), Some(add)) = (change, field.spec().add) {
+                fields.push(add);
+            }
         }
-        if matches!(self.payout, Some(Amount::Add(_))) {
-            fields.push("add_payout");
-        }
-        if self.fire_outgoing_webhook_ids.is_some() {
-            fields.push("fire_outgoing_webhook_ids");
-        }
-        if self.manual_transcribe.is_some() {
-            fields.push("manual_transcribe");
-        }
+        fields.extend(self.changes().filter(|(f, _)| f.spec().acts).map(|(f, _)| f.param()));
         fields
     }
 
@@ -195,44 +235,34 @@ impl CallUpdate {
     }
 
     /// The JSON object sent as the request body.
-    pub fn body(&self) -> Map<String, Value> {
+    pub fn body(&self) -> Map<String, Json> {
         match serde_json::to_value(Body(self)) {
-            Ok(Value::Object(m)) => m,
+            Ok(Json::Object(m)) => m,
             _ => unreachable!("a body serialises as a JSON object"),
         }
     }
 
     /// An update read back from its wire body (`body`), as the journal keeps
     /// it; `None` for a key or value `body` never writes.
-    pub fn from_body(call: CallRef, body: &Map<String, Value>) -> Option<CallUpdate> {
+    pub fn from_body(call: CallRef, body: &Map<String, Json>) -> Option<CallUpdate> {
         let mut u = CallUpdate::new(call);
-        let text = |v: &Value| v.as_str().map(str::to_string);
-        let money = |v: &Value| v.as_str().and_then(|s| Decimal::from_str_exact(s).ok());
         for (key, value) in body {
-            match key.as_str() {
-                "revenue" => u.revenue = Some(Amount::Set(money(value)?)),
-                "add_revenue" => u.revenue = Some(Amount::Add(money(value)?)),
-                "payout" => u.payout = Some(Amount::Set(money(value)?)),
-                "add_payout" => u.payout = Some(Amount::Add(money(value)?)),
-                "buyer_converted" => u.buyer_converted = Some(value.as_bool()?),
-                "offer_converted" => u.offer_converted = Some(value.as_bool()?),
-                "manual_transcribe" => u.manual_transcribe = Some(value.as_bool()?),
-                "trackdrive_buyer_id" => u.trackdrive_buyer_id = Some(text(value)?),
-                "trackdrive_traffic_source_id" => u.trackdrive_traffic_source_id = Some(text(value)?),
-                "call_disposition_id" => u.call_disposition_id = Some(text(value)?),
-                "agent_call_disposition_notes" => u.agent_call_disposition_notes = Some(text(value)?),
-                "contact_field_type" => u.contact_field_type = Some(text(value)?),
-                "fire_outgoing_webhook_ids" => {
-                    u.fire_outgoing_webhook_ids =
-                        Some(value.as_array()?.iter().map(Value::as_u64).collect::<Option<_>>()?)
+            if key == CallField::Tokens.param() {
+                for (name, v) in value.as_object()? {
+                    u.tokens.insert(name, v.as_str()?);
                 }
-                "post_call_tokens" => {
-                    for (name, v) in value.as_object()? {
-                        u.post_call_tokens.insert(name, v.as_str()?);
-                    }
-                }
-                _ => return None,
+                continue;
             }
+            let (field, adds) = CallField::of_param(key)?;
+            let change = match (field.spec().kind, adds) {
+                (Kind::Money, true) => Change::Add(Decimal::from_str_exact(value.as_str()?).ok()?),
+                (Kind::Money, false) => Change::Set(Value::Money(Decimal::from_str_exact(value.as_str()?).ok()?)),
+                (Kind::Flag, _) => Change::Set(Value::Flag(value.as_bool()?)),
+                (Kind::Id | Kind::Text, _) => Change::Set(Value::Text(value.as_str()?.to_string())),
+                (Kind::Ids, _) => Change::Fire(value.as_array()?.iter().map(Json::as_u64).collect::<Option<_>>()?),
+                (Kind::Tokens, _) => return None,
+            };
+            u.set(field, change);
         }
         Some(u)
     }
@@ -244,61 +274,43 @@ impl CallUpdate {
     }
 }
 
-/// The wire form of an update: only the fields it sets; amounts as strings
-/// holding the normalised decimal, flags as booleans.
+/// The wire form of an update: only the fields it sets, under their update
+/// parameters, in alphabetical order.
 struct Body<'a>(&'a CallUpdate);
+
+/// One entry of a body.
+enum Entry<'a> {
+    Change(&'a Change),
+    Tokens(&'a Tokens),
+}
 
 impl Serialize for Body<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let u = self.0;
-        let amount = |a: &Option<Amount>, add: bool| match a {
-            Some(Amount::Add(d)) if add => Some(*d),
-            Some(Amount::Set(d)) if !add => Some(*d),
-            _ => None,
-        };
-        let mut map = s.serialize_map(None)?;
-        // Alphabetical, as the body has always been sent.
-        if let Some(d) = amount(&u.payout, true) {
-            map.serialize_entry("add_payout", &d.to_string())?;
+        let mut entries: Vec<(&'static str, Entry<'_>)> = Vec::with_capacity(FIELDS.len());
+        for (field, change) in u.changes() {
+            let spec = field.spec();
+            let key = match change {
+                Change::Add(_) => spec.add.unwrap_or(spec.param),
+                _ => spec.param,
+            };
+            entries.push((key, Entry::Change(change)));
         }
-        if let Some(d) = amount(&u.revenue, true) {
-            map.serialize_entry("add_revenue", &d.to_string())?;
+        if !u.tokens.is_empty() {
+            entries.push((CallField::Tokens.param(), Entry::Tokens(&u.tokens)));
         }
-        if let Some(t) = &u.agent_call_disposition_notes {
-            map.serialize_entry("agent_call_disposition_notes", t)?;
-        }
-        if let Some(b) = u.buyer_converted {
-            map.serialize_entry("buyer_converted", &b)?;
-        }
-        if let Some(t) = &u.call_disposition_id {
-            map.serialize_entry("call_disposition_id", t)?;
-        }
-        if let Some(t) = &u.contact_field_type {
-            map.serialize_entry("contact_field_type", t)?;
-        }
-        if let Some(ids) = &u.fire_outgoing_webhook_ids {
-            map.serialize_entry("fire_outgoing_webhook_ids", ids)?;
-        }
-        if let Some(b) = u.manual_transcribe {
-            map.serialize_entry("manual_transcribe", &b)?;
-        }
-        if let Some(b) = u.offer_converted {
-            map.serialize_entry("offer_converted", &b)?;
-        }
-        if let Some(d) = amount(&u.payout, false) {
-            map.serialize_entry("payout", &d.to_string())?;
-        }
-        if !u.post_call_tokens.is_empty() {
-            map.serialize_entry("post_call_tokens", &u.post_call_tokens)?;
-        }
-        if let Some(d) = amount(&u.revenue, false) {
-            map.serialize_entry("revenue", &d.to_string())?;
-        }
-        if let Some(t) = &u.trackdrive_buyer_id {
-            map.serialize_entry("trackdrive_buyer_id", t)?;
-        }
-        if let Some(t) = &u.trackdrive_traffic_source_id {
-            map.serialize_entry("trackdrive_traffic_source_id", t)?;
+        entries.sort_unstable_by_key(|(key, _)| *key);
+        let mut map = s.serialize_map(Some(entries.len()))?;
+        for (key, entry) in entries {
+            match entry {
+                Entry::Change(Change::Set(Value::Money(d)) | Change::Add(d)) => {
+                    map.serialize_entry(key, &d.to_string())?
+                }
+                Entry::Change(Change::Set(Value::Flag(b))) => map.serialize_entry(key, b)?,
+                Entry::Change(Change::Set(Value::Text(t))) => map.serialize_entry(key, t)?,
+                Entry::Change(Change::Fire(ids)) => map.serialize_entry(key, ids)?,
+                Entry::Tokens(tokens) => map.serialize_entry(key, tokens)?,
+            }
         }
         map.end()
     }
@@ -319,62 +331,73 @@ mod tests {
         CallUpdate::new(CallRef::Id(1))
     }
 
+    fn set(v: Value) -> Change {
+        Change::Set(v)
+    }
+
+    fn text(t: &str) -> Change {
+        Change::Set(Value::Text(t.into()))
+    }
+
     #[test]
     fn each_field_on_the_wire() {
-        let cases: Vec<(CallUpdate, Value)> = vec![
-            (CallUpdate { revenue: Some(Amount::Set(dec("1234.5"))), ..update() }, json!({"revenue": "1234.50"})),
-            (CallUpdate { revenue: Some(Amount::Add(dec("-2"))), ..update() }, json!({"add_revenue": "-2.00"})),
-            (CallUpdate { payout: Some(Amount::Set(dec("0"))), ..update() }, json!({"payout": "0.00"})),
-            (CallUpdate { payout: Some(Amount::Add(dec("2.5"))), ..update() }, json!({"add_payout": "2.50"})),
-            (CallUpdate { buyer_converted: Some(true), ..update() }, json!({"buyer_converted": true})),
-            (CallUpdate { offer_converted: Some(false), ..update() }, json!({"offer_converted": false})),
-            (CallUpdate { manual_transcribe: Some(true), ..update() }, json!({"manual_transcribe": true})),
-            (CallUpdate { trackdrive_buyer_id: Some("77".into()), ..update() }, json!({"trackdrive_buyer_id": "77"})),
+        use CallField::{
+            BuyerConverted, BuyerId, ContactFieldType, DispositionId, DispositionNotes, ManualTranscribe,
+            OfferConverted, Payout, Revenue, TrafficSourceId, Webhooks,
+        };
+        let cases: Vec<(CallUpdate, Json)> = vec![
+            (update().with(Revenue, set(Value::Money(dec("1234.5")))), json!({"revenue": "1234.50"})),
+            (update().with(Revenue, Change::Add(dec("-2"))), json!({"add_revenue": "-2.00"})),
+            (update().with(Payout, set(Value::Money(dec("0")))), json!({"payout": "0.00"})),
+            (update().with(Payout, Change::Add(dec("2.5"))), json!({"add_payout": "2.50"})),
+            (update().with(BuyerConverted, set(Value::Flag(true))), json!({"buyer_converted": true})),
+            (update().with(OfferConverted, set(Value::Flag(false))), json!({"offer_converted": false})),
+            (update().with(ManualTranscribe, set(Value::Flag(true))), json!({"manual_transcribe": true})),
+            (update().with(BuyerId, text("77")), json!({"trackdrive_buyer_id": "77"})),
+            (update().with(TrafficSourceId, text("88")), json!({"trackdrive_traffic_source_id": "88"})),
+            (update().with(DispositionId, text("")), json!({"call_disposition_id": ""})),
             (
-                CallUpdate { trackdrive_traffic_source_id: Some("88".into()), ..update() },
-                json!({"trackdrive_traffic_source_id": "88"}),
-            ),
-            (CallUpdate { call_disposition_id: Some("".into()), ..update() }, json!({"call_disposition_id": ""})),
-            (
-                CallUpdate { agent_call_disposition_notes: Some("called back".into()), ..update() },
+                update().with(DispositionNotes, text("called back")),
                 json!({"agent_call_disposition_notes": "called back"}),
             ),
-            (CallUpdate { contact_field_type: Some("5".into()), ..update() }, json!({"contact_field_type": "5"})),
+            (update().with(ContactFieldType, text("5")), json!({"contact_field_type": "5"})),
+            (update().with(Webhooks, Change::Fire(vec![3, 4])), json!({"fire_outgoing_webhook_ids": [3, 4]})),
             (
-                CallUpdate { fire_outgoing_webhook_ids: Some(vec![3, 4]), ..update() },
-                json!({"fire_outgoing_webhook_ids": [3, 4]}),
-            ),
-            (
-                CallUpdate { post_call_tokens: Tokens::from_iter([("zip", "90210"), ("First", "Jo")]), ..update() },
+                CallUpdate { tokens: Tokens::from_iter([("zip", "90210"), ("First", "Jo")]), ..update() },
                 json!({"post_call_tokens": {"zip": "90210", "First": "Jo"}}),
             ),
         ];
         for (u, want) in cases {
-            assert_eq!(Value::Object(u.body()), want);
-            let wire: Value = serde_json::from_slice(&u.body_bytes()).unwrap();
+            assert_eq!(Json::Object(u.body()), want);
+            let wire: Json = serde_json::from_slice(&u.body_bytes()).unwrap();
             assert_eq!(wire, want);
         }
     }
 
+    fn everything() -> CallUpdate {
+        use CallField::{
+            BuyerConverted, BuyerId, ContactFieldType, DispositionId, DispositionNotes, ManualTranscribe,
+            OfferConverted, Payout, Revenue, TrafficSourceId, Webhooks,
+        };
+        update()
+            .with(Revenue, Change::Add(dec("1")))
+            .with(Payout, set(Value::Money(dec("2"))))
+            .with(BuyerConverted, set(Value::Flag(true)))
+            .with(OfferConverted, set(Value::Flag(false)))
+            .with(ManualTranscribe, set(Value::Flag(true)))
+            .with(BuyerId, text("7"))
+            .with(TrafficSourceId, text("8"))
+            .with(DispositionId, text(""))
+            .with(DispositionNotes, text("a \"b\""))
+            .with(ContactFieldType, text("5"))
+            .with(Webhooks, Change::Fire(vec![3]))
+            .with_tokens(Tokens::from_iter([("zip", "1"), ("a", "2")]))
+    }
+
     #[test]
     fn every_field_at_once_in_alphabetical_order() {
-        let u = CallUpdate {
-            revenue: Some(Amount::Add(dec("1"))),
-            payout: Some(Amount::Set(dec("2"))),
-            buyer_converted: Some(true),
-            offer_converted: Some(false),
-            manual_transcribe: Some(true),
-            trackdrive_buyer_id: Some("7".into()),
-            trackdrive_traffic_source_id: Some("8".into()),
-            call_disposition_id: Some("".into()),
-            agent_call_disposition_notes: Some("a \"b\"".into()),
-            contact_field_type: Some("5".into()),
-            fire_outgoing_webhook_ids: Some(vec![3]),
-            post_call_tokens: Tokens::from_iter([("zip", "1"), ("a", "2")]),
-            ..update()
-        };
         assert_eq!(
-            String::from_utf8(u.body_bytes()).unwrap(),
+            String::from_utf8(everything().body_bytes()).unwrap(),
             r#"{"add_revenue":"1.00","agent_call_disposition_notes":"a \"b\"","buyer_converted":true,"#.to_owned()
                 + r#""call_disposition_id":"","contact_field_type":"5","fire_outgoing_webhook_ids":[3],"#
                 + r#""manual_transcribe":true,"offer_converted":false,"payout":"2.00","#
@@ -385,22 +408,12 @@ mod tests {
 
     #[test]
     fn an_update_reads_back_from_its_body() {
-        let u = CallUpdate {
-            revenue: Some(Amount::Add(dec("-1.5"))),
-            payout: Some(Amount::Set(dec("2"))),
-            buyer_converted: Some(true),
-            manual_transcribe: Some(false),
-            call_disposition_id: Some(String::new()),
-            agent_call_disposition_notes: Some("a \"b\"".into()),
-            fire_outgoing_webhook_ids: Some(vec![3, 4]),
-            post_call_tokens: Tokens::from_iter([("zip", "1"), ("a", "2")]),
-            ..update()
-        };
+        let u = everything();
         assert_eq!(CallUpdate::from_body(u.call, &u.body()), Some(u.clone()));
         assert_eq!(CallUpdate::from_body(u.call, &update().body()), Some(update()));
-        let odd: Map<String, Value> = serde_json::from_str(r#"{"revenue": 5}"#).unwrap();
+        let odd: Map<String, Json> = serde_json::from_str(r#"{"revenue": 5}"#).unwrap();
         assert_eq!(CallUpdate::from_body(u.call, &odd), None, "amounts are written as strings");
-        let unknown: Map<String, Value> = serde_json::from_str(r#"{"nope": "1"}"#).unwrap();
+        let unknown: Map<String, Json> = serde_json::from_str(r#"{"nope": "1"}"#).unwrap();
         assert_eq!(CallUpdate::from_body(u.call, &unknown), None);
     }
 
@@ -418,22 +431,21 @@ mod tests {
 
     #[test]
     fn empty_and_idempotency() {
+        use CallField::{BuyerConverted, ManualTranscribe, Payout, Revenue, Webhooks};
         assert!(update().is_empty());
         assert!(update().body().is_empty());
         assert!(update().is_idempotent());
-        let set_only = CallUpdate { revenue: Some(Amount::Set(dec("1"))), buyer_converted: Some(true), ..update() };
+        let set_only = update().with(Revenue, set(Value::Money(dec("1")))).with(BuyerConverted, set(Value::Flag(true)));
         assert!(set_only.is_idempotent());
-        let add = CallUpdate { revenue: Some(Amount::Add(dec("1"))), ..update() };
+        let add = update().with(Revenue, Change::Add(dec("1")));
         assert_eq!(add.non_idempotent_fields(), ["add_revenue"]);
-        let all = CallUpdate {
-            payout: Some(Amount::Add(dec("1"))),
-            fire_outgoing_webhook_ids: Some(vec![1]),
-            manual_transcribe: Some(false),
-            ..add
-        };
+        let all = add
+            .with(Payout, Change::Add(dec("1")))
+            .with(Webhooks, Change::Fire(vec![1]))
+            .with(ManualTranscribe, set(Value::Flag(false)));
         assert_eq!(
             all.non_idempotent_fields(),
-            ["add_revenue", "add_payout", "fire_outgoing_webhook_ids", "manual_transcribe"]
+            ["add_revenue", "add_payout", "manual_transcribe", "fire_outgoing_webhook_ids"]
         );
     }
 }

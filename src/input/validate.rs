@@ -8,13 +8,14 @@
 use csv::ByteRecord;
 
 use crate::input::columns::{Described, Field, Schema};
+use crate::input::fields::{CallField, FIELDS, Kind, Value};
 use crate::input::matching::Matcher;
 use crate::input::money::{Sign, parse_money};
 use crate::input::names::Directory;
 use crate::input::reader::Record;
 use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::seen_ids::Seen;
-use crate::input::update::{Amount, CallUpdate};
+use crate::input::update::{CallUpdate, Change};
 use crate::input::values::{
     CallRef, parse_call_time, parse_caller_number, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids,
 };
@@ -25,6 +26,19 @@ pub const CLEAR: &str = "#clear";
 /// The most bytes one cell may hold: a generous note, far past any real
 /// buyer report's, and small enough that no row costs real memory.
 pub const MAX_CELL_BYTES: usize = 64 << 10;
+
+/// What a cell of a call field's column asks for, by the field's kind.
+fn read_cell(field: CallField, adds: bool, trimmed: &str) -> Result<Change, String> {
+    Ok(match field.spec().kind {
+        Kind::Money if adds => Change::Add(parse_money(trimmed, Sign::Any)?),
+        Kind::Money => Change::Set(Value::Money(parse_money(trimmed, Sign::NonNegative)?)),
+        Kind::Flag => Change::Set(Value::Flag(parse_flag(trimmed)?)),
+        Kind::Id => Change::Set(Value::Text(parse_record_id(trimmed)?)),
+        Kind::Text => Change::Set(Value::Text(trimmed.to_string())),
+        Kind::Ids => Change::Fire(parse_webhook_ids(trimmed)?),
+        Kind::Tokens => unreachable!("the tokens column is read as JSON by apply"),
+    })
+}
 
 /// Validates one record against the schema. Does not check for repeated ids.
 pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, Rejection> {
@@ -91,8 +105,9 @@ struct RowBuilder<'a> {
     raw: &'a ByteRecord,
     update: CallUpdate,
     id: Option<(CallRef, usize)>,
-    revenue_col: Option<usize>,
-    payout_col: Option<usize>,
+    /// The column that set each call field (`revenue` and `add_revenue`
+    /// both set revenue: one of them per row).
+    set_by: [Option<usize>; FIELDS.len()],
     tokens_json_col: Option<usize>,
     first_token_col: Option<usize>,
 }
@@ -104,8 +119,7 @@ impl<'a> RowBuilder<'a> {
             raw,
             update: CallUpdate::new(CallRef::Id(0)),
             id: None,
-            revenue_col: None,
-            payout_col: None,
+            set_by: [None; FIELDS.len()],
             tokens_json_col: None,
             first_token_col: None,
         }
@@ -123,10 +137,11 @@ impl<'a> RowBuilder<'a> {
         let reject = |reason: String| cell.reject(reason);
         let trimmed = text.trim_ascii();
         let clear = trimmed.eq_ignore_ascii_case(CLEAR);
-        if clear && !matches!(field, Field::DispositionId | Field::DispositionNotes) {
+        if clear && !matches!(field, Field::Call(f, false) if f.spec().blank) {
+            let blank: Vec<&str> = FIELDS.iter().filter(|s| s.blank).map(|s| s.param).collect();
             return Err(reject(format!(
-                "{CLEAR} is only allowed on call_disposition_id and agent_call_disposition_notes \
-                 (the fields the API lets be blank)"
+                "{CLEAR} is only allowed on {} (the fields the API lets be blank)",
+                blank.join(" and ")
             )));
         }
         let update = &mut self.update;
@@ -137,33 +152,23 @@ impl<'a> RowBuilder<'a> {
                 }
                 self.id = Some((CallRef::parse(trimmed).map_err(reject)?, cell.pos));
             }
-            Field::Revenue | Field::AddRevenue | Field::Payout | Field::AddPayout => {
-                self.amount(field, cell, trimmed)?;
-            }
-            Field::BuyerConverted => update.buyer_converted = Some(parse_flag(trimmed).map_err(reject)?),
-            Field::OfferConverted => update.offer_converted = Some(parse_flag(trimmed).map_err(reject)?),
-            Field::ManualTranscribe => update.manual_transcribe = Some(parse_flag(trimmed).map_err(reject)?),
-            Field::BuyerId => update.trackdrive_buyer_id = Some(parse_record_id(trimmed).map_err(reject)?),
-            Field::TrafficSourceId => {
-                update.trackdrive_traffic_source_id = Some(parse_record_id(trimmed).map_err(reject)?)
-            }
-            Field::DispositionId => {
-                update.call_disposition_id =
-                    Some(if clear { String::new() } else { parse_record_id(trimmed).map_err(reject)? })
-            }
-            Field::DispositionNotes => {
-                update.agent_call_disposition_notes = Some(if clear { String::new() } else { text.to_string() })
-            }
-            Field::ContactFieldType => update.contact_field_type = Some(trimmed.to_string()),
-            Field::FireWebhooks => update.fire_outgoing_webhook_ids = Some(parse_webhook_ids(trimmed).map_err(reject)?),
-            Field::TokensJson => {
+            Field::Call(CallField::Tokens, _) => {
                 for (name, value) in parse_tokens_json(text).map_err(reject)? {
-                    if !update.post_call_tokens.insert(&name, &value) {
+                    if !update.tokens.insert(&name, &value) {
                         return Err(cell
                             .reject_as(RejectKind::Conflict, format!("token {name:?} is also set by its own column")));
                     }
                 }
                 self.tokens_json_col = Some(cell.pos);
+            }
+            Field::Call(f, adds) => {
+                if let Some(other) = self.set_by[*f as usize] {
+                    return Err(self.conflict(cell, other));
+                }
+                let change =
+                    if clear { Ok(Change::Set(Value::Text(String::new()))) } else { read_cell(*f, *adds, trimmed) };
+                update.set(*f, change.map_err(reject)?);
+                self.set_by[*f as usize] = Some(cell.pos);
             }
             Field::DispositionName | Field::BuyerName | Field::TrafficSourceName => self.name(field, cell, trimmed)?,
             // Read to label the summary's per-buyer totals; never sent.
@@ -174,7 +179,7 @@ impl<'a> RowBuilder<'a> {
                 update.call_time = Some(parse_call_time(trimmed, &self.schema.time_zone).map_err(reject)?)
             }
             Field::Token(name) => {
-                if !update.post_call_tokens.insert(name, text) {
+                if !update.tokens.insert(name, text) {
                     let other = self.tokens_json_col.or(self.first_token_col).unwrap_or(cell.pos);
                     return Err(cell.reject_as(
                         RejectKind::Conflict,
@@ -187,31 +192,17 @@ impl<'a> RowBuilder<'a> {
         Ok(())
     }
 
-    /// `revenue`, `add_revenue`, `payout` or `add_payout`: one of each pair.
-    fn amount(&mut self, field: &Field, cell: &Cell<'_>, trimmed: &str) -> Result<(), Rejection> {
-        let (slot, col) = match field {
-            Field::Revenue | Field::AddRevenue => (&mut self.update.revenue, &mut self.revenue_col),
-            _ => (&mut self.update.payout, &mut self.payout_col),
-        };
-        if let Some(other) = *col {
-            return Err(self.conflict(cell, other));
-        }
-        let set = matches!(field, Field::Revenue | Field::Payout);
-        let sign = if set { Sign::NonNegative } else { Sign::Any };
-        let amount = parse_money(trimmed, sign).map_err(|r| cell.reject(r))?;
-        *slot = Some(if set { Amount::Set(amount) } else { Amount::Add(amount) });
-        *col = Some(cell.pos);
-        Ok(())
-    }
-
     /// A disposition, buyer or traffic source by name (resolved by `run`);
     /// a row may not give the record's id too.
     fn name(&mut self, field: &Field, cell: &Cell<'_>, trimmed: &str) -> Result<(), Rejection> {
-        let id_field = match field {
-            Field::DispositionName => Field::DispositionId,
-            Field::BuyerName => Field::BuyerId,
-            _ => Field::TrafficSourceId,
-        };
+        let id_field = Field::Call(
+            match field {
+                Field::DispositionName => CallField::DispositionId,
+                Field::BuyerName => CallField::BuyerId,
+                _ => CallField::TrafficSourceId,
+            },
+            false,
+        );
         let by_id = self
             .schema
             .columns
@@ -588,8 +579,8 @@ mod tests {
     fn text_cells_keep_their_characters() {
         let cells = [("Call ID", "7"), ("agent_call_disposition_notes", "café ✓ «ok»"), ("token:zip", "Zoë")];
         let update = validate_record(&schema(), &row(&cells)).unwrap();
-        assert_eq!(update.agent_call_disposition_notes.as_deref(), Some("café ✓ «ok»"));
-        assert_eq!(update.post_call_tokens.get("zip"), Some("Zoë"));
+        assert_eq!(update.text(CallField::DispositionNotes), Some("café ✓ «ok»"));
+        assert_eq!(update.tokens.get("zip"), Some("Zoë"));
 
         let mut cells: Vec<Vec<u8>> = row(&cells).iter().map(|c| c.to_vec()).collect();
         let notes = HEADERS.iter().position(|h| *h == "agent_call_disposition_notes").unwrap();

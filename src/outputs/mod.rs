@@ -1,7 +1,8 @@
 //! The output stage: what a run leaves behind for people and schedulers.
 //! `errors` writes rejected rows, `outcome` says what became of a sent row,
 //! `results` writes it, `journal` makes it durable before and after each
-//! request, `tally` and `summary` count and print, `progress` draws the bar.
+//! request, `tally` and `summary` count and print (`control`: the window's
+//! totals), `progress` draws the bar.
 //! `run_lock` keeps a second run off a live one's files, `summary_json`
 //! writes the summary for schedulers. Depends on `input` and `reconcile`
 //! (for the values it reports), never on `upload` or `commands`. Every
@@ -9,6 +10,7 @@
 //! `write_atomically`, `open_rollback`, the journal), so each I/O error
 //! names its path.
 
+pub mod control;
 pub mod errors;
 pub mod journal;
 pub mod outcome;
@@ -64,7 +66,7 @@ pub fn open_rollback(path: &Path, resuming: bool) -> Result<csv::Writer<BufWrite
         .map_err(Fatal::usage)?;
     let mut w = csv::Writer::from_writer(BufWriter::new(file));
     if !append {
-        w.write_record(crate::reconcile::ROLLBACK_HEADER)
+        w.write_record(crate::reconcile::rollback_header())
             .with_context(|| format!("cannot write {}", path.display()))
             .map_err(Fatal::usage)?;
     }

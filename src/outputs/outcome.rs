@@ -219,13 +219,14 @@ pub enum StopReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::update::{Amount, Tokens};
+    use crate::input::fields::CallField;
+    use crate::input::update::{Change, Tokens};
 
     #[test]
     fn an_outcome_reads_back_from_its_record() {
-        let mut update = CallUpdate::new(CallRef::Id(7));
-        update.revenue = Some(Amount::Add("-2.50".parse().unwrap()));
-        update.post_call_tokens = Tokens::from_iter([("zip", "9")]);
+        let mut update =
+            CallUpdate::new(CallRef::Id(7)).with(CallField::Revenue, Change::Add("-2.50".parse().unwrap()));
+        update.tokens = Tokens::from_iter([("zip", "9")]);
         update.buyer_label = Some("Acme, \"Inc\"".into());
         update.call_time = Some(1_700_000_000_000);
         update.caller_number = Some("+17195550106".into());

@@ -1,93 +1,63 @@
 //! `results.csv`: one line per row that reached the uploader, written as
 //! outcomes arrive (so in completion order; `line` ties each to the input),
-//! with the call's values before and after for every field the row touches.
+//! with the call's values before and after for every field the row touches
+//! (the reported fields of the table of fields, by their update parameters).
 
 use std::io::Write;
 
+use crate::input::fields::{CallField, FIELDS, Value};
 use crate::input::update::CallUpdate;
 use crate::outputs::errors::{neutralise, neutralise_owned};
 use crate::outputs::outcome::RowOutcome;
 use crate::reconcile::Snapshot;
 
-/// The fields whose before and after values are reported.
-pub const REPORTED: [&str; 9] = [
-    "revenue",
-    "payout",
-    "buyer_converted",
-    "offer_converted",
-    "call_disposition_id",
-    "agent_call_disposition_notes",
-    "trackdrive_buyer_id",
-    "trackdrive_traffic_source_id",
-    "post_call_tokens",
-];
+/// The fields whose before and after values are reported, from the table
+/// of fields, under their update parameters (`revenue_before`…).
+fn reported() -> impl Iterator<Item = CallField> {
+    CallField::all().filter(|f| f.spec().reported)
+}
 
 /// Columns before the before/after pairs.
 const LEADING: [&str; 7] = ["line", "id", "status", "http_status", "attempts", "latency_ms", "error"];
+/// Columns after them.
+const TRAILING: [&str; 4] = ["request_body", "buyer_label", "revenue_change", "payout_change"];
 
 pub fn header() -> Vec<String> {
     let mut h: Vec<String> = LEADING.iter().map(|s| s.to_string()).collect();
-    for f in REPORTED {
-        h.push(format!("{f}_before"));
-        h.push(format!("{f}_after"));
+    for f in reported() {
+        h.push(format!("{}_before", f.param()));
+        h.push(format!("{}_after", f.param()));
     }
-    h.push("request_body".into());
-    h.push("buyer_label".into());
-    h.push("revenue_change".into());
-    h.push("payout_change".into());
+    h.extend(TRAILING.iter().map(|s| s.to_string()));
     h
 }
 
-/// Index of a column in `header()`, worked out without building it: the
-/// summary looks columns up for every row.
-pub fn column(name: &str) -> usize {
-    let pair = |field: &str| REPORTED.iter().position(|f| *f == field).map(|i| LEADING.len() + 2 * i);
-    LEADING
-        .iter()
-        .position(|c| *c == name)
-        .or_else(|| name.strip_suffix("_before").and_then(pair))
-        .or_else(|| name.strip_suffix("_after").and_then(pair).map(|i| i + 1))
-        .or_else(|| (name == "request_body").then_some(LEADING.len() + 2 * REPORTED.len()))
-        .or_else(|| (name == "buyer_label").then_some(LEADING.len() + 2 * REPORTED.len() + 1))
-        .or_else(|| (name == "revenue_change").then_some(LEADING.len() + 2 * REPORTED.len() + 2))
-        .or_else(|| (name == "payout_change").then_some(LEADING.len() + 2 * REPORTED.len() + 3))
-        .unwrap_or_else(|| panic!("{name:?} is not a results column"))
+/// Index of a column in `header()`.
+pub fn column(name: &str) -> Option<usize> {
+    header().iter().position(|c| c == name)
 }
 
-/// Whether `update` touches reported field `i`. Revenue, payout and the
-/// buyer are always reported when known: the summary's totals read them.
-fn touches(update: Option<&CallUpdate>, i: usize) -> bool {
-    let Some(u) = update else { return matches!(i, 0 | 1 | 6) };
-    match i {
-        0 | 1 | 6 => true,
-        2 => u.buyer_converted.is_some(),
-        3 => u.offer_converted.is_some(),
-        4 => u.call_disposition_id.is_some(),
-        5 => u.agent_call_disposition_notes.is_some(),
-        7 => u.trackdrive_traffic_source_id.is_some(),
-        _ => !u.post_call_tokens.is_empty(),
+/// Whether `update` touches reported `field`. Revenue, payout and the
+/// buyer are always reported when known: the totals read them.
+fn touches(update: Option<&CallUpdate>, field: CallField) -> bool {
+    if matches!(field, CallField::Revenue | CallField::Payout | CallField::BuyerId) {
+        return true;
+    }
+    match (update, field) {
+        (Some(u), CallField::Tokens) => !u.tokens.is_empty(),
+        (Some(u), f) => u.get(f).is_some(),
+        (None, _) => false,
     }
 }
 
-/// Reported field `i` of a call, as text (tokens: those the row touches).
-fn value(s: &Snapshot, i: usize, update: Option<&CallUpdate>) -> String {
-    let text = |o: &Option<String>| o.clone().unwrap_or_default();
-    match i {
-        0 => s.revenue.map(|d| d.to_string()).unwrap_or_default(),
-        1 => s.payout.map(|d| d.to_string()).unwrap_or_default(),
-        2 => s.buyer_converted.map(|b| b.to_string()).unwrap_or_default(),
-        3 => s.offer_converted.map(|b| b.to_string()).unwrap_or_default(),
-        4 => text(&s.call_disposition_id),
-        5 => text(&s.agent_call_disposition_notes),
-        6 => text(&s.trackdrive_buyer_id),
-        7 => text(&s.trackdrive_traffic_source_id),
-        _ => {
-            let names = update.into_iter().flat_map(|u| u.post_call_tokens.names());
-            let touched: std::collections::BTreeMap<_, _> =
-                names.filter_map(|n| s.post_call_tokens.get_key_value(n)).collect();
-            if touched.is_empty() { String::new() } else { serde_json::to_string(&touched).unwrap_or_default() }
-        }
+/// Reported `field` of a call, as text (tokens: those the row touches).
+fn value(s: &Snapshot, field: CallField, update: Option<&CallUpdate>) -> String {
+    if field != CallField::Tokens {
+        return s.get(field).map(Value::to_cell).unwrap_or_default();
     }
+    let names = update.into_iter().flat_map(|u| u.tokens.names());
+    let touched: std::collections::BTreeMap<_, _> = names.filter_map(|n| s.tokens.get_key_value(n)).collect();
+    if touched.is_empty() { String::new() } else { serde_json::to_string(&touched).unwrap_or_default() }
 }
 
 /// One outcome as the cells of a results row. Numbers we format ourselves
@@ -95,7 +65,7 @@ fn value(s: &Snapshot, i: usize, update: Option<&CallUpdate>) -> String {
 /// against formula injection.
 pub fn fields(o: &RowOutcome) -> Vec<String> {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    let mut cells = Vec::with_capacity(7 + 2 * REPORTED.len() + 4);
+    let mut cells = Vec::with_capacity(LEADING.len() + 2 * FIELDS.len() + TRAILING.len());
     cells.extend([
         o.line.to_string(),
         o.call.to_string(),
@@ -105,11 +75,11 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
         opt(o.exchange.latency.map(|l| l.as_millis().to_string())),
         neutralise(&o.error).into_owned(),
     ]);
-    for i in 0..REPORTED.len() {
-        let shown = touches(o.update.as_ref(), i);
+    for field in reported() {
+        let shown = touches(o.update.as_ref(), field);
         for snapshot in [&o.before, &o.after] {
             let cell = match snapshot {
-                Some(s) if shown => value(s, i, o.update.as_ref()),
+                Some(s) if shown => value(s, field, o.update.as_ref()),
                 _ => String::new(),
             };
             cells.push(neutralise_owned(cell));
@@ -126,8 +96,8 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
         },
         _ => String::new(),
     };
-    cells.push(change(|s| s.revenue));
-    cells.push(change(|s| s.payout));
+    cells.push(change(Snapshot::revenue));
+    cells.push(change(Snapshot::payout));
     cells
 }
 
@@ -185,18 +155,18 @@ mod tests {
 
     #[test]
     fn before_and_after_for_touched_fields_only() {
-        let update = CallUpdate { buyer_converted: Some(true), ..CallUpdate::new(CallRef::Id(1)) };
+        let update = CallUpdate::new(CallRef::Id(1))
+            .with(CallField::BuyerConverted, crate::input::update::Change::Set(Value::Flag(true)));
         let mut o = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         o.update = Some(update);
-        o.before = Snapshot::parse(r#"{"revenue":"1.00","buyer_converted":false,"offer_converted":false}"#);
-        o.after = Snapshot::parse(r#"{"revenue":"1.00","buyer_converted":true,"offer_converted":false}"#);
+        o.before = Snapshot::parse(r#"{"revenue":"1.00","buyer_converted":false,"traffic_source_converted":false}"#);
+        o.after = Snapshot::parse(r#"{"revenue":"1.00","buyer_converted":true,"traffic_source_converted":false}"#);
         let f = fields(&o);
-        for (i, name) in header().iter().enumerate() {
-            assert_eq!(column(name), i, "{name}");
-        }
-        assert_eq!(f[column("buyer_converted_before")], "false");
-        assert_eq!(f[column("buyer_converted_after")], "true");
-        assert_eq!(f[column("offer_converted_after")], "", "not touched");
-        assert_eq!(f[column("revenue_before")], "1.00");
+        let at = |name: &str| column(name).unwrap_or_else(|| panic!("no column {name}"));
+        assert_eq!(f.len(), header().len());
+        assert_eq!(f[at("buyer_converted_before")], "false");
+        assert_eq!(f[at("buyer_converted_after")], "true");
+        assert_eq!(f[at("offer_converted_after")], "", "not touched");
+        assert_eq!(f[at("revenue_before")], "1.00");
     }
 }

@@ -126,15 +126,15 @@ pub fn parse_time(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::update::Amount;
+    use crate::input::fields::{CallField, Value as FieldValue};
+    use crate::input::update::Change;
     use crate::input::values::CallRef;
     use serde_json::json;
 
     fn add(amount: &str) -> CallUpdate {
-        let mut u = CallUpdate::new(CallRef::Id(1234));
-        u.revenue = Some(Amount::Add(amount.parse().unwrap()));
-        u.buyer_converted = Some(true);
-        u
+        CallUpdate::new(CallRef::Id(1234))
+            .with(CallField::Revenue, Change::Add(amount.parse().unwrap()))
+            .with(CallField::BuyerConverted, Change::Set(FieldValue::Flag(true)))
     }
 
     fn entry(path: &str, method: &str, status: &str, params: Value, at: &str) -> Value {

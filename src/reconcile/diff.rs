@@ -1,53 +1,68 @@
 //! Comparing a row with the call it targets: what would change (`diff`), and
 //! after an ambiguous send, whether it was applied (`verify`).
 
-use crate::input::update::{Amount, CallUpdate};
+use crate::input::fields::{CallField, Value};
+use crate::input::update::{Amount, CallUpdate, Change};
 
 use super::{Evidence, Snapshot};
 
-/// A blank text target (`#clear`) matches a field that is empty or null.
-fn same_text(target: &str, current: &Option<String>) -> bool {
-    match current {
-        Some(c) => c == target,
-        None => target.is_empty(),
+/// Whether the call already holds what `target` sets: a blank target
+/// (`#clear`) matches a field that is empty or null; a field the call read
+/// did not carry matches nothing.
+fn already(target: &Value, field: CallField, current: &Snapshot) -> bool {
+    if !current.knows(field) {
+        return false;
+    }
+    match (target, current.get(field)) {
+        (Value::Text(t), None) => t.is_empty(),
+        (target, Some(now)) => target == now,
+        _ => false,
     }
 }
 
 /// The part of `update` that would change `current`: set fields already
 /// holding their target are dropped. Adds, webhook refires and
-/// transcriptions are actions, never dropped.
+/// transcriptions are actions, never dropped; nor is a field the call read
+/// did not show (tdrecon cannot know it already holds the value).
 pub fn diff(update: &CallUpdate, current: &Snapshot) -> CallUpdate {
     let mut d = update.clone();
-    if let Some(Amount::Set(v)) = d.revenue
-        && current.revenue == Some(v)
-    {
-        d.revenue = None;
-    }
-    if let Some(Amount::Set(v)) = d.payout
-        && current.payout == Some(v)
-    {
-        d.payout = None;
-    }
-    if d.buyer_converted.is_some() && d.buyer_converted == current.buyer_converted {
-        d.buyer_converted = None;
-    }
-    if d.offer_converted.is_some() && d.offer_converted == current.offer_converted {
-        d.offer_converted = None;
-    }
-    let texts = [
-        (&mut d.trackdrive_buyer_id, &current.trackdrive_buyer_id),
-        (&mut d.trackdrive_traffic_source_id, &current.trackdrive_traffic_source_id),
-        (&mut d.call_disposition_id, &current.call_disposition_id),
-        (&mut d.agent_call_disposition_notes, &current.agent_call_disposition_notes),
-        (&mut d.contact_field_type, &current.contact_field_type),
-    ];
-    for (target, now) in texts {
-        if target.as_deref().is_some_and(|t| same_text(t, now)) {
-            *target = None;
+    for (field, change) in update.changes() {
+        if let Change::Set(target) = change
+            && !field.spec().acts
+            && already(target, field, current)
+        {
+            d.clear(field);
         }
     }
-    d.post_call_tokens.retain(|name, value| current.post_call_tokens.get(name).map(String::as_str) != Some(value));
+    if current.knows(CallField::Tokens) {
+        d.tokens.retain(|name, value| current.tokens.get(name).map(String::as_str) != Some(value));
+    }
     d
+}
+
+/// What a call read after a 2xx shows otherwise than `sent` set: each set
+/// field the call carries with another value (`revenue sent 5.00, the call
+/// shows 0.00`). Empty when the call agrees, or does not show the fields.
+pub fn contradictions(sent: &CallUpdate, after: &Snapshot) -> Vec<String> {
+    let mut found = Vec::new();
+    for (field, change) in sent.changes() {
+        if let Change::Set(target) = change
+            && !field.spec().acts
+            && after.knows(field)
+            && !already(target, field, after)
+        {
+            let shown = after.get(field).map_or("nothing".to_string(), Value::to_cell);
+            found.push(format!("{} sent {:?}, the call shows {shown:?}", field.param(), target.to_cell()));
+        }
+    }
+    if after.knows(CallField::Tokens) {
+        for (name, value) in sent.tokens.iter() {
+            if after.tokens.get(name).map(String::as_str) != Some(value) {
+                found.push(format!("token {name} sent {value:?}, the call shows {:?}", after.tokens.get(name)));
+            }
+        }
+    }
+    found
 }
 
 /// Compares a call before and after an ambiguous send of `sent`: moved by
@@ -58,14 +73,12 @@ pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Evidenc
     let mut applied = true;
     let mut untouched = true;
     let mut details = Vec::new();
-    let pairs = [
-        ("revenue", &sent.revenue, before.revenue, after.revenue),
-        ("payout", &sent.payout, before.payout, after.payout),
-    ];
-    for (name, amount, b, a) in pairs {
-        let expected = match (amount, b) {
-            (Some(Amount::Add(x)), Some(b)) => b + *x,
-            (Some(Amount::Set(x)), _) => *x,
+    for field in [CallField::Revenue, CallField::Payout] {
+        let name = field.param();
+        let (b, a) = (before.get(field).and_then(Value::money), after.get(field).and_then(Value::money));
+        let expected = match (sent.amount(field), b) {
+            (Some(Amount::Add(x)), Some(b)) => b + x,
+            (Some(Amount::Set(x)), _) => x,
             (None, _) => continue,
             (Some(Amount::Add(_)), None) => return Evidence::Unclear(format!("{name} could not be read before")),
         };
@@ -91,30 +104,24 @@ pub fn verify(sent: &CallUpdate, before: &Snapshot, after: &Snapshot) -> Evidenc
 }
 
 /// The call as it would be once `sent` is applied to `before` (`plan`):
-/// set fields take their value, adds move the amount, tokens merge.
+/// set fields take their value (blank clears), adds move the amount,
+/// tokens merge.
 pub fn project(sent: &CallUpdate, before: &Snapshot) -> Snapshot {
     let mut after = before.clone();
-    let amount = |a: &Option<Amount>, was: Option<rust_decimal::Decimal>| match a {
-        Some(Amount::Set(x)) => Some(*x),
-        Some(Amount::Add(x)) => Some(was.unwrap_or_default() + *x),
-        None => was,
-    };
-    after.revenue = amount(&sent.revenue, before.revenue);
-    after.payout = amount(&sent.payout, before.payout);
-    after.buyer_converted = sent.buyer_converted.or(before.buyer_converted);
-    after.offer_converted = sent.offer_converted.or(before.offer_converted);
-    let text = |set: &Option<String>, was: &Option<String>| match set {
-        Some(v) if v.is_empty() => None,
-        Some(v) => Some(v.clone()),
-        None => was.clone(),
-    };
-    after.call_disposition_id = text(&sent.call_disposition_id, &before.call_disposition_id);
-    after.agent_call_disposition_notes = text(&sent.agent_call_disposition_notes, &before.agent_call_disposition_notes);
-    after.trackdrive_buyer_id = text(&sent.trackdrive_buyer_id, &before.trackdrive_buyer_id);
-    after.trackdrive_traffic_source_id = text(&sent.trackdrive_traffic_source_id, &before.trackdrive_traffic_source_id);
-    after.contact_field_type = text(&sent.contact_field_type, &before.contact_field_type);
-    for (name, value) in sent.post_call_tokens.iter() {
-        after.post_call_tokens.insert(name.to_string(), value.to_string());
+    for (field, change) in sent.changes() {
+        if field.spec().read.is_empty() {
+            continue;
+        }
+        let value = match change {
+            Change::Set(Value::Text(t)) if t.is_empty() => None,
+            Change::Set(v) => Some(v.clone()),
+            Change::Add(x) => Some(Value::Money(before.get(field).and_then(Value::money).unwrap_or_default() + *x)),
+            Change::Fire(_) => continue,
+        };
+        after.set(field, value);
+    }
+    for (name, value) in sent.tokens.iter() {
+        after.tokens.insert(name.to_string(), value.to_string());
     }
     after
 }
@@ -124,58 +131,91 @@ mod tests {
     use super::super::testing::{d, snapshot, update};
     use super::*;
     use crate::input::update::Tokens;
+    use CallField::*;
+
+    fn set(v: Value) -> Change {
+        Change::Set(v)
+    }
+
+    fn text(t: &str) -> Change {
+        Change::Set(Value::Text(t.into()))
+    }
 
     #[test]
     fn diff_drops_what_already_matches() {
         let s = snapshot();
-        let same = CallUpdate {
-            revenue: Some(Amount::Set(d("10"))),
-            payout: Some(Amount::Set(d("2.5"))),
-            buyer_converted: Some(false),
-            call_disposition_id: Some("3".into()),
-            agent_call_disposition_notes: Some(String::new()),
-            trackdrive_buyer_id: Some("7".into()),
-            post_call_tokens: Tokens::from_iter([("zip", "9")]),
-            ..update()
-        };
-        assert!(diff(&same, &s).is_empty());
-        let changed = CallUpdate { revenue: Some(Amount::Set(d("11"))), offer_converted: Some(false), ..same.clone() };
+        let same = update()
+            .with(Revenue, set(Value::Money(d("10"))))
+            .with(Payout, set(Value::Money(d("2.5"))))
+            .with(BuyerConverted, set(Value::Flag(false)))
+            .with(OfferConverted, set(Value::Flag(true)))
+            .with(DispositionId, text("3"))
+            .with(DispositionNotes, text(""))
+            .with(BuyerId, text("7"))
+            .with_tokens(Tokens::from_iter([("zip", "9")]));
+        assert!(diff(&same, &s).is_empty(), "{:?}", diff(&same, &s));
+        let changed =
+            same.clone().with(Revenue, set(Value::Money(d("11")))).with(OfferConverted, set(Value::Flag(false)));
         let out = diff(&changed, &s);
-        assert_eq!(out.revenue, Some(Amount::Set(d("11"))));
-        assert_eq!(out.offer_converted, Some(false));
-        assert!(out.payout.is_none() && out.post_call_tokens.is_empty());
+        assert_eq!(out.amount(Revenue), Some(Amount::Set(d("11"))));
+        assert_eq!(out.flag(OfferConverted), Some(false));
+        assert!(out.get(Payout).is_none() && out.tokens.is_empty());
         // Adds and actions are never dropped.
-        let adds =
-            CallUpdate { revenue: Some(Amount::Add(d("0"))), fire_outgoing_webhook_ids: Some(vec![1]), ..update() };
+        let adds = update().with(Revenue, Change::Add(d("0"))).with(Webhooks, Change::Fire(vec![1]));
         assert_eq!(diff(&adds, &s), adds);
+    }
+
+    /// A `#clear` of a field the call carries as a value is sent; of one it
+    /// carries empty, dropped; of one the call read did not show, sent.
+    #[test]
+    fn a_clear_is_sent_unless_the_call_shows_the_field_empty() {
+        let holding = snapshot().with(DispositionNotes, Value::Text("old".into()));
+        let clear = update().with(DispositionId, text("")).with(DispositionNotes, text(""));
+        let out = diff(&clear, &holding);
+        assert_eq!((out.text(DispositionId), out.text(DispositionNotes)), (Some(""), Some("")));
+        let empty = snapshot();
+        assert_eq!(diff(&clear, &empty).text(DispositionNotes), None, "notes are null: already clear");
+        let unread = Snapshot::parse(r#"{"revenue":"1.00"}"#).unwrap();
+        assert_eq!(diff(&clear, &unread), clear, "nothing read, nothing dropped");
+    }
+
+    #[test]
+    fn a_call_that_contradicts_what_was_set() {
+        let sent = update().with(Revenue, set(Value::Money(d("5")))).with(DispositionNotes, text(""));
+        let ignored = snapshot();
+        assert_eq!(contradictions(&sent, &ignored), [r#"revenue sent "5.00", the call shows "10.00""#]);
+        let applied = snapshot().with(Revenue, Value::Money(d("5")));
+        assert!(contradictions(&sent, &applied).is_empty());
+        let unread = Snapshot::parse(r#"{"payout":"1"}"#).unwrap();
+        assert!(contradictions(&sent, &unread).is_empty(), "what the call does not show cannot contradict");
+        let add = update().with(Revenue, Change::Add(d("5")));
+        assert!(contradictions(&add, &ignored).is_empty(), "an add is not a value to compare");
     }
 
     #[test]
     fn verdicts() {
         let before = snapshot();
-        let sent = CallUpdate { revenue: Some(Amount::Add(d("2.5"))), ..update() };
-        let moved = |r: &str| Snapshot { revenue: Some(d(r)), ..before.clone() };
+        let sent = update().with(Revenue, Change::Add(d("2.5")));
+        let moved = |r: &str| before.clone().with(Revenue, Value::Money(d(r)));
         assert_eq!(verify(&sent, &before, &moved("12.50")), Evidence::Applied(1));
         assert_eq!(verify(&sent, &before, &moved("10.00")), Evidence::NotApplied);
         assert!(matches!(verify(&sent, &before, &moved("15.00")), Evidence::Unclear(_)));
-        let webhooks = CallUpdate { fire_outgoing_webhook_ids: Some(vec![1]), ..update() };
+        let webhooks = update().with(Webhooks, Change::Fire(vec![1]));
         assert!(matches!(verify(&webhooks, &before, &before), Evidence::Unclear(_)));
     }
 
     #[test]
     fn projections() {
         let before = snapshot();
-        let sent = CallUpdate {
-            revenue: Some(Amount::Add(d("2.5"))),
-            payout: Some(Amount::Set(d("1"))),
-            call_disposition_id: Some(String::new()),
-            post_call_tokens: Tokens::from_iter([("zip", "1"), ("new", "2")]),
-            ..update()
-        };
+        let sent = update()
+            .with(Revenue, Change::Add(d("2.5")))
+            .with(Payout, set(Value::Money(d("1"))))
+            .with(DispositionId, text(""))
+            .with_tokens(Tokens::from_iter([("zip", "1"), ("new", "2")]));
         let after = project(&sent, &before);
-        assert_eq!((after.revenue, after.payout), (Some(d("12.50")), Some(d("1.00"))));
-        assert_eq!(after.call_disposition_id, None, "#clear");
-        assert_eq!(after.trackdrive_buyer_id, before.trackdrive_buyer_id);
-        assert_eq!(after.post_call_tokens.len(), 2);
+        assert_eq!((after.revenue(), after.payout()), (Some(d("12.50")), Some(d("1.00"))));
+        assert_eq!(after.get(DispositionId), None, "#clear");
+        assert_eq!(after.text(BuyerId), before.text(BuyerId));
+        assert_eq!(after.tokens.len(), 2);
     }
 }

@@ -10,8 +10,8 @@ pub mod diff;
 pub mod rollback;
 pub mod snapshot;
 
-pub use diff::{diff, project, verify};
-pub use rollback::{ROLLBACK_HEADER, rollback_cells};
+pub use diff::{contradictions, diff, project, verify};
+pub use rollback::{rollback_cells, rollback_header};
 pub use snapshot::Snapshot;
 
 /// What a call's values or its audit log say about an update that may or
@@ -41,11 +41,12 @@ mod testing {
         d
     }
 
+    /// A call as TrackDrive returns it, under its resource's names.
     pub fn snapshot() -> Snapshot {
         Snapshot::parse(
-            r#"{"call":{"revenue":"10.00","payout":"2.5","buyer_converted":false,"offer_converted":true,
-                "call_disposition_id":"3","agent_call_disposition_notes":null,"trackdrive_buyer_id":"7",
-                "trackdrive_traffic_source_id":null,"post_call_tokens":{"zip":"9"}}}"#,
+            r#"{"call":{"revenue":"10.00","payout":"2.5","buyer_converted":false,"traffic_source_converted":true,
+                "disposition_id":"3","disposition_notes":null,"buyer_id":"7","traffic_source_id":null,
+                "contact_field_type":null,"token_values":{"zip":"9"}}}"#,
         )
         .unwrap()
     }

@@ -20,6 +20,11 @@ pub struct FaultConfig {
     pub stall: Duration,
     /// The first N update requests for each call get 503.
     pub fail_first: u64,
+    /// Probability that an update is answered 200 with an error in its body
+    /// (`{"status": 422, "errors": …}`) and not applied.
+    pub error_200: f64,
+    /// An update parameter every update ignores (a 200 all the same).
+    pub ignore_param: Option<String>,
 }
 
 /// What happens to one request.
@@ -30,6 +35,8 @@ pub enum Fault {
     ResetBeforeApply,
     ApplyThenStall,
     ApplyThenReset,
+    /// A 200 whose body says the update did not take; not applied.
+    ErrorBody,
 }
 
 /// The random draws for one request.
@@ -63,6 +70,8 @@ impl FaultConfig {
             Fault::ApplyThenStall
         } else if pick(self.apply_then_reset) {
             Fault::ApplyThenReset
+        } else if pick(self.error_200) {
+            Fault::ErrorBody
         } else {
             Fault::None
         };

@@ -1,19 +1,18 @@
-//! The HTTP side of the simulator: routes, Basic auth, the server-side rate
-//! limit, and the faults that need control of the connection itself.
+//! The HTTP side of the simulator: its state, routes, Basic auth, the
+//! server-side rate limit, and the connections (the handlers are in `reads`
+//! and `writes`).
 //!
 //! axum serves the routes, but connections are accepted here with hyper
 //! directly: a "reset" fault has to drop the TCP connection mid-exchange,
 //! which a handler can only do by signalling the task that owns it.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,18 +22,19 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
-use super::faults::{Fault, FaultConfig};
-use super::store::{Serializer, Store, apply};
+use super::faults::FaultConfig;
+use super::store::Store;
 
 /// Everything the handlers share.
 pub struct SimState {
     store: Mutex<Store>,
     credentials: Option<String>,
     rate_limit: Option<RateLimit>,
-    max_per_page: usize,
+    pub(super) max_per_page: usize,
     retry_after_date: bool,
-    faults: FaultConfig,
-    sequence: AtomicU64,
+    pub(super) faults: FaultConfig,
+    pub(super) shape: Shape,
+    pub(super) sequence: AtomicU64,
     /// The current rate-limit period's number and the requests counted in it.
     counted: Mutex<(u64, u64)>,
     started: std::time::Instant,
@@ -78,6 +78,36 @@ pub struct SimConfig {
     pub faults: FaultConfig,
     /// The most calls a page of `GET /api/v1/calls` holds.
     pub max_per_page: usize,
+    /// How the calls and lists are shaped, where a real account may differ.
+    pub shape: Shape,
+}
+
+impl SimConfig {
+    /// A simulator of `store` on a free loopback port: any key, no limit,
+    /// no fault, pages of at most 100.
+    pub fn new(store: Store) -> SimConfig {
+        SimConfig {
+            addr: ([127, 0, 0, 1], 0).into(),
+            store,
+            keys: None,
+            rate_limit: None,
+            retry_after_date: false,
+            faults: FaultConfig::default(),
+            max_per_page: 100,
+            shape: Shape::default(),
+        }
+    }
+}
+
+/// Where a real account may differ from the documented shapes: switches to
+/// rehearse those differences against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shape {
+    /// Fields of the call resource left out of every call served (`doctor`
+    /// then warns of them).
+    pub omit: Vec<String>,
+    /// Refuse any `columns=` with a 422, as an account might.
+    pub refuse_columns: bool,
 }
 
 impl SimState {
@@ -89,6 +119,7 @@ impl SimState {
             max_per_page: config.max_per_page.max(1),
             retry_after_date: config.retry_after_date,
             faults: config.faults,
+            shape: config.shape,
             sequence: AtomicU64::new(0),
             counted: Mutex::new((0, 0)),
             started: std::time::Instant::now(),
@@ -132,7 +163,7 @@ impl SimState {
 
     /// Counts an API request; the answer that refuses it, if it must be
     /// refused: 401 (bad key) or 429 (over the rate limit).
-    fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
+    pub(super) fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
         self.arrived();
         if !self.authorised(headers) {
             return Some(error(StatusCode::UNAUTHORIZED, json!({"error": "invalid API key"})));
@@ -183,196 +214,14 @@ impl SimState {
 
 /// Signals the task that owns a connection to drop it.
 #[derive(Clone)]
-struct ConnKill(Arc<Notify>);
+pub(super) struct ConnKill(pub Arc<Notify>);
 
-fn error(status: StatusCode, body: Value) -> Response {
+pub(super) fn error(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn routes(state: Arc<SimState>) -> Router {
-    Router::new()
-        .route("/api/v1/calls", get(calls_page))
-        .route("/api/v1/calls/stats", get(calls_stats))
-        .route("/api/v1/calls/{id}", get(show).put(update).patch(update).post(update))
-        .route("/api/v1/calls/{id}/events", get(events))
-        .route("/api/v1/{list}", get(list))
-        .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
-        .with_state(state)
-}
-
-async fn show(
-    State(sim): State<Arc<SimState>>,
-    Path(key): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = sim.refusal(&headers) {
-        return refused;
-    }
-    let serializer = match Serializer::parse(query.get("serializer").map(String::as_str)) {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"serializer": e}})),
-    };
-    match sim.store().find_mut(&key) {
-        Some(call) => axum::Json(call.api_json(serializer)).into_response(),
-        None => not_found(&key),
-    }
-}
-
-/// A `created_at_from` / `created_at_to` bound: ISO 8601, or TrackDrive's
-/// `2016-01-01 12:25:15 -0500`.
-fn time_param(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String> {
-    let Some(text) = query.get(key) else { return Ok(None) };
-    let parsed = text
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .or_else(|| jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", text.trim()).ok()?.to_timestamp().ok());
-    match parsed {
-        Some(t) => Ok(Some(t.as_millisecond())),
-        None => Err(format!("{key}: not a time: {text}")),
-    }
-}
-
-impl SimState {
-    /// Admits a list or stats request (count, auth, rate limit) and reads
-    /// its `created_at_from` / `created_at_to` window; `Err` is the answer
-    /// that refuses it.
-    fn admit_window(
-        &self,
-        headers: &HeaderMap,
-        query: &HashMap<String, String>,
-    ) -> Result<(Option<i64>, Option<i64>), Box<Response>> {
-        if let Some(refused) = self.refusal(headers) {
-            return Err(Box::new(refused));
-        }
-        match (time_param(query, "created_at_from"), time_param(query, "created_at_to")) {
-            (Ok(from), Ok(to)) => Ok((from, to)),
-            (Err(e), _) | (_, Err(e)) => {
-                Err(Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"created_at": e}}))))
-            }
-        }
-    }
-}
-
-/// `GET /api/v1/calls`: calls by `created_at` window, oldest first, in pages
-/// with a cursor (`cursor=-1` first, then `metadata.next_cursor`; `0` on the
-/// last page), `per_page` capped by `--max-per-page`, `columns=` to limit
-/// the fields.
-async fn calls_page(
-    State(sim): State<Arc<SimState>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let (from, to) = match sim.admit_window(&headers, &query) {
-        Ok(window) => window,
-        Err(refused) => return *refused,
-    };
-    let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(25);
-    let per_page = per_page.min(sim.max_per_page);
-    let start = match query.get("cursor").map(String::as_str) {
-        None | Some("-1") => 0,
-        Some(c) => match c.parse::<usize>() {
-            Ok(n) if n > 0 => n - 1,
-            _ => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"cursor": "not a cursor"}})),
-        },
-    };
-    let columns: Option<Vec<&str>> = query.get("columns").map(|c| c.split(',').map(str::trim).collect());
-    let store = sim.store();
-    let calls = store.in_window(from, to);
-    let page: Vec<Value> = calls
-        .iter()
-        .skip(start)
-        .take(per_page)
-        .map(|c| {
-            let mut call = c.api_json(Serializer::Call)["call"].take();
-            if let (Some(columns), Some(fields)) = (&columns, call.as_object_mut()) {
-                fields.retain(|k, _| columns.contains(&k.as_str()));
-            }
-            call
-        })
-        .collect();
-    let next = if start + per_page < calls.len() { start + per_page + 1 } else { 0 };
-    axum::Json(json!({
-        "calls": page,
-        "metadata": {"next_cursor": next, "per_page": per_page, "total_count": calls.len()}
-    }))
-    .into_response()
-}
-
-/// `GET /api/v1/calls/stats?group_by=created_at_day&stat=count|revenue|profit|cost`
-/// over the same window: one entry a day.
-async fn calls_stats(
-    State(sim): State<Arc<SimState>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let (from, to) = match sim.admit_window(&headers, &query) {
-        Ok(window) => window,
-        Err(refused) => return *refused,
-    };
-    let stat = query.get("stat").map(String::as_str).unwrap_or("count");
-    if !["count", "revenue", "profit", "cost"].contains(&stat) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"stat": "count, revenue, profit or cost"}}));
-    }
-    let store = sim.store();
-    let mut days: std::collections::BTreeMap<String, (u64, rust_decimal::Decimal)> = Default::default();
-    for call in store.in_window(from, to) {
-        let day = call.created_at().get(..10).unwrap_or_default().to_string();
-        let value = match stat {
-            "revenue" => call.revenue,
-            "profit" => call.profit(),
-            "cost" => call.payout,
-            _ => rust_decimal::Decimal::ONE,
-        };
-        let entry = days.entry(day).or_default();
-        entry.0 += 1;
-        entry.1 += value;
-    }
-    let rows: Vec<Value> = days
-        .into_iter()
-        .map(|(day, (count, total))| {
-            let value = if stat == "count" { json!(count) } else { json!(total.round_dp(2).to_string()) };
-            json!({"created_at_day": day, stat: value})
-        })
-        .collect();
-    axum::Json(json!({"stats": rows})).into_response()
-}
-
-/// `GET /api/v1/calls/:id/events`: the call's event log, audit entries included.
-async fn events(State(sim): State<Arc<SimState>>, Path(key): Path<String>, headers: HeaderMap) -> Response {
-    if let Some(refused) = sim.refusal(&headers) {
-        return refused;
-    }
-    match sim.store().find_mut(&key) {
-        Some(call) => axum::Json(call.events_json()).into_response(),
-        None => not_found(&key),
-    }
-}
-
-/// `GET /api/v1/call_dispositions|buyers|traffic_sources?page=&per_page=`.
-async fn list(
-    State(sim): State<Arc<SimState>>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = sim.refusal(&headers) {
-        return refused;
-    }
-    let Some((key, items)) = super::store::list(&name) else {
-        return error(StatusCode::NOT_FOUND, json!({"error": format!("no such list: {name}")}));
-    };
-    let number = |k: &str, default: usize| {
-        query.get(k).and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(default)
-    };
-    let (page, per_page) = (number("page", 1), number("per_page", 25).min(100));
-    let total_pages = items.len().div_ceil(per_page).max(1);
-    let rows: Vec<Value> = items.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
-    axum::Json(json!({
-        key: rows,
-        "metadata": {"current_page": page, "total_pages": total_pages, "per_page": per_page, "total_count": items.len()}
-    }))
-    .into_response()
+pub(super) fn not_found(key: &str) -> Response {
+    error(StatusCode::NOT_FOUND, json!({"errors": {"id": format!("no call with id {key}")}}))
 }
 
 fn throttled(retry_after: HeaderValue) -> Response {
@@ -381,83 +230,16 @@ fn throttled(retry_after: HeaderValue) -> Response {
     response
 }
 
-fn not_found(key: &str) -> Response {
-    error(StatusCode::NOT_FOUND, json!({"errors": {"id": format!("no call with id {key}")}}))
-}
-
-async fn update(
-    State(sim): State<Arc<SimState>>,
-    method: axum::http::Method,
-    Path(key): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    Extension(kill): Extension<ConnKill>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = sim.refusal(&headers) {
-        return refused;
-    }
-    let sequence = sim.sequence.fetch_add(1, Ordering::Relaxed);
-    let plan = sim.faults.plan(sequence);
-    if !plan.latency.is_zero() {
-        tokio::time::sleep(plan.latency).await;
-    }
-    let fail_first = {
-        let mut store = sim.store();
-        let Some(call) = store.find_mut(&key) else { return not_found(&key) };
-        call.requests_seen += 1;
-        call.requests_seen <= sim.faults.fail_first
-    };
-    let fault = if fail_first { Fault::ServerError(503) } else { plan.fault };
-    if fault != Fault::None {
-        sim.faults_injected.fetch_add(1, Ordering::Relaxed);
-    }
-    match fault {
-        Fault::ServerError(code) => {
-            let status = StatusCode::from_u16(code).expect("fault codes are valid statuses");
-            return error(status, json!({"error": "simulated server error"}));
-        }
-        Fault::ResetBeforeApply => return reset(kill).await,
-        _ => {}
-    }
-    let body: serde_json::Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(Value::Object(map)) => map,
-        _ => return error(StatusCode::BAD_REQUEST, json!({"error": "the body must be a JSON object"})),
-    };
-    let serializer_param =
-        query.get("serializer").map(String::as_str).or(body.get("serializer").and_then(Value::as_str));
-    let serializer = match Serializer::parse(serializer_param) {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"serializer": e}})),
-    };
-    let applied = {
-        let mut store = sim.store();
-        let Some(call) = store.find_mut(&key) else { return not_found(&key) };
-        apply(call, &body).map(|()| {
-            let now = jiff::Timestamp::now().to_string();
-            call.audit(&format!("/api/v1/calls/{key}"), method.as_str(), &body, &now);
-            call.api_json(serializer)
-        })
-    };
-    let response = match applied {
-        Ok(call) => axum::Json(call).into_response(),
-        Err(errors) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": errors})),
-    };
-    match fault {
-        Fault::ApplyThenStall => {
-            tokio::time::sleep(sim.faults.stall).await;
-            response
-        }
-        Fault::ApplyThenReset => reset(kill).await,
-        _ => response,
-    }
-}
-
-/// Drops the connection: the client sees it close with no response.
-async fn reset(kill: ConnKill) -> Response {
-    kill.0.notify_one();
-    // The connection task drops this future with the connection.
-    std::future::pending().await
+fn routes(state: Arc<SimState>) -> Router {
+    use super::{reads, writes};
+    Router::new()
+        .route("/api/v1/calls", get(reads::calls_page))
+        .route("/api/v1/calls/stats", get(reads::calls_stats))
+        .route("/api/v1/calls/{id}", get(reads::show).put(writes::update).patch(writes::update).post(writes::update))
+        .route("/api/v1/calls/{id}/events", get(reads::events))
+        .route("/api/v1/{list}", get(reads::list))
+        .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
+        .with_state(state)
 }
 
 /// A running simulator.

@@ -1,33 +1,31 @@
 //! The simulator's in-memory calls, and how an update body changes one.
 //!
-//! Values in a body are read with the same parsers the job's validator uses
-//! (`money`, `values`), so the two sides agree on what a valid amount, flag
-//! or id is. The update is checked whole before anything changes: a 422
-//! leaves the call exactly as it was.
+//! A call keeps its fields as the table of fields names them
+//! (`input::fields`), and is served under TrackDrive's resource names
+//! (`traffic_source_converted`, `disposition_id`, `token_values`…), never the
+//! update parameters; an update is read by its parameters. Values in a body
+//! are read with the same parsers the job's validator uses (`money`,
+//! `values`), so the two sides agree on what a valid amount, flag or id is.
+//! The update is checked whole before anything changes: a 422 leaves the call
+//! exactly as it was.
 
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
+use crate::input::fields::{CallField, Kind, Value as FieldValue};
 use crate::input::money::{Sign, parse_money};
 use crate::input::values::{CallRef, parse_flag, parse_record_id};
+use crate::reconcile::Snapshot;
 
 /// One call as the simulator keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub id: u64,
     pub uuid: u128,
-    pub revenue: Decimal,
-    pub payout: Decimal,
-    pub buyer_converted: bool,
-    pub offer_converted: bool,
-    pub call_disposition_id: Option<String>,
-    pub agent_call_disposition_notes: Option<String>,
-    pub trackdrive_buyer_id: Option<String>,
-    pub trackdrive_traffic_source_id: Option<String>,
-    pub contact_field_type: Option<String>,
-    pub post_call_tokens: BTreeMap<String, String>,
+    /// The call's fields (every readable one known).
+    pub fields: Snapshot,
     pub webhooks_fired: u64,
     pub transcriptions: u64,
     pub updates_applied: u64,
@@ -44,19 +42,19 @@ pub struct Call {
 
 impl Call {
     pub fn new(id: u64, uuid: u128) -> Call {
+        let mut fields = Snapshot::default();
+        for field in CallField::readable() {
+            let start = match field.spec().kind {
+                Kind::Money => Some(FieldValue::Money(Decimal::new(0, 2))),
+                Kind::Flag => Some(FieldValue::Flag(false)),
+                _ => None,
+            };
+            fields.set(field, start);
+        }
         Call {
             id,
             uuid,
-            revenue: Decimal::new(0, 2),
-            payout: Decimal::new(0, 2),
-            buyer_converted: false,
-            offer_converted: false,
-            call_disposition_id: None,
-            agent_call_disposition_notes: None,
-            trackdrive_buyer_id: None,
-            trackdrive_traffic_source_id: None,
-            contact_field_type: None,
-            post_call_tokens: BTreeMap::new(),
+            fields,
             webhooks_fired: 0,
             transcriptions: 0,
             updates_applied: 0,
@@ -65,6 +63,19 @@ impl Call {
             created_at_ms: 0,
             caller_number: caller_for(id),
         }
+    }
+
+    pub fn revenue(&self) -> Decimal {
+        self.fields.revenue().unwrap_or_default()
+    }
+
+    pub fn payout(&self) -> Decimal {
+        self.fields.payout().unwrap_or_default()
+    }
+
+    /// Sets a field (`None`: empty).
+    pub fn set(&mut self, field: CallField, value: Option<FieldValue>) {
+        self.fields.set(field, value);
     }
 
     /// `created_at` as the API writes it (ISO 8601, UTC).
@@ -111,7 +122,7 @@ impl Call {
 
     /// The call's revenue less its payout.
     pub fn profit(&self) -> Decimal {
-        self.revenue - self.payout
+        self.revenue() - self.payout()
     }
 
     /// The call as `/__sim/state` shows it: the API's `call` format plus
@@ -126,42 +137,40 @@ impl Call {
         call
     }
 
-    /// The call as the API returns it, in the `call` or `call_grid` format.
+    /// The call as the API returns it, `{"call": {...}}`, under the call
+    /// resource's names: each readable field of the table under its first
+    /// read name, and what TrackDrive shows beside them (names of the buyer,
+    /// traffic source and disposition, the revenue and payout under their
+    /// second names too). `call_grid` leaves out the contact fields.
     pub fn api_json(&self, serializer: Serializer) -> Value {
-        let uuid = CallRef::Uuid(self.uuid).to_string();
-        let call = match serializer {
-            Serializer::Call => json!({
-                "id": self.id,
-                "uuid": uuid,
-                "revenue": self.revenue.to_string(),
-                "payout": self.payout.to_string(),
-                "buyer_converted": self.buyer_converted,
-                "offer_converted": self.offer_converted,
-                "call_disposition_id": self.call_disposition_id,
-                "agent_call_disposition_notes": self.agent_call_disposition_notes,
-                "trackdrive_buyer_id": self.trackdrive_buyer_id,
-                "trackdrive_traffic_source_id": self.trackdrive_traffic_source_id,
-                "contact_field_type": self.contact_field_type,
-                "post_call_tokens": self.post_call_tokens,
-                "created_at": self.created_at(),
-                "caller_number": self.caller_number,
-            }),
-            Serializer::CallGrid => json!({
-                "id": self.id,
-                "uuid": uuid,
-                "revenue": self.revenue.to_string(),
-                "payout": self.payout.to_string(),
-                "buyer_converted": self.buyer_converted,
-                "offer_converted": self.offer_converted,
-                "call_disposition": { "id": self.call_disposition_id, "notes": self.agent_call_disposition_notes },
-                "buyer_id": self.trackdrive_buyer_id,
-                "traffic_source_id": self.trackdrive_traffic_source_id,
-                "contact_field_type_id": self.contact_field_type,
-                "contact_fields": self.post_call_tokens,
-                "created_at": self.created_at(),
-                "caller_number": self.caller_number,
-            }),
-        };
+        let mut call = Map::new();
+        call.insert("id".into(), self.id.into());
+        call.insert("uuid".into(), CallRef::Uuid(self.uuid).to_string().into());
+        call.insert("created_at".into(), self.created_at().into());
+        call.insert("caller_number".into(), self.caller_number.clone().into());
+        call.insert("status".into(), "completed".into());
+        for field in CallField::readable() {
+            let spec = field.spec();
+            let value = match field {
+                CallField::Tokens if serializer == Serializer::CallGrid => continue,
+                CallField::Tokens => serde_json::to_value(&self.fields.tokens).unwrap_or_default(),
+                _ => self.fields.get(field).map_or(Value::Null, FieldValue::to_json),
+            };
+            // The resource's own second names (`buyer_revenue`…), not the update's.
+            for name in spec.read.iter().filter(|n| crate::input::fields::PICK_LIST.contains(n)) {
+                call.insert((*name).to_string(), value.clone());
+            }
+        }
+        let id_of = |f: CallField| self.fields.text(f).and_then(|t| t.parse::<u64>().ok());
+        let name = |list: &str, id: Option<u64>| id.and_then(|id| display_name(list, id));
+        call.insert("buyer".into(), name("buyers", id_of(CallField::BuyerId)).into());
+        call.insert("user_buyer_id".into(), id_of(CallField::BuyerId).map(|id| format!("B-{id}")).into());
+        call.insert("traffic_source".into(), name("traffic_sources", id_of(CallField::TrafficSourceId)).into());
+        call.insert(
+            "user_traffic_source_id".into(),
+            id_of(CallField::TrafficSourceId).map(|id| format!("TS-{id}")).into(),
+        );
+        call.insert("disposition_name".into(), name("call_dispositions", id_of(CallField::DispositionId)).into());
         json!({ "call": call })
     }
 }
@@ -225,9 +234,45 @@ pub const BUYERS: [&str; 10] = [
     "Juniper Moving",
 ];
 
-/// Traffic sources, ids 101–110, with `TS-101`…
-pub const TRAFFIC_SOURCES: [&str; 10] =
-    ["Google Ads", "Facebook", "TikTok", "Bing", "Taboola", "Outbrain", "Radio", "TV", "Email", "Affiliate Network"];
+/// Traffic sources, ids 101–130, with `TS-101`… as their afid
+/// (`user_traffic_source_id`): a person and a company each, and no single
+/// name field, as TrackDrive's list has none (its UI shows
+/// `{afid} - {first} {last}`). Thirty, so the list takes two pages of 25.
+pub const TRAFFIC_SOURCES: [(&str, &str, &str); 30] = [
+    ("Ava", "Reed", "Google Ads"),
+    ("Ben", "Ortiz", "Facebook"),
+    ("Cleo", "Park", "TikTok"),
+    ("Dan", "Moss", "Bing"),
+    ("Eve", "Lang", "Taboola"),
+    ("Finn", "Hart", "Outbrain"),
+    ("Gia", "Cole", "Radio"),
+    ("Hal", "Berg", "TV"),
+    ("Ida", "Voss", "Email"),
+    ("Jon", "Pike", "Affiliate Network"),
+    ("Kai", "Snow", "Lead Lake"),
+    ("Lea", "Frost", "Callbridge"),
+    ("Max", "Dunn", "Quote Quarry"),
+    ("Nia", "Shaw", "Dial Direct"),
+    ("Oto", "Hale", "Ring Route"),
+    ("Pia", "Wolfe", "Click Harbor"),
+    ("Quin", "Yates", "Lead Forge"),
+    ("Rae", "Irwin", "Call Canopy"),
+    ("Sol", "Kerr", "Phone Field"),
+    ("Tia", "Nash", "Pay Per Peak"),
+    ("Uma", "Lowe", "Inbound Isle"),
+    ("Vic", "Rowe", "Signal Ridge"),
+    ("Wes", "Tate", "Lead Lantern"),
+    ("Xia", "Ford", "Dial Dune"),
+    ("Yul", "Gray", "Call Current"),
+    ("Zoe", "Hunt", "Ring Reef"),
+    ("Abe", "Knox", "Quote Cove"),
+    ("Bea", "Lund", "Lead Ledge"),
+    ("Cy", "Marsh", "Phone Pines"),
+    ("Di", "Noble", "Call Crest"),
+];
+
+/// The first traffic source's id.
+pub const FIRST_TRAFFIC_SOURCE: u64 = 101;
 
 /// A list endpoint's records, in the shape the API returns them.
 pub fn list(name: &str) -> Option<(&'static str, Vec<Value>)> {
@@ -240,22 +285,41 @@ pub fn list(name: &str) -> Option<(&'static str, Vec<Value>)> {
                 .map(|((n, notes), id)| json!({"id": id, "name": n, "notes_required": notes}))
                 .collect(),
         )),
-        "buyers" => Some(("buyers", with_user_ids(&BUYERS, 7, "user_buyer_id", "B-"))),
-        "traffic_sources" => {
-            Some(("traffic_sources", with_user_ids(&TRAFFIC_SOURCES, 101, "user_traffic_source_id", "TS-")))
-        }
+        "buyers" => Some((
+            "buyers",
+            BUYERS
+                .iter()
+                .zip(7u64..)
+                .map(|(n, id)| json!({"id": id, "name": n, "user_buyer_id": format!("B-{id}")}))
+                .collect(),
+        )),
+        "traffic_sources" => Some((
+            "traffic_sources",
+            TRAFFIC_SOURCES
+                .iter()
+                .zip(FIRST_TRAFFIC_SOURCE..)
+                .map(|((first, last, company), id)| {
+                    json!({"id": id, "first_name": first, "last_name": last, "company_name": company,
+                           "user_traffic_source_id": format!("TS-{id}")})
+                })
+                .collect(),
+        )),
         _ => None,
     }
 }
 
-/// Records numbered from `first_id`, each with the operator's own id
-/// (`alias_key`: `prefix` and the id).
-fn with_user_ids(names: &[&str], first_id: u64, alias_key: &str, prefix: &str) -> Vec<Value> {
-    names
-        .iter()
-        .zip(first_id..)
-        .map(|(n, id)| json!({"id": id, "name": n, alias_key: format!("{prefix}{id}")}))
-        .collect()
+/// What TrackDrive shows for a record of a list: a buyer's or a
+/// disposition's name, a traffic source's `{afid} - {first} {last}`.
+pub fn display_name(list: &str, id: u64) -> Option<String> {
+    match list {
+        "buyers" => BUYERS.get(usize::try_from(id.checked_sub(7)?).ok()?).map(|n| n.to_string()),
+        "call_dispositions" => DISPOSITIONS.get(usize::try_from(id.checked_sub(1)?).ok()?).map(|(n, _)| n.to_string()),
+        "traffic_sources" => {
+            let (first, last, _) = TRAFFIC_SOURCES.get(usize::try_from(id.checked_sub(FIRST_TRAFFIC_SOURCE)?).ok()?)?;
+            Some(format!("TS-{id} - {first} {last}"))
+        }
+        _ => None,
+    }
 }
 
 /// A deterministic caller number for a seeded call: `+1`, an area code
@@ -377,69 +441,22 @@ fn blankable_id(value: &Value) -> Result<Option<String>, String> {
 
 /// Applies an update body to a call. Every field is checked first; on any
 /// error the call is untouched and the errors name each bad field.
-pub fn apply(call: &mut Call, body: &Map<String, Value>) -> Result<(), BTreeMap<String, String>> {
+/// Parameters the API does not know are ignored, like the real API's (the
+/// audit log still records them), and so is `ignored` (a fault: a 200 that
+/// ignores a field).
+pub fn apply(
+    call: &mut Call,
+    body: &Map<String, Value>,
+    ignored: Option<&str>,
+) -> Result<(), BTreeMap<String, String>> {
     let mut next = call.clone();
     let mut errors = BTreeMap::new();
     for (key, value) in body {
-        let result: Result<(), String> = (|| {
-            match key.as_str() {
-                "revenue" => next.revenue = amount_of(value, Sign::NonNegative)?,
-                "payout" => next.payout = amount_of(value, Sign::NonNegative)?,
-                "add_revenue" => next.revenue += amount_of(value, Sign::Any)?,
-                "add_payout" => next.payout += amount_of(value, Sign::Any)?,
-                "buyer_converted" => next.buyer_converted = flag_of(value)?,
-                "offer_converted" => next.offer_converted = flag_of(value)?,
-                "manual_transcribe" => next.transcriptions += u64::from(flag_of(value)?),
-                "trackdrive_buyer_id" => {
-                    next.trackdrive_buyer_id = Some(blankable_id(value)?.ok_or("must be an id")?);
-                }
-                "trackdrive_traffic_source_id" => {
-                    next.trackdrive_traffic_source_id = Some(blankable_id(value)?.ok_or("must be an id")?);
-                }
-                "call_disposition_id" => {
-                    let id = blankable_id(value)?;
-                    if id.as_deref().is_some_and(|id| !id.parse().is_ok_and(|n| DISPOSITION_IDS.contains(&n))) {
-                        return Err("is not a call disposition of this company".into());
-                    }
-                    next.call_disposition_id = id;
-                }
-                "agent_call_disposition_notes" => {
-                    next.agent_call_disposition_notes = match value {
-                        Value::Null => None,
-                        Value::String(s) if s.is_empty() => None,
-                        Value::String(s) => Some(s.clone()),
-                        _ => return Err("must be a String".into()),
-                    }
-                }
-                "contact_field_type" => {
-                    next.contact_field_type = Some(text_of(value).ok_or("must be a String")?);
-                }
-                "fire_outgoing_webhook_ids" => {
-                    let ids = value.as_array().ok_or("must be an array of decimal values")?;
-                    for id in ids {
-                        let ok = id.as_u64().is_some() || id.as_str().is_some_and(|s| s.trim().parse::<u64>().is_ok());
-                        if !ok {
-                            return Err("must be an array of decimal values".into());
-                        }
-                    }
-                    next.webhooks_fired += ids.len() as u64;
-                }
-                "post_call_tokens" => {
-                    let tokens = value.as_object().ok_or("must be a Hash")?;
-                    for (name, v) in tokens {
-                        let text = match v {
-                            Value::Null => String::new(),
-                            other => text_of(other).ok_or("values must be strings")?,
-                        };
-                        next.post_call_tokens.insert(name.clone(), text);
-                    }
-                }
-                // Like the real API, parameters it does not know are ignored.
-                _ => {}
-            }
-            Ok(())
-        })();
-        if let Err(message) = result {
+        let Some((field, adds)) = CallField::of_param(key) else { continue };
+        if ignored == Some(key.as_str()) {
+            continue;
+        }
+        if let Err(message) = apply_one(&mut next, field, adds, value) {
             errors.insert(key.clone(), message);
         }
     }
@@ -448,6 +465,62 @@ pub fn apply(call: &mut Call, body: &Map<String, Value>) -> Result<(), BTreeMap<
     }
     next.updates_applied += 1;
     *call = next;
+    Ok(())
+}
+
+/// One parameter's effect, by its field's kind.
+fn apply_one(call: &mut Call, field: CallField, adds: bool, value: &Value) -> Result<(), String> {
+    let spec = field.spec();
+    match (spec.kind, field) {
+        (Kind::Money, _) if adds => {
+            let now = call.fields.get(field).and_then(FieldValue::money).unwrap_or_default();
+            call.set(field, Some(FieldValue::Money(now + amount_of(value, Sign::Any)?)));
+        }
+        (Kind::Money, _) => call.set(field, Some(FieldValue::Money(amount_of(value, Sign::NonNegative)?))),
+        (Kind::Flag, CallField::ManualTranscribe) => call.transcriptions += u64::from(flag_of(value)?),
+        (Kind::Flag, _) => call.set(field, Some(FieldValue::Flag(flag_of(value)?))),
+        (Kind::Id, _) => {
+            let id = blankable_id(value)?;
+            if id.is_none() && !spec.blank {
+                return Err("must be an id".into());
+            }
+            if field == CallField::DispositionId
+                && id.as_deref().is_some_and(|id| !id.parse().is_ok_and(|n| DISPOSITION_IDS.contains(&n)))
+            {
+                return Err("is not a call disposition of this company".into());
+            }
+            call.set(field, id.map(FieldValue::Text));
+        }
+        (Kind::Text, _) => {
+            let text = match value {
+                Value::Null => None,
+                Value::String(s) if s.is_empty() && spec.blank => None,
+                Value::String(s) => Some(s.clone()),
+                other => Some(text_of(other).ok_or("must be a String")?),
+            };
+            call.set(field, text.map(FieldValue::Text));
+        }
+        (Kind::Ids, _) => {
+            let ids = value.as_array().ok_or("must be an array of decimal values")?;
+            for id in ids {
+                let ok = id.as_u64().is_some() || id.as_str().is_some_and(|s| s.trim().parse::<u64>().is_ok());
+                if !ok {
+                    return Err("must be an array of decimal values".into());
+                }
+            }
+            call.webhooks_fired += ids.len() as u64;
+        }
+        (Kind::Tokens, _) => {
+            let tokens = value.as_object().ok_or("must be a Hash")?;
+            for (name, v) in tokens {
+                let text = match v {
+                    Value::Null => String::new(),
+                    other => text_of(other).ok_or("values must be strings")?,
+                };
+                call.fields.tokens.insert(name.clone(), text);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -465,28 +538,49 @@ mod tests {
         apply(
             &mut call,
             &body(json!({"revenue": "10.50", "payout": 3, "buyer_converted": "yes", "post_call_tokens": {"zip": "9"}})),
+            None,
         )
         .unwrap();
-        apply(&mut call, &body(json!({"add_revenue": "2.5", "add_payout": -1, "offer_converted": true, "post_call_tokens": {"name": "Jo"}}))).unwrap();
-        assert_eq!(call.revenue.to_string(), "13.00");
-        assert_eq!(call.payout.to_string(), "2.00");
-        assert!(call.buyer_converted && call.offer_converted);
-        assert_eq!(call.post_call_tokens.len(), 2);
+        let more = json!({"add_revenue": "2.5", "add_payout": -1, "offer_converted": true, "post_call_tokens": {"name": "Jo"}});
+        apply(&mut call, &body(more), None).unwrap();
+        assert_eq!(call.revenue().to_string(), "13.00");
+        assert_eq!(call.payout().to_string(), "2.00");
+        let shown = call.api_json(Serializer::Call)["call"].take();
+        assert_eq!(
+            (shown["buyer_converted"].clone(), shown["traffic_source_converted"].clone()),
+            (json!(true), json!(true))
+        );
+        assert_eq!(shown["token_values"], json!({"name": "Jo", "zip": "9"}));
+        assert!(shown.get("offer_converted").is_none() && shown.get("post_call_tokens").is_none(), "{shown}");
         assert_eq!(call.updates_applied, 2);
+        // A parameter the fault ignores changes nothing, the rest applies.
+        apply(&mut call, &body(json!({"revenue": "1", "buyer_converted": false})), Some("revenue")).unwrap();
+        assert_eq!(
+            (call.revenue().to_string(), call.fields.get(CallField::BuyerConverted)),
+            ("13.00".into(), Some(&FieldValue::Flag(false)))
+        );
     }
 
     #[test]
     fn counters_and_clearing() {
         let mut call = Call::new(1, uuid_for(1));
-        apply(&mut call, &body(json!({"fire_outgoing_webhook_ids": [1, 2], "manual_transcribe": "1", "call_disposition_id": "4", "agent_call_disposition_notes": "x"}))).unwrap();
+        let fire = json!({"fire_outgoing_webhook_ids": [1, 2], "manual_transcribe": "1", "call_disposition_id": "4", "agent_call_disposition_notes": "x"});
+        apply(&mut call, &body(fire), None).unwrap();
         assert_eq!((call.webhooks_fired, call.transcriptions), (2, 1));
-        assert_eq!(call.call_disposition_id.as_deref(), Some("4"));
+        assert_eq!(call.fields.text(CallField::DispositionId), Some("4"));
+        let shown = call.api_json(Serializer::Call)["call"].take();
+        assert_eq!((shown["disposition_id"].clone(), shown["disposition_notes"].clone()), (json!("4"), json!("x")));
+        assert_eq!(shown["disposition_name"], "Callback");
         apply(
             &mut call,
             &body(json!({"call_disposition_id": "", "agent_call_disposition_notes": "", "manual_transcribe": false})),
+            None,
         )
         .unwrap();
-        assert_eq!((call.call_disposition_id.clone(), call.agent_call_disposition_notes.clone()), (None, None));
+        assert_eq!(
+            (call.fields.get(CallField::DispositionId), call.fields.get(CallField::DispositionNotes)),
+            (None, None)
+        );
         assert_eq!(call.transcriptions, 1);
     }
 
@@ -495,7 +589,8 @@ mod tests {
         let mut call = Call::new(1, uuid_for(1));
         let before = call.clone();
         let errors =
-            apply(&mut call, &body(json!({"revenue": "abc", "payout": "5", "buyer_converted": "maybe"}))).unwrap_err();
+            apply(&mut call, &body(json!({"revenue": "abc", "payout": "5", "buyer_converted": "maybe"})), None)
+                .unwrap_err();
         assert_eq!(errors.keys().collect::<Vec<_>>(), ["buyer_converted", "revenue"]);
         assert_eq!(call, before);
         for bad in [
@@ -504,7 +599,7 @@ mod tests {
             json!({"post_call_tokens": [1]}),
             json!({"trackdrive_buyer_id": "x"}),
         ] {
-            assert!(apply(&mut call, &body(bad.clone())).is_err(), "{bad}");
+            assert!(apply(&mut call, &body(bad.clone()), None).is_err(), "{bad}");
         }
     }
 

@@ -72,6 +72,19 @@ impl BeforeWrite for NoHook {
     }
 }
 
+/// Why a read of a JSON document failed: the last HTTP status, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadFailure {
+    pub status: Option<u16>,
+    pub why: String,
+}
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
 /// How the client is set up (all from the run's settings).
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
@@ -138,14 +151,16 @@ impl Api {
 
     /// GETs a JSON document of the API (a list page, an events log), under
     /// the same gate and retries as the rows.
-    pub async fn get_json(&self, url: &Url) -> Result<serde_json::Value, String> {
+    pub async fn get_json(&self, url: &Url) -> Result<serde_json::Value, ReadFailure> {
         let mut exchange = Exchange::default();
         let mut jitter = 0x6c69_7374;
-        match self.request(Request::Read(url), &mut exchange, &mut NoHook, &mut jitter).await {
-            Reply::Done(_, true) => Err(format!("{url}: the response is over {MAX_RESPONSE_BYTES} bytes")),
-            Reply::Done(body, false) => serde_json::from_str(&body).map_err(|e| format!("{url}: not JSON ({e})")),
-            Reply::Final(_, error) | Reply::Ambiguous(error) => Err(format!("{url}: {error}")),
-            Reply::Stopped => Err(format!("{url}: the job stopped")),
+        let reply = self.request(Request::Read(url), &mut exchange, &mut NoHook, &mut jitter).await;
+        let failed = |why: String| ReadFailure { status: exchange.http_status, why: format!("{url}: {why}") };
+        match reply {
+            Reply::Done(_, true) => Err(failed(format!("the response is over {MAX_RESPONSE_BYTES} bytes"))),
+            Reply::Done(body, false) => serde_json::from_str(&body).map_err(|e| failed(format!("not JSON ({e})"))),
+            Reply::Final(_, error) | Reply::Ambiguous(error) => Err(failed(error)),
+            Reply::Stopped => Err(failed("the job stopped".into())),
         }
     }
 

@@ -6,7 +6,7 @@
 //! and to the server's pauses (`auto_rate` finds the rate, `rate_memory`
 //! keeps it between runs), `api` is the client every request goes through,
 //! `row` sends one row, `window` reads a time window's calls in pages and
-//! `lookup` the name lists. Writes its journal through `outputs`; never
+//! `lookup` the name lists (`pages` follows a list's pages either way). Writes its journal through `outputs`; never
 //! touches `commands`.
 
 pub mod api;
@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod gate;
 pub mod http;
 pub mod lookup;
+pub mod pages;
 pub mod rate_memory;
 pub mod retry;
 pub mod row;

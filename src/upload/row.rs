@@ -13,7 +13,8 @@ use crate::input::values::CallRef;
 use crate::outputs::journal::Journal;
 use crate::outputs::outcome::{NOT_UNDERSTOOD, RowOutcome, Status, StopReason};
 use crate::reconcile::audit;
-use crate::reconcile::{Evidence, Snapshot, diff, project, verify};
+use crate::reconcile::snapshot::{Answer, read_answer};
+use crate::reconcile::{Evidence, Snapshot, contradictions, diff, project, verify};
 
 /// A valid row on its way to the API.
 #[derive(Debug, Clone)]
@@ -207,11 +208,7 @@ impl<'a> Uploader<'a> {
                 journaled: &mut out.intent_journaled,
             };
             let reason = match self.api.request(request, &mut out.exchange, &mut intent, jitter).await {
-                Reply::Done(body, truncated) => {
-                    // The server said it applied: `ok`, whatever the body holds.
-                    out.after = if truncated { None } else { Snapshot::parse(&body) };
-                    return finish(out, Status::Ok, not_understood(&body, truncated).unwrap_or_default());
-                }
+                Reply::Done(body, truncated) => return self.done(out, &update, &body, truncated, unsafe_fields),
                 Reply::Final(status, error) => return finish(out, status, error),
                 Reply::Stopped => return self.stopped(out),
                 Reply::Ambiguous(reason) => reason,
@@ -253,6 +250,41 @@ impl<'a> Uploader<'a> {
                 },
             }
         }
+    }
+
+    /// A 2xx: `ok`, unless its body says the update did not take (a non-2xx
+    /// `status` or an `errors` in it: `rejected`, with why) or the call it
+    /// returns contradicts a value that was set (not applied as sent:
+    /// `failed` when the row is safe to send again, `unknown` when it also
+    /// adds or fires something, which may have been applied).
+    fn done(
+        &self,
+        mut out: RowOutcome,
+        update: &CallUpdate,
+        body: &str,
+        truncated: bool,
+        unsafe_fields: &[&str],
+    ) -> RowOutcome {
+        let status = out.exchange.http_status.unwrap_or(200);
+        let answer = if truncated { Answer::default() } else { read_answer(body) };
+        if let Some(why) = answer.refusal() {
+            return finish(out, Status::Rejected, format!("{status}, but the body says it did not take: {why}"));
+        }
+        out.after = answer.call;
+        let contradicted = out.after.as_ref().map(|after| contradictions(update, after)).unwrap_or_default();
+        if !contradicted.is_empty() {
+            let what = contradicted.join("; ");
+            return if unsafe_fields.is_empty() {
+                finish(out, Status::Failed, format!("{status}, but not applied as sent ({what}); safe to run again"))
+            } else {
+                let error = format!(
+                    "{status}, but not applied as sent ({what}); {}",
+                    unknown_reason("the call does not show what was set", unsafe_fields)
+                );
+                finish(out, Status::Unknown, error)
+            };
+        }
+        finish(out, Status::Ok, not_understood(body, truncated).unwrap_or_default())
     }
 
     /// Reads the call's events and weighs its audit entries for `update`,

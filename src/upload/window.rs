@@ -1,27 +1,27 @@
-//! Window reads for `--reconcile`: the calls of a time window, read in pages
-//! (`GET /api/v1/calls` with `created_at_from` / `created_at_to`, cursor
-//! paging, `columns=` to keep the pages small) before anything is sent, so
-//! each row is compared with what its call holds without a GET of its own.
-//! A night then costs about one request per row that changes, plus a page
-//! per `--page-size` calls, instead of a GET and a PUT per row. Calls the
-//! window does not hold are read one by one, as before.
+//! Window reads: the calls of a time window, read in pages (`GET
+//! /api/v1/calls` with `created_at_from` / `created_at_to`, followed by
+//! cursor or by page, `columns=` from the documented pick list to keep the
+//! pages small) before anything is sent, so each row is compared with what
+//! its call holds without a GET of its own. A night then costs about one
+//! request per row that changes, plus a page per `--page-size` calls,
+//! instead of a GET and a PUT per row. Calls the window does not hold are
+//! read one by one, as before. The same read at the end of a run gives the
+//! control totals (`Window::totals`): what TrackDrive holds for the window,
+//! per buyer, before and after.
 
-use std::collections::HashMap;
-
-use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
 
 use super::api::Api;
+use super::pages::{self, Next};
+use crate::input::fields::{CallField, pick_list_columns};
 use crate::input::values::CallRef;
+use crate::outputs::summary::Amounts;
 use crate::reconcile::Snapshot;
 
 /// The most pages read for one window: a guard against an endless cursor.
 const MAX_PAGES: u64 = 100_000;
 /// The most calls held: a window this large should be narrowed.
 const MAX_CALLS: usize = 2_000_000;
-/// The fields asked for: what a snapshot reads, and what finds the call.
-const COLUMNS: &str = "id,uuid,revenue,payout,buyer_converted,offer_converted,call_disposition_id,\
-agent_call_disposition_notes,trackdrive_buyer_id,trackdrive_traffic_source_id,contact_field_type,\
-post_call_tokens,created_at,caller_number";
 
 /// The calls of a window, by id and by UUID.
 #[derive(Debug, Default)]
@@ -32,6 +32,8 @@ pub struct Window {
     callers: Vec<(String, i64, u64)>,
     /// Pages read.
     pub pages: u64,
+    /// What the read had to do differently, to say in the summary once.
+    pub notes: Vec<String>,
 }
 
 impl Window {
@@ -61,8 +63,28 @@ impl Window {
         self.by_id.is_empty()
     }
 
-    /// Adds one page's calls; a call without a readable id is skipped.
-    fn add(&mut self, calls: &[serde_json::Value]) {
+    /// Revenue and payout over the window's calls, in all and per buyer
+    /// (the call's `buyer_id`; calls without one under `""`).
+    pub fn totals(&self) -> (Amounts, BTreeMap<String, Amounts>) {
+        let mut all = Amounts::default();
+        let mut by_buyer: BTreeMap<String, Amounts> = BTreeMap::new();
+        for call in self.by_id.values() {
+            let amounts = Amounts {
+                calls: 1,
+                revenue: call.revenue().unwrap_or_default(),
+                payout: call.payout().unwrap_or_default(),
+            };
+            all.add(&amounts);
+            by_buyer.entry(call.text(CallField::BuyerId).unwrap_or_default().to_string()).or_default().add(&amounts);
+        }
+        (all, by_buyer)
+    }
+
+    /// Adds one page's calls; `false` when none of them was new (a server
+    /// that ignores paging sends the same page again). A call without a
+    /// readable id is skipped.
+    fn add(&mut self, calls: &[serde_json::Value]) -> bool {
+        let before = self.by_id.len();
         for call in calls {
             let id = match call.get("id") {
                 Some(serde_json::Value::Number(n)) => n.as_u64(),
@@ -79,6 +101,7 @@ impl Window {
             let created = call.get("created_at").and_then(|c| c.as_str()).and_then(crate::reconcile::audit::parse_time);
             if let (Some(caller), Some(created)) = (caller, created)
                 && let Ok(caller) = crate::input::values::parse_caller_number(caller)
+                && !self.by_id.contains_key(&id)
             {
                 self.callers.push((caller, i64::try_from(created).unwrap_or(i64::MAX), id));
             }
@@ -86,6 +109,7 @@ impl Window {
                 self.by_id.insert(id, snapshot);
             }
         }
+        self.by_id.len() > before
     }
 }
 
@@ -96,66 +120,61 @@ fn param_time(ms: i64) -> String {
 }
 
 /// Reads every call made from `from_ms` to `to_ms`, `page_size` at a time
-/// (the server may send fewer: its pages are followed as they come).
+/// (the server may send fewer: its pages are followed as they come). A
+/// server that refuses `columns=` is asked again without it, once.
 pub async fn fetch_window(api: &Api, from_ms: i64, to_ms: i64, page_size: u32) -> Result<Window, String> {
     let mut window = Window::default();
-    let mut cursor = "-1".to_string();
+    let mut columns = true;
+    let (mut next, mut page, mut largest) = (Next::Cursor("-1".into()), 1u64, 0usize);
     while window.pages < MAX_PAGES {
         let mut url = api.endpoint.calls_list_url();
-        url.query_pairs_mut()
-            .append_pair("created_at_from", &param_time(from_ms))
-            .append_pair("created_at_to", &param_time(to_ms))
-            .append_pair("time_zone", "UTC")
-            .append_pair("per_page", &page_size.to_string())
-            .append_pair("order", "created_at")
-            .append_pair("columns", COLUMNS)
-            .append_pair("cursor", &cursor);
-        let doc = api.get_json(&url).await?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("created_at_from", &param_time(from_ms))
+                .append_pair("created_at_to", &param_time(to_ms))
+                .append_pair("time_zone", "UTC")
+                .append_pair("per_page", &page_size.to_string())
+                .append_pair("order", "created_at");
+            if columns {
+                query.append_pair("columns", &pick_list_columns().join(","));
+            }
+            match &next {
+                Next::Cursor(cursor) => query.append_pair("cursor", cursor),
+                Next::Page(n) => query.append_pair("page", &n.to_string()),
+                Next::Done => unreachable!("the loop ends on Done"),
+            };
+        }
+        let doc = match api.get_json(&url).await {
+            Ok(doc) => doc,
+            // Refused with `columns=`: the pick list may be enforced
+            // differently on this account. Start again without it.
+            Err(e) if columns && e.status.is_some_and(|s| (400..500).contains(&s)) && e.status != Some(401) => {
+                window.notes.push(format!(
+                    "the calls list refused columns= ({}); the window was read with every field",
+                    e.why.rsplit(": ").next().unwrap_or_default()
+                ));
+                columns = false;
+                (next, page, largest) = (Next::Cursor("-1".into()), 1, 0);
+                window = Window { notes: std::mem::take(&mut window.notes), pages: window.pages, ..Window::default() };
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         window.pages += 1;
-        let calls = doc.get("calls").and_then(|c| c.as_array()).ok_or("a calls page holds no calls list")?;
-        window.add(calls);
+        let calls = pages::items(&doc, "calls").ok_or("a calls page holds no calls list")?;
+        let new = window.add(calls);
         if window.len() > MAX_CALLS {
             return Err(format!("the window holds more than {MAX_CALLS} calls: narrow it with --since/--until"));
         }
-        let next = match doc.pointer("/metadata/next_cursor") {
-            Some(serde_json::Value::Number(n)) => n.to_string(),
-            Some(serde_json::Value::String(s)) => s.clone(),
-            _ => "0".to_string(),
-        };
-        if next == "0" || calls.is_empty() {
+        largest = largest.max(calls.len());
+        next = pages::next(&doc, page, calls.len(), largest);
+        page += 1;
+        if next == Next::Done || !new {
             return Ok(window);
         }
-        cursor = next;
     }
     Err(format!("the window's calls ran past {MAX_PAGES} pages"))
-}
-
-/// TrackDrive's own revenue and payout totals for a window
-/// (`GET /api/v1/calls/stats`, `stat=revenue` and `stat=cost`, summed over
-/// its days): the control totals a reconciled night is checked against.
-pub async fn fetch_totals(api: &Api, from_ms: i64, to_ms: i64) -> Result<(Decimal, Decimal), String> {
-    let mut totals = [Decimal::ZERO; 2];
-    for (total, stat) in totals.iter_mut().zip(["revenue", "cost"]) {
-        let mut url = api.endpoint.calls_list_url();
-        url.path_segments_mut().map_err(|()| "the base URL has no path")?.push("stats");
-        url.query_pairs_mut()
-            .append_pair("group_by", "created_at_day")
-            .append_pair("stat", stat)
-            .append_pair("created_at_from", &param_time(from_ms))
-            .append_pair("created_at_to", &param_time(to_ms))
-            .append_pair("time_zone", "UTC");
-        let doc = api.get_json(&url).await?;
-        let rows = doc.get("stats").and_then(|s| s.as_array()).ok_or("the stats response holds no stats list")?;
-        for row in rows {
-            let value = match row.get(stat) {
-                Some(serde_json::Value::String(s)) => s.parse::<Decimal>().ok(),
-                Some(serde_json::Value::Number(n)) => n.to_string().parse::<Decimal>().ok(),
-                _ => None,
-            };
-            *total += value.ok_or_else(|| format!("a stats row without a readable {stat}"))?;
-        }
-    }
-    Ok((totals[0], totals[1]))
 }
 
 #[cfg(test)]
@@ -166,16 +185,20 @@ mod tests {
     #[test]
     fn calls_are_found_by_id_and_uuid() {
         let mut w = Window::default();
-        w.add(&[
-            json!({"id": 7, "uuid": "c3b20b12-3b3b-4322-b15d-0f1c5f653479", "revenue": "1.50"}),
+        assert!(w.add(&[
+            json!({"id": 7, "uuid": "c3b20b12-3b3b-4322-b15d-0f1c5f653479", "revenue": "1.50", "buyer_id": 9}),
             json!({"id": "8", "revenue": 2}),
             json!({"uuid": "no id"}),
-        ]);
+        ]));
+        let (all, by_buyer) = w.totals();
+        assert_eq!((all.calls, all.revenue.to_string()), (2, "3.50".into()));
+        assert_eq!(by_buyer["9"].revenue.to_string(), "1.50");
         assert_eq!(w.len(), 2);
         let uuid = CallRef::parse("c3b20b12-3b3b-4322-b15d-0f1c5f653479").unwrap();
-        assert_eq!(w.get(&uuid).and_then(|s| s.revenue).map(|d| d.to_string()), Some("1.50".into()));
-        assert_eq!(w.get(&CallRef::Id(8)).and_then(|s| s.revenue).map(|d| d.to_string()), Some("2.00".into()));
+        assert_eq!(w.get(&uuid).and_then(Snapshot::revenue).map(|d| d.to_string()), Some("1.50".into()));
+        assert_eq!(w.get(&CallRef::Id(8)).and_then(Snapshot::revenue).map(|d| d.to_string()), Some("2.00".into()));
         assert!(w.get(&CallRef::Id(9)).is_none());
         assert_eq!(param_time(0), "1970-01-01 00:00:00 +0000");
+        assert!(!w.add(&[json!({"id": 7})]), "a page of calls already read adds nothing");
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use tdrecon::sim::{FaultConfig, Sim, SimConfig, Store};
+use tdrecon::sim::{Sim, SimConfig, Store};
 
 pub const PUBLIC: &str = "pk_test_4f9a";
 pub const PRIVATE: &str = "sk_test_b71c0e";
@@ -19,13 +19,8 @@ pub struct SimHarness {
 impl SimHarness {
     pub fn start(calls: u64, configure: impl FnOnce(&mut SimConfig)) -> SimHarness {
         let mut config = SimConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            store: Store::seeded(100000001, calls),
             keys: Some((PUBLIC.into(), PRIVATE.into())),
-            rate_limit: None,
-            retry_after_date: false,
-            max_per_page: 100,
-            faults: FaultConfig::default(),
+            ..SimConfig::new(Store::seeded(100000001, calls))
         };
         configure(&mut config);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde_json::Value;
+use tdrecon::input::fields::{CallField, Value as FieldValue};
 use tdrecon::sim::store::uuid_for;
 use tdrecon::sim::{Call, FaultConfig, Store};
 
@@ -31,12 +32,12 @@ fn seeded_store() -> Store {
     for i in 0..6u64 {
         let id = 100000001 + i;
         let mut call = Call::new(id, uuid_for(id));
-        call.revenue = money("10");
-        call.payout = money("2");
-        call.trackdrive_buyer_id = Some(if i < 3 { "7" } else { "8" }.into());
+        call.set(CallField::Revenue, Some(FieldValue::Money(money("10"))));
+        call.set(CallField::Payout, Some(FieldValue::Money(money("2"))));
+        call.set(CallField::BuyerId, Some(FieldValue::Text(if i < 3 { "7" } else { "8" }.into())));
         if i < 3 {
-            call.call_disposition_id = Some("3".into());
-            call.post_call_tokens = BTreeMap::from([("zip".into(), "90210".into())]);
+            call.set(CallField::DispositionId, Some(FieldValue::Text("3".into())));
+            call.fields.tokens = BTreeMap::from([("zip".into(), "90210".into())]);
         }
         store.insert(call);
     }
@@ -237,23 +238,15 @@ fn names_are_resolved_through_the_lists_before_anything_is_sent() {
     assert!(reasons[2].2.contains(r#"unknown buyer "Nobody Inc""#), "{reasons:?}");
     let c = sim.call(100000001);
     assert_eq!(
-        (
-            c["call_disposition_id"].as_str(),
-            c["trackdrive_buyer_id"].as_str(),
-            c["trackdrive_traffic_source_id"].as_str()
-        ),
+        (c["disposition_id"].as_str(), c["buyer_id"].as_str(), c["traffic_source_id"].as_str()),
         (Some("1"), Some("7"), Some("101"))
     );
     let c = sim.call(100000002);
     assert_eq!(
-        (
-            c["call_disposition_id"].as_str(),
-            c["trackdrive_buyer_id"].as_str(),
-            c["trackdrive_traffic_source_id"].as_str()
-        ),
+        (c["disposition_id"].as_str(), c["buyer_id"].as_str(), c["traffic_source_id"].as_str()),
         (Some("4"), Some("8"), Some("103"))
     );
-    assert_eq!(sim.call(100000006)["call_disposition_id"], "17");
+    assert_eq!(sim.call(100000006)["disposition_id"], "17");
     for rejected in [100000003, 100000004, 100000005] {
         assert_eq!(sim.call(rejected)["updates_applied"], 0);
     }
@@ -303,7 +296,7 @@ fn descriptive_buyer_columns_never_write_and_label_the_totals() {
     let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 0);
     for id in 100000001..=100000003u64 {
         let c = sim.call(id);
-        assert!(c["trackdrive_buyer_id"].is_null() && c["trackdrive_traffic_source_id"].is_null(), "{c}");
+        assert!(c["buyer_id"].is_null() && c["traffic_source_id"].is_null(), "{c}");
     }
     let text = stdout(&out);
     assert!(text.contains("buyer Acme Insurance: revenue 0.00 -> 15.00"), "{text}");

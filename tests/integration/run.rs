@@ -64,11 +64,11 @@ fn clean_run_leaves_exactly_the_expected_state() {
     expect(100000001, json!({"revenue": "1234.50", "payout": "0.00", "buyer_converted": true}));
     expect(
         100000002,
-        json!({"revenue": "0.00", "payout": "-2.25", "buyer_converted": false, "call_disposition_id": "3", "agent_call_disposition_notes": "Left voicemail"}),
+        json!({"revenue": "0.00", "payout": "-2.25", "buyer_converted": false, "disposition_id": "3", "disposition_notes": "Left voicemail"}),
     );
     expect(
         100000003,
-        json!({"revenue": "0.00", "call_disposition_id": null, "agent_call_disposition_notes": null, "post_call_tokens": {"First Name": "Maria"}}),
+        json!({"revenue": "0.00", "disposition_id": null, "disposition_notes": null, "token_values": {"First Name": "Maria"}}),
     );
     expect(100000004, json!({"revenue": "12.00", "payout": "1.00", "buyer_converted": true, "webhooks_fired": 2}));
     expect(100000006, json!({"revenue": "7.10"}));

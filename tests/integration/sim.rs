@@ -8,15 +8,7 @@ use tdrecon::sim::{FaultConfig, Sim, SimConfig, Store};
 use crate::util::Workdir;
 
 fn config() -> SimConfig {
-    SimConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        store: Store::seeded(100000001, 5),
-        keys: None,
-        rate_limit: None,
-        retry_after_date: false,
-        max_per_page: 100,
-        faults: FaultConfig::default(),
-    }
+    SimConfig::new(Store::seeded(100000001, 5))
 }
 
 fn client() -> reqwest::Client {
@@ -60,21 +52,15 @@ async fn set_add_flags_tokens_by_id_and_uuid() {
     let c = call(&sim, 100000002);
     assert_eq!(c["revenue"], "12.75");
     assert_eq!(c["payout"], "2.50");
-    assert_eq!((c["buyer_converted"].clone(), c["offer_converted"].clone()), (json!(true), json!(true)));
-    assert_eq!(c["post_call_tokens"], json!({"zip": "90210", "first_name": "Jo"}));
+    assert_eq!((c["buyer_converted"].clone(), c["traffic_source_converted"].clone()), (json!(true), json!(true)));
+    assert_eq!(c["token_values"], json!({"zip": "90210", "first_name": "Jo"}));
     assert_eq!((c["webhooks_fired"].clone(), c["transcriptions"].clone()), (json!(4), json!(2)));
-    assert_eq!(
-        (c["trackdrive_buyer_id"].clone(), c["trackdrive_traffic_source_id"].clone()),
-        (json!("77"), json!("88"))
-    );
+    assert_eq!((c["buyer_id"].clone(), c["traffic_source_id"].clone()), (json!("77"), json!("88")));
     assert_eq!(c["updates_applied"], 4);
     // Blank clears a disposition and its notes.
     put(&sim, "100000002", json!({"call_disposition_id": "", "agent_call_disposition_notes": ""})).await;
     let c = call(&sim, 100000002);
-    assert_eq!(
-        (c["call_disposition_id"].clone(), c["agent_call_disposition_notes"].clone()),
-        (Value::Null, Value::Null)
-    );
+    assert_eq!((c["disposition_id"].clone(), c["disposition_notes"].clone()), (Value::Null, Value::Null));
     // GET in both formats.
     let grid: Value = client()
         .get(format!("{}/api/v1/calls/100000002?serializer=call_grid", sim.base_url()))
@@ -85,7 +71,7 @@ async fn set_add_flags_tokens_by_id_and_uuid() {
         .await
         .unwrap();
     assert_eq!(grid["call"]["buyer_id"], "77");
-    assert_eq!(grid["call"]["contact_fields"]["zip"], "90210");
+    assert!(grid["call"].get("token_values").is_none(), "call_grid leaves out the contact fields");
     let plain: Value =
         client().get(format!("{}/api/v1/calls/{uuid}", sim.base_url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(plain["call"]["id"], 100000002);
@@ -124,9 +110,23 @@ async fn state_json_shape() {
     let state: Value =
         client().get(format!("{}/__sim/state", sim.base_url())).send().await.unwrap().json().await.unwrap();
     let first = &state["calls"][0];
-    let want = json!({"id":100000001,"uuid":first["uuid"],"revenue":"0.00","payout":"0.00","buyer_converted":false,"offer_converted":false,"call_disposition_id":null,"agent_call_disposition_notes":null,"trackdrive_buyer_id":null,"trackdrive_traffic_source_id":null,"post_call_tokens":{},"webhooks_fired":0,"transcriptions":0,"updates_applied":0});
+    // The call resource's names (TRACKDRIVE-API.md), never the update's.
+    let want = json!({"id":100000001,"uuid":first["uuid"],"revenue":"0.00","buyer_revenue":"0.00","payout":"0.00",
+        "traffic_source_payout":"0.00","buyer_converted":false,"traffic_source_converted":false,"disposition_id":null,
+        "disposition_notes":null,"buyer_id":null,"traffic_source_id":null,"token_values":{},"contact_field_type":null,
+        "webhooks_fired":0,"transcriptions":0,"updates_applied":0});
     for (key, value) in want.as_object().unwrap() {
         assert_eq!(&first[key], value, "{key}");
+    }
+    for update_name in [
+        "offer_converted",
+        "call_disposition_id",
+        "agent_call_disposition_notes",
+        "trackdrive_buyer_id",
+        "trackdrive_traffic_source_id",
+        "post_call_tokens",
+    ] {
+        assert!(first.get(update_name).is_none(), "{update_name} is an update parameter, not a field of the call");
     }
     assert_eq!(state["calls"].as_array().unwrap().len(), 5);
     assert_eq!(state["stats"], json!({"requests": 0, "throttled": 0, "faults": 0}));
@@ -291,8 +291,17 @@ async fn list_endpoints_page_through_seeded_records() {
     assert_eq!(last["call_dispositions"].as_array().unwrap().len(), 4);
     let buyers = get(format!("{}/api/v1/buyers", sim.base_url())).await;
     assert_eq!(buyers["buyers"][0], json!({"id": 7, "name": "Acme Insurance", "user_buyer_id": "B-7"}));
+    // Traffic sources: pages of 25 whatever per_page asks, no total_pages,
+    // and no single name field (TrackDrive shows `{afid} - {full name}`).
     let sources = get(format!("{}/api/v1/traffic_sources?per_page=100", sim.base_url())).await;
-    assert_eq!(sources["traffic_sources"].as_array().unwrap().len(), 10);
+    assert_eq!(sources["traffic_sources"].as_array().unwrap().len(), 25);
+    assert!(sources["metadata"].get("total_pages").is_none(), "{}", sources["metadata"]);
+    assert_eq!(
+        sources["traffic_sources"][0],
+        json!({"id": 101, "first_name": "Ava", "last_name": "Reed", "company_name": "Google Ads", "user_traffic_source_id": "TS-101"})
+    );
+    let second = get(format!("{}/api/v1/traffic_sources?page=2", sim.base_url())).await;
+    assert_eq!(second["traffic_sources"].as_array().unwrap().len(), 5);
     let missing = client().get(format!("{}/api/v1/nothing", sim.base_url())).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }

@@ -9,6 +9,7 @@ mod journal_plan;
 mod pipeline;
 mod prescan;
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,7 +24,7 @@ use crate::input::validate::Validator;
 use crate::outputs::journal;
 use crate::outputs::outcome::StopReason;
 use crate::outputs::results::ResultsWriter;
-use crate::outputs::summary::{Control, RunSummary};
+use crate::outputs::summary::{Amounts, Control, RunSummary};
 use crate::outputs::summary_json::{self, SummaryOut};
 use crate::outputs::{create, create_error_report};
 use crate::sim::Sim;
@@ -262,7 +263,7 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     let memory = rate_memory(&opts, &credentials);
     let remembered = memory.as_ref().and_then(recall);
     let api = start_api(&opts, sim.as_ref(), &credentials, remembered)?;
-    let Before { control, window_pages, calls } =
+    let Before { control, window_pages, calls, notes } =
         read_before(&opts, &api, &mut validator, range, replay.is_some()).await?;
     let uploader = Uploader::new(&api, journal, calls, opts.reconcile, opts.plan);
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
@@ -270,6 +271,7 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     interrupts.abort();
     summary.merge_earlier(earlier);
     summary.window_pages = window_pages;
+    summary.read_notes = notes;
     summary.rate_start = api.gate.auto_start();
     summary.rate_remembered = remembered.map(|r| r.at.to_string());
     if let (Some(memory), Some(known)) = (&memory, api.gate.auto_known())
@@ -277,11 +279,19 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     {
         crate::console::warn(&format!("warning: cannot keep the rate limit found in {}: {e}", memory.path().display()));
     }
-    if let Some((from, to, (revenue_before, payout_before))) = control
+    if let Some(((from, to), (before, before_by_buyer))) = control
         && summary.stop.is_none()
-        && let Ok((revenue_after, payout_after)) = window::fetch_totals(&api, from, to).await
     {
-        summary.control = Some(Control { revenue_before, revenue_after, payout_before, payout_after });
+        // Read again, in pages: what TrackDrive holds now, to check against
+        // what the rows moved. Informative: a failure is said, not fatal.
+        match window::fetch_window(&api, from, to, opts.page_size).await {
+            Ok(now) => {
+                summary.window_pages += now.pages;
+                let (after, after_by_buyer) = now.totals();
+                summary.control = Some(Control { before, after, before_by_buyer, after_by_buyer });
+            }
+            Err(e) => summary.read_notes.push(format!("no control totals: cannot read the window again ({e})")),
+        }
     }
     if let Some(journal) = uploader.into_journal()
         && let Err(e) = journal.finish(summary.stop.is_none())
@@ -301,18 +311,24 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     })
 }
 
-/// What a run reads before its first row: totals, the window's calls.
+/// What a run reads before its first row: the window's calls.
 struct Before {
-    /// The window and TrackDrive's revenue and payout totals for it.
-    control: Option<(i64, i64, (rust_decimal::Decimal, rust_decimal::Decimal))>,
+    /// The window read, and TrackDrive's totals for it then (for the
+    /// control totals, read again after the run).
+    control: Option<((i64, i64), (Amounts, BTreeMap<String, Amounts>))>,
     window_pages: u64,
     /// With `--reconcile`, the window's calls, for the rows to compare with.
     calls: Option<window::Window>,
+    /// What a read had to do otherwise, for the summary.
+    notes: Vec<String>,
 }
 
 /// Reads what the rows need before the first is sent: the name lists (the
-/// validator resolves names with them), the window's totals and its calls
-/// (the validator finds rows by caller among them).
+/// validator resolves names with them) and the window's calls (the rows
+/// compare with them, the validator finds rows by caller among them, and
+/// their totals are the control totals' start). The window is only needed
+/// to find rows by caller: otherwise a failed read is said and each row's
+/// call is read on its own.
 async fn read_before(
     opts: &RunOptions,
     api: &Api,
@@ -329,25 +345,32 @@ async fn read_before(
             lookup::fetch_directory(api).await.map_err(|e| read_err("the lists that turn names into ids", e))?;
         validator.set_directory(directory);
     }
-    // A reconciled window is checked against TrackDrive's own totals (not a plan's).
-    // On a resume the window's totals already hold the earlier run's work.
-    let control = match range {
-        Some((from, to)) if opts.reconcile && !opts.plan && !resuming => {
-            Some((from, to, window::fetch_totals(api, from, to).await.map_err(|e| read_err("the window's totals", e))?))
+    let mut before = Before { control: None, window_pages: 0, calls: None, notes: Vec::new() };
+    let Some((from, to)) = range else { return Ok(before) };
+    let window = match window::fetch_window(api, from, to, opts.page_size).await {
+        Ok(window) => window,
+        Err(e) if validator.schema().matches_callers() || api.stop.is_stopped() => {
+            return Err(read_err("the calls of the window", e));
         }
-        _ => None,
+        Err(e) => {
+            before
+                .notes
+                .push(format!("cannot read the calls of the window ({e}): each row's call was read on its own"));
+            return Ok(before);
+        }
     };
-    let mut before = Before { control, window_pages: 0, calls: None };
-    if let Some((from, to)) = range {
-        let window = window::fetch_window(api, from, to, opts.page_size)
-            .await
-            .map_err(|e| read_err("the calls of the window", e))?;
-        before.window_pages = window.pages;
-        if validator.schema().matches_callers() {
-            validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
-        }
-        before.calls = opts.reconcile.then_some(window);
+    before.window_pages = window.pages;
+    before.notes.extend(window.notes.iter().cloned());
+    if validator.schema().matches_callers() {
+        validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
     }
+    // A reconciled window is checked against TrackDrive's own totals (not a
+    // plan's). On a resume the window's totals already hold the earlier
+    // run's work.
+    if opts.reconcile && !opts.plan && !resuming {
+        before.control = Some(((from, to), window.totals()));
+    }
+    before.calls = opts.reconcile.then_some(window);
     Ok(before)
 }
 
