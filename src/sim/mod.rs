@@ -14,3 +14,21 @@ mod writes;
 pub use faults::FaultConfig;
 pub use server::{RateLimit, Shape, Sim, SimConfig, SimState};
 pub use store::{Call, Store};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+/// The API's routes, and the simulator's own state.
+fn routes(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/api/v1/calls", get(reads::calls_page))
+        .route("/api/v1/calls/stats", get(reads::calls_stats))
+        .route("/api/v1/calls/{id}", get(reads::show).put(writes::update).patch(writes::update).post(writes::update))
+        .route("/api/v1/calls/{id}/events", get(reads::events))
+        .route("/api/v1/{list}", get(reads::list))
+        .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
+        .with_state(state)
+}

@@ -12,10 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -230,18 +228,6 @@ fn throttled(retry_after: HeaderValue) -> Response {
     response
 }
 
-fn routes(state: Arc<SimState>) -> Router {
-    use super::{reads, writes};
-    Router::new()
-        .route("/api/v1/calls", get(reads::calls_page))
-        .route("/api/v1/calls/stats", get(reads::calls_stats))
-        .route("/api/v1/calls/{id}", get(reads::show).put(writes::update).patch(writes::update).post(writes::update))
-        .route("/api/v1/calls/{id}/events", get(reads::events))
-        .route("/api/v1/{list}", get(reads::list))
-        .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
-        .with_state(state)
-}
-
 /// A running simulator.
 pub struct Sim {
     pub addr: SocketAddr,
@@ -256,7 +242,7 @@ impl Sim {
         let addr = listener.local_addr()?;
         let state = Arc::new(SimState::new(config));
         let (shutdown, stop) = watch::channel(false);
-        tokio::spawn(accept_loop(listener, routes(Arc::clone(&state)), stop));
+        tokio::spawn(accept_loop(listener, super::routes(Arc::clone(&state)), stop));
         Ok(Sim { addr, state, shutdown })
     }
 
