@@ -46,6 +46,10 @@ pub(super) enum Command {
     /// sending no update: <input stem>.plan.csv.
     #[command(args_override_self = true)]
     Plan(Box<RunArgs>),
+    /// Check, read-only, what TrackDrive's API looks like from this account: keys, the calls
+    /// list and the names its fields come by, paging, columns=, events, name lists. Run it first
+    /// against a new account. Exit 0 when every assumption holds, 1 when one does not.
+    Doctor(DoctorArgs),
     /// Serve the TrackDrive calls API from memory, for rehearsals and tests.
     Sim(SimArgs),
     /// Print a header row and an example row to start a file from.
@@ -68,6 +72,26 @@ pub(super) struct ValidateArgs {
     /// Also write the summary as JSON, for schedulers (`-`: to stdout, the text summary to stderr).
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").args(["subdomain", "base_url"]).required(true))]
+pub(super) struct DoctorArgs {
+    /// Your TrackDrive subdomain: https://NAME.trackdrive.com.
+    #[arg(long, value_name = "NAME")]
+    pub subdomain: Option<String>,
+    /// The API's base URL (https, or http to a loopback address such as a `tdrecon sim`).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Read the API keys from this file instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Per-request timeout.
+    #[arg(long, value_parser = timeout, value_name = "DURATION", default_value = defaults::TIMEOUT)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

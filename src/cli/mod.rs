@@ -76,7 +76,7 @@ fn with_profile(argv: &[OsString], cli: Cli) -> Result<Cli, ProfileFailure> {
         Command::Validate(a) => ("validate", &a.input),
         Command::Run(a) => ("run", &a.input),
         Command::Plan(a) => ("plan", &a.input),
-        Command::Sim(_) | Command::Template { .. } => return Ok(cli),
+        Command::Sim(_) | Command::Doctor(_) | Command::Template { .. } => return Ok(cli),
     };
     let Some(config) = input.config.clone() else { return Ok(cli) };
     let summary = match &cli.command {
@@ -183,6 +183,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
             let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
             with_failure_summary("plan", &path, out, || args.resolve_plan().and_then(commands::run::run))
         }
+        Command::Doctor(args) => commands::doctor::run(args.resolve()?),
         Command::Sim(args) => commands::sim::run(args.resolve()),
         Command::Template { config: true, .. } => {
             crate::console::out(crate::profile::EXAMPLE);

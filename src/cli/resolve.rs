@@ -5,8 +5,9 @@
 
 use std::num::{NonZeroU32, NonZeroUsize};
 
-use super::args::{InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
+use super::args::{DoctorArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
 use super::defaults;
+use crate::commands::doctor::DoctorOptions;
 use crate::commands::run::{KeySource, RunOptions, Target};
 use crate::commands::validate::ValidateOptions;
 use crate::exit::Fatal;
@@ -15,6 +16,7 @@ use crate::input::columns::HeaderOptions;
 use crate::input::source::Source;
 use crate::upload::backoff::Backoff;
 use crate::upload::client::{Method, check_base_url, subdomain_url};
+use crate::upload::credentials::Credentials;
 use crate::upload::gate::Pacing;
 
 fn usage(e: impl std::fmt::Display) -> Fatal {
@@ -151,6 +153,18 @@ impl InputArgs {
             time_zone: self.time_zone.unwrap_or(jiff::tz::TimeZone::UTC),
             survey: source.survey,
         })
+    }
+}
+
+impl DoctorArgs {
+    pub(super) fn resolve(self) -> Result<DoctorOptions, Fatal> {
+        let base_url = match (&self.subdomain, &self.base_url) {
+            (Some(name), _) => subdomain_url(name).map_err(usage)?,
+            (None, Some(url)) => check_base_url(url).map_err(usage)?,
+            (None, None) => return Err(usage("say which account: --subdomain NAME or --base-url URL")),
+        };
+        let credentials = Credentials::load(self.credentials.as_deref()).map_err(Fatal::usage)?;
+        Ok(DoctorOptions { base_url, credentials, json: self.json, timeout: self.timeout })
     }
 }
 

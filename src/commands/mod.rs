@@ -1,6 +1,7 @@
 //! One module per subcommand; each takes a validated configuration and
 //! returns the exit code, or a `Fatal` error.
 
+pub mod doctor;
 pub mod run;
 pub mod sandbox;
 pub mod sim;

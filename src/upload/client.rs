@@ -144,6 +144,16 @@ pub fn subdomain_url(name: &str) -> Result<String, String> {
     }
 }
 
+/// What one GET answered, whole.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub status: u16,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub truncated: bool,
+}
+
 /// An authenticated client for one endpoint.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
@@ -184,6 +194,20 @@ impl ApiClient {
     /// GETs a URL (used to read a call back).
     pub async fn get(&self, url: &Url) -> (Attempt, Duration) {
         self.exchange(self.http.get(url.clone())).await
+    }
+
+    /// GETs a URL once, keeping its status, its headers and the start of
+    /// its body (`tdrecon doctor`, which reports what it saw).
+    pub async fn probe(&self, url: &Url) -> Result<Probe, String> {
+        let response = self.http.get(url.clone()).send().await.map_err(|e| describe(&e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let (bytes, truncated) = read_capped(response, MAX_RESPONSE_BYTES).await.map_err(|e| describe(&e))?;
+        Ok(Probe { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), truncated })
     }
 
     async fn exchange(&self, request: reqwest::RequestBuilder) -> (Attempt, Duration) {

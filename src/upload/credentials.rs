@@ -45,6 +45,14 @@ impl Credentials {
         &self.private
     }
 
+    /// The keys from `file` when given, else from the environment.
+    pub fn load(file: Option<&Path>) -> Result<Credentials, CredentialsError> {
+        match file {
+            Some(path) => Credentials::from_file(path),
+            None => Credentials::from_env().unwrap_or(Err(CredentialsError::Missing)),
+        }
+    }
+
     /// Both variables set: `Some(Ok)`; neither: `None`; one: an error.
     pub fn from_env() -> Option<Result<Credentials, CredentialsError>> {
         let get = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());

@@ -34,6 +34,9 @@ pub struct Window {
     pub pages: u64,
     /// What the read had to do differently, to say in the summary once.
     pub notes: Vec<String>,
+    /// Whether `columns=` was sent (and taken): a read of the same window
+    /// again asks the same way.
+    pub columns: bool,
 }
 
 impl Window {
@@ -120,11 +123,18 @@ fn param_time(ms: i64) -> String {
 }
 
 /// Reads every call made from `from_ms` to `to_ms`, `page_size` at a time
-/// (the server may send fewer: its pages are followed as they come). A
-/// server that refuses `columns=` is asked again without it, once.
-pub async fn fetch_window(api: &Api, from_ms: i64, to_ms: i64, page_size: u32) -> Result<Window, String> {
-    let mut window = Window::default();
-    let mut columns = true;
+/// (the server may send fewer: its pages are followed as they come), with
+/// `columns=` when `columns`. A server that refuses `columns=` is asked
+/// again without it, once.
+pub async fn fetch_window(
+    api: &Api,
+    from_ms: i64,
+    to_ms: i64,
+    page_size: u32,
+    columns: bool,
+) -> Result<Window, String> {
+    let mut window = Window { columns, ..Window::default() };
+    let mut columns = columns;
     let (mut next, mut page, mut largest) = (Next::Cursor("-1".into()), 1u64, 0usize);
     while window.pages < MAX_PAGES {
         let mut url = api.endpoint.calls_list_url();
@@ -156,7 +166,9 @@ pub async fn fetch_window(api: &Api, from_ms: i64, to_ms: i64, page_size: u32) -
                 ));
                 columns = false;
                 (next, page, largest) = (Next::Cursor("-1".into()), 1, 0);
-                window = Window { notes: std::mem::take(&mut window.notes), pages: window.pages, ..Window::default() };
+                // The refused page was a request too.
+                let (notes, pages) = (std::mem::take(&mut window.notes), window.pages + 1);
+                window = Window { notes, pages, ..Window::default() };
                 continue;
             }
             Err(e) => return Err(e.to_string()),

@@ -1,6 +1,7 @@
 //! Integration tests: one test binary, a module per command. They run the
 //! real `tdrecon` binary in a throw-away directory.
 
+mod documented;
 mod formats;
 mod harness;
 mod hostile;

@@ -198,13 +198,11 @@ fn load_credentials(opts: &RunOptions) -> Result<Credentials, Fatal> {
     if opts.dry_run || matches!(opts.target, Target::Sandbox) {
         return Ok(Credentials::new("sandbox", "sandbox"));
     }
-    match &opts.keys {
-        KeySource::File(path) => Credentials::from_file(path).map_err(Fatal::usage),
-        KeySource::Environment => match Credentials::from_env() {
-            Some(c) => c.map_err(Fatal::usage),
-            None => Err(Fatal::usage(crate::upload::credentials::CredentialsError::Missing)),
-        },
-    }
+    let file = match &opts.keys {
+        KeySource::File(path) => Some(path.as_path()),
+        KeySource::Environment => None,
+    };
+    Credentials::load(file).map_err(Fatal::usage)
 }
 
 /// Creates errors.csv, results.csv and the rollback file. A resumed run's
@@ -279,12 +277,12 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     {
         crate::console::warn(&format!("warning: cannot keep the rate limit found in {}: {e}", memory.path().display()));
     }
-    if let Some(((from, to), (before, before_by_buyer))) = control
+    if let Some(((from, to, columns), (before, before_by_buyer))) = control
         && summary.stop.is_none()
     {
         // Read again, in pages: what TrackDrive holds now, to check against
         // what the rows moved. Informative: a failure is said, not fatal.
-        match window::fetch_window(&api, from, to, opts.page_size).await {
+        match window::fetch_window(&api, from, to, opts.page_size, columns).await {
             Ok(now) => {
                 summary.window_pages += now.pages;
                 let (after, after_by_buyer) = now.totals();
@@ -315,7 +313,7 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
 struct Before {
     /// The window read, and TrackDrive's totals for it then (for the
     /// control totals, read again after the run).
-    control: Option<((i64, i64), (Amounts, BTreeMap<String, Amounts>))>,
+    control: Option<((i64, i64, bool), (Amounts, BTreeMap<String, Amounts>))>,
     window_pages: u64,
     /// With `--reconcile`, the window's calls, for the rows to compare with.
     calls: Option<window::Window>,
@@ -347,7 +345,7 @@ async fn read_before(
     }
     let mut before = Before { control: None, window_pages: 0, calls: None, notes: Vec::new() };
     let Some((from, to)) = range else { return Ok(before) };
-    let window = match window::fetch_window(api, from, to, opts.page_size).await {
+    let window = match window::fetch_window(api, from, to, opts.page_size, true).await {
         Ok(window) => window,
         Err(e) if validator.schema().matches_callers() || api.stop.is_stopped() => {
             return Err(read_err("the calls of the window", e));
@@ -368,7 +366,7 @@ async fn read_before(
     // plan's). On a resume the window's totals already hold the earlier
     // run's work.
     if opts.reconcile && !opts.plan && !resuming {
-        before.control = Some(((from, to), window.totals()));
+        before.control = Some(((from, to, window.columns), window.totals()));
     }
     before.calls = opts.reconcile.then_some(window);
     Ok(before)
