@@ -49,6 +49,9 @@ pub struct RunSummary {
     /// Why there are no control totals, or what a read had to do otherwise
     /// (said in the summary, never a reason to stop).
     pub read_notes: Vec<String>,
+    /// Fields rows changed whose calls, read before, carried them under
+    /// neither name: sent without comparing, and not rolled back. By field.
+    pub unread: BTreeMap<CallField, u64>,
     /// The rate in force at the end, and with `--rate auto` the highest reached.
     pub rate: Option<f64>,
     pub rate_reached: Option<f64>,
@@ -148,6 +151,13 @@ impl RunSummary {
         if o.status == Status::Unknown {
             self.unknown.push((o.line, o.call.to_string()));
         }
+        if let (Some(update), Some(before)) = (&o.update, &o.before) {
+            let touched =
+                update.changes().map(|(f, _)| f).chain((!update.tokens.is_empty()).then_some(CallField::Tokens));
+            for field in touched.filter(|f| !f.spec().read.is_empty() && !before.knows(*f)) {
+                *self.unread.entry(field).or_default() += 1;
+            }
+        }
         if let Some(t) = Totals::of(o) {
             self.totals.add(&t);
             // The report's own Buyer column names the buyer best; else its id.
@@ -165,6 +175,9 @@ impl RunSummary {
             *self.statuses.entry(status).or_default() += n;
         }
         self.not_understood += earlier.not_understood;
+        for (field, n) in earlier.unread {
+            *self.unread.entry(field).or_default() += n;
+        }
         // Rows an earlier run finished were sent then, not processed now.
         self.sent += earlier.sent;
         self.totals.add(&earlier.totals);
@@ -175,6 +188,21 @@ impl RunSummary {
         unknown.append(&mut self.unknown);
         unknown.sort();
         self.unknown = unknown;
+    }
+
+    /// What reads had to do otherwise, and the fields calls did not show.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = self.read_notes.clone();
+        for (field, rows) in &self.unread {
+            let names = field.spec().read.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" nor ");
+            notes.push(format!(
+                "{}: {} changed it, but the calls read carried neither {names}: sent without comparing, and not \
+                 in a rollback file (`tdrecon doctor` shows the names an account uses)",
+                field.param(),
+                count(*rows, "row", "rows"),
+            ));
+        }
+        notes
     }
 
     pub fn count(&self, status: Status) -> u64 {
@@ -288,7 +316,7 @@ impl RunSummary {
         if let Some(c) = &self.control {
             out.push_str(&c.render(self.totals.moved()));
         }
-        for note in &self.read_notes {
+        for note in self.notes() {
             out.push_str(&format!("note: {note}\n"));
         }
         if self.totals.rows > 0 {
@@ -367,7 +395,7 @@ impl RunSummary {
             "exit_code": self.exit() as i32,
             "totals": (self.totals.rows > 0).then(|| self.totals.to_json()),
             "control_totals": self.control.as_ref().map(|c| c.to_json(self.totals.moved())),
-            "read_notes": self.read_notes,
+            "read_notes": self.notes(),
             "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
         })
     }

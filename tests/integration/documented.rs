@@ -100,6 +100,25 @@ fn plan_and_reconcile_show_before_and_after_for_every_field_and_a_clear_clears()
 }
 
 #[test]
+fn a_field_the_calls_do_not_show_is_sent_without_comparing_and_said() {
+    let sim = SimHarness::start(0, |c| {
+        c.store = history();
+        c.shape.omit = vec!["disposition_notes".into()];
+    });
+    let wd = Workdir::new();
+    wd.write("in.csv", "id,agent_call_disposition_notes\n100000001,first call\n100000002,#clear\n");
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--reconcile", "--summary-json", "s.json"]), 0);
+    // The call holds those notes already, but its read did not say so: sent.
+    let results = by_line(&wd.read("in.results.csv"));
+    assert!(results.values().all(|r| r["status"] == "ok"), "{results:?}");
+    assert!(sim.calls_by_id()[&100000002]["updates_applied"] == 1);
+    let text = stdout(&out);
+    assert!(text.contains("note: agent_call_disposition_notes: 2 rows changed it, but the calls read carried neither `disposition_notes` nor `agent_call_disposition_notes`"), "{text}");
+    let s: Value = serde_json::from_str(&wd.read("s.json")).unwrap();
+    assert!(s["read_notes"][0].as_str().unwrap().contains("sent without comparing"), "{s}");
+}
+
+#[test]
 fn a_second_reconcile_restart_finds_every_row_unchanged_and_sends_nothing() {
     let sim = SimHarness::start(0, |c| c.store = history());
     let wd = Workdir::new();
