@@ -195,6 +195,10 @@ pub(super) struct RunArgs {
     #[arg(help_heading = "Safety", long, default_value_t = defaults::PAGE_SIZE, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
+    /// Send updates without their own reference (the tdrecon_ref parameter that lets a row in
+    /// doubt be settled from the audit log): for an account that refuses parameters it does not know.
+    #[arg(help_heading = "Safety", long)]
+    pub no_reference: bool,
     /// Do not sync the journal to disk (only for measuring what syncing costs).
     #[arg(long, hide = true)]
     pub no_journal_sync: bool,
@@ -305,6 +309,28 @@ pub(super) struct SimArgs {
     /// Refuse any `columns=` of the calls list with a 422.
     #[arg(long)]
     pub refuse_columns: bool,
+    /// Run the server's clock this far from real time (its AuditLog times and Date header):
+    /// -5m is five minutes behind.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = clock_offset, default_value = "0")]
+    pub clock_offset: i64,
+    /// Serve a call's events this many a page, with metadata.next_cursor (0: all at once).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub events_per_page: u64,
+    /// How AuditLog entries type an update's params: strings (as documented), as-sent, ones ("1" for true).
+    #[arg(long, value_enum, default_value_t = AuditTyped::Strings)]
+    pub audit_params: AuditTyped,
+    /// AuditLog params nested under `call`, as Rails logs them.
+    #[arg(long)]
+    pub audit_nested: bool,
+    /// AuditLog params hold post_call_tokens as a JSON string.
+    #[arg(long)]
+    pub audit_tokens_as_text: bool,
+    /// AuditLog params hold only the parameters the API knows (a reference leaves no trace).
+    #[arg(long)]
+    pub audit_known_only: bool,
+    /// Refuse an update carrying a parameter the API does not know, with a 422 naming it.
+    #[arg(long)]
+    pub refuse_unknown_params: bool,
     /// On SIGINT/SIGTERM, write the final state JSON here before exiting.
     #[arg(long, value_name = "FILE")]
     pub dump_state: Option<PathBuf>,
@@ -323,6 +349,28 @@ pub(super) enum MethodArg {
     Put,
     Post,
     Patch,
+}
+
+/// `sim --audit-params`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum AuditTyped {
+    Strings,
+    AsSent,
+    Ones,
+}
+
+/// `sim --clock-offset`: a signed duration, `-5m`, `90s`, `0`.
+fn clock_offset(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    let d = duration(rest, std::time::Duration::from_millis(1), std::time::Duration::from_secs(86_400 * 30))?;
+    Ok(sign * i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// `template`'s argument.

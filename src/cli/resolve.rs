@@ -5,7 +5,7 @@
 
 use std::num::{NonZeroU32, NonZeroUsize};
 
-use super::args::{DoctorArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
+use super::args::{AuditTyped, DoctorArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
 use super::defaults;
 use crate::commands::doctor::DoctorOptions;
 use crate::commands::run::{KeySource, RunOptions, Target};
@@ -120,6 +120,7 @@ impl RunArgs {
             restart: self.restart,
             journal_sync: !self.no_journal_sync,
             journal_fail_after: self.journal_fail_after,
+            references: !self.no_reference,
             reconcile: self.reconcile,
             rollback: self.rollback,
             since,
@@ -198,7 +199,23 @@ impl SimArgs {
             dump_state: self.dump_state,
             url_file: self.url_file,
             max_per_page: self.max_per_page as usize,
-            shape: crate::sim::Shape { omit: self.omit_field, refuse_columns: self.refuse_columns },
+            shape: crate::sim::Shape {
+                omit: self.omit_field,
+                refuse_columns: self.refuse_columns,
+                clock_offset_ms: self.clock_offset,
+                events_per_page: self.events_per_page as usize,
+                audit: crate::sim::audit::AuditStyle {
+                    typed: match self.audit_params {
+                        AuditTyped::Strings => crate::sim::audit::Typed::Strings,
+                        AuditTyped::AsSent => crate::sim::audit::Typed::AsSent,
+                        AuditTyped::Ones => crate::sim::audit::Typed::Ones,
+                    },
+                    nested: self.audit_nested,
+                    tokens_as_text: self.audit_tokens_as_text,
+                    known_only: self.audit_known_only,
+                },
+                refuse_unknown: self.refuse_unknown_params,
+            },
         }
     }
 }

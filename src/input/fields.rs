@@ -31,6 +31,13 @@ pub enum CallField {
     Tokens,
 }
 
+/// The parameter each update carries its own reference in (unless
+/// `--no-reference`): a value unique to the run and the row, which
+/// TrackDrive's audit log records with the request's params (its documented
+/// example records a parameter that is not an update parameter), so a row in
+/// doubt is settled by finding its own reference. Not a call field.
+pub const REFERENCE_PARAM: &str = "tdrecon_ref";
+
 /// What a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json};
 
-use crate::input::fields::{CallField, FIELDS, Kind, Value};
+use crate::input::fields::{CallField, FIELDS, Kind, REFERENCE_PARAM, Value};
 use crate::input::values::CallRef;
 
 /// Set an amount, or add to it (the API's `revenue` vs `add_revenue`).
@@ -236,7 +236,7 @@ impl CallUpdate {
 
     /// The JSON object sent as the request body.
     pub fn body(&self) -> Map<String, Json> {
-        match serde_json::to_value(Body(self)) {
+        match serde_json::to_value(Body(self, None)) {
             Ok(Json::Object(m)) => m,
             _ => unreachable!("a body serialises as a JSON object"),
         }
@@ -247,6 +247,9 @@ impl CallUpdate {
     pub fn from_body(call: CallRef, body: &Map<String, Json>) -> Option<CallUpdate> {
         let mut u = CallUpdate::new(call);
         for (key, value) in body {
+            if key == REFERENCE_PARAM {
+                continue;
+            }
             if key == CallField::Tokens.param() {
                 for (name, v) in value.as_object()? {
                     u.tokens.insert(name, v.as_str()?);
@@ -270,18 +273,24 @@ impl CallUpdate {
     /// The body serialised, as sent on the wire: written straight from the
     /// update (this runs once per row sent), keys in alphabetical order.
     pub fn body_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&Body(self)).expect("a map of strings, bools and numbers always serialises")
+        self.body_bytes_with(None)
+    }
+
+    /// The body as sent, carrying `reference` (`REFERENCE_PARAM`) too.
+    pub fn body_bytes_with(&self, reference: Option<&str>) -> Vec<u8> {
+        serde_json::to_vec(&Body(self, reference)).expect("a map of strings, bools and numbers always serialises")
     }
 }
 
 /// The wire form of an update: only the fields it sets, under their update
 /// parameters, in alphabetical order.
-struct Body<'a>(&'a CallUpdate);
+struct Body<'a>(&'a CallUpdate, Option<&'a str>);
 
 /// One entry of a body.
 enum Entry<'a> {
     Change(&'a Change),
     Tokens(&'a Tokens),
+    Reference(&'a str),
 }
 
 impl Serialize for Body<'_> {
@@ -299,6 +308,9 @@ impl Serialize for Body<'_> {
         if !u.tokens.is_empty() {
             entries.push((CallField::Tokens.param(), Entry::Tokens(&u.tokens)));
         }
+        if let Some(reference) = self.1 {
+            entries.push((REFERENCE_PARAM, Entry::Reference(reference)));
+        }
         entries.sort_unstable_by_key(|(key, _)| *key);
         let mut map = s.serialize_map(Some(entries.len()))?;
         for (key, entry) in entries {
@@ -310,6 +322,7 @@ impl Serialize for Body<'_> {
                 Entry::Change(Change::Set(Value::Text(t))) => map.serialize_entry(key, t)?,
                 Entry::Change(Change::Fire(ids)) => map.serialize_entry(key, ids)?,
                 Entry::Tokens(tokens) => map.serialize_entry(key, tokens)?,
+                Entry::Reference(reference) => map.serialize_entry(key, reference)?,
             }
         }
         map.end()
@@ -404,6 +417,17 @@ mod tests {
                 + r#""post_call_tokens":{"a":"2","zip":"1"},"trackdrive_buyer_id":"7","#
                 + r#""trackdrive_traffic_source_id":"8"}"#
         );
+    }
+
+    #[test]
+    fn a_body_carries_its_reference_in_order() {
+        let u = update().with(CallField::Revenue, Change::Add(dec("1")));
+        assert_eq!(
+            String::from_utf8(u.body_bytes_with(Some("tdr-1-2"))).unwrap(),
+            r#"{"add_revenue":"1.00","tdrecon_ref":"tdr-1-2"}"#
+        );
+        let body: Map<String, Json> = serde_json::from_slice(&u.body_bytes_with(Some("tdr-1-2"))).unwrap();
+        assert_eq!(CallUpdate::from_body(u.call, &body), Some(u), "the reference is not a field");
     }
 
     #[test]

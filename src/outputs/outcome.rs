@@ -84,6 +84,9 @@ pub struct Exchange {
     pub http_status: Option<u16>,
     /// Why the last attempt was retried (kept if the row ends unsent).
     pub retried_for: String,
+    /// The last write had no answer in time: the server may still have been
+    /// working on it (an answer or a closed connection says it was done).
+    pub timed_out: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +156,7 @@ impl RowOutcome {
             "attempts": self.exchange.attempts,
             "writes": self.exchange.writes,
             "latency_ms": self.exchange.latency.map(|l| l.as_millis() as u64),
+            "timed_out": self.exchange.timed_out,
             "error": self.error,
             "update": self.update.as_ref().map(update),
             "sent": self.sent.as_ref().map(update),
@@ -195,6 +199,7 @@ impl RowOutcome {
             latency: number("latency_ms").map(Duration::from_millis),
             http_status: number("http_status").and_then(|s| u16::try_from(s).ok()),
             retried_for: String::new(),
+            timed_out: r.get("timed_out").and_then(Value::as_bool).unwrap_or(false),
         };
         out.error = r.get("error")?.as_str()?.to_string();
         out.update = update("update")?;
@@ -237,6 +242,7 @@ mod tests {
             latency: Some(Duration::from_millis(41)),
             http_status: Some(503),
             retried_for: String::new(),
+            timed_out: true,
         };
         out.error = "server error 503;\nmulti\tline".into();
         out.sent = Some(update.clone());

@@ -1,20 +1,38 @@
 //! Settling doubt from TrackDrive's audit log. `GET /api/v1/calls/:id/events`
-//! lists a call's events; an `AuditLog` entry records an API request that
-//! changed the call: its `request_path`, `request_method`, `response_status`
-//! (a string), `params` (values as strings) and `created_at`. A row whose
-//! send may or may not have been applied was applied if such an entry, made
-//! after the row's intent, matches what the row sends; if none does, it was
-//! not. Pure: the HTTP is in `upload::row`.
+//! lists a call's events, in pages; an `AuditLog` entry records an API
+//! request that changed the call: its `request_path`, `request_method`,
+//! `response_status`, `params` (as strings in the documented example; a
+//! real account may type them otherwise or nest them under `call`) and
+//! `created_at` (by the server's clock).
+//!
+//! Each update tdrecon sends carries its own reference (`REFERENCE_PARAM`,
+//! `<run>-<line>`), so a row in doubt is settled by finding its reference:
+//! no clock and no earlier identical add can mislead that. Absence of
+//! evidence never resends an add. A row is *not applied* only on evidence:
+//! its reference missing from a complete log of an account whose log is
+//! known to record references (and either the call's values still as they
+//! were before, or long enough since the intent for any entry to be there);
+//! or, where references are not recorded, the call's values still as they
+//! were before and no entry in the log that could be this update at all.
+//! Where references are not recorded and the server's clock is known (from
+//! its `Date` header), entries like this update made since the intent, by
+//! the server's clock, show it applied. Anything else is unclear. Pure: the
+//! reads are `upload::row`'s.
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::Evidence;
+use crate::input::fields::REFERENCE_PARAM;
 use crate::input::update::CallUpdate;
 
-/// How far an audit entry's time may lie before the intent's and still be
-/// the row's: the server's clock and this machine's may disagree by this much.
-pub const CLOCK_SKEW_MS: u64 = 120_000;
+/// How long after an update's intent its audit entry is taken to be there,
+/// by this machine's clock: a log may lag behind the write it records.
+pub const LOG_LAG_MS: u64 = 60_000;
+
+/// How far an audit entry's time may lie before the intent (on the server's
+/// clock) and still be the row's: a `Date` header has one-second resolution.
+const CLOCK_SLACK_MS: i64 = 2_000;
 
 /// What was requested, to recognise its audit entry.
 pub struct Request<'a> {
@@ -25,54 +43,167 @@ pub struct Request<'a> {
     /// The fields sent (or, for an earlier run, the row's fields: those that
     /// change state are sent whatever `--reconcile` read).
     pub update: &'a CallUpdate,
-    /// When the row's intent was recorded, in milliseconds since the epoch.
-    pub since_ms: u64,
+    /// The reference the request carried, if it carried one.
+    pub reference: Option<&'a str>,
 }
 
-/// Reads an events document and weighs its audit entries for `request`:
-/// applied as many times as entries after the intent match it, not applied
-/// when none does, unclear when the log cannot tell (not the events
-/// document, or a matching entry whose time cannot be read).
-pub fn weigh(body: &str, request: &Request<'_>) -> Evidence {
-    let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(body) else {
-        return Evidence::Unclear("the events response is not a JSON object".into());
-    };
-    let Some(events) = doc.get("events").and_then(Value::as_array) else {
-        return Evidence::Unclear("the events response has no events list".into());
-    };
-    // The log may name the call by id or UUID whichever the request used.
-    let mut names = vec![request.call.clone()];
-    names.extend(["id", "uuid"].iter().filter_map(|k| doc.get(*k)).filter_map(scalar));
-    let sent = match serde_json::from_slice::<Value>(&request.update.body_bytes()) {
-        Ok(Value::Object(m)) => m,
-        _ => return Evidence::Unclear("the update's body is not an object".into()),
-    };
-    let must = request.update.non_idempotent_fields();
-    let mut applied = 0;
-    for entry in events.iter().filter_map(Value::as_object) {
-        if entry.get("type").and_then(Value::as_str) != Some("AuditLog") || !same_request(entry, request, &names) {
-            continue;
+/// What else is known when the log is weighed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Knowledge {
+    /// The account's log was seen recording this run's references.
+    pub echoed: bool,
+    /// The call's values are still those read before the update was sent
+    /// (`None`: not known: nothing was read before).
+    pub values_unchanged: Option<bool>,
+    /// Milliseconds since the intent, by this machine's clock.
+    pub since_intent_ms: u64,
+    /// Every attempt of the update was answered or had its connection
+    /// closed: none can still be running on the server.
+    pub finished: bool,
+    /// The intent's time on the server's clock (this machine's, corrected
+    /// by the skew its `Date` headers show), when the skew is known.
+    pub intent_on_server_ms: Option<i64>,
+}
+
+/// A call's audit log, read from all its pages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Log {
+    /// The `AuditLog` entries.
+    entries: Vec<Map<String, Value>>,
+    /// The call's id and UUID, as the events document names it.
+    names: Vec<String>,
+    /// Every page was read, none cut short.
+    pub complete: bool,
+}
+
+impl Log {
+    /// Reads the pages of a call's events (`complete`: the last page says it
+    /// is the last, and no page was cut short).
+    pub fn read(pages: &[Value], complete: bool) -> Result<Log, String> {
+        let mut log = Log { complete, ..Log::default() };
+        for page in pages {
+            let Value::Object(doc) = page else { return Err("the events response is not a JSON object".into()) };
+            let events = doc.get("events").and_then(Value::as_array).ok_or("the events response has no events list")?;
+            for name in ["id", "uuid"].iter().filter_map(|k| doc.get(*k)).filter_map(scalar) {
+                if !log.names.contains(&name) {
+                    log.names.push(name);
+                }
+            }
+            let audits = events
+                .iter()
+                .filter_map(Value::as_object)
+                .filter(|e| e.get("type").and_then(Value::as_str) == Some("AuditLog"));
+            log.entries.extend(audits.cloned());
         }
-        let Some(params) = entry.get("params").and_then(Value::as_object) else { continue };
-        if !params_match(params, &sent, &must) {
-            continue;
+        Ok(log)
+    }
+
+    /// Whether any entry carries a reference of this run (`<run>-…`).
+    pub fn shows_run(&self, run: &str) -> bool {
+        let prefix = format!("{run}-");
+        self.entries.iter().any(|e| reference_of(e).is_some_and(|r| r.starts_with(&prefix)))
+    }
+
+    /// How many entries carry exactly `reference`.
+    pub fn count_reference(&self, reference: &str) -> usize {
+        self.entries.iter().filter(|e| reference_of(e).as_deref() == Some(reference)).count()
+    }
+}
+
+/// Weighs a call's audit log for `request`, sent by a row in doubt.
+pub fn weigh(log: &Log, request: &Request<'_>, knowledge: &Knowledge) -> Evidence {
+    if let Some(reference) = request.reference {
+        match log.count_reference(reference) {
+            0 => {}
+            n => return Evidence::Applied(n),
         }
-        match entry.get("created_at").and_then(Value::as_str).and_then(parse_time) {
-            Some(at) if at.saturating_add(CLOCK_SKEW_MS) >= request.since_ms => applied += 1,
-            Some(_) => {}
-            None => return Evidence::Unclear("a matching audit entry has no readable time".into()),
+        // Missing from a log that records references, and no attempt still
+        // running: the values say nothing moved, or the server said it was
+        // done, or long enough has passed for any entry to be there.
+        let settled =
+            knowledge.values_unchanged == Some(true) || knowledge.finished || knowledge.since_intent_ms >= LOG_LAG_MS;
+        if knowledge.echoed && log.complete && settled {
+            return Evidence::NotApplied;
         }
     }
-    if applied == 0 { Evidence::NotApplied } else { Evidence::Applied(applied) }
+    // Entries that could be this update: this call, this method, 2xx, the
+    // same params, and no reference of anyone else's.
+    let mut names = vec![request.call.clone()];
+    names.extend(log.names.iter().cloned());
+    let Ok(sent) = serde_json::from_slice::<Map<String, Value>>(&request.update.body_bytes()) else {
+        return Evidence::Unclear("the update's body is not an object".into());
+    };
+    let must = request.update.non_idempotent_fields();
+    let like: Vec<&Map<String, Value>> = log
+        .entries
+        .iter()
+        .filter(|e| same_request(e, request.method, &names))
+        .filter(|e| reference_of(e).is_none_or(|r| Some(r.as_str()) == request.reference))
+        .filter(|e| params_match(&params_of(e), &sent, &must))
+        .collect();
+    if like.is_empty() && log.complete && knowledge.values_unchanged == Some(true) {
+        return Evidence::NotApplied;
+    }
+    // References not seen recorded: entries like it since the intent, by
+    // the server's clock (its `Date` headers), show it applied.
+    if !knowledge.echoed
+        && let Some(intent) = knowledge.intent_on_server_ms
+    {
+        let since = like.iter().filter_map(|e| entry_time(e)).filter(|at| *at >= intent - CLOCK_SLACK_MS).count();
+        if since > 0 {
+            return Evidence::Applied(since);
+        }
+    }
+    Evidence::Unclear(unclear_why(log, request, knowledge, like.len()))
+}
+
+/// Why the log cannot settle the row, in words for the results' error.
+fn unclear_why(log: &Log, request: &Request<'_>, k: &Knowledge, like: usize) -> String {
+    let mut why = Vec::new();
+    if !log.complete {
+        why.push("the log's pages could not all be read".to_string());
+    }
+    match (request.reference, k.echoed) {
+        (None, _) => why.push("the update carried no reference".into()),
+        (Some(_), false) => why.push("this account's log was not seen recording references".into()),
+        (Some(_), true) => why.push(
+            "its reference is not in the log yet, and the call's values moved while the request may still be running"
+                .into(),
+        ),
+    }
+    if like > 0 {
+        why.push(format!("{like} entries look like this update and cannot be told apart by time"));
+    }
+    if k.values_unchanged.is_none() {
+        why.push("the call was not read before it was sent".into());
+    }
+    why.join("; ")
+}
+
+/// The entry's params, with those nested under `call` (as Rails logs them)
+/// brought up.
+fn params_of(entry: &Map<String, Value>) -> Map<String, Value> {
+    let mut params = entry.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
+    if let Some(Value::Object(nested)) = params.remove("call") {
+        for (k, v) in nested {
+            params.entry(k).or_insert(v);
+        }
+    }
+    params
+}
+
+/// The reference an entry's params carry, if any.
+fn reference_of(entry: &Map<String, Value>) -> Option<String> {
+    params_of(entry).get(REFERENCE_PARAM).and_then(scalar).filter(|r| !r.is_empty())
 }
 
 /// The entry is a successful request of this method to this call's path.
-fn same_request(entry: &Map<String, Value>, request: &Request<'_>, names: &[String]) -> bool {
+fn same_request(entry: &Map<String, Value>, method: &str, names: &[String]) -> bool {
     let text = |k: &str| entry.get(k).and_then(scalar).unwrap_or_default();
     let path = text("request_path");
     let path = path.split('?').next().unwrap_or_default().trim_end_matches('/');
     let call = path.rsplit_once("/api/v1/calls/").map(|(_, c)| c);
-    text("request_method").eq_ignore_ascii_case(request.method)
+    text("request_method").eq_ignore_ascii_case(method)
         && text("response_status").starts_with('2')
         && call.is_some_and(|c| names.iter().any(|n| n.eq_ignore_ascii_case(c)))
 }
@@ -84,15 +215,22 @@ fn params_match(params: &Map<String, Value>, sent: &Map<String, Value>, must: &[
         && sent.iter().all(|(k, v)| params.get(k).is_none_or(|p| same_value(p, v)))
 }
 
-/// Equal once every scalar is text, amounts compared as decimals
-/// (`"2.0"` = `"2.00"`).
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+/// Equal however the log types it: every scalar as text, amounts as
+/// decimals (`"2.0"` = `"2.00"` = `2`), flags by any documented spelling
+/// (`"1"` = `true`), an object or a list written as a JSON string.
+fn same_value(logged: &Value, sent: &Value) -> bool {
+    match (logged, sent) {
+        (Value::String(text), Value::Object(_) | Value::Array(_)) => {
+            serde_json::from_str::<Value>(text).is_ok_and(|parsed| same_value(&parsed, sent))
+        }
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b)),
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, a)| y.get(k).is_some_and(|b| same_value(a, b)))
         }
-        _ => match (scalar(a), scalar(b)) {
+        (logged, Value::Bool(b)) => {
+            scalar(logged).is_some_and(|t| crate::input::values::parse_flag(&t).is_ok_and(|f| f == *b))
+        }
+        _ => match (scalar(logged), scalar(sent)) {
             (Some(x), Some(y)) => {
                 x == y || matches!((x.parse::<Decimal>(), y.parse::<Decimal>()), (Ok(p), Ok(q)) if p == q)
             }
@@ -111,7 +249,12 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-/// An event time, as ISO 8601 (`2026-11-28T14:03:36-05:00`) or as
+fn entry_time(entry: &Map<String, Value>) -> Option<i64> {
+    let at = entry.get("created_at").and_then(Value::as_str).and_then(parse_time)?;
+    i64::try_from(at).ok()
+}
+
+/// An event time, as ISO 8601 (`2026-11-28T14:03:36.692-05:00`) or as
 /// TrackDrive writes times elsewhere (`2026-11-28 14:03:36 -0500`), in
 /// milliseconds since the epoch.
 pub fn parse_time(text: &str) -> Option<u64> {
@@ -137,94 +280,163 @@ mod tests {
             .with(CallField::BuyerConverted, Change::Set(FieldValue::Flag(true)))
     }
 
-    fn entry(path: &str, method: &str, status: &str, params: Value, at: &str) -> Value {
-        json!({"type": "AuditLog", "request_path": path, "request_method": method,
-               "response_status": status, "params": params, "created_at": at})
+    fn entry(params: Value, at: &str) -> Value {
+        json!({"type": "AuditLog", "request_path": "/api/v1/calls/1234", "request_method": "PUT",
+               "response_status": "200", "params": params, "created_at": at})
     }
 
-    fn weigh_with(update: &CallUpdate, events: Vec<Value>) -> Evidence {
-        let body = json!({"id": 1234, "uuid": "8c5d0e8e-0000-4000-8000-000000000001", "events": events}).to_string();
-        let since = parse_time("2026-11-28T12:00:00Z").unwrap();
-        weigh(&body, &Request { method: "PUT", call: "1234".into(), update, since_ms: since })
+    fn log(events: Vec<Value>, complete: bool) -> Log {
+        let doc = json!({"id": 1234, "uuid": "8c5d0e8e-0000-4000-8000-000000000001", "events": events});
+        Log::read(&[doc], complete).unwrap()
     }
 
+    const MINE: &str = "tdr-abc-7";
+    const INTENT: &str = "2026-11-28T12:00:00Z";
+
+    fn weigh_with(update: &CallUpdate, events: Vec<Value>, k: Knowledge) -> Evidence {
+        let request = Request { method: "PUT", call: "1234".into(), update, reference: Some(MINE) };
+        weigh(&log(events, true), &request, &k)
+    }
+
+    fn on_server(skew_ms: i64) -> Option<i64> {
+        Some(parse_time(INTENT).unwrap() as i64 + skew_ms)
+    }
+
+    /// The reference decides whatever the clocks say; absent, it decides
+    /// only where the account records references; without them, only the
+    /// values and a log with nothing like it, or entries since the intent
+    /// by the server's own clock.
     #[test]
     fn evidence_table() {
         let u = add("2.00");
-        let params = json!({"id": "1234", "add_revenue": "2.00", "buyer_converted": "true"});
-        let after = "2026-11-28T12:00:05Z";
-        let other = json!({"type": "CallUpdated", "created_at": after});
-        let cases: Vec<(&str, Vec<Value>, Evidence)> = vec![
+        let mine = json!({"id": "1234", "add_revenue": "2.00", "buyer_converted": "true", "tdrecon_ref": MINE});
+        let theirs =
+            json!({"id": "1234", "add_revenue": "2.00", "buyer_converted": "true", "tdrecon_ref": "tdr-xyz-7"});
+        let plain = json!({"id": "1234", "add_revenue": "2.00", "buyer_converted": "true"});
+        let five_behind = "2026-11-28T06:55:05.000-05:00"; // 11:55:05Z: the server 5 minutes behind
+        let echoed = Knowledge {
+            echoed: true,
+            values_unchanged: Some(false),
+            since_intent_ms: 5_000,
+            finished: false,
+            intent_on_server_ms: None,
+        };
+        let blind = Knowledge { echoed: false, ..echoed };
+        let cases: Vec<(&str, Vec<Value>, Knowledge, Evidence)> = vec![
             (
-                "matching entry after the intent",
-                vec![other.clone(), entry("/api/v1/calls/1234", "PUT", "200", params.clone(), after)],
+                "mine, 5 minutes 'before' the intent",
+                vec![entry(mine.clone(), five_behind)],
+                echoed,
                 Evidence::Applied(1),
             ),
             (
-                "twice",
-                vec![
-                    entry("/api/v1/calls/1234", "PUT", "200", params.clone(), after),
-                    entry("/api/v1/calls/1234", "PUT", "200", params.clone(), after),
-                ],
+                "mine twice",
+                vec![entry(mine.clone(), five_behind), entry(mine.clone(), five_behind)],
+                blind,
                 Evidence::Applied(2),
             ),
-            ("only other event types", vec![other.clone()], Evidence::NotApplied),
             (
-                "before the intent (beyond the clock skew)",
-                vec![entry("/api/v1/calls/1234", "PUT", "200", params.clone(), "2026-11-28T11:50:00Z")],
+                "someone else's identical add, and values unchanged",
+                vec![entry(theirs.clone(), "2026-11-28T12:00:01Z")],
+                Knowledge { values_unchanged: Some(true), ..echoed },
                 Evidence::NotApplied,
             ),
             (
-                "within the clock skew",
-                vec![entry("/api/v1/calls/1234", "PUT", "200", params.clone(), "2026-11-28 06:59:30 -0500")],
+                "mine absent, echoed, long since",
+                vec![],
+                Knowledge { since_intent_ms: LOG_LAG_MS, ..echoed },
+                Evidence::NotApplied,
+            ),
+            (
+                "mine absent, echoed, the server answered",
+                vec![],
+                Knowledge { finished: true, ..echoed },
+                Evidence::NotApplied,
+            ),
+            (
+                "mine absent, not echoed, the server answered",
+                vec![],
+                Knowledge { finished: true, ..blind },
+                Evidence::Unclear(String::new()),
+            ),
+            ("mine absent, echoed, values moved, just now", vec![], echoed, Evidence::Unclear(String::new())),
+            ("mine absent, not echoed, values moved", vec![], blind, Evidence::Unclear(String::new())),
+            (
+                "not echoed, values unchanged, nothing like it",
+                vec![entry(json!({"revenue": "1"}), "2026-11-28T12:00:01Z")],
+                Knowledge { values_unchanged: Some(true), ..blind },
+                Evidence::NotApplied,
+            ),
+            (
+                "not echoed, values unchanged, an entry like it",
+                vec![entry(plain.clone(), "2026-11-28T11:00:00Z")],
+                Knowledge { values_unchanged: Some(true), ..blind },
+                Evidence::Unclear(String::new()),
+            ),
+            (
+                "not echoed, one like it since the intent by the server's clock (5 min behind)",
+                vec![entry(plain.clone(), five_behind)],
+                Knowledge { intent_on_server_ms: on_server(-300_000), ..blind },
                 Evidence::Applied(1),
             ),
             (
-                "another amount",
-                vec![entry("/api/v1/calls/1234", "PUT", "200", json!({"add_revenue": "3.00"}), after)],
-                Evidence::NotApplied,
+                "not echoed, like it but before the intent by the server's clock (5 min ahead)",
+                vec![entry(plain.clone(), "2026-11-28T12:02:30Z")],
+                Knowledge { intent_on_server_ms: on_server(300_000), ..blind },
+                Evidence::Unclear(String::new()),
             ),
             (
-                "same amount written differently",
-                vec![entry("/api/v1/calls/1234", "PUT", "200", json!({"add_revenue": "2.0"}), after)],
-                Evidence::Applied(1),
-            ),
-            (
-                "a set-only request",
-                vec![entry("/api/v1/calls/1234", "PUT", "200", json!({"buyer_converted": "true"}), after)],
-                Evidence::NotApplied,
-            ),
-            ("refused", vec![entry("/api/v1/calls/1234", "PUT", "422", params.clone(), after)], Evidence::NotApplied),
-            (
-                "another method",
-                vec![entry("/api/v1/calls/1234", "POST", "200", params.clone(), after)],
-                Evidence::NotApplied,
-            ),
-            (
-                "another call",
-                vec![entry("/api/v1/calls/12345", "PUT", "200", params.clone(), after)],
-                Evidence::NotApplied,
-            ),
-            (
-                "by UUID",
-                vec![entry(
-                    "/api/v1/calls/8c5d0e8e-0000-4000-8000-000000000001?serializer=call",
-                    "PUT",
-                    "200",
-                    params.clone(),
-                    after,
-                )],
-                Evidence::Applied(1),
+                "not echoed, someone else's reference is never mine",
+                vec![entry(theirs.clone(), "2026-11-28T12:00:05Z")],
+                Knowledge { intent_on_server_ms: on_server(0), ..blind },
+                Evidence::Unclear(String::new()),
             ),
         ];
-        for (name, events, want) in cases {
-            assert_eq!(weigh_with(&u, events), want, "{name}");
+        for (name, events, k, want) in cases {
+            let got = weigh_with(&u, events, k);
+            match want {
+                Evidence::Unclear(_) => assert!(matches!(got, Evidence::Unclear(_)), "{name}: {got:?}"),
+                want => assert_eq!(got, want, "{name}"),
+            }
         }
-        let no_time = vec![entry("/api/v1/calls/1234", "PUT", "200", params, "yesterday")];
-        assert!(matches!(weigh_with(&u, no_time), Evidence::Unclear(_)));
-        let since = 0;
-        let req = Request { method: "PUT", call: "1".into(), update: &u, since_ms: since };
-        assert!(matches!(weigh("<html>", &req), Evidence::Unclear(_)));
-        assert!(matches!(weigh("{\"call\":{}}", &req), Evidence::Unclear(_)));
+        // A log cut short never shows an absence.
+        let request = Request { method: "PUT", call: "1234".into(), update: &u, reference: Some(MINE) };
+        let k = Knowledge { since_intent_ms: LOG_LAG_MS, values_unchanged: Some(true), ..echoed };
+        assert!(matches!(weigh(&log(vec![], false), &request, &k), Evidence::Unclear(w) if w.contains("pages")));
+    }
+
+    /// Params however the log types them: numbers, "1" for true, nested
+    /// under `call`, tokens as a JSON string.
+    #[test]
+    fn params_are_compared_however_they_are_typed() {
+        let mut u = add("2.00");
+        u.tokens = crate::input::update::Tokens::from_iter([("zip", "9")]);
+        let forms = [
+            json!({"add_revenue": "2.00", "buyer_converted": "true", "post_call_tokens": {"zip": "9"}}),
+            json!({"add_revenue": 2, "buyer_converted": true, "post_call_tokens": {"zip": "9"}}),
+            json!({"add_revenue": "2.0", "buyer_converted": "1", "post_call_tokens": "{\"zip\":\"9\"}"}),
+            json!({"id": "1234", "call": {"add_revenue": "2.00", "buyer_converted": "yes", "post_call_tokens": {"zip": "9"}}}),
+        ];
+        let blind = Knowledge { intent_on_server_ms: on_server(0), ..Knowledge::default() };
+        for params in forms {
+            let got = weigh_with(&u, vec![entry(params.clone(), "2026-11-28T12:00:03Z")], blind);
+            assert_eq!(got, Evidence::Applied(1), "{params}");
+        }
+        let other = json!({"add_revenue": "2.00", "buyer_converted": "0"});
+        assert!(matches!(weigh_with(&u, vec![entry(other, "2026-11-28T12:00:03Z")], blind), Evidence::Unclear(_)));
+        let nested = json!({"call": {"tdrecon_ref": MINE, "add_revenue": "2.00"}});
+        assert_eq!(weigh_with(&u, vec![entry(nested, "2020-01-01T00:00:00Z")], blind), Evidence::Applied(1));
+    }
+
+    #[test]
+    fn pages_and_shapes() {
+        let page = |events: Vec<Value>| json!({"id": 1234, "events": events});
+        let mine = entry(json!({"tdrecon_ref": MINE}), INTENT);
+        let log = Log::read(&[page(vec![]), page(vec![mine])], true).unwrap();
+        assert_eq!(log.count_reference(MINE), 1);
+        assert!(log.shows_run("tdr-abc") && !log.shows_run("tdr-ab"));
+        assert!(Log::read(&[json!("<html>")], true).is_err());
+        assert!(Log::read(&[json!({"call": {}})], true).is_err());
+        assert_eq!(parse_time("2026-11-28 07:00:00 -0500"), parse_time("2026-11-28T12:00:00Z"));
     }
 }

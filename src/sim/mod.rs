@@ -5,6 +5,7 @@
 //! answer requests, `server` holds the state and the connections, `faults`
 //! draws each request's fate.
 
+pub mod audit;
 pub mod faults;
 mod reads;
 pub mod server;
@@ -30,5 +31,20 @@ fn routes(state: Arc<SimState>) -> Router {
         .route("/api/v1/calls/{id}/events", get(reads::events))
         .route("/api/v1/{list}", get(reads::list))
         .route("/__sim/state", get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.state_json()) }))
+        .layer(axum::middleware::map_response_with_state(Arc::clone(&state), date_header))
         .with_state(state)
+}
+
+/// Every answer's `Date`, by the simulator's clock (which may run apart).
+async fn date_header(
+    State(sim): State<Arc<SimState>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let at = audit::now(sim.shape.clock_offset_ms);
+    let when =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(at.as_millisecond()).unwrap_or(0));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(when)) {
+        response.headers_mut().insert(axum::http::header::DATE, value);
+    }
+    response
 }

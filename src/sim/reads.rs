@@ -223,13 +223,26 @@ pub(super) async fn calls_stats(
     axum::Json(json!({"stats": rows})).into_response()
 }
 
-/// `GET /api/v1/calls/:id/events`: the call's event log, audit entries included.
-pub(super) async fn events(State(sim): State<Arc<SimState>>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+/// `GET /api/v1/calls/:id/events`: the call's event log, audit entries
+/// included; in pages of `--events-per-page` followed by `cursor`, when set.
+pub(super) async fn events(
+    State(sim): State<Arc<SimState>>,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(refused) = sim.refusal(&headers) {
         return refused;
     }
+    let start = match query.get("cursor").map(String::as_str) {
+        None | Some("-1") => 0,
+        Some(c) => match c.parse::<usize>() {
+            Ok(n) if n > 0 => n - 1,
+            _ => return unprocessable("cursor", "not a cursor"),
+        },
+    };
     match sim.store().find_mut(&key) {
-        Some(call) => axum::Json(call.events_json()).into_response(),
+        Some(call) => axum::Json(call.events_json(sim.shape.events_per_page, start)).into_response(),
         None => not_found(&key),
     }
 }

@@ -106,6 +106,16 @@ pub struct Shape {
     pub omit: Vec<String>,
     /// Refuse any `columns=` with a 422, as an account might.
     pub refuse_columns: bool,
+    /// The server's clock runs this far from real time (its AuditLog times
+    /// and `Date` header): negative is behind.
+    pub clock_offset_ms: i64,
+    /// A call's events this many a page (`metadata.next_cursor`); 0: all.
+    pub events_per_page: usize,
+    /// How AuditLog entries record an update's params.
+    pub audit: super::audit::AuditStyle,
+    /// Refuse an update carrying a parameter the API does not know (a 422
+    /// naming it), as an account might.
+    pub refuse_unknown: bool,
 }
 
 impl SimState {

@@ -18,6 +18,7 @@ use crate::input::fields::{CallField, Kind, Value as FieldValue};
 use crate::input::money::{Sign, parse_money};
 use crate::input::values::{CallRef, parse_flag, parse_record_id};
 use crate::reconcile::Snapshot;
+use crate::sim::audit::AuditStyle;
 
 /// One call as the simulator keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,20 +85,11 @@ impl Call {
     }
 
     /// Records an applied update as TrackDrive's audit log does: the
-    /// request's path, method and status, its parameters with every value
-    /// as a string, and when.
-    pub fn audit(&mut self, path: &str, method: &str, body: &Map<String, Value>, now: &str) {
-        fn strings(v: &Value) -> Value {
-            match v {
-                Value::String(_) => v.clone(),
-                Value::Null => Value::String(String::new()),
-                Value::Bool(_) | Value::Number(_) => Value::String(v.to_string()),
-                Value::Array(items) => Value::Array(items.iter().map(strings).collect()),
-                Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), strings(v))).collect()),
-            }
-        }
-        let mut params: Map<String, Value> = body.iter().map(|(k, v)| (k.clone(), strings(v))).collect();
-        params.insert("id".into(), Value::String(self.id.to_string()));
+    /// request's path, method and status, its parameters (every value a
+    /// string, unless `style` says otherwise), and when (`now`, by the
+    /// simulator's clock).
+    pub fn audit(&mut self, path: &str, method: &str, body: &Map<String, Value>, now: &str, style: &AuditStyle) {
+        let params = super::audit::params(body, style, self.id);
         self.events.push(json!({
             "type": "AuditLog",
             "request_path": path,
@@ -110,14 +102,23 @@ impl Call {
         self.events.push(json!({"type": "CallUpdated", "created_at": now}));
     }
 
-    /// `GET /calls/:id/events`.
-    pub fn events_json(&self) -> Value {
-        json!({
+    /// `GET /calls/:id/events`: every event, or with `per_page` one page
+    /// of them from `start`, with `metadata.next_cursor` (`0` on the last).
+    pub fn events_json(&self, per_page: usize, start: usize) -> Value {
+        let mut doc = json!({
             "id": self.id,
             "uuid": CallRef::Uuid(self.uuid).to_string(),
             "created_at": "2026-01-01T00:00:00Z",
-            "events": self.events,
-        })
+        });
+        if per_page == 0 {
+            doc["events"] = Value::Array(self.events.clone());
+            return doc;
+        }
+        let page: Vec<Value> = self.events.iter().skip(start).take(per_page).cloned().collect();
+        let next = if start + per_page < self.events.len() { start + per_page + 1 } else { 0 };
+        doc["events"] = Value::Array(page);
+        doc["metadata"] = json!({"next_cursor": next, "per_page": per_page, "total_count": self.events.len()});
+        doc
     }
 
     /// The call's revenue less its payout.

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::faults::Fault;
 use super::server::{ConnKill, SimState, error, not_found};
 use super::store::{Serializer, apply};
+use crate::input::fields::CallField;
 
 pub(super) async fn update(
     State(sim): State<Arc<SimState>>,
@@ -61,6 +62,14 @@ pub(super) async fn update(
         Ok(Value::Object(map)) => map,
         _ => return error(StatusCode::BAD_REQUEST, json!({"error": "the body must be a JSON object"})),
     };
+    if sim.shape.refuse_unknown
+        && let Some(unknown) = body.keys().find(|k| CallField::of_param(k).is_none() && *k != "serializer")
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"status": 422, "errors": {unknown: ["is not a permitted parameter"]}}),
+        );
+    }
     let serializer_param =
         query.get("serializer").map(String::as_str).or(body.get("serializer").and_then(Value::as_str));
     let serializer = match Serializer::parse(serializer_param) {
@@ -71,8 +80,8 @@ pub(super) async fn update(
         let mut store = sim.store();
         let Some(call) = store.find_mut(&key) else { return not_found(&key) };
         apply(call, &body, sim.faults.ignore_param.as_deref()).map(|()| {
-            let now = jiff::Timestamp::now().to_string();
-            call.audit(&format!("/api/v1/calls/{key}"), method.as_str(), &body, &now);
+            let now = super::audit::log_time(super::audit::now(sim.shape.clock_offset_ms));
+            call.audit(&format!("/api/v1/calls/{key}"), method.as_str(), &body, &now, &sim.shape.audit);
             call.api_json(serializer)
         })
     };

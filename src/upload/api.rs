@@ -107,6 +107,9 @@ pub struct Api {
     /// The first read, made once before the first update: `true` when the
     /// job may send (see `preflight`).
     preflight: OnceCell<bool>,
+    /// How far the server's clock runs from this machine's, by its `Date`
+    /// headers: the sample with the shortest round trip, `(rtt, skew ms)`.
+    skew: std::sync::Mutex<Option<(Duration, i64)>>,
 }
 
 impl Api {
@@ -121,6 +124,28 @@ impl Api {
             backoff: settings.backoff,
             max_retries: settings.max_retries,
             preflight: OnceCell::new(),
+            skew: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// How far the server's clock runs ahead of this machine's (negative:
+    /// behind), in milliseconds, once a response has carried a `Date`.
+    pub fn server_skew_ms(&self) -> Option<i64> {
+        self.skew.lock().unwrap_or_else(|p| p.into_inner()).map(|(_, skew)| skew)
+    }
+
+    /// Takes a response's `Date` as a sample of the server's clock; the one
+    /// with the shortest round trip is kept (it says the most).
+    fn clock_sample(&self, date: std::time::SystemTime, sent: std::time::SystemTime, rtt: Duration) {
+        let ms = |t: std::time::SystemTime| match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        // A Date is whole seconds: the server's time was within the second after it.
+        let skew = ms(date) + 500 - (ms(sent) + i64::try_from(rtt.as_millis() / 2).unwrap_or(0));
+        let mut best = self.skew.lock().unwrap_or_else(|p| p.into_inner());
+        if best.is_none_or(|(r, _)| rtt < r) {
+            *best = Some((rtt, skew));
         }
     }
 
@@ -182,10 +207,14 @@ impl Api {
             tries += 1;
             exchange.attempts += 1;
             exchange.writes += u32::from(matches!(request, Request::Write { .. }));
+            let sent = std::time::SystemTime::now();
             let (attempt, latency) = match request {
                 Request::Read(url) => self.client.get(url).await,
                 Request::Write { url, body, .. } => self.client.send(url, body.to_vec()).await,
             };
+            if let Attempt::Response { date: Some(date), .. } = &attempt {
+                self.clock_sample(*date, sent, latency);
+            }
             drop(permit);
             self.gate.observe(answer_of(&attempt), latency);
             exchange.latency = Some(latency);
@@ -193,6 +222,9 @@ impl Api {
                 Attempt::Response { status, .. } => Some(*status),
                 _ => None,
             };
+            if matches!(request, Request::Write { .. }) {
+                exchange.timed_out = matches!(attempt, Attempt::TimedOut);
+            }
             let reason = match self.apply(decide(attempt, request.kind(), &self.endpoint.host(), now())) {
                 Ok(reason) => reason,
                 Err(reply) => return reply,

@@ -15,6 +15,8 @@ pub enum Attempt {
         /// The body was longer than `client::MAX_RESPONSE_BYTES`: `body` is
         /// its start, the rest was never read.
         truncated: bool,
+        /// The server's clock, from its `Date` header (one-second resolution).
+        date: Option<std::time::SystemTime>,
     },
     /// The connection was never made: nothing was sent.
     ConnectFailed(String),
@@ -81,7 +83,7 @@ mod tests {
     use super::*;
 
     fn response(status: u16) -> Attempt {
-        Attempt::Response { status, retry_after: None, body: String::new(), truncated: false }
+        Attempt::Response { status, retry_after: None, body: String::new(), truncated: false, date: None }
     }
 
     #[test]

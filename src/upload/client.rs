@@ -216,6 +216,11 @@ impl ApiClient {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(String::from);
+                let date = response
+                    .headers()
+                    .get(reqwest::header::DATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| httpdate::parse_http_date(v).ok());
                 match read_capped(response, MAX_RESPONSE_BYTES).await {
                     // A valid UTF-8 check is a fast pass; the lossy decode
                     // reqwest's `text()` does walks the bytes in chunks.
@@ -224,7 +229,7 @@ impl ApiClient {
                             Ok(text) => text.to_owned(),
                             Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
                         };
-                        Attempt::Response { status, retry_after, body, truncated }
+                        Attempt::Response { status, retry_after, body, truncated, date }
                     }
                     Err(e) if e.is_timeout() => Attempt::TimedOut,
                     Err(e) => Attempt::Broken(describe(&e)),

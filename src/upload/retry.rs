@@ -104,7 +104,7 @@ mod tests {
     use super::*;
 
     fn response(status: u16) -> Attempt {
-        Attempt::Response { status, retry_after: None, body: "{\"errors\":{}}".into(), truncated: false }
+        Attempt::Response { status, retry_after: None, body: "{\"errors\":{}}".into(), truncated: false, date: None }
     }
 
     /// The shape of a decision, to compare in a table.
@@ -127,8 +127,13 @@ mod tests {
     fn decision_table() {
         let cert = "error sending request: invalid peer certificate: UnknownIssuer";
         let refused = "tcp connect error: Connection refused (os error 111)";
-        let throttled =
-            Attempt::Response { status: 429, retry_after: Some("2".into()), body: String::new(), truncated: false };
+        let throttled = Attempt::Response {
+            status: 429,
+            retry_after: Some("2".into()),
+            body: String::new(),
+            truncated: false,
+            date: None,
+        };
         let (read, safe, unsafe_write) = (Kind::Read, Kind::Write { safe: true }, Kind::Write { safe: false });
         // Attempt, then what it means for a read, a safe write and a write
         // that must never be sent twice.
@@ -186,7 +191,7 @@ mod tests {
         /// here but is a duration that exists.
         #[test]
         fn any_response_decides(status in 0u16..1000, retry_after in proptest::option::of("\\PC{0,40}|[0-9]{1,30}"), body in "\\PC{0,60}") {
-            let attempt = Attempt::Response { status, retry_after, body, truncated: false };
+            let attempt = Attempt::Response { status, retry_after, body, truncated: false, date: None };
             let d = decide(attempt, Kind::Write { safe: false }, "h", SystemTime::now());
             proptest::prop_assert_eq!(matches!(d, Decision::Done { .. }), (200..300).contains(&status));
             if (500..600).contains(&status) {

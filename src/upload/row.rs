@@ -5,14 +5,19 @@
 //! ambiguous outcome, unless reading the call back or its audit log
 //! (`--reconcile`) shows it was not applied.
 
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+use tokio::sync::OnceCell;
+
 use super::api::{Api, BeforeWrite, NoHook, Reply, Request};
 use super::client::MAX_RESPONSE_BYTES;
 use super::window::Window;
+use crate::input::fields::REFERENCE_PARAM;
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 use crate::outputs::journal::Journal;
 use crate::outputs::outcome::{NOT_UNDERSTOOD, RowOutcome, Status, StopReason};
-use crate::reconcile::audit;
 use crate::reconcile::snapshot::{Answer, read_answer};
 use crate::reconcile::{Evidence, Snapshot, contradictions, diff, project, verify};
 
@@ -27,11 +32,14 @@ pub struct ValidRow {
     pub before: Option<Snapshot>,
     /// When that earlier run first recorded its intent to send it.
     pub intent_at: Option<u64>,
+    /// That earlier run's last attempt was answered or its connection
+    /// closed: the server is not still working on it.
+    pub finished: bool,
 }
 
 /// How a row ends without (another) write.
 #[derive(Debug)]
-enum End {
+pub(super) enum End {
     /// With this status and why.
     Row(Status, String),
     /// The job stopped first.
@@ -40,9 +48,9 @@ enum End {
 
 /// What sends rows: the API, the journal, and how this run compares.
 pub struct Uploader<'a> {
-    api: &'a Api,
+    pub(super) api: &'a Api,
     /// Where each row's intent is made durable before it is sent.
-    journal: Option<Journal>,
+    pub(super) journal: Option<Journal>,
     /// With `--reconcile`, the calls of the rows' time window, read in pages
     /// before the first row: a row whose call is here needs no GET.
     window: Option<Window>,
@@ -52,6 +60,32 @@ pub struct Uploader<'a> {
     /// `plan`: read and compare, never write (rows that differ end
     /// `would_change`, with the values they would leave).
     plan: bool,
+    /// The run's name: each write carries `<run>-<line>` as its reference,
+    /// unless `references` is off (`--no-reference`).
+    pub(super) run: String,
+    pub(super) references: bool,
+    /// The account's audit log was seen recording this run's references.
+    pub(super) echoed: AtomicBool,
+    /// A row this run (or the run it resumes) applied, with a reference:
+    /// its call and line, to see whether the log records references.
+    pub(super) applied: Mutex<Option<(CallRef, u64)>>,
+    /// The first write that carries a reference goes alone: an account that
+    /// refuses the parameter stops the job at its first answer.
+    first_write: OnceCell<()>,
+}
+
+/// How an `Uploader` is set up.
+pub struct Uploads {
+    pub journal: Option<Journal>,
+    pub window: Option<Window>,
+    pub reconcile: bool,
+    pub plan: bool,
+    pub run: String,
+    pub references: bool,
+    /// What the run being resumed learned: the log records references, and
+    /// a row it applied.
+    pub echoed: bool,
+    pub applied: Option<(CallRef, u64)>,
 }
 
 /// A write's intent, made durable the first time it passes the gate.
@@ -76,8 +110,24 @@ impl BeforeWrite for Intent<'_> {
 }
 
 impl<'a> Uploader<'a> {
-    pub fn new(api: &'a Api, journal: Option<Journal>, window: Option<Window>, reconcile: bool, plan: bool) -> Self {
-        Uploader { api, journal, window, reconcile, plan }
+    pub fn new(api: &'a Api, set: Uploads) -> Self {
+        Uploader {
+            api,
+            journal: set.journal,
+            window: set.window,
+            reconcile: set.reconcile,
+            plan: set.plan,
+            run: set.run,
+            references: set.references,
+            echoed: AtomicBool::new(set.echoed),
+            applied: Mutex::new(set.applied),
+            first_write: OnceCell::new(),
+        }
+    }
+
+    /// The reference the update of `line` carries, if updates carry one.
+    pub(super) fn reference(&self, line: u64) -> Option<String> {
+        self.references.then(|| format!("{}-{line}", self.run))
     }
 
     /// The journal, once every row is done (to close it).
@@ -116,58 +166,25 @@ impl<'a> Uploader<'a> {
         out: &mut RowOutcome,
         jitter: &mut u64,
     ) -> Result<CallUpdate, End> {
-        let mut in_doubt_unsafe = row.in_doubt && !unsafe_fields.is_empty();
-        let mut audit_note = String::new();
-        if in_doubt_unsafe && self.reconcile && row.intent_at.is_some() {
-            // The call's audit log says whether the earlier send was applied.
-            match self.audit(out, &row.update, jitter).await {
-                Ok(Evidence::Applied(n)) => {
-                    return Err(End::Row(Status::Ok, applied_note(n, "an earlier run applied it")));
-                }
-                Ok(Evidence::NotApplied) => in_doubt_unsafe = false,
-                Ok(Evidence::Unclear(why)) => audit_note = format!("; audit log: {why}"),
-                Err(End::Stopped) => return Err(End::Stopped),
-                Err(End::Row(_, why)) => audit_note = format!("; {why}"),
-            }
-        }
-        if in_doubt_unsafe && (!self.reconcile || row.before.is_none()) {
-            // Reading the call now cannot tell an applied add from one never
-            // sent without what the earlier run read before sending it.
-            let why = if self.reconcile {
-                "the interrupted run did not read the call before (it ran without --reconcile)"
-            } else {
-                "not read back without --reconcile"
-            };
-            return Err(End::Row(Status::Unknown, in_doubt_reason(unsafe_fields, &format!("{why}{audit_note}"))));
+        let in_doubt_unsafe = row.in_doubt && !unsafe_fields.is_empty();
+        if in_doubt_unsafe && !self.reconcile {
+            let why = "not read back without --reconcile";
+            return Err(End::Row(Status::Unknown, in_doubt_reason(unsafe_fields, why)));
         }
         if !self.reconcile {
             return Ok(row.update.clone());
         }
-        let in_window = self.window.as_ref().and_then(|w| w.get(&row.update.call));
-        let before = match (&row.before, in_window) {
-            (Some(before), _) if row.in_doubt => before.clone(),
-            (_, Some(snapshot)) => snapshot.clone(),
-            _ => self.read(out, jitter).await?,
-        };
-        if in_doubt_unsafe {
-            // An earlier run may have sent this: read the call to see.
-            let sent = diff(&row.update, &before);
-            let now = self.read(out, jitter).await?;
-            match verify(&sent, &before, &now) {
-                Evidence::Applied(_) => {
-                    out.before = Some(before);
-                    out.after = Some(now);
-                    out.sent = Some(sent);
-                    return Err(End::Row(Status::Ok, "verified: an earlier run applied it (read back)".into()));
-                }
-                Evidence::NotApplied => {}
-                Evidence::Unclear(details) => {
-                    out.before = Some(before);
-                    out.after = Some(now);
-                    return Err(End::Row(Status::Unknown, in_doubt_reason(unsafe_fields, &details)));
-                }
+        let before = if in_doubt_unsafe {
+            // An earlier run may have applied it: settle that first.
+            self.settle_in_doubt(row, unsafe_fields, out, jitter).await?
+        } else {
+            let in_window = self.window.as_ref().and_then(|w| w.get(&row.update.call));
+            match (&row.before, in_window) {
+                (Some(before), _) if row.in_doubt => before.clone(),
+                (_, Some(snapshot)) => snapshot.clone(),
+                _ => self.read(out, jitter).await?,
             }
-        }
+        };
         let update = diff(&row.update, &before);
         if update.is_empty() {
             out.before = Some(before.clone());
@@ -184,9 +201,34 @@ impl<'a> Uploader<'a> {
         Ok(update)
     }
 
+    /// Sends `update` (see `write_row`); the first write that carries a
+    /// reference goes alone, and the others wait for its answer: one that
+    /// refuses the parameter stops the job before more rows go out.
+    async fn write(&self, out: RowOutcome, update: CallUpdate, unsafe_fields: &[&str], jitter: &mut u64) -> RowOutcome {
+        if !self.references || self.first_write.initialized() {
+            return self.write_row(out, update, unsafe_fields, jitter).await;
+        }
+        let mut alone = None;
+        let (first, first_update, mut first_jitter) = (out.clone(), update.clone(), *jitter);
+        let _ = self
+            .first_write
+            .get_or_try_init(|| async {
+                let written = self.write_row(first, first_update, unsafe_fields, &mut first_jitter).await;
+                let taken = written.exchange.http_status.is_some_and(|s| (200..300).contains(&s));
+                alone = Some(written);
+                if taken { Ok(()) } else { Err(()) }
+            })
+            .await;
+        match alone {
+            Some(written) => written,
+            None => self.write_row(out, update, unsafe_fields, jitter).await,
+        }
+    }
+
     /// Sends `update`, with retries; an ambiguous outcome of a row that must
-    /// not be sent twice is settled by reading the call back, or left `unknown`.
-    async fn write(
+    /// not be sent twice is settled by reading the call back and its audit
+    /// log, or left `unknown`.
+    async fn write_row(
         &self,
         mut out: RowOutcome,
         update: CallUpdate,
@@ -194,7 +236,8 @@ impl<'a> Uploader<'a> {
         jitter: &mut u64,
     ) -> RowOutcome {
         let url = self.api.endpoint.url(&update.call);
-        let body = update.body_bytes();
+        let reference = self.reference(out.line);
+        let body = update.body_bytes_with(reference.as_deref());
         let before_json = out.before.as_ref().map(|s| s.to_json().to_string());
         out.sent = Some(update.clone());
         let mut resent_after_read_back = false;
@@ -209,45 +252,55 @@ impl<'a> Uploader<'a> {
             };
             let reason = match self.api.request(request, &mut out.exchange, &mut intent, jitter).await {
                 Reply::Done(body, truncated) => return self.done(out, &update, &body, truncated, unsafe_fields),
+                Reply::Final(Status::Rejected, error) if refuses_reference(&out, &error) => {
+                    let why = format!(
+                        "the API refused the parameter {REFERENCE_PARAM} ({error}): run again with --no-reference \
+                         to send updates without it (an update in doubt then has less to be settled by)"
+                    );
+                    self.api.stop.trigger(StopReason::Aborted(why.clone()));
+                    return finish(out, Status::Failed, format!("{why}; not applied, safe to run again"));
+                }
                 Reply::Final(status, error) => return finish(out, status, error),
                 Reply::Stopped => return self.stopped(out),
                 Reply::Ambiguous(reason) => reason,
             };
-            match self.read_back(&mut out, &update, &reason, unsafe_fields, jitter).await {
-                Evidence::NotApplied if !resent_after_read_back => {
-                    // Read back unchanged: not applied. Send it again, once.
-                    resent_after_read_back = true;
-                    out.after = None;
-                }
-                Evidence::NotApplied => {
-                    let error = format!("{reason}; read back unchanged twice: not applied, safe to run again");
-                    return finish(out, Status::Failed, error);
-                }
+            // An attempt that was answered or had its connection closed is
+            // over on the server's side; one that timed out may not be.
+            let answered = !out.exchange.timed_out;
+            let read_back = self.read_back(&mut out, &update, &reason, unsafe_fields, jitter).await;
+            let unchanged = matches!(read_back, Evidence::NotApplied);
+            match read_back {
                 Evidence::Applied(_) => {
                     return finish(out, Status::Ok, format!("verified by reading the call back after: {reason}"));
                 }
                 Evidence::Unclear(error) if !self.reconcile || out.intent_at.is_none() => {
                     return finish(out, Status::Unknown, error);
                 }
-                // The values cannot tell (another writer, a webhook refire):
-                // the audit log can.
-                Evidence::Unclear(error) => match self.audit(&mut out, &update, jitter).await {
-                    Ok(Evidence::Applied(n)) => {
-                        return finish(out, Status::Ok, applied_note(n, &format!("applied after: {reason}")));
+                // Unchanged values, or values that cannot tell (another
+                // writer, a webhook refire): the audit log decides, and only
+                // evidence that it was not applied sends it again.
+                Evidence::NotApplied | Evidence::Unclear(_) => {
+                    match self.audit(&mut out, &update, Some(unchanged), answered, jitter).await {
+                        Ok(Evidence::Applied(n)) => {
+                            return finish(out, Status::Ok, applied_note(n, &format!("applied after: {reason}")));
+                        }
+                        Ok(Evidence::NotApplied) if !resent_after_read_back => {
+                            resent_after_read_back = true;
+                            out.after = None;
+                        }
+                        Ok(Evidence::NotApplied) => {
+                            let error =
+                                format!("{reason}; not applied twice (read back and audit log): safe to run again");
+                            return finish(out, Status::Failed, error);
+                        }
+                        Err(End::Stopped) => return self.stopped(out),
+                        Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => {
+                            let values = if unchanged { "read back unchanged" } else { "read back moved otherwise" };
+                            let error = unknown_reason(&format!("{reason}; {values}; audit log: {why}"), unsafe_fields);
+                            return finish(out, Status::Unknown, error);
+                        }
                     }
-                    Ok(Evidence::NotApplied) if !resent_after_read_back => {
-                        resent_after_read_back = true;
-                        out.after = None;
-                    }
-                    Ok(Evidence::NotApplied) => {
-                        let error = format!("{reason}; not in the audit log twice: not applied, safe to run again");
-                        return finish(out, Status::Failed, error);
-                    }
-                    Err(End::Stopped) => return self.stopped(out),
-                    Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => {
-                        return finish(out, Status::Unknown, format!("{error}; audit log: {why}"));
-                    }
-                },
+                }
             }
         }
     }
@@ -284,26 +337,11 @@ impl<'a> Uploader<'a> {
                 finish(out, Status::Unknown, error)
             };
         }
-        finish(out, Status::Ok, not_understood(body, truncated).unwrap_or_default())
-    }
-
-    /// Reads the call's events and weighs its audit entries for `update`,
-    /// sent by this row since its intent.
-    async fn audit(&self, out: &mut RowOutcome, update: &CallUpdate, jitter: &mut u64) -> Result<Evidence, End> {
-        let url = self.api.endpoint.events_url(&out.call);
-        let since_ms = out.intent_at.unwrap_or(0);
-        let request =
-            audit::Request { method: self.api.endpoint.method.as_str(), call: out.call.to_string(), update, since_ms };
-        match self.api.request(Request::Read(&url), &mut out.exchange, &mut NoHook, jitter).await {
-            Reply::Done(_, true) => {
-                Ok(Evidence::Unclear(format!("the events response is over {MAX_RESPONSE_BYTES} bytes")))
-            }
-            Reply::Done(body, false) => Ok(audit::weigh(&body, &request)),
-            Reply::Final(_, error) | Reply::Ambiguous(error) => {
-                Err(End::Row(Status::Failed, format!("reading the call's events: {error}")))
-            }
-            Reply::Stopped => Err(End::Stopped),
+        if self.references {
+            let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+            applied.get_or_insert((out.call, out.line));
         }
+        finish(out, Status::Ok, not_understood(body, truncated).unwrap_or_default())
     }
 
     /// After an ambiguous write: reads the call back (when what it held
@@ -332,7 +370,7 @@ impl<'a> Uploader<'a> {
     }
 
     /// GETs the call, with retries.
-    async fn read(&self, out: &mut RowOutcome, jitter: &mut u64) -> Result<Snapshot, End> {
+    pub(super) async fn read(&self, out: &mut RowOutcome, jitter: &mut u64) -> Result<Snapshot, End> {
         let url = self.api.endpoint.read_url(&out.call);
         let failed = |status, why: String| Err(End::Row(status, format!("reading the call: {why}")));
         match self.api.request(Request::Read(&url), &mut out.exchange, &mut NoHook, jitter).await {
@@ -400,15 +438,21 @@ fn not_understood(body: &str, truncated: bool) -> Option<String> {
     Some(format!("{NOT_UNDERSTOOD}: not the JSON object the API sends ({start:?}); after-values unknown"))
 }
 
+/// Whether a refusal names the reference parameter: the account does not
+/// take parameters it does not know.
+fn refuses_reference(out: &RowOutcome, error: &str) -> bool {
+    matches!(out.exchange.http_status, Some(400 | 422)) && error.contains(REFERENCE_PARAM)
+}
+
 /// An `ok` row's note when the audit log showed it applied.
-fn applied_note(times: usize, what: &str) -> String {
+pub(super) fn applied_note(times: usize, what: &str) -> String {
     match times {
         1 => format!("verified in the call's audit log: {what}"),
         n => format!("verified in the call's audit log: {what}; it shows the update applied {n} times"),
     }
 }
 
-fn unknown_reason(reason: &str, unsafe_fields: &[&str]) -> String {
+pub(super) fn unknown_reason(reason: &str, unsafe_fields: &[&str]) -> String {
     format!(
         "{reason}; the update may have been applied and carries {}, so it was not resent: \
          check this call before sending it again (--reconcile reads it back)",
@@ -416,7 +460,7 @@ fn unknown_reason(reason: &str, unsafe_fields: &[&str]) -> String {
     )
 }
 
-fn in_doubt_reason(unsafe_fields: &[&str], details: &str) -> String {
+pub(super) fn in_doubt_reason(unsafe_fields: &[&str], details: &str) -> String {
     format!(
         "an earlier run stopped after this row may have been sent; it carries {}, so it was not resent ({details}): \
          check this call before sending it again",
@@ -430,7 +474,7 @@ pub fn now_ms() -> u64 {
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn finish(mut out: RowOutcome, status: Status, error: String) -> RowOutcome {
+pub(super) fn finish(mut out: RowOutcome, status: Status, error: String) -> RowOutcome {
     out.status = status;
     out.error = error;
     out

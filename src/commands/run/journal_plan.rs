@@ -20,6 +20,9 @@ pub(super) struct JournalPlan {
     pub locks: RunLocks,
     /// The input's SHA-256, when the journal was bound to it.
     pub input_sha256: Option<String>,
+    /// The run's name (a resume keeps the one it resumes): its updates'
+    /// references are `<run>-<line>`.
+    pub run: String,
 }
 
 /// Decides between a fresh journal, a resumed one, or refusing to start.
@@ -32,7 +35,8 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
     // Nothing is sent by a dry run, and a sandbox starts from nothing each
     // time: neither has anything to resume.
     if opts.dry_run || opts.plan || matches!(opts.target, Target::Sandbox) {
-        return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None });
+        let run = journal::new_run_name("");
+        return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None, run });
     }
     let sha256 = match &opts.input.survey {
         Some(survey) => survey.sha256.clone(),
@@ -86,12 +90,13 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
             )));
         }
     };
+    let run = replay.as_ref().map_or_else(|| journal::new_run_name(&binding.input_sha256), |r| r.run.clone());
     let journal = match &replay {
         Some(replay) => Journal::append(&path, replay.whole_len, opts.journal_sync, opts.journal_fail_after),
-        None => Journal::create(&path, &binding, opts.journal_sync, opts.journal_fail_after),
+        None => Journal::create(&path, &binding, &run, opts.journal_sync, opts.journal_fail_after),
     }
     .with_context(|| format!("cannot write the journal {shown}"))
     .map_err(Fatal::usage)?;
     let input_sha256 = Some(binding.input_sha256);
-    Ok(JournalPlan { journal: Some(journal), replay, path, locks, input_sha256 })
+    Ok(JournalPlan { journal: Some(journal), replay, path, locks, input_sha256, run })
 }

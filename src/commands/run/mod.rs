@@ -22,7 +22,7 @@ use crate::input::InputOptions;
 use crate::input::reader::CsvReader;
 use crate::input::validate::Validator;
 use crate::outputs::journal;
-use crate::outputs::outcome::StopReason;
+use crate::outputs::outcome::{Status, StopReason};
 use crate::outputs::results::ResultsWriter;
 use crate::outputs::summary::{Amounts, Control, RunSummary};
 use crate::outputs::summary_json::{self, SummaryOut};
@@ -35,7 +35,7 @@ use crate::upload::credentials::Credentials;
 use crate::upload::gate::{Gate, Pacing};
 use crate::upload::lookup;
 use crate::upload::rate_memory::{RateMemory, Remembered};
-use crate::upload::row::Uploader;
+use crate::upload::row::{Uploader, Uploads};
 use crate::upload::window;
 use interrupts::{resume_command, watch_for_interrupts};
 use journal_plan::{JournalPlan, prepare_journal};
@@ -119,6 +119,9 @@ pub struct RunOptions {
     pub journal_sync: bool,
     /// Tests only: the journal fails as on a full disk after this many bytes.
     pub journal_fail_after: Option<u64>,
+    /// Each update carries its own reference (`fields::REFERENCE_PARAM`):
+    /// off with `--no-reference`, for an account that refuses it.
+    pub references: bool,
     /// Read each call first, send only what differs, settle ambiguous adds.
     pub reconcile: bool,
     /// Write a file that undoes every applied change (needs `reconcile`).
@@ -219,8 +222,12 @@ fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) ->
         .with_context(|| format!("cannot write {}", results_path.display()))
         .map_err(Fatal::usage)?;
     let mut earlier = RunSummary::default();
+    let mut earlier_applied = None;
     if let Some(replay) = &plan.replay {
         journal::done_outcomes(&plan.path, replay, |outcome| {
+            if outcome.status == Status::Ok && outcome.exchange.writes > 0 {
+                earlier_applied.get_or_insert((outcome.call, outcome.line));
+            }
             earlier.record(&outcome);
             results.write(&outcome).map_err(std::io::Error::other)
         })
@@ -230,7 +237,7 @@ fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) ->
         .map_err(Fatal::usage)?;
     }
     let already_done = earlier.sent_or_settled();
-    Ok((Outputs { errors, results, rollback, results_path, errors_path, already_done }, earlier))
+    Ok((Outputs { errors, results, rollback, results_path, errors_path, already_done, earlier_applied }, earlier))
 }
 
 /// Everything the async half of a run starts from.
@@ -257,13 +264,23 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
         None => None,
     };
     // The locks live as long as this function: the whole run.
-    let JournalPlan { journal, replay, path: journal_path, locks: _locks, input_sha256 } = plan;
+    let JournalPlan { journal, replay, path: journal_path, locks: _locks, input_sha256, run: name } = plan;
     let memory = rate_memory(&opts, &credentials);
     let remembered = memory.as_ref().and_then(recall);
     let api = start_api(&opts, sim.as_ref(), &credentials, remembered)?;
     let Before { control, window_pages, calls, notes } =
         read_before(&opts, &api, &mut validator, range, replay.is_some()).await?;
-    let uploader = Uploader::new(&api, journal, calls, opts.reconcile, opts.plan);
+    let uploads = Uploads {
+        journal,
+        window: calls,
+        reconcile: opts.reconcile,
+        plan: opts.plan,
+        run: name,
+        references: opts.references,
+        echoed: replay.as_ref().is_some_and(|r| r.echoed),
+        applied: outputs.earlier_applied,
+    };
+    let uploader = Uploader::new(&api, uploads);
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
     let mut summary = pipeline(&opts, reader, validator, outputs, &uploader, &api, replay).await?;
     interrupts.abort();

@@ -58,6 +58,8 @@ pub(super) struct Outputs {
     pub errors_path: PathBuf,
     /// Rows results.csv already holds from an earlier run (`--resume`).
     pub already_done: u64,
+    /// A row the earlier run applied (its call and line), if any.
+    pub earlier_applied: Option<(crate::input::values::CallRef, u64)>,
 }
 
 /// Reads, validates and sends every row; returns the run's summary.
@@ -70,7 +72,7 @@ pub(super) async fn pipeline(
     api: &Api,
     replay: Option<Replay>,
 ) -> Result<RunSummary, Fatal> {
-    let Outputs { errors, results, rollback, results_path, errors_path, already_done } = outputs;
+    let Outputs { errors, results, rollback, results_path, errors_path, already_done, .. } = outputs;
     let started = Instant::now();
     let invalid_rows = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<Vec<ValidRow>>(CHANNEL_BATCHES);
@@ -251,14 +253,15 @@ impl ReaderThread {
 /// finished it (its result is already in results.csv).
 fn to_send(replay: Option<&Replay>, line: u64, update: CallUpdate) -> Option<ValidRow> {
     let Some(replay) = replay else {
-        return Some(ValidRow { line, update, in_doubt: false, before: None, intent_at: None });
+        return Some(ValidRow { line, update, in_doubt: false, before: None, intent_at: None, finished: false });
     };
     if replay.done.contains(line) {
         return None;
     }
     let before = replay.before.get(&line).and_then(|json| Snapshot::parse(json));
     let in_doubt = replay.in_doubt.contains(line);
-    Some(ValidRow { line, update, in_doubt, before, intent_at: replay.intent_at.get(&line).copied() })
+    let (intent_at, finished) = (replay.intent_at.get(&line).copied(), replay.finished.contains(line));
+    Some(ValidRow { line, update, in_doubt, before, intent_at, finished })
 }
 
 /// Owns everything the outcomes update: results.csv, the rollback file, the

@@ -63,6 +63,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A new run's name: unique enough to tell runs apart in an audit log
+/// (time, process and input), short enough to ride in every update.
+pub fn new_run_name(input_sha256: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seed = format!("{}|{}|{input_sha256}", now.as_nanos(), std::process::id());
+    format!("tdr-{}", &hex(&Sha256::digest(seed.as_bytes()))[..10])
+}
+
 /// `x.results.csv` → `x.results.journal`.
 pub fn path_for(results: &Path) -> PathBuf {
     results.with_extension("journal")
@@ -174,7 +182,7 @@ mod tests {
     async fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
-        let j = Journal::create(&path, &binding(), true, None).unwrap();
+        let j = Journal::create(&path, &binding(), "tdr-test", true, None).unwrap();
         for line in [2, 3, 4, 6] {
             j.intent(line, 1_000 + line, None).await.unwrap();
         }
@@ -211,15 +219,17 @@ mod tests {
         assert_eq!(copied[0], ok, "an outcome comes back whole");
 
         let j = Journal::append(&path, r.whole_len, false, None).unwrap();
+        j.echoed().unwrap();
         j.finish(true).unwrap();
-        assert!(replay(&path).unwrap().ended);
+        let r = replay(&path).unwrap();
+        assert!(r.ended && r.echoed && r.run == "tdr-test");
     }
 
     #[tokio::test]
     async fn a_row_settled_again_is_copied_once_with_its_last_outcome() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.journal");
-        let j = Journal::create(&path, &binding(), false, None).unwrap();
+        let j = Journal::create(&path, &binding(), "tdr-test", false, None).unwrap();
         j.intent(7, 50, None).await.unwrap();
         j.outcome(&RowOutcome::new(7, CallRef::Id(1), Status::Unknown)).unwrap();
         j.finish(false).unwrap();
@@ -250,7 +260,7 @@ mod tests {
     async fn a_journal_cut_at_any_byte_reads_back_and_resumes() {
         let dir = tempfile::tempdir().unwrap();
         let full = dir.path().join("full.journal");
-        let j = Journal::create(&full, &binding(), false, None).unwrap();
+        let j = Journal::create(&full, &binding(), "tdr-test", false, None).unwrap();
         let mut ok = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
         ok.error = "a \"quoted, multi\nline\" error\twith a tab\\".into();
         j.intent(2, 10, Some("{\"notes\":\"x\ny\"}")).await.unwrap();

@@ -54,6 +54,10 @@ impl LineSet {
 #[derive(Debug, Default)]
 pub struct Replay {
     pub binding: Option<Binding>,
+    /// The run's name, from the header: its updates' references.
+    pub run: String,
+    /// The account's audit log was seen recording this run's references.
+    pub echoed: bool,
     /// Rows with a final outcome (`ok`, `rejected`, `unknown`): skipped.
     pub done: LineSet,
     /// Rows whose intent was recorded with no outcome after it: they may
@@ -62,6 +66,9 @@ pub struct Replay {
     /// Rows whose last outcome was `unknown` (also in `done`, unless
     /// `reopen_unknown` moved them to `in_doubt`).
     pub unknown: LineSet,
+    /// Rows left `unknown` whose last attempt was answered or had its
+    /// connection closed: the server was done with them.
+    pub finished: LineSet,
     /// What `--reconcile` read before sending each in-doubt row (JSON).
     pub before: HashMap<u64, String>,
     /// When each row in doubt or `unknown` was first about to be sent
@@ -116,6 +123,9 @@ impl Replay {
                 let status = fields.get(2).and_then(|s| Status::parse(s));
                 if status == Some(Status::Unknown) {
                     self.unknown.insert(l);
+                    let timed_out =
+                        fields.get(4).and_then(|r| RowOutcome::from_record(r)).is_none_or(|o| o.exchange.timed_out);
+                    if timed_out { self.finished.remove(l) } else { self.finished.insert(l) }
                 } else {
                     self.unknown.remove(l);
                     self.intent_at.remove(&l);
@@ -130,6 +140,7 @@ impl Replay {
                 }
             }
             Some("E") => self.ended = true,
+            Some("R") => self.echoed = true,
             _ => {}
         }
     }
@@ -201,13 +212,14 @@ pub fn replay(path: &Path) -> Result<Replay, JournalError> {
         replay.read(fields);
         Ok(())
     })?;
-    if header.len() != 4 || header[0] != MAGIC || header[1] != VERSION {
+    if header.len() != 5 || header[0] != MAGIC || header[1] != VERSION {
         return Err(match header.first().map(String::as_str) {
             Some(MAGIC) => JournalError::OldFormat(path.to_path_buf(), header.get(1).cloned().unwrap_or_default()),
             _ => JournalError::NotAJournal(path.to_path_buf()),
         });
     }
     replay.binding = Some(Binding { input_sha256: header[2].clone(), options: header[3].clone() });
+    replay.run = header[4].clone();
     replay.whole_len = whole_len;
     Ok(replay)
 }

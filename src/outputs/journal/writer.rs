@@ -56,10 +56,17 @@ impl Journal {
     /// Starts a new journal at `path`, replacing any there.
     /// `fail_after` (tests only): writes fail as on a full disk once the
     /// journal has taken that many more bytes.
-    pub fn create(path: &Path, binding: &Binding, sync: bool, fail_after: Option<u64>) -> io::Result<Journal> {
+    /// `run` names the run (the references its updates carry).
+    pub fn create(
+        path: &Path,
+        binding: &Binding,
+        run: &str,
+        sync: bool,
+        fail_after: Option<u64>,
+    ) -> io::Result<Journal> {
         let mut file = File::create(path)?;
         let mut header = Vec::new();
-        record(&mut header, [MAGIC, VERSION, &binding.input_sha256, &binding.options]);
+        record(&mut header, [MAGIC, VERSION, &binding.input_sha256, &binding.options, run]);
         file.write_all(&header)?;
         file.sync_all()?;
         // The file's directory entry must be durable too.
@@ -120,6 +127,14 @@ impl Journal {
         let http = outcome.exchange.http_status.map(|s| s.to_string()).unwrap_or_default();
         let line = outcome.line.to_string();
         record(&mut bytes, ["O", &line, outcome.status.as_str(), &http, &outcome.to_record()]);
+        self.shared.append(&bytes)
+    }
+
+    /// Records that the account's audit log was seen to record this run's
+    /// references (a resume can trust an absent one then).
+    pub fn echoed(&self) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        record(&mut bytes, ["R"]);
         self.shared.append(&bytes)
     }
 

@@ -1,0 +1,184 @@
+//! Settling a row that may or may not have been applied: reading its call's
+//! audit log, every page of it, and weighing it (`reconcile::audit`) with
+//! what else is known: whether this account's log records references (seen
+//! once on a row this run applied, then kept in the journal), whether the
+//! call's values are still those read before it was sent, how long since
+//! its intent, and the server's clock (from its `Date` headers). Costs one
+//! events read, and its pages, per row in doubt.
+
+use std::sync::atomic::Ordering;
+
+use super::api::{NoHook, Reply, Request};
+use super::pages::{self, Next};
+use super::row::{End, Uploader, ValidRow, applied_note, in_doubt_reason, now_ms};
+use crate::input::update::CallUpdate;
+use crate::input::values::CallRef;
+use crate::outputs::outcome::{Exchange, RowOutcome, Status};
+use crate::reconcile::audit::{self, Knowledge, Log};
+use crate::reconcile::{Evidence, Snapshot, diff, verify};
+
+/// The most pages of one call's events read: a guard against an endless
+/// cursor (a call's log is a few events a day).
+const MAX_EVENT_PAGES: u64 = 50;
+
+impl Uploader<'_> {
+    /// A row an interrupted run may have sent, with an add or an action:
+    /// `Ok` with the call as it is now when the evidence shows it was not
+    /// applied (it is sent), else the row's end (`ok` when applied, `unknown`
+    /// when the evidence cannot tell).
+    pub(super) async fn settle_in_doubt(
+        &self,
+        row: &ValidRow,
+        unsafe_fields: &[&str],
+        out: &mut RowOutcome,
+        jitter: &mut u64,
+    ) -> Result<Snapshot, End> {
+        let now = self.read(out, jitter).await?;
+        let values = row.before.as_ref().map(|before| verify(&diff(&row.update, before), before, &now));
+        let unchanged = values.as_ref().map(|v| *v == Evidence::NotApplied);
+        let evidence = match row.intent_at {
+            Some(_) => self.audit(out, &row.update, unchanged, row.finished, jitter).await,
+            None => Ok(Evidence::Unclear("the interrupted run recorded no time for its intent".into())),
+        };
+        out.before = Some(row.before.clone().unwrap_or_else(|| now.clone()));
+        out.after = Some(now.clone());
+        let why = match evidence {
+            Ok(Evidence::Applied(n)) => {
+                out.sent = Some(row.update.clone());
+                return Err(End::Row(Status::Ok, applied_note(n, "an earlier run applied it")));
+            }
+            Ok(Evidence::NotApplied) => return Ok(now),
+            Err(End::Stopped) => return Err(End::Stopped),
+            Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => why,
+        };
+        if values == Some(Evidence::Applied(1)) {
+            out.sent = Some(row.update.clone());
+            let note =
+                format!("verified: an earlier run applied it (read back: moved by exactly this row; audit log: {why})");
+            return Err(End::Row(Status::Ok, note));
+        }
+        let before = if row.before.is_none() { "; the interrupted run did not read the call before it" } else { "" };
+        Err(End::Row(Status::Unknown, in_doubt_reason(unsafe_fields, &format!("audit log: {why}{before}"))))
+    }
+
+    /// Reads the call's events and weighs its audit entries for `update`,
+    /// sent by this row since its intent; `values_unchanged` says whether
+    /// the call still holds what was read before it was sent, `finished`
+    /// whether every attempt was answered or had its connection closed.
+    pub(super) async fn audit(
+        &self,
+        out: &mut RowOutcome,
+        update: &CallUpdate,
+        values_unchanged: Option<bool>,
+        finished: bool,
+        jitter: &mut u64,
+    ) -> Result<Evidence, End> {
+        let log = self.read_log(out.call, &mut out.exchange, jitter).await?;
+        if log.shows_run(&self.run) {
+            self.echo_proven();
+        }
+        let reference = self.reference(out.line);
+        let request = audit::Request {
+            method: self.api.endpoint.method.as_str(),
+            call: out.call.to_string(),
+            update,
+            reference: reference.as_deref(),
+        };
+        let intent = out.intent_at.unwrap_or(0);
+        let mut knowledge = Knowledge {
+            echoed: self.echoed.load(Ordering::Relaxed),
+            values_unchanged,
+            since_intent_ms: now_ms().saturating_sub(intent),
+            finished,
+            intent_on_server_ms: self.api.server_skew_ms().map(|skew| i64::try_from(intent).unwrap_or(i64::MAX) + skew),
+        };
+        let evidence = audit::weigh(&log, &request, &knowledge);
+        // Not seen recording references yet: look once, on a row applied.
+        if matches!(evidence, Evidence::Unclear(_))
+            && !knowledge.echoed
+            && reference.is_some()
+            && self.check_echo(&mut out.exchange, jitter).await
+        {
+            knowledge.echoed = true;
+            return Ok(audit::weigh(&log, &request, &knowledge));
+        }
+        Ok(evidence)
+    }
+
+    /// Reads every page of `call`'s events: followed by cursor or page
+    /// whichever the answers carry. Without paging metadata the second page
+    /// is asked for once, to see (an empty page, or the first again, means
+    /// the first was the whole log). `complete` unless a page was cut short
+    /// or the pages ran past the bound.
+    async fn read_log(&self, call: CallRef, exchange: &mut Exchange, jitter: &mut u64) -> Result<Log, End> {
+        let base = self.api.endpoint.events_url(&call);
+        let mut docs: Vec<serde_json::Value> = Vec::new();
+        let (mut next, mut page, mut largest) = (None::<Next>, 1u64, 0usize);
+        while page <= MAX_EVENT_PAGES {
+            let mut url = base.clone();
+            match &next {
+                Some(Next::Cursor(cursor)) => {
+                    url.query_pairs_mut().append_pair("cursor", cursor);
+                }
+                Some(Next::Page(n)) => {
+                    url.query_pairs_mut().append_pair("page", &n.to_string());
+                }
+                _ => {}
+            }
+            let body = match self.api.request(Request::Read(&url), exchange, &mut NoHook, jitter).await {
+                Reply::Done(_, true) => return Log::read(&docs, false).map_err(events_failed),
+                Reply::Done(body, false) => body,
+                Reply::Final(_, error) | Reply::Ambiguous(error) => return Err(events_failed(error)),
+                Reply::Stopped => return Err(End::Stopped),
+            };
+            let doc: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| events_failed(format!("not JSON ({e})")))?;
+            let events = doc.get("events").cloned().unwrap_or_default();
+            let count = events.as_array().map_or(0, Vec::len);
+            // A server that ignores the page asked for sends the first again.
+            if page > 1 && docs.first().and_then(|d| d.get("events")) == Some(&events) {
+                return Log::read(&docs, true).map_err(events_failed);
+            }
+            largest = largest.max(count);
+            let after = pages::next(&doc, page, count, largest);
+            docs.push(doc);
+            match after {
+                Next::Done => return Log::read(&docs, true).map_err(events_failed),
+                other => next = Some(other),
+            }
+            page += 1;
+        }
+        Log::read(&docs, false).map_err(events_failed)
+    }
+
+    /// Whether this account's log records references: looked at once, in
+    /// the log of a row this run applied (a `Date`-independent proof);
+    /// remembered, and kept in the journal for a resume.
+    async fn check_echo(&self, exchange: &mut Exchange, jitter: &mut u64) -> bool {
+        let example = *self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((call, line)) = example else { return false };
+        let Some(reference) = self.reference(line) else { return false };
+        match self.read_log(call, exchange, jitter).await {
+            Ok(log) if log.count_reference(&reference) > 0 => {
+                self.echo_proven();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The account's log records this run's references: remembered.
+    fn echo_proven(&self) {
+        if !self.echoed.swap(true, Ordering::Relaxed)
+            && let Some(journal) = &self.journal
+        {
+            // Kept for a resume; a journal that cannot take it fails its
+            // next record anyway, and the job stops then.
+            let _ = journal.echoed();
+        }
+    }
+}
+
+fn events_failed(why: String) -> End {
+    End::Row(Status::Failed, format!("reading the call's events: {why}"))
+}
