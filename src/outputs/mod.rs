@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod progress;
 pub mod results;
 pub mod run_lock;
+pub mod state;
 pub mod summary;
 pub mod summary_json;
 pub mod tally;

@@ -104,6 +104,12 @@ impl Log {
         self.entries.iter().any(|e| reference_of(e).is_some_and(|r| r.starts_with(&prefix)))
     }
 
+    /// Whether any entry carries a reference at all (tdrecon's, of any
+    /// run): the account's log records the parameter.
+    pub fn shows_references(&self) -> bool {
+        self.entries.iter().any(|e| reference_of(e).is_some())
+    }
+
     /// How many entries carry exactly `reference`.
     pub fn count_reference(&self, reference: &str) -> usize {
         self.entries.iter().filter(|e| reference_of(e).as_deref() == Some(reference)).count()

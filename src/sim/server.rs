@@ -30,7 +30,8 @@ pub struct SimState {
     rate_limit: Option<RateLimit>,
     pub(super) max_per_page: usize,
     retry_after_date: bool,
-    pub(super) faults: FaultConfig,
+    /// The faults in force: a test may change them between runs.
+    faults: Mutex<FaultConfig>,
     pub(super) shape: Shape,
     pub(super) sequence: AtomicU64,
     /// The current rate-limit period's number and the requests counted in it.
@@ -126,7 +127,7 @@ impl SimState {
             rate_limit: config.rate_limit,
             max_per_page: config.max_per_page.max(1),
             retry_after_date: config.retry_after_date,
-            faults: config.faults,
+            faults: Mutex::new(config.faults),
             shape: config.shape,
             sequence: AtomicU64::new(0),
             counted: Mutex::new((0, 0)),
@@ -147,6 +148,16 @@ impl SimState {
             timeline.resize(slot + 1, 0);
         }
         timeline[slot] += 1;
+    }
+
+    /// The faults in force now.
+    pub fn faults(&self) -> FaultConfig {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Changes the faults from the next request on.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {

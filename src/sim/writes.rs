@@ -31,7 +31,8 @@ pub(super) async fn update(
         return refused;
     }
     let sequence = sim.sequence.fetch_add(1, Ordering::Relaxed);
-    let plan = sim.faults.plan(sequence);
+    let faults = sim.faults();
+    let plan = faults.plan(sequence);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
@@ -39,7 +40,7 @@ pub(super) async fn update(
         let mut store = sim.store();
         let Some(call) = store.find_mut(&key) else { return not_found(&key) };
         call.requests_seen += 1;
-        call.requests_seen <= sim.faults.fail_first
+        call.requests_seen <= faults.fail_first
     };
     let fault = if fail_first { Fault::ServerError(503) } else { plan.fault };
     if fault != Fault::None {
@@ -79,7 +80,7 @@ pub(super) async fn update(
     let applied = {
         let mut store = sim.store();
         let Some(call) = store.find_mut(&key) else { return not_found(&key) };
-        apply(call, &body, sim.faults.ignore_param.as_deref()).map(|()| {
+        apply(call, &body, faults.ignore_param.as_deref()).map(|()| {
             let now = super::audit::log_time(super::audit::now(sim.shape.clock_offset_ms));
             call.audit(&format!("/api/v1/calls/{key}"), method.as_str(), &body, &now, &sim.shape.audit);
             call.api_json(serializer)
@@ -91,7 +92,7 @@ pub(super) async fn update(
     };
     match fault {
         Fault::ApplyThenStall => {
-            tokio::time::sleep(sim.faults.stall).await;
+            tokio::time::sleep(faults.stall).await;
             response
         }
         Fault::ApplyThenReset => reset(kill).await,

@@ -15,9 +15,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
 use super::auto_rate::Known;
+use crate::outputs::state::{account_key, state_dir};
 
 /// How long a remembered limit is trusted.
 pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -63,16 +62,11 @@ impl RateMemory {
     /// The memory for `base_url` and this public key, in the state
     /// directory; `None` when there is no home to keep it in.
     pub fn for_account(base_url: &str, public_key: &str) -> Option<RateMemory> {
-        Some(RateMemory::in_dir(&state_dir()?, base_url, public_key))
+        Some(RateMemory::in_dir(&state_dir("rates")?, base_url, public_key))
     }
 
     pub fn in_dir(dir: &Path, base_url: &str, public_key: &str) -> RateMemory {
-        let mut hash = Sha256::new();
-        hash.update(base_url.trim_end_matches('/').as_bytes());
-        hash.update(b"\n");
-        hash.update(public_key.as_bytes());
-        let digest = hash.finalize();
-        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let name = account_key(base_url, public_key);
         RateMemory { path: dir.join(format!("rate-{name}.json")), target: base_url.to_string() }
     }
 
@@ -127,17 +121,6 @@ impl RateMemory {
 
 fn round(rate: f64) -> f64 {
     (rate * 10.0).round() / 10.0
-}
-
-fn state_dir() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = var("TDRECON_STATE_DIR") {
-        return Some(dir);
-    }
-    if let Some(dir) = var("XDG_STATE_HOME") {
-        return Some(dir.join("tdrecon/rates"));
-    }
-    var("HOME").map(|home| home.join(".local/state/tdrecon/rates"))
 }
 
 #[cfg(test)]

@@ -47,6 +47,11 @@ impl SimHarness {
         state["calls"].as_array().unwrap().iter().map(|c| (c["id"].as_u64().unwrap(), c.clone())).collect()
     }
 
+    /// Changes the simulator's faults from the next request on.
+    pub fn set_faults(&self, faults: tdrecon::sim::FaultConfig) {
+        self.sim.state.set_faults(faults);
+    }
+
     pub fn stat(&self, name: &str) -> u64 {
         self.state()["stats"][name].as_u64().unwrap()
     }
