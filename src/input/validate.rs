@@ -110,6 +110,8 @@ struct RowBuilder<'a> {
     set_by: [Option<usize>; FIELDS.len()],
     tokens_json_col: Option<usize>,
     first_token_col: Option<usize>,
+    /// A column that adds zero (`0`, `-0`, `(0)`, `$-0`): nothing to send.
+    zero_add: Option<usize>,
 }
 
 impl<'a> RowBuilder<'a> {
@@ -122,6 +124,7 @@ impl<'a> RowBuilder<'a> {
             set_by: [None; FIELDS.len()],
             tokens_json_col: None,
             first_token_col: None,
+            zero_add: None,
         }
     }
 
@@ -167,8 +170,12 @@ impl<'a> RowBuilder<'a> {
                 }
                 let change =
                     if clear { Ok(Change::Set(Value::Text(String::new()))) } else { read_cell(*f, *adds, trimmed) };
-                update.set(*f, change.map_err(reject)?);
                 self.set_by[*f as usize] = Some(cell.pos);
+                match change.map_err(reject)? {
+                    // Adding zero changes nothing: not sent, so never in doubt.
+                    Change::Add(d) if d.is_zero() => self.zero_add = Some(cell.pos),
+                    change => update.set(*f, change),
+                }
             }
             Field::DispositionName | Field::BuyerName | Field::TrafficSourceName => self.name(field, cell, trimmed)?,
             // Read to label the summary's per-buyer totals; never sent.
@@ -223,7 +230,7 @@ impl<'a> RowBuilder<'a> {
 
     /// The whole row read: it must name one call and change something.
     fn finish(self) -> Result<CallUpdate, Rejection> {
-        let RowBuilder { schema, mut update, id, .. } = self;
+        let RowBuilder { schema, mut update, id, zero_add, .. } = self;
         let id = match id {
             // No id: found later by caller number and call time, if it has both.
             None if update.caller_number.is_some() && update.call_time.is_some() => {
@@ -251,11 +258,15 @@ impl<'a> RowBuilder<'a> {
         };
         update.call = call;
         if update.is_empty() {
+            let reason = match zero_add {
+                Some(pos) => format!("nothing to update: {:?} adds 0, which changes nothing", schema.headers[pos]),
+                None => "nothing to update: every other cell is empty".into(),
+            };
             return Err(Rejection {
                 kind: RejectKind::NothingToUpdate,
                 column: schema.headers[id_pos].clone(),
                 value: call.to_string(),
-                reason: "nothing to update: every other cell is empty".into(),
+                reason,
             });
         }
         Ok(update)
@@ -465,6 +476,8 @@ mod tests {
                 json!({"payout": "3.00", "add_revenue": "1.00"}),
             ),
             (vec![("Call ID", "7"), ("add_payout", "0.5")], json!({"add_payout": "0.50"})),
+            // Adding zero, however written, is not sent.
+            (vec![("Call ID", "7"), ("add_revenue", "-0"), ("payout", "1")], json!({"payout": "1.00"})),
             (
                 vec![("Call ID", "7"), ("buyer_converted", "Yes"), ("offer_converted", "off")],
                 json!({"buyer_converted": true, "offer_converted": false}),
@@ -513,6 +526,8 @@ mod tests {
                 "both \"Call ID\" and \"uuid\"",
             ),
             (vec![("Call ID", "7")], "Call ID", "nothing to update"),
+            (vec![("Call ID", "7"), ("add_revenue", "(0)")], "Call ID", "\"add_revenue\" adds 0"),
+            (vec![("Call ID", "7"), ("add_payout", "$-0.00")], "Call ID", "\"add_payout\" adds 0"),
             (vec![("Call ID", "7"), ("revenue", "abc")], "revenue", "expected an amount"),
             (vec![("Call ID", "7"), ("revenue", "-1")], "revenue", "0 or more"),
             (vec![("Call ID", "7"), ("revenue", "1.005")], "revenue", "decimal places"),

@@ -13,10 +13,10 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use super::auto_rate::Known;
 use crate::outputs::state::{account_key, state_dir};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 /// How long a remembered limit is trusted.
 pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
