@@ -50,6 +50,9 @@ pub(super) enum Command {
     /// list and the names its fields come by, paging, columns=, events, name lists. Run it first
     /// against a new account. Exit 0 when every assumption holds, 1 when one does not.
     Doctor(DoctorArgs),
+    /// Print what the account's ledger holds (CSV): every update tdrecon sent a call, or sent
+    /// since a time, with what became of it and the file, line and run it came from.
+    History(HistoryArgs),
     /// Serve the TrackDrive calls API from memory, for rehearsals and tests.
     Sim(SimArgs),
     /// Print a header row and an example row to start a file from.
@@ -92,6 +95,27 @@ pub(super) struct DoctorArgs {
     /// Per-request timeout.
     #[arg(long, value_parser = timeout, value_name = "DURATION", default_value = defaults::TIMEOUT)]
     pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct HistoryArgs {
+    /// The call (its id or UUID, as the rows named it).
+    #[arg(value_name = "CALL", required_unless_present = "since")]
+    pub call: Option<String>,
+    /// Updates recorded from this time on (2026-11-27 or 2026-11-27 21:04:00, UTC unless an
+    /// offset is given).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Your TrackDrive subdomain: https://NAME.trackdrive.com.
+    #[arg(long, value_name = "NAME")]
+    pub subdomain: Option<String>,
+    /// The API's base URL (as the runs were given it).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Read the API keys from this file instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY
+    /// (the ledger is the account's: its name comes from the URL and the public key).
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +223,15 @@ pub(super) struct RunArgs {
     /// doubt be settled from the audit log): for an account that refuses parameters it does not know.
     #[arg(help_heading = "Safety", long)]
     pub no_reference: bool,
+    /// Refuse an add, a webhook fire or a transcription request that an earlier run (by the
+    /// ledger of the account) already sent the same call within this long.
+    #[arg(help_heading = "Safety", long, default_value = defaults::REPEAT_WINDOW, value_parser = repeat_window,
+          value_name = "DURATION")]
+    pub repeat_window: std::time::Duration,
+    /// Send adds, webhook fires and transcriptions even when an earlier run sent the same call the
+    /// same change (two reports that really do mean the same chargeback twice).
+    #[arg(help_heading = "Safety", long)]
+    pub allow_repeat: bool,
     /// Do not sync the journal to disk (only for measuring what syncing costs).
     #[arg(long, hide = true)]
     pub no_journal_sync: bool,
@@ -441,6 +474,11 @@ fn match_window(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_secs(1), std::time::Duration::from_secs(86_400))
 }
 
+/// `--repeat-window`: 1 second to 366 days.
+fn repeat_window(text: &str) -> Result<std::time::Duration, String> {
+    duration(text, std::time::Duration::from_secs(1), std::time::Duration::from_secs(366 * 86_400))
+}
+
 /// `--max-pause`: 1 ms to 1 hour.
 fn max_pause(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_millis(1), std::time::Duration::from_secs(3600))
@@ -456,6 +494,8 @@ fn duration(text: &str, min: std::time::Duration, max: std::time::Duration) -> R
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         _ => return Err(format!("{t:?}: expected a duration like 30s or 500ms")),
     };
     let range = || format!("{t:?}: expected from {} ms to {} s", min.as_millis(), max.as_secs());
@@ -504,6 +544,9 @@ mod tests {
         assert_eq!(timeout(defaults::TIMEOUT), Ok(std::time::Duration::from_secs(30)));
         assert_eq!(max_pause(defaults::MAX_PAUSE), Ok(std::time::Duration::from_secs(120)));
         assert_eq!(match_window(defaults::MATCH_WINDOW), Ok(std::time::Duration::from_secs(300)));
+        assert_eq!(repeat_window(defaults::REPEAT_WINDOW), Ok(std::time::Duration::from_secs(30 * 86_400)));
+        assert_eq!(repeat_window("12h"), Ok(std::time::Duration::from_secs(12 * 3600)));
+        assert!(repeat_window("400d").is_err());
         assert_eq!(rate_arg(&RateArg::PerSecond(defaults::RATE).to_string()), Ok(RateArg::PerSecond(defaults::RATE)));
         assert_eq!(delimiter("tab"), Ok(b'\t'));
         assert!(delimiter(";;").is_err());

@@ -16,6 +16,8 @@ pub const MAX_RETRIES: u32 = 5;
 pub const MAX_PAUSE: &str = "120s";
 /// How far a call's time may be from a row's, to find it by caller number.
 pub const MATCH_WINDOW: &str = "5m";
+/// How far back the ledger finds an earlier run's add to refuse as a repeat.
+pub const REPEAT_WINDOW: &str = "30d";
 /// Calls asked for per page of a window read (`--page-size`).
 pub const PAGE_SIZE: u32 = 100;
 /// The first retry's backoff ceiling and the largest backoff, in ms.

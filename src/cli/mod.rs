@@ -27,7 +27,8 @@ use args::{Cli, Command, UseCaseArg};
 
 /// Flags a profile may not hold: what one night asks of a run, not how a
 /// report is read or sent, and the keys' file (never beside the settings).
-const NOT_IN_A_PROFILE: &[&str] = &["config", "resume", "restart", "dry_run", "sandbox", "credentials", "help"];
+const NOT_IN_A_PROFILE: &[&str] =
+    &["config", "resume", "restart", "allow_repeat", "dry_run", "sandbox", "credentials", "help"];
 
 /// Settings a profile holds that `plan` does not take from it: it writes
 /// its own file, and undoes nothing.
@@ -76,7 +77,7 @@ fn with_profile(argv: &[OsString], cli: Cli) -> Result<Cli, ProfileFailure> {
         Command::Validate(a) => ("validate", &a.input),
         Command::Run(a) => ("run", &a.input),
         Command::Plan(a) => ("plan", &a.input),
-        Command::Sim(_) | Command::Doctor(_) | Command::Template { .. } => return Ok(cli),
+        Command::Sim(_) | Command::Doctor(_) | Command::History(_) | Command::Template { .. } => return Ok(cli),
     };
     let Some(config) = input.config.clone() else { return Ok(cli) };
     let summary = match &cli.command {
@@ -184,6 +185,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
             with_failure_summary("plan", &path, out, || args.resolve_plan().and_then(commands::run::run))
         }
         Command::Doctor(args) => commands::doctor::run(args.resolve()?),
+        Command::History(args) => commands::history::run(args.resolve()?),
         Command::Sim(args) => commands::sim::run(args.resolve()),
         Command::Template { config: true, .. } => {
             crate::console::out(crate::profile::EXAMPLE);
@@ -242,6 +244,7 @@ mod tests {
             "since",
             "until",
             "match_window",
+            "repeat_window",
             "page_size",
         ] {
             assert!(keys.iter().any(|k| k == key), "{key} is not a profile key: {keys:?}");

@@ -5,7 +5,7 @@
 
 use std::num::{NonZeroU32, NonZeroUsize};
 
-use super::args::{AuditTyped, DoctorArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
+use super::args::{AuditTyped, DoctorArgs, HistoryArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
 use super::defaults;
 use crate::commands::doctor::DoctorOptions;
 use crate::commands::run::{KeySource, RunOptions, Target};
@@ -127,6 +127,8 @@ impl RunArgs {
             until,
             page_size: self.page_size,
             match_window: self.match_window,
+            repeat_window: self.repeat_window,
+            allow_repeat: self.allow_repeat,
             plan: false,
         })
     }
@@ -167,6 +169,34 @@ impl DoctorArgs {
         let credentials = Credentials::load(self.credentials.as_deref()).map_err(Fatal::usage)?;
         Ok(DoctorOptions { base_url, credentials, json: self.json, timeout: self.timeout })
     }
+}
+
+impl HistoryArgs {
+    pub(super) fn resolve(self) -> Result<crate::commands::history::HistoryOptions, Fatal> {
+        let base_url = match (&self.subdomain, &self.base_url) {
+            (Some(name), _) => subdomain_url(name).map_err(usage)?,
+            (None, Some(url)) => check_base_url(url).map_err(usage)?,
+            (None, None) => return Err(usage("say which account: --subdomain NAME or --base-url URL")),
+        };
+        let since = match &self.since {
+            Some(t) => Some(history_time(t).map_err(|e| usage(format!("--since {t:?}: {e}")))?),
+            None => None,
+        };
+        let credentials = Credentials::load(self.credentials.as_deref()).map_err(Fatal::usage)?;
+        Ok(crate::commands::history::HistoryOptions { base_url, credentials, call: self.call, since })
+    }
+}
+
+/// A time for `history --since`: a date (its midnight, UTC) or a call time.
+fn history_time(text: &str) -> Result<i64, String> {
+    if let Ok(date) = text.trim().parse::<jiff::civil::Date>() {
+        return date
+            .at(0, 0, 0, 0)
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|e| e.to_string());
+    }
+    crate::input::values::parse_call_time(text, &jiff::tz::TimeZone::UTC)
 }
 
 impl SimArgs {

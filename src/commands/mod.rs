@@ -2,6 +2,7 @@
 //! returns the exit code, or a `Fatal` error.
 
 pub mod doctor;
+pub mod history;
 pub mod run;
 pub mod sandbox;
 pub mod sim;

@@ -229,6 +229,12 @@ impl Schema {
         self.columns.iter().any(|(_, f)| *f == Field::CallerNumber)
     }
 
+    /// Whether a column adds, fires a webhook or asks for a transcription:
+    /// a change that acts each time it is sent, which the ledger guards.
+    pub fn acts(&self) -> bool {
+        self.columns.iter().any(|(_, f)| matches!(f, Field::Call(field, adds) if *adds || field.spec().acts))
+    }
+
     /// Whether a column names a disposition, buyer or traffic source, which
     /// only the API's lists can turn into ids.
     pub fn uses_names(&self) -> bool {

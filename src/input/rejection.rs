@@ -23,6 +23,9 @@ pub enum RejectKind {
     Conflict,
     NothingToUpdate,
     Duplicate,
+    /// The same add, fire or transcription an earlier run sent the call
+    /// (the ledger's).
+    Repeat,
 }
 
 impl std::fmt::Display for RejectKind {
@@ -35,6 +38,7 @@ impl std::fmt::Display for RejectKind {
             RejectKind::Conflict => "conflicting columns",
             RejectKind::NothingToUpdate => "nothing to update",
             RejectKind::Duplicate => "repeated call id",
+            RejectKind::Repeat => "repeats an earlier run",
         })
     }
 }

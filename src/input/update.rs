@@ -229,6 +229,13 @@ impl CallUpdate {
         fields
     }
 
+    /// The changes that act each time they are sent (adds, webhook fires,
+    /// transcription requests), as `(parameter, value)` in wire form: what
+    /// the ledger compares across runs.
+    pub fn actions(&self) -> Vec<(String, String)> {
+        actions_of(&self.body())
+    }
+
     /// Safe to send again when we cannot tell whether the last send applied.
     pub fn is_idempotent(&self) -> bool {
         self.non_idempotent_fields().is_empty()
@@ -280,6 +287,21 @@ impl CallUpdate {
     pub fn body_bytes_with(&self, reference: Option<&str>) -> Vec<u8> {
         serde_json::to_vec(&Body(self, reference)).expect("a map of strings, bools and numbers always serialises")
     }
+}
+
+/// The acting changes of a wire body (see `CallUpdate::actions`): a value
+/// as its text, so `"-25.00"` and a body written by another version compare.
+pub fn actions_of(body: &Map<String, Json>) -> Vec<(String, String)> {
+    let acting = |key: &str| match CallField::of_param(key) {
+        Some((_, true)) => true,
+        Some((field, false)) => field.spec().acts,
+        None => false,
+    };
+    let text = |v: &Json| match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    body.iter().filter(|(k, _)| acting(k)).map(|(k, v)| (k.clone(), text(v))).collect()
 }
 
 /// The wire form of an update: only the fields it sets, under their update

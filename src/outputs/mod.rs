@@ -13,6 +13,7 @@
 pub mod control;
 pub mod errors;
 pub mod journal;
+pub mod ledger;
 pub mod outcome;
 pub mod progress;
 pub mod results;

@@ -108,6 +108,8 @@ pub struct RowOutcome {
     pub request_body: Option<String>,
     /// Its intent is in the journal (so its outcome must be too).
     pub intent_journaled: bool,
+    /// Its intent is in the ledger (so its outcome must be too).
+    pub intent_ledgered: bool,
     /// When its first write was about to go out (milliseconds since the
     /// Unix epoch; from the journal for a row an earlier run may have sent):
     /// an audit-log entry from before then is not this row's.
@@ -129,6 +131,7 @@ impl RowOutcome {
             request_body: None,
             intent_at: None,
             intent_journaled: false,
+            intent_ledgered: false,
         }
     }
 }

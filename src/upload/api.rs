@@ -58,16 +58,26 @@ pub enum Reply {
 
 /// Called when a write has passed the gate, just before it is sent (every
 /// time it passes: the hook keeps its own state): where the row's intent is
-/// made durable. `Err` stops the job; the write is not sent.
+/// made durable. `Err` holds the write back.
 pub trait BeforeWrite {
-    fn before_write(&mut self) -> impl std::future::Future<Output = Result<(), String>>;
+    fn before_write(&mut self) -> impl std::future::Future<Output = Result<(), Hold>>;
+}
+
+/// Why a write is held back.
+#[derive(Debug)]
+pub enum Hold {
+    /// The job cannot go on (its intent cannot be recorded): it stops.
+    Stop(String),
+    /// This row must not be sent (it repeats an earlier run's change): it
+    /// ends `rejected`, with why, and the job goes on.
+    Refuse(String),
 }
 
 /// For reads: nothing to do first.
 pub struct NoHook;
 
 impl BeforeWrite for NoHook {
-    async fn before_write(&mut self) -> Result<(), String> {
+    async fn before_write(&mut self) -> Result<(), Hold> {
         Ok(())
     }
 }
@@ -281,11 +291,15 @@ impl Api {
         let admitted = std::time::Instant::now();
         // A write's intent is made durable once the gate lets it through:
         // rows waiting on the rate limit are not in doubt after a crash.
-        if matches!(request, Request::Write { .. })
-            && let Err(why) = hook.before_write().await
-        {
-            self.stop.trigger(StopReason::Aborted(why.clone()));
-            return Err(Reply::Final(Status::NotSent, why));
+        if matches!(request, Request::Write { .. }) {
+            match hook.before_write().await {
+                Ok(()) => {}
+                Err(Hold::Stop(why)) => {
+                    self.stop.trigger(StopReason::Aborted(why.clone()));
+                    return Err(Reply::Final(Status::NotSent, why));
+                }
+                Err(Hold::Refuse(why)) => return Err(Reply::Final(Status::Rejected, why)),
+            }
         }
         // Send slots are taken after the hook (the journal's sync), so the
         // slots stay busy with requests while the journal syncs.

@@ -72,6 +72,27 @@ pub fn connect_words(e: &str) -> String {
     e.to_string()
 }
 
+/// A connect error that is this machine's, not the server's: out of file
+/// descriptors or memory. Retrying row by row would only blame the API; the
+/// job stops at once, naming the cause and what to change.
+pub fn local_resource_error(e: &str) -> Option<String> {
+    if e.contains("Too many open files") || e.contains("os error 24") || e.contains("os error 23") {
+        return Some(
+            "this machine ran out of open files (Too many open files): lower --concurrency, or raise the \
+             limit (ulimit -n); nothing was sent for this row"
+                .into(),
+        );
+    }
+    if e.contains("Cannot allocate memory") || e.contains("os error 12") || e.contains("out of memory") {
+        return Some(
+            "this machine ran out of memory (Cannot allocate memory): lower --concurrency, or free \
+                     memory; nothing was sent for this row"
+                .into(),
+        );
+    }
+    None
+}
+
 /// A connect error that retrying cannot mend (a certificate, a name that
 /// does not resolve): the job stops at once instead of retrying row by row.
 pub fn lasting_connect_error(e: &str) -> bool {
@@ -129,5 +150,9 @@ mod tests {
             }
         }
         assert!(lasting_connect_error(cert) && lasting_connect_error(dns) && !lasting_connect_error(refused));
+        let emfile = "error sending request: client error (Connect): tcp open error: Too many open files (os error 24)";
+        assert!(local_resource_error(emfile).is_some_and(|w| w.contains("ulimit -n")));
+        assert!(local_resource_error("tcp open error: Cannot allocate memory (os error 12)").is_some());
+        assert_eq!(local_resource_error(refused), None);
     }
 }

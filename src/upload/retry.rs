@@ -10,7 +10,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::attempt::{Attempt, connect_words, lasting_connect_error, parse_retry_after};
+use super::attempt::{Attempt, connect_words, lasting_connect_error, local_resource_error, parse_retry_after};
 use super::auto_rate::Answer;
 use crate::outputs::outcome::Status;
 
@@ -65,6 +65,10 @@ pub fn decide(attempt: Attempt, kind: Kind, host: &str, now: SystemTime) -> Deci
         Attempt::Response { status: status @ 500..=599, .. } => ambiguous(format!("server error {status}")),
         Attempt::Response { status, ref body, .. } => {
             Decision::Final { status: Status::Rejected, why: response_text(status, body), stop: None }
+        }
+        Attempt::ConnectFailed(e) if local_resource_error(&e).is_some() => {
+            let why = local_resource_error(&e).unwrap_or_default();
+            Decision::Final { status: Status::Failed, why: why.clone(), stop: Some(why) }
         }
         Attempt::ConnectFailed(e) if lasting_connect_error(&e) => {
             let why = format!("cannot connect to {host}: {}", connect_words(&e));
@@ -155,6 +159,10 @@ mod tests {
             (Attempt::Broken("reset".into()), ["retry", "retry", "ambiguous"]),
             (Attempt::ConnectFailed(refused.into()), ["retry"; 3]),
             (Attempt::ConnectFailed(cert.into()), ["final failed +stop"; 3]),
+            (
+                Attempt::ConnectFailed("tcp open error: Too many open files (os error 24)".into()),
+                ["final failed +stop"; 3],
+            ),
         ];
         for (attempt, want) in cases {
             for (kind, want) in [read, safe, unsafe_write].into_iter().zip(want) {

@@ -10,13 +10,14 @@ use std::sync::atomic::AtomicBool;
 
 use tokio::sync::OnceCell;
 
-use super::api::{Api, BeforeWrite, NoHook, Reply, Request};
+use super::api::{Api, BeforeWrite, Hold, NoHook, Reply, Request};
 use super::client::MAX_RESPONSE_BYTES;
 use super::window::Window;
 use crate::input::fields::REFERENCE_PARAM;
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 use crate::outputs::journal::Journal;
+use crate::outputs::ledger::{self, Check, Ledger, Recorded, Refused};
 use crate::outputs::outcome::{NOT_UNDERSTOOD, RowOutcome, Status, StopReason};
 use crate::reconcile::snapshot::{Answer, read_answer};
 use crate::reconcile::{Evidence, Snapshot, contradictions, diff, project, verify};
@@ -72,6 +73,19 @@ pub struct Uploader<'a> {
     /// The first write that carries a reference goes alone: an account that
     /// refuses the parameter stops the job at its first answer.
     first_write: OnceCell<()>,
+    /// Where every update is recorded across runs, and refused when it
+    /// repeats an earlier run's add, fire or transcription.
+    ledger: Option<Ledgered>,
+}
+
+/// A run's ledger and what its entries say of the run.
+pub struct Ledgered {
+    pub ledger: Ledger,
+    /// The input as the ledger names it, and its digest.
+    pub file: String,
+    pub input_sha256: String,
+    /// How repeats are judged; `None` with `--allow-repeat`.
+    pub check: Option<Check>,
 }
 
 /// How an `Uploader` is set up.
@@ -86,23 +100,38 @@ pub struct Uploads {
     /// a row it applied.
     pub echoed: bool,
     pub applied: Option<(CallRef, u64)>,
+    pub ledger: Option<Ledgered>,
 }
 
-/// A write's intent, made durable the first time it passes the gate.
+/// A write's intent, made durable the first time it passes the gate: in
+/// the ledger (which may refuse it as a repeat), then in the journal.
 struct Intent<'a> {
     journal: Option<&'a Journal>,
+    ledger: Option<(&'a Ledgered, ledger::Entry)>,
     line: u64,
     /// What `--reconcile` read before, kept in the intent.
     before: Option<&'a str>,
     at: &'a mut Option<u64>,
     journaled: &'a mut bool,
+    ledgered: &'a mut bool,
 }
 
 impl BeforeWrite for Intent<'_> {
-    async fn before_write(&mut self) -> Result<(), String> {
+    async fn before_write(&mut self) -> Result<(), Hold> {
         let at = *self.at.get_or_insert_with(now_ms);
+        if let (Some((ledgered, entry)), false) = (&self.ledger, *self.ledgered) {
+            let entry = ledger::Entry { at, ..entry.clone() };
+            match ledgered.ledger.intent(entry, ledgered.check.clone()).await {
+                Ok(()) => *self.ledgered = true,
+                Err(Refused::Repeat(repeat)) => return Err(Hold::Refuse(repeat.reason())),
+                Err(Refused::Broken(why)) => return Err(Hold::Stop(why)),
+            }
+        }
         if let (Some(journal), false) = (self.journal, *self.journaled) {
-            journal.intent(self.line, at, self.before).await.map_err(|e| format!("cannot write the journal: {e}"))?;
+            journal
+                .intent(self.line, at, self.before)
+                .await
+                .map_err(|e| Hold::Stop(format!("cannot write the journal: {e}")))?;
             *self.journaled = true;
         }
         Ok(())
@@ -122,6 +151,23 @@ impl<'a> Uploader<'a> {
             echoed: AtomicBool::new(set.echoed),
             applied: Mutex::new(set.applied),
             first_write: OnceCell::new(),
+            ledger: set.ledger,
+        }
+    }
+
+    /// The ledger's entry for `update` of `line` (status and time are the
+    /// ledger's to set).
+    fn ledger_entry(&self, ledgered: &Ledgered, line: u64, update: &CallUpdate, at: u64) -> ledger::Entry {
+        ledger::Entry {
+            run: self.run.clone(),
+            line,
+            call: update.call.to_string(),
+            reference: self.reference(line),
+            changes: serde_json::Value::Object(update.body()).to_string(),
+            input_sha256: ledgered.input_sha256.clone(),
+            file: ledgered.file.clone(),
+            at,
+            status: Recorded::Sent,
         }
     }
 
@@ -130,9 +176,9 @@ impl<'a> Uploader<'a> {
         self.references.then(|| format!("{}-{line}", self.run))
     }
 
-    /// The journal, once every row is done (to close it).
-    pub fn into_journal(self) -> Option<Journal> {
-        self.journal
+    /// The journal and the ledger, once every row is done (to close them).
+    pub fn into_records(self) -> (Option<Journal>, Option<Ledger>) {
+        (self.journal, self.ledger.map(|l| l.ledger))
     }
 
     pub async fn send_row(&self, row: ValidRow) -> RowOutcome {
@@ -245,10 +291,12 @@ impl<'a> Uploader<'a> {
             let request = Request::Write { url: &url, body: &body, safe: unsafe_fields.is_empty() };
             let mut intent = Intent {
                 journal: self.journal.as_ref(),
+                ledger: self.ledger.as_ref().map(|l| (l, self.ledger_entry(l, out.line, &update, 0))),
                 line: out.line,
                 before: before_json.as_deref(),
                 at: &mut out.intent_at,
                 journaled: &mut out.intent_journaled,
+                ledgered: &mut out.intent_ledgered,
             };
             let reason = match self.api.request(request, &mut out.exchange, &mut intent, jitter).await {
                 Reply::Done(body, truncated) => return self.done(out, &update, &body, truncated, unsafe_fields),
@@ -386,10 +434,29 @@ impl<'a> Uploader<'a> {
         }
     }
 
-    /// Records a row's outcome in the journal. Nothing is reported `ok` that
-    /// is not journaled `ok`: if the record cannot be written, the job stops
-    /// and an `ok` row is reported `unknown`.
-    pub fn journal_outcome(&self, mut out: RowOutcome) -> RowOutcome {
+    /// Records a row's outcome in the ledger and the journal. Nothing is
+    /// reported `ok` that is not journaled `ok`: if the record cannot be
+    /// written, the job stops and an `ok` row is reported `unknown`.
+    pub fn journal_outcome(&self, out: RowOutcome) -> RowOutcome {
+        self.ledger_outcome(&out);
+        self.journal_only(out)
+    }
+
+    /// A row whose intent this run or the run it resumes recorded: `ok` and
+    /// `unknown` stay in the ledger (each may have been applied); a row
+    /// that was not applied leaves it.
+    fn ledger_outcome(&self, out: &RowOutcome) {
+        let (Some(ledgered), Some(at)) = (&self.ledger, out.intent_at) else { return };
+        let Some(update) = out.sent.as_ref().or(out.update.as_ref()) else { return };
+        let status = match out.status {
+            Status::Ok => Some(Recorded::Ok),
+            Status::Unknown => Some(Recorded::Unknown),
+            _ => None,
+        };
+        ledgered.ledger.outcome(self.ledger_entry(ledgered, out.line, update, at), status);
+    }
+
+    fn journal_only(&self, mut out: RowOutcome) -> RowOutcome {
         let Some(journal) = &self.journal else { return out };
         if !out.intent_journaled && out.status == Status::NotSent {
             // Never sent and no intent recorded: the journal needs nothing.

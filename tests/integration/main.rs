@@ -1,6 +1,7 @@
 //! Integration tests: one test binary, a module per command. They run the
 //! real `tdrecon` binary in a throw-away directory.
 
+mod across_runs;
 mod documented;
 mod formats;
 mod harness;
@@ -11,6 +12,7 @@ mod pacing;
 mod pipes;
 mod property;
 mod readme;
+mod real_world;
 mod reconcile;
 mod resume;
 mod run;

@@ -187,8 +187,17 @@ fn journal_refusals() {
     wd.write("in.csv", mixed_rows(10));
     let out = wd.run(&mut job(&wd, &sim, &["--resume", "--method", "post"]), 2);
     assert!(stderr(&out).contains("different input file or different sending options"), "{}", stderr(&out));
-    // --restart sends everything again, deliberately.
-    wd.run(&mut job(&wd, &sim, &["--restart"]), 0);
-    assert_eq!(sim.stat("requests"), 22, "a first read and ten updates more");
+    // --restart sends the file again, but the ledger refuses every add the
+    // first run applied (naming it); the rows that only set values go again.
+    let out = wd.run(&mut job(&wd, &sim, &["--restart"]), 1);
+    assert!(stdout(&out).contains("repeats an earlier run (add_revenue)       5"), "{}", stdout(&out));
+    let errors = wd.read("in.errors.csv");
+    assert_eq!(errors.matches("repeats an update an earlier run applied").count(), 5, "{errors}");
+    assert!(errors.contains("in.csv line 3 (run tdr-"), "{errors}");
+    assert_eq!(sim.stat("requests"), 17, "a first read and five updates more");
+    assert_eq!(sim.call(100000002)["updates_applied"], 1);
+    // --allow-repeat sends them again, deliberately.
+    wd.run(&mut job(&wd, &sim, &["--restart", "--allow-repeat"]), 0);
+    assert_eq!(sim.stat("requests"), 28, "a first read and ten updates more");
     assert_eq!(sim.call(100000002)["updates_applied"], 2);
 }

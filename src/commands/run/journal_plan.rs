@@ -60,7 +60,9 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
                 return Err(Fatal::usage(anyhow!(
                     "cannot resume: the journal {shown} was written for a different input file or different \
                      sending options (--base-url/--subdomain, --method, --serializer, --map, --ignore-column, \
-                     --delimiter); resume with the same file and options, or start again without --resume"
+                     --delimiter); resume with the same file and options, or start again without --resume (the account's ledger \
+                     refuses every add, webhook and transcription an earlier run applied or may have applied, \
+                     so only what was never sent goes out)"
                 )));
             }
             None
@@ -78,15 +80,16 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
         }
         Some(replay) if replay.ended => {
             return Err(Fatal::usage(anyhow!(
-                "this file was already sent (journal {shown}): sending it again would apply add_revenue, \
-                 add_payout, webhooks and transcriptions a second time. Use --resume to retry only the rows \
-                 that failed or were not sent, or --restart to send every row again"
+                "this file was already sent (journal {shown}). Use --resume to retry only the rows that failed \
+                 or were not sent, or --restart to send every row again (the account's ledger still refuses \
+                 every add, webhook and transcription the earlier run applied; --allow-repeat sends those too)"
             )));
         }
         Some(_) => {
             return Err(Fatal::usage(anyhow!(
                 "an earlier run of this file stopped part-way (journal {shown}): add --resume to continue it \
-                 (nothing is sent twice), or --restart to discard it and send every row again"
+                 (nothing is sent twice), or --restart to discard it and send every row again (the ledger \
+                 refuses every add, webhook and transcription the earlier run applied or may have applied)"
             )));
         }
     };

@@ -8,6 +8,7 @@ mod interrupts;
 mod journal_plan;
 mod pipeline;
 mod prescan;
+mod repeats;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -39,7 +40,7 @@ use crate::upload::row::{Uploader, Uploads};
 use crate::upload::window;
 use interrupts::{resume_command, watch_for_interrupts};
 use journal_plan::{JournalPlan, prepare_journal};
-use pipeline::{Outputs, pipeline};
+use pipeline::{Earlier, Outputs, pipeline};
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -138,6 +139,11 @@ pub struct RunOptions {
     /// How far a call's time may be from a row's, to find a row's call by
     /// its caller number.
     pub match_window: Duration,
+    /// How far back the ledger looks for an earlier run's same add, fire or
+    /// transcription, to refuse it (`--repeat-window`).
+    pub repeat_window: Duration,
+    /// Send such a repeat anyway (`--allow-repeat`).
+    pub allow_repeat: bool,
 }
 
 impl RunOptions {
@@ -160,6 +166,7 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     let (reader, validator) = check_input(&opts)?;
     let credentials = load_credentials(&opts)?;
     let plan = prepare_journal(&opts)?;
+    let repeats = repeats::open(&opts, &validator, &credentials, &plan.run, plan.input_sha256.as_deref())?;
     let prescan = prescan::prescan(&opts)?;
     let reads_window = opts.reconcile || validator.schema().matches_callers();
     let range = if reads_window { window_range(&opts, prescan.times)? } else { None };
@@ -174,7 +181,18 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         .build()
         .context("cannot start the async runtime")
         .map_err(Fatal::usage)?;
-    let run = Run { reader, validator, credentials, plan, outputs, earlier, started_at, range, seeds: prescan.seeds };
+    let run = Run {
+        reader,
+        validator,
+        credentials,
+        plan,
+        repeats,
+        outputs,
+        earlier,
+        started_at,
+        range,
+        seeds: prescan.seeds,
+    };
     runtime.block_on(job(opts, run))
 }
 
@@ -246,6 +264,7 @@ struct Run {
     validator: Validator,
     credentials: Credentials,
     plan: JournalPlan,
+    repeats: repeats::Repeats,
     outputs: Outputs,
     earlier: RunSummary,
     started_at: String,
@@ -258,7 +277,7 @@ struct Run {
 /// The async half of a run: starts the senders (and the sandbox), resolves
 /// names, runs the pipeline, then closes the journal and reports.
 async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
-    let Run { reader, mut validator, credentials, plan, outputs, earlier, started_at, range, seeds } = run;
+    let Run { reader, mut validator, credentials, plan, repeats, outputs, earlier, started_at, range, seeds } = run;
     let sim = match seeds {
         Some(store) => Some(sandbox::start(store).await?),
         None => None,
@@ -279,10 +298,12 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
         references: opts.references,
         echoed: replay.as_ref().is_some_and(|r| r.echoed),
         applied: outputs.earlier_applied,
+        ledger: repeats.ledgered,
     };
     let uploader = Uploader::new(&api, uploads);
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
-    let mut summary = pipeline(&opts, reader, validator, outputs, &uploader, &api, replay).await?;
+    let mut summary =
+        pipeline(&opts, reader, validator, outputs, &uploader, &api, Earlier { replay, ledger: repeats.early }).await?;
     interrupts.abort();
     summary.merge_earlier(earlier);
     summary.window_pages = window_pages;
@@ -308,7 +329,13 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
             Err(e) => summary.read_notes.push(format!("no control totals: cannot read the window again ({e})")),
         }
     }
-    if let Some(journal) = uploader.into_journal()
+    let (journal, ledger) = uploader.into_records();
+    if let Some(ledger) = ledger
+        && let Err(e) = ledger.finish()
+    {
+        summary.stop.get_or_insert(StopReason::Aborted(e));
+    }
+    if let Some(journal) = journal
         && let Err(e) = journal.finish(summary.stop.is_none())
     {
         summary

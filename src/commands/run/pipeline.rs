@@ -25,11 +25,16 @@ use tokio::sync::mpsc;
 
 use super::{RunOptions, Threshold};
 use crate::exit::Fatal;
+use crate::input::columns::Field;
+use crate::input::fields::CallField;
 use crate::input::reader::CsvReader;
+use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::update::CallUpdate;
 use crate::input::validate::Validator;
+use crate::input::values::CallRef;
 use crate::outputs::errors::ErrorReport;
 use crate::outputs::journal::Replay;
+use crate::outputs::ledger::{self, Check};
 use crate::outputs::outcome::{RowOutcome, Status, StopReason};
 use crate::outputs::progress::Progress;
 use crate::outputs::results::ResultsWriter;
@@ -62,6 +67,14 @@ pub(super) struct Outputs {
     pub earlier_applied: Option<(crate::input::values::CallRef, u64)>,
 }
 
+/// What earlier runs recorded, that the reader checks each row against.
+pub(super) struct Earlier {
+    /// This file's journal, resumed (`--resume`).
+    pub replay: Option<Replay>,
+    /// The account's ledger, to refuse a row another run applied.
+    pub ledger: Option<(ledger::Reader, Check)>,
+}
+
 /// Reads, validates and sends every row; returns the run's summary.
 pub(super) async fn pipeline(
     opts: &RunOptions,
@@ -70,8 +83,9 @@ pub(super) async fn pipeline(
     outputs: Outputs,
     uploader: &Uploader<'_>,
     api: &Api,
-    replay: Option<Replay>,
+    earlier: Earlier,
 ) -> Result<RunSummary, Fatal> {
+    let Earlier { replay, ledger } = earlier;
     let Outputs { errors, results, rollback, results_path, errors_path, already_done, .. } = outputs;
     let started = Instant::now();
     let invalid_rows = Arc::new(AtomicU64::new(0));
@@ -83,6 +97,7 @@ pub(super) async fn pipeline(
         errors_path: errors_path.clone(),
         input_path: opts.input.name.clone(),
         replay,
+        ledger,
         invalid: Arc::clone(&invalid_rows),
         stop: api.stop.clone(),
     }
@@ -177,6 +192,8 @@ struct ReaderThread {
     input_path: PathBuf,
     /// What an earlier run of this file recorded (`--resume`).
     replay: Option<Replay>,
+    /// The ledger, to refuse a row an earlier run applied before it is sent.
+    ledger: Option<(ledger::Reader, Check)>,
     /// Rows rejected so far, for the progress bar.
     invalid: Arc<AtomicU64>,
     stop: Stop,
@@ -221,13 +238,20 @@ impl ReaderThread {
         batch: &mut Vec<ValidRow>,
         tx: &mpsc::Sender<Vec<ValidRow>>,
     ) -> anyhow::Result<()> {
-        let ReaderThread { reader, validator, errors, errors_path, input_path, replay, invalid, .. } = self;
+        let ReaderThread { reader, validator, errors, errors_path, input_path, replay, ledger, invalid, .. } = self;
         while let Some(record) = reader.next_record().map_err(|e| crate::input::reader::read_error(input_path, e))? {
             tally.rows += 1;
-            match validator.check(&record) {
-                Ok(update) => {
+            let checked = match validator.check(&record).map(|u| to_send(replay.as_ref(), record.line, u)) {
+                Ok(Some(row)) => match repeat_of(ledger.as_ref(), validator, &row.update).map_err(|e| anyhow!(e))? {
+                    Some(rejection) => Err(rejection),
+                    None => Ok(Some(row)),
+                },
+                other => other,
+            };
+            match checked {
+                Ok(row) => {
                     tally.valid += 1;
-                    let Some(row) = to_send(replay.as_ref(), record.line, update) else { continue };
+                    let Some(row) = row else { continue };
                     batch.push(row);
                     if batch.len() == BATCH_ROWS {
                         let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
@@ -247,6 +271,30 @@ impl ReaderThread {
         }
         Ok(())
     }
+}
+
+/// The ledger's refusal of a row whose call an earlier run gave the same
+/// add, fire or transcription (within the window), naming that run's file,
+/// line and date. A row whose call is found later (by caller number) is
+/// checked when its intent is recorded.
+fn repeat_of(
+    ledger: Option<&(ledger::Reader, Check)>,
+    validator: &Validator,
+    update: &CallUpdate,
+) -> Result<Option<Rejection>, String> {
+    let Some((reader, check)) = ledger else { return Ok(None) };
+    if update.call == CallRef::PENDING || update.is_idempotent() {
+        return Ok(None);
+    }
+    let actions = update.actions();
+    let Some(repeat) = reader.repeat(&update.call.to_string(), &actions, check)? else { return Ok(None) };
+    let schema = validator.schema();
+    let first = actions.iter().find(|(param, value)| repeat.same.contains(&format!("{param} {value}")));
+    let (column, value) = match first.and_then(|(param, value)| Some((CallField::of_param(param)?, value))) {
+        Some(((field, adds), value)) => (schema.header_of(&Field::Call(field, adds)), value.clone()),
+        None => (String::new(), String::new()),
+    };
+    Ok(Some(Rejection { kind: RejectKind::Repeat, column, value, reason: repeat.reason() }))
 }
 
 /// A valid row as the senders get it, or `None` when an earlier run

@@ -1,0 +1,76 @@
+//! Which ledger a run keeps (`outputs::ledger`): the account's, opened to
+//! write for a run that sends, to read for `plan`; none for a dry run or the
+//! sandbox (nothing real is sent). A run that carries adds, webhook fires or
+//! transcriptions never goes without it: a ledger that cannot be opened
+//! stops it before anything is sent.
+
+use anyhow::anyhow;
+
+use super::{RunOptions, Target};
+use crate::exit::Fatal;
+use crate::input::validate::Validator;
+use crate::outputs::ledger::{self, Check, Ledger, Reader};
+use crate::upload::credentials::Credentials;
+use crate::upload::row::Ledgered;
+
+/// What a run checks repeats against: the reader thread refuses rows an
+/// earlier run applied into errors.csv (`early`); the senders record every
+/// update and refuse, atomically with recording it, what another run
+/// recorded meanwhile (`ledgered`).
+pub(super) struct Repeats {
+    pub early: Option<(Reader, Check)>,
+    pub ledgered: Option<Ledgered>,
+}
+
+pub(super) fn open(
+    opts: &RunOptions,
+    validator: &Validator,
+    credentials: &Credentials,
+    run: &str,
+    input_sha256: Option<&str>,
+) -> Result<Repeats, Fatal> {
+    let none = Repeats { early: None, ledgered: None };
+    let Target::Url(url) = &opts.target else { return Ok(none) };
+    if opts.dry_run {
+        return Ok(none);
+    }
+    let acts = validator.schema().acts();
+    let check = Check { run: run.to_string(), window: opts.repeat_window };
+    let opened = ledger::path_for(url, &credentials.public)
+        .ok_or_else(|| "no state directory to keep it in (set TDRECON_STATE_DIR or HOME)".to_string())
+        .and_then(|path| {
+            let early = Reader::open(&path)?;
+            let writer = if opts.plan { None } else { Some(Ledger::open(&path)?) };
+            Ok((early, writer))
+        });
+    let (early, writer) = match opened {
+        Ok(opened) => opened,
+        Err(e) if acts => {
+            return Err(Fatal::usage(anyhow!(
+                "cannot keep the ledger of what earlier runs applied: {e}. The file adds, fires webhooks or asks \
+                 for transcriptions, which the ledger keeps from being applied twice across runs; nothing was sent"
+            )));
+        }
+        Err(e) => {
+            crate::console::warn(&format!("warning: no ledger for this run (it changes nothing that acts twice): {e}"));
+            return Ok(none);
+        }
+    };
+    let check = (!opts.allow_repeat).then_some(check);
+    let ledgered = writer.map(|ledger| Ledgered {
+        ledger,
+        file: shown_name(&opts.input.name),
+        input_sha256: input_sha256.or(opts.input.survey.as_ref().map(|s| s.sha256.as_str())).unwrap_or("").into(),
+        check: check.clone(),
+    });
+    Ok(Repeats { early: check.map(|c| (early, c)), ledgered })
+}
+
+/// The input as the ledger names it: an absolute path, so the same file run
+/// from another folder is recognisably the same.
+fn shown_name(name: &std::path::Path) -> String {
+    if name.as_os_str() == "-" {
+        return "-".into();
+    }
+    std::path::absolute(name).unwrap_or_else(|_| name.to_path_buf()).display().to_string()
+}

@@ -1,0 +1,142 @@
+use std::time::Duration;
+
+use super::*;
+
+fn entry(run: &str, line: u64, call: &str, changes: &str) -> Entry {
+    Entry {
+        run: run.into(),
+        line,
+        call: call.into(),
+        reference: Some(format!("{run}-{line}")),
+        changes: changes.into(),
+        input_sha256: "abc".into(),
+        file: "/reports/night.csv".into(),
+        at: now_ms(),
+        status: Recorded::Sent,
+    }
+}
+
+fn check(run: &str) -> Option<Check> {
+    Some(Check { run: run.into(), window: Duration::from_secs(30 * 24 * 3600) })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+const CHARGEBACK: &str = r#"{"add_revenue":"-25.00","buyer_converted":false}"#;
+
+#[test]
+fn an_earlier_runs_add_is_refused_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let rt = runtime();
+    let ledger = Ledger::open(&path).unwrap();
+    rt.block_on(ledger.intent(entry("a", 2, "7", CHARGEBACK), check("a"))).unwrap();
+    ledger.outcome(entry("a", 2, "7", CHARGEBACK), Some(Recorded::Ok));
+    // The same run (a resume) may record it again.
+    rt.block_on(ledger.intent(entry("a", 2, "7", CHARGEBACK), check("a"))).unwrap();
+    ledger.outcome(entry("a", 2, "7", CHARGEBACK), Some(Recorded::Ok));
+    let refused = rt.block_on(ledger.intent(entry("b", 9, "7", r#"{"add_revenue":"-25.00"}"#), check("b")));
+    let Err(Refused::Repeat(repeat)) = refused else { panic!("{refused:?}") };
+    assert_eq!((repeat.earlier.run.as_str(), repeat.earlier.line), ("a", 2));
+    assert_eq!(repeat.same, vec!["add_revenue -25.00"]);
+    let why = repeat.reason();
+    assert!(why.contains("/reports/night.csv line 2") && why.contains("applied") && why.contains("--allow-repeat"));
+    // Another amount, another call, or no check: not a repeat.
+    rt.block_on(ledger.intent(entry("b", 10, "7", r#"{"add_revenue":"-20.00"}"#), check("b"))).unwrap();
+    rt.block_on(ledger.intent(entry("b", 11, "8", CHARGEBACK), check("b"))).unwrap();
+    rt.block_on(ledger.intent(entry("b", 12, "7", CHARGEBACK), None)).unwrap();
+    // A set is not an action: the same revenue twice is no repeat.
+    rt.block_on(ledger.intent(entry("b", 13, "7", r#"{"revenue":"5.00"}"#), check("b"))).unwrap();
+    rt.block_on(ledger.intent(entry("c", 13, "7", r#"{"revenue":"5.00"}"#), check("c"))).unwrap();
+    ledger.finish().unwrap();
+    let reader = Reader::open(&path).unwrap();
+    let of_7: Vec<_> = reader.of_call("7").unwrap().into_iter().map(|e| (e.run, e.line, e.status)).collect();
+    assert_eq!(of_7[0], ("a".into(), 2, Recorded::Ok));
+    assert_eq!(of_7.len(), 5, "{of_7:?}");
+    assert_eq!(reader.since(0).unwrap().len(), 6);
+}
+
+#[test]
+fn an_update_not_applied_is_forgotten_and_one_in_doubt_still_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let rt = runtime();
+    let ledger = Ledger::open(&path).unwrap();
+    rt.block_on(ledger.intent(entry("a", 2, "7", CHARGEBACK), check("a"))).unwrap();
+    ledger.outcome(entry("a", 2, "7", CHARGEBACK), None);
+    rt.block_on(ledger.intent(entry("a", 3, "8", CHARGEBACK), check("a"))).unwrap();
+    ledger.outcome(entry("a", 3, "8", CHARGEBACK), Some(Recorded::Unknown));
+    // Intent only: the run died before its outcome.
+    rt.block_on(ledger.intent(entry("a", 4, "9", CHARGEBACK), check("a"))).unwrap();
+    ledger.finish().unwrap();
+    let reader = Reader::open(&path).unwrap();
+    let actions = vec![("add_revenue".to_string(), "-25.00".to_string())];
+    assert_eq!(reader.repeat("7", &actions, &check("b").unwrap()).unwrap(), None);
+    for call in ["8", "9"] {
+        let repeat = reader.repeat(call, &actions, &check("b").unwrap()).unwrap().expect("in doubt counts");
+        assert!(repeat.reason().contains("may have applied"), "{}", repeat.reason());
+    }
+    // Outside the window: no longer a repeat.
+    let short = Check { run: "b".into(), window: Duration::ZERO };
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(reader.repeat("8", &actions, &short).unwrap(), None);
+}
+
+#[test]
+fn a_ledger_not_yet_created_holds_nothing_and_is_not_created_by_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.sqlite");
+    let reader = Reader::open(&path).unwrap();
+    assert!(reader.since(0).unwrap().is_empty());
+    assert!(!path.exists());
+}
+
+#[test]
+fn two_writers_at_once_let_one_change_through() {
+    // Two runs (two connections, as two processes have) record the same
+    // chargebacks at the same time: each call takes exactly one.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let calls: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    let taken: Vec<usize> = std::thread::scope(|s| {
+        let runs: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|run| {
+                let (path, calls) = (&path, &calls);
+                s.spawn(move || {
+                    let rt = runtime();
+                    let ledger = Ledger::open(path).unwrap();
+                    let mut taken = 0;
+                    rt.block_on(async {
+                        let intents = calls
+                            .iter()
+                            .enumerate()
+                            .map(|(i, call)| ledger.intent(entry(run, i as u64 + 2, call, CHARGEBACK), check(run)));
+                        for answer in futures::future::join_all(intents).await {
+                            match answer {
+                                Ok(()) => taken += 1,
+                                Err(Refused::Repeat(_)) => {}
+                                Err(Refused::Broken(e)) => panic!("{e}"),
+                            }
+                        }
+                    });
+                    ledger.finish().unwrap();
+                    taken
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(taken.iter().sum::<usize>(), calls.len(), "{taken:?}");
+}
+
+#[test]
+fn a_ledger_that_cannot_be_created_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let Err(e) = Ledger::open(&file.join("ledger.sqlite")) else { panic!("opened under a file") };
+    assert!(e.contains("cannot open the ledger") && e.contains("a-file"), "{e}");
+}

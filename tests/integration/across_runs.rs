@@ -1,0 +1,222 @@
+//! Never twice across runs: the account's ledger. A report sent again —
+//! renamed, corrected, from another folder, with its results elsewhere, with
+//! a row appended, after a killed run, or by two processes at once — applies
+//! no add twice and names the earlier run. And a machine out of file
+//! descriptors stops the job, naming the cause, instead of blaming the API.
+
+use std::process::Command;
+
+use crate::harness::{FIRST, PRIVATE, PUBLIC, SimHarness, by_line, rows, run_job, with_keys};
+use crate::util::{Workdir, spawn, spawn_quiet, stderr, stdout, wait_for};
+
+/// `n` chargebacks, each with a note (so a "corrected" copy can differ in text).
+fn report(n: u64) -> String {
+    let mut s = String::from("id,add_revenue,agent_call_disposition_notes\n");
+    for i in 0..n {
+        s.push_str(&format!("{},-25.00,returned by buyer {i}\n", FIRST + i));
+    }
+    s
+}
+
+fn applied(sim: &SimHarness, n: u64) -> Vec<u64> {
+    let calls = sim.calls_by_id();
+    (0..n).map(|i| calls[&(FIRST + i)]["updates_applied"].as_u64().unwrap()).collect()
+}
+
+/// Revenue a call holds, as the simulator reports it.
+fn revenue(sim: &SimHarness, i: u64) -> String {
+    sim.call(FIRST + i)["revenue"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_run() {
+    const N: u64 = 12;
+    let sim = SimHarness::start(N + 1, |_| {});
+    let wd = Workdir::new();
+    wd.write("report.csv", report(N));
+    wd.run(&mut run_job(&wd, &sim, "report.csv", &[]), 0);
+    assert!(applied(&sim, N).iter().all(|&n| n == 1));
+    let first_revenue = revenue(&sim, 0);
+
+    // The same rows under another name; with one row's text corrected; from
+    // another folder with its results elsewhere.
+    std::fs::create_dir_all(wd.path("elsewhere/out")).unwrap();
+    wd.write("report-2.csv", report(N));
+    wd.write("corrected.csv", report(N).replace("returned by buyer 3", "returned by José"));
+    wd.write("elsewhere/report.csv", report(N));
+    let guises: [(&str, &[&str], &str); 3] = [
+        ("report-2.csv", &[], "report-2.errors.csv"),
+        ("corrected.csv", &[], "corrected.errors.csv"),
+        (
+            "elsewhere/report.csv",
+            &["--results", "elsewhere/out/r.csv", "--errors", "elsewhere/out/e.csv"],
+            "elsewhere/out/e.csv",
+        ),
+    ];
+    for (file, extra, errors) in guises {
+        let out = wd.run(&mut run_job(&wd, &sim, file, extra), 1);
+        assert!(applied(&sim, N).iter().all(|&n| n == 1), "{file}: {:?}\n{}", applied(&sim, N), stdout(&out));
+        let refused = rows(&wd.read(errors));
+        assert_eq!(refused.len() as u64, N, "{file}: every row refused");
+        for r in &refused {
+            // (The value echoes the cell, behind the formula guard.)
+            assert!(r["column"] == "add_revenue" && r["value"].ends_with("-25.00"), "{r:?}");
+            let reason = &r["reason"];
+            let first = wd.path("report.csv").display().to_string();
+            assert!(reason.contains(&format!("{first} line {}", r["line"])), "{file}: {reason}");
+            assert!(reason.contains("applied") && reason.contains("--allow-repeat"), "{reason}");
+        }
+    }
+    assert_eq!(revenue(&sim, 0), first_revenue, "the chargeback is on the call once");
+
+    // The same name with a row appended: only the new row goes out.
+    let mut appended = report(N);
+    appended.push_str(&format!("{},-25.00,late return\n", FIRST + N));
+    wd.write("report.csv", &appended);
+    let out = wd.run(&mut run_job(&wd, &sim, "report.csv", &["--restart"]), 1);
+    assert!(stdout(&out).contains("repeats an earlier run (add_revenue)"), "{}", stdout(&out));
+    let results = by_line(&wd.read("report.results.csv"));
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[&(N + 2)]["status"], "ok");
+    assert_eq!(applied(&sim, N + 1), [vec![1; N as usize], vec![1]].concat());
+
+    // What the ledger holds, per call and since a date.
+    let url = sim.url();
+    let mut history = with_keys(wd.command(&["history", &FIRST.to_string(), "--base-url", &url]));
+    let out = wd.run(&mut history, 0);
+    let shown = rows(&stdout(&out));
+    assert_eq!(shown.len(), 1, "one update applied to the call: {shown:?}");
+    assert_eq!(shown[0]["status"], "ok");
+    assert!(shown[0]["changes"].contains("add_revenue=-25.00"), "{shown:?}");
+    assert!(shown[0]["file"].ends_with("report.csv") && shown[0]["line"] == "2", "{shown:?}");
+    assert!(shown[0]["reference"].starts_with(&shown[0]["run"]), "{shown:?}");
+    let mut since = with_keys(wd.command(&["history", "--since", "2020-01-01", "--base-url", &url]));
+    assert_eq!(rows(&stdout(&wd.run(&mut since, 0))).len() as u64, N + 1);
+    // Another account's keys see another ledger (none).
+    let mut other = wd.command(&["history", &FIRST.to_string(), "--base-url", &url]);
+    other.env("TRACKDRIVE_PUBLIC_KEY", "pk_other").env("TRACKDRIVE_PRIVATE_KEY", PRIVATE);
+    let out = wd.run(&mut other, 0);
+    assert!(rows(&stdout(&out)).is_empty() && stderr(&out).contains("holds no update"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains(PUBLIC) && !stderr(&out).contains(PRIVATE));
+
+    // Meant twice: --allow-repeat sends them.
+    wd.run(&mut run_job(&wd, &sim, "report-2.csv", &["--allow-repeat"]), 0);
+    assert!(applied(&sim, N).iter().all(|&n| n == 2));
+}
+
+/// A run killed with -9 part-way; rows appended to its file, so `--resume`
+/// is refused; started again as the refusal advises: every add applied at
+/// most once, and each row not applied is either sent now or refused by
+/// name as one the killed run may have applied.
+#[test]
+fn a_killed_run_whose_file_grew_starts_again_without_applying_an_add_twice() {
+    const N: u64 = 300;
+    let sim = SimHarness::start(N + 10, |c| {
+        c.faults.latency = std::time::Duration::from_millis(3);
+    });
+    let wd = Workdir::new();
+    wd.write("in.csv", report(N));
+    let mut child = spawn_quiet(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16"]));
+    wait_for("rows applied", || applied(&sim, N).iter().filter(|&&n| n > 0).count() >= 50);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut grown = report(N);
+    for i in N..N + 10 {
+        grown.push_str(&format!("{},-25.00,appended\n", FIRST + i));
+    }
+    wd.write("in.csv", &grown);
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--resume"]), 2);
+    let advice = stderr(&out);
+    assert!(advice.contains("start again without --resume") && advice.contains("ledger"), "{advice}");
+    wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--restart", "--concurrency", "16"]), &[0, 1]);
+    let counts = applied(&sim, N + 10);
+    assert!(counts.iter().all(|&n| n <= 1), "{counts:?}");
+    let results = by_line(&wd.read("in.results.csv"));
+    let errors: std::collections::HashMap<u64, _> =
+        rows(&wd.read("in.errors.csv")).into_iter().map(|r| (r["line"].parse::<u64>().unwrap(), r)).collect();
+    for i in 0..N + 10 {
+        let line = i + 2;
+        match (results.get(&line), errors.get(&line)) {
+            (Some(r), None) => assert!(r["status"] == "ok" && counts[i as usize] == 1, "line {line}: {r:?}"),
+            (None, Some(e)) => assert!(
+                counts[i as usize] == 1 || e["reason"].contains("may have applied"),
+                "line {line} refused but never applied: {e:?}"
+            ),
+            other => panic!("line {line}: {other:?}"),
+        }
+    }
+    assert!(counts[N as usize..].iter().all(|&n| n == 1), "the appended rows were sent");
+}
+
+/// Two copies of one report started at once, as two operators might (one
+/// copy's notes retyped, so the input lock, which knows identical bytes,
+/// does not stop the second): each call takes the chargeback once, and
+/// every row is accounted for in one run or the other.
+#[test]
+fn two_runs_at_once_on_two_copies_apply_each_add_once() {
+    const N: u64 = 400;
+    let sim = SimHarness::start(N, |c| c.faults.latency = std::time::Duration::from_millis(10));
+    let wd = Workdir::new();
+    wd.write("a.csv", report(N));
+    // The second copy in reverse order: the two runs meet in the middle,
+    // where both try the same calls at the same moment.
+    let text = report(N).replace("returned by buyer", "buyer returned");
+    let (header, body) = text.split_once('\n').unwrap();
+    let reversed: Vec<&str> = body.lines().rev().collect();
+    wd.write("b.csv", format!("{header}\n{}\n", reversed.join("\n")));
+    let a = spawn(&mut run_job(&wd, &sim, "a.csv", &["--concurrency", "16"]));
+    let b = spawn(&mut run_job(&wd, &sim, "b.csv", &["--concurrency", "16"]));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for out in [&a, &b] {
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}\n{}", stdout(out), stderr(out));
+    }
+    let counts = applied(&sim, N);
+    assert!(counts.iter().all(|&n| n == 1), "{counts:?}");
+    let ok = |name: &str| {
+        let path = wd.path(name);
+        if !path.exists() {
+            return 0;
+        }
+        by_line(&wd.read(name)).values().filter(|r| r["status"] == "ok").count() as u64
+    };
+    assert_eq!(ok("a.results.csv") + ok("b.results.csv"), N, "each row applied by one run");
+    assert!(ok("a.results.csv") > 0 && ok("b.results.csv") > 0, "the runs overlapped");
+    // The other run refused it: before sending (errors.csv), or when it
+    // recorded its intent (results.csv, rejected), naming the first.
+    let refusals = |stem: &str| {
+        let early = rows(&wd.read(&format!("{stem}.errors.csv"))).len() as u64;
+        let late = by_line(&wd.read(&format!("{stem}.results.csv")))
+            .values()
+            .filter(|r| r["status"] == "rejected" && r["error"].contains("repeats an update an earlier run"))
+            .count() as u64;
+        early + late
+    };
+    assert_eq!(refusals("a") + refusals("b"), N, "each row refused by the other run");
+}
+
+/// Out of file descriptors: the job stops at once and names the cause;
+/// nothing is applied twice and every row is accounted for.
+#[test]
+fn a_machine_out_of_file_descriptors_stops_the_job_naming_it() {
+    const N: u64 = 400;
+    let sim = SimHarness::start(N, |c| c.faults.latency = std::time::Duration::from_millis(20));
+    let wd = Workdir::new();
+    wd.write("in.csv", report(N));
+    let job = run_job(&wd, &sim, "in.csv", &["--concurrency", "256"]);
+    // The same command, under a shell that lowers the limit first.
+    let mut limited = Command::new("sh");
+    limited.arg("-c").arg("ulimit -n 64 && exec \"$0\" \"$@\"").arg(job.get_program()).args(job.get_args());
+    limited.current_dir(job.get_current_dir().unwrap());
+    for (k, v) in job.get_envs() {
+        match v {
+            Some(v) => limited.env(k, v),
+            None => limited.env_remove(k),
+        };
+    }
+    let out = wd.run(&mut limited, 3);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("ran out of open files") && text.contains("ulimit -n"), "{text}");
+    assert!(!text.contains("retry budget"), "not blamed on the API: {text}");
+    assert!(applied(&sim, N).iter().all(|&n| n <= 1));
+    assert_eq!(by_line(&wd.read("in.results.csv")).len() as u64, N, "every row accounted for");
+}
