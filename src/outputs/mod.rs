@@ -1,7 +1,8 @@
 //! The output stage: what a run leaves behind for people and schedulers.
 //! `errors` writes rejected rows, `outcome` says what became of a sent row,
 //! `results` writes it, `journal` makes it durable before and after each
-//! request, `tally` and `summary` count and print (`control`: the window's
+//! request, `ledger` remembers across runs what each account was sent,
+//! `tally` and `summary` count and print (`control`: the window's
 //! totals), `progress` draws the bar.
 //! `run_lock` keeps a second run off a live one's files, `summary_json`
 //! writes the summary for schedulers. Depends on `input` and `reconcile`

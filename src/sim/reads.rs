@@ -234,6 +234,7 @@ pub(super) async fn events(
     if let Some(refused) = sim.refusal(&headers) {
         return refused;
     }
+    sim.event_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let start = match query.get("cursor").map(String::as_str) {
         None | Some("-1") => 0,
         Some(c) => match c.parse::<usize>() {

@@ -43,6 +43,8 @@ pub struct SimState {
     pub requests: AtomicU64,
     pub throttled: AtomicU64,
     pub faults_injected: AtomicU64,
+    /// Pages of call events served (what settling rows in doubt costs).
+    pub event_reads: AtomicU64,
 }
 
 /// A limit like an API gateway's: `per_second` on average, counted over fixed
@@ -136,6 +138,7 @@ impl SimState {
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
+            event_reads: AtomicU64::new(0),
         }
     }
 
@@ -176,6 +179,7 @@ impl SimState {
                 "requests": self.requests.load(Ordering::Relaxed),
                 "throttled": self.throttled.load(Ordering::Relaxed),
                 "faults": self.faults_injected.load(Ordering::Relaxed),
+                "event_reads": self.event_reads.load(Ordering::Relaxed),
             }
         })
     }

@@ -78,12 +78,9 @@ pub struct Uploader<'a> {
     ledger: Option<Ledgered>,
 }
 
-/// A run's ledger and what its entries say of the run.
+/// A run's ledger, and how it judges repeats.
 pub struct Ledgered {
     pub ledger: Ledger,
-    /// The input as the ledger names it, and its digest.
-    pub file: String,
-    pub input_sha256: String,
     /// How repeats are judged; `None` with `--allow-repeat`.
     pub check: Option<Check>,
 }
@@ -107,7 +104,9 @@ pub struct Uploads {
 /// the ledger (which may refuse it as a repeat), then in the journal.
 struct Intent<'a> {
     journal: Option<&'a Journal>,
-    ledger: Option<(&'a Ledgered, ledger::Entry)>,
+    ledger: Option<(&'a Ledgered, ledger::Update)>,
+    /// The update's acting changes, for the ledger to judge.
+    actions: Vec<(String, String)>,
     line: u64,
     /// What `--reconcile` read before, kept in the intent.
     before: Option<&'a str>,
@@ -120,8 +119,9 @@ impl BeforeWrite for Intent<'_> {
     async fn before_write(&mut self) -> Result<(), Hold> {
         let at = *self.at.get_or_insert_with(now_ms);
         if let (Some((ledgered, entry)), false) = (&self.ledger, *self.ledgered) {
-            let entry = ledger::Entry { at, ..entry.clone() };
-            match ledgered.ledger.intent(entry, ledgered.check.clone()).await {
+            let entry = ledger::Update { at, ..entry.clone() };
+            let check = ledgered.check.clone().map(|c| (c, self.actions.clone()));
+            match ledgered.ledger.intent(entry, check).await {
                 Ok(()) => *self.ledgered = true,
                 Err(Refused::Repeat(repeat)) => return Err(Hold::Refuse(repeat.reason())),
                 Err(Refused::Broken(why)) => return Err(Hold::Stop(why)),
@@ -155,19 +155,14 @@ impl<'a> Uploader<'a> {
         }
     }
 
-    /// The ledger's entry for `update` of `line` (status and time are the
-    /// ledger's to set).
-    fn ledger_entry(&self, ledgered: &Ledgered, line: u64, update: &CallUpdate, at: u64) -> ledger::Entry {
-        ledger::Entry {
-            run: self.run.clone(),
+    /// `update` of `line` as the ledger records it.
+    fn ledger_update(&self, line: u64, update: &CallUpdate, at: u64) -> ledger::Update {
+        ledger::Update {
             line,
             call: update.call.to_string(),
-            reference: self.reference(line),
-            changes: serde_json::Value::Object(update.body()).to_string(),
-            input_sha256: ledgered.input_sha256.clone(),
-            file: ledgered.file.clone(),
+            referenced: self.references,
+            changes: String::from_utf8_lossy(&update.body_bytes()).into_owned(),
             at,
-            status: Recorded::Sent,
         }
     }
 
@@ -287,11 +282,22 @@ impl<'a> Uploader<'a> {
         let before_json = out.before.as_ref().map(|s| s.to_json().to_string());
         out.sent = Some(update.clone());
         let mut resent_after_read_back = false;
+        let actions = match &self.ledger {
+            Some(Ledgered { check: Some(_), .. }) if !unsafe_fields.is_empty() => update.actions(),
+            _ => Vec::new(),
+        };
         loop {
             let request = Request::Write { url: &url, body: &body, safe: unsafe_fields.is_empty() };
             let mut intent = Intent {
                 journal: self.journal.as_ref(),
-                ledger: self.ledger.as_ref().map(|l| (l, self.ledger_entry(l, out.line, &update, 0))),
+                // A row safe to resend needs no intent there: its outcome is
+                // recorded (what the ledger guards acts each time it is sent).
+                ledger: self
+                    .ledger
+                    .as_ref()
+                    .filter(|_| !unsafe_fields.is_empty())
+                    .map(|l| (l, self.ledger_update(out.line, &update, 0))),
+                actions: actions.clone(),
                 line: out.line,
                 before: before_json.as_deref(),
                 at: &mut out.intent_at,
@@ -448,12 +454,18 @@ impl<'a> Uploader<'a> {
     fn ledger_outcome(&self, out: &RowOutcome) {
         let (Some(ledgered), Some(at)) = (&self.ledger, out.intent_at) else { return };
         let Some(update) = out.sent.as_ref().or(out.update.as_ref()) else { return };
+        let idempotent = update.is_idempotent();
         let status = match out.status {
             Status::Ok => Some(Recorded::Ok),
             Status::Unknown => Some(Recorded::Unknown),
+            // Not applied: an intent recorded is removed (a row safe to
+            // resend recorded none).
+            _ if idempotent => return,
             _ => None,
         };
-        ledgered.ledger.outcome(self.ledger_entry(ledgered, out.line, update, at), status);
+        // A row that acts recorded its intent: its status is enough.
+        let whole = idempotent.then(|| self.ledger_update(out.line, update, at));
+        ledgered.ledger.outcome(out.line, status, whole);
     }
 
     fn journal_only(&self, mut out: RowOutcome) -> RowOutcome {

@@ -220,3 +220,21 @@ fn a_machine_out_of_file_descriptors_stops_the_job_naming_it() {
     assert!(applied(&sim, N).iter().all(|&n| n <= 1));
     assert_eq!(by_line(&wd.read("in.results.csv")).len() as u64, N, "every row accounted for");
 }
+
+/// A ledger that cannot be opened stops a file that adds before anything is
+/// sent (exit 2, naming it); a file that only sets values goes, with a warning.
+#[test]
+fn a_ledger_that_cannot_be_opened_stops_a_run_that_adds() {
+    let sim = SimHarness::start(4, |_| {});
+    let wd = Workdir::new();
+    wd.write("in.csv", report(4));
+    wd.write("sets.csv", format!("id,revenue\n{FIRST},5.00\n"));
+    wd.write("not-a-dir", "x");
+    let state = wd.path("not-a-dir").display().to_string();
+    let out = wd.run(run_job(&wd, &sim, "in.csv", &[]).env("TDRECON_STATE_DIR", &state), 2);
+    assert!(stderr(&out).contains("cannot keep the ledger") && stderr(&out).contains("not-a-dir"), "{}", stderr(&out));
+    assert_eq!(sim.stat("requests"), 0, "nothing sent");
+    let out = wd.run(run_job(&wd, &sim, "sets.csv", &[]).env("TDRECON_STATE_DIR", &state), 0);
+    assert!(stderr(&out).contains("warning: no ledger for this run"), "{}", stderr(&out));
+    assert_eq!(sim.call(FIRST)["updates_applied"], 1);
+}

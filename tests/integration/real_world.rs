@@ -74,8 +74,21 @@ fn unknown_adds_settle_by_their_reference_whatever_the_clock_typing_nesting_or_p
             "{name}: the faults should leave rows unknown: {first:?}"
         );
         sim.set_faults(FaultConfig::default());
+        let reads_before = sim.stat("event_reads");
         wd.run(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]), 0);
         assert_eq!(statuses(&wd).get("ok"), Some(&(ROWS as usize)), "{name}: {:?}", statuses(&wd));
+        // What settling costs: one read of the events per row in doubt, and
+        // as the documented answer carries no paging metadata, a second
+        // page asked for to see the log ends there; the same again for the
+        // proof that the log records references (a row the first run applied).
+        let in_doubt = first["unknown"] as u64;
+        let reads = sim.stat("event_reads") - reads_before;
+        if per_page == 0 {
+            let expected = 2 * in_doubt..=2 * in_doubt + 2;
+            assert!(expected.contains(&reads), "{name}: {reads} event reads for {in_doubt} rows");
+        } else {
+            assert!(reads > in_doubt, "{name}: paged, so more than one read a row: {reads}");
+        }
         assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "{name}: every add once: {:?}", applied(&sim, ROWS));
         let results = by_line(&wd.read("in.results.csv"));
         let by_log = results.values().filter(|r| r["error"].contains("audit log")).count();

@@ -129,7 +129,7 @@ async fn state_json_shape() {
         assert!(first.get(update_name).is_none(), "{update_name} is an update parameter, not a field of the call");
     }
     assert_eq!(state["calls"].as_array().unwrap().len(), 5);
-    assert_eq!(state["stats"], json!({"requests": 0, "throttled": 0, "faults": 0}));
+    assert_eq!(state["stats"], json!({"requests": 0, "throttled": 0, "faults": 0, "event_reads": 0}));
     let uuid = first["uuid"].as_str().unwrap();
     assert!(uuid.len() == 36 && uuid.as_bytes()[14] == b'4', "{uuid}");
 }

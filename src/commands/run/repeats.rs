@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use super::{RunOptions, Target};
 use crate::exit::Fatal;
 use crate::input::validate::Validator;
-use crate::outputs::ledger::{self, Check, Ledger, Reader};
+use crate::outputs::ledger::{self, Check, Ledger, Reader, RunInfo};
 use crate::upload::credentials::Credentials;
 use crate::upload::row::Ledgered;
 
@@ -39,8 +39,17 @@ pub(super) fn open(
     let opened = ledger::path_for(url, &credentials.public)
         .ok_or_else(|| "no state directory to keep it in (set TDRECON_STATE_DIR or HOME)".to_string())
         .and_then(|path| {
+            let info = RunInfo {
+                run: run.to_string(),
+                file: shown_name(&opts.input.name),
+                input_sha256: input_sha256
+                    .or(opts.input.survey.as_ref().map(|s| s.sha256.as_str()))
+                    .unwrap_or("")
+                    .into(),
+            };
+            // The writer first: it creates the ledger the reader then opens.
+            let writer = if opts.plan { None } else { Some(Ledger::open(&path, info)?) };
             let early = Reader::open(&path)?;
-            let writer = if opts.plan { None } else { Some(Ledger::open(&path)?) };
             Ok((early, writer))
         });
     let (early, writer) = match opened {
@@ -57,12 +66,7 @@ pub(super) fn open(
         }
     };
     let check = (!opts.allow_repeat).then_some(check);
-    let ledgered = writer.map(|ledger| Ledgered {
-        ledger,
-        file: shown_name(&opts.input.name),
-        input_sha256: input_sha256.or(opts.input.survey.as_ref().map(|s| s.sha256.as_str())).unwrap_or("").into(),
-        check: check.clone(),
-    });
+    let ledgered = writer.map(|ledger| Ledgered { ledger, check: check.clone() });
     Ok(Repeats { early: check.map(|c| (early, c)), ledgered })
 }
 

@@ -5,14 +5,15 @@
 //! folder, with a row appended) from applying an add, a webhook fire or a
 //! transcription request a second time.
 //!
-//! A row's update is recorded when its intent is (before it is sent, in the
-//! same transaction that checks it is not a repeat, so two runs at once
-//! cannot both pass the check), and its outcome after: `ok` and `unknown`
-//! stay (each may have been applied), a row that was not applied is
-//! removed. SQLite in WAL mode with a busy timeout lets several runs, and
-//! `tdrecon history`, use one ledger at once; the writer commits the
-//! intents of many rows in one transaction (`writer`), so a row costs a
-//! share of a commit, not one.
+//! An update that acts (an add, a fire, a transcription) is recorded when
+//! its intent is, before it is sent, in the same transaction that checks it
+//! is not a repeat, so two runs at once cannot both pass the check; its
+//! outcome after: `ok` and `unknown` stay (each may have been applied), one
+//! that was not applied is removed. An update that only sets values (safe to
+//! send again, never a repeat) is recorded by its outcome alone. SQLite in
+//! WAL mode with a busy timeout lets several runs, and `tdrecon history`,
+//! use one ledger at once; the writer (`writer`) shares a commit between
+//! many rows, as the journal shares a sync.
 
 mod writer;
 
@@ -32,26 +33,51 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const VERSION: i64 = 1;
 
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    run TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS updates (
-    id INTEGER PRIMARY KEY,
     run TEXT NOT NULL,
     line INTEGER NOT NULL,
     call TEXT NOT NULL,
-    reference TEXT,
+    referenced INTEGER NOT NULL,
     changes TEXT NOT NULL,
-    input_sha256 TEXT NOT NULL,
-    file TEXT NOT NULL,
     at INTEGER NOT NULL,
     status TEXT NOT NULL,
-    UNIQUE (run, line)
-);
+    PRIMARY KEY (run, line)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS updates_call ON updates (call, at);
-CREATE INDEX IF NOT EXISTS updates_at ON updates (at);
 ";
 
 /// Where an account's ledger lives, if there is a state directory.
 pub fn path_for(base_url: &str, public_key: &str) -> Option<PathBuf> {
     Some(state_dir("ledgers")?.join(format!("ledger-{}.sqlite", account_key(base_url, public_key))))
+}
+
+/// A run as the ledger names it: once per run, not per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    /// The run's name, kept across its resumes.
+    pub run: String,
+    /// The input, as an absolute path (`-` for standard input).
+    pub file: String,
+    pub input_sha256: String,
+}
+
+/// One update as a run records it (the run is the ledger's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub line: u64,
+    /// The call as the row named it (an id or a UUID).
+    pub call: String,
+    /// It carried its reference (`<run>-<line>`).
+    pub referenced: bool,
+    /// The parameters sent, as a JSON object (without the reference).
+    pub changes: String,
+    /// When its intent was first recorded, in ms since the epoch.
+    pub at: u64,
 }
 
 /// One update as the ledger holds it.
@@ -146,10 +172,19 @@ impl Repeat {
     }
 }
 
+/// Keeps each statement's plan: the bundled SQLite is built with STAT4,
+/// under which a new value bound to an indexed column's parameter may
+/// recompile the statement on its next step (a profile showed the parser
+/// run for every row's lookup).
+fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map(|_| ())
+}
+
 /// Opens (creating) a ledger with its schema, for writing.
 fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    stable_plans(&conn)?;
     // WAL: readers never block the writer, and one run's commit does not
     // wait for another's readers. NORMAL: a commit survives the process
     // being killed (the OS holds it); the journal, synced, covers the row.
@@ -180,7 +215,7 @@ impl Reader {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags)
-            .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c))
+            .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).and_then(|()| stable_plans(&c)).map(|()| c))
             .map_err(|e| format!("cannot open the ledger {}: {e}", path.display()))?;
         Ok(Reader { conn: Some(conn) })
     }
@@ -194,32 +229,34 @@ impl Reader {
 
     /// Every update of `call`, oldest first.
     pub fn of_call(&self, call: &str) -> Result<Vec<Entry>, String> {
-        self.select("WHERE call = ?1 ORDER BY at, id", call)
+        self.select("WHERE u.call = ?1 ORDER BY u.at, u.run, u.line", call)
     }
 
     /// Every update recorded at or after `since` (ms), oldest first.
     pub fn since(&self, since: i64) -> Result<Vec<Entry>, String> {
-        self.select("WHERE at >= ?1 ORDER BY at, id", since)
+        self.select("WHERE u.at >= ?1 ORDER BY u.at, u.run, u.line", since)
     }
 
     fn select(&self, tail: &str, arg: impl rusqlite::ToSql) -> Result<Vec<Entry>, String> {
         let Some(conn) = &self.conn else { return Ok(Vec::new()) };
         let run = || -> rusqlite::Result<Vec<Entry>> {
-            let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM updates {tail}"))?;
+            let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} {tail}"))?;
             stmt.query_map([arg], entry_of)?.collect()
         };
         run().map_err(|e| format!("cannot read the ledger: {e}"))
     }
 }
 
-const COLUMNS: &str = "run, line, call, reference, changes, input_sha256, file, at, status";
+const COLUMNS: &str = "u.run, u.line, u.call, u.referenced, u.changes, r.input_sha256, r.file, u.at, u.status \
+                       FROM updates u JOIN runs r ON r.run = u.run";
 
 fn entry_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let (run, line): (String, u64) = (row.get(0)?, row.get::<_, i64>(1)? as u64);
     Ok(Entry {
-        run: row.get(0)?,
-        line: row.get::<_, i64>(1)? as u64,
+        reference: row.get::<_, bool>(3)?.then(|| format!("{run}-{line}")),
+        run,
+        line,
         call: row.get(2)?,
-        reference: row.get(3)?,
         changes: row.get(4)?,
         input_sha256: row.get(5)?,
         file: row.get(6)?,
@@ -241,7 +278,7 @@ fn find_repeat(
         return Ok(None);
     }
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM updates WHERE call = ?1 AND at >= ?2 AND run <> ?3 ORDER BY at, id"
+        "SELECT {COLUMNS} WHERE u.call = ?1 AND u.at >= ?2 AND u.run <> ?3 ORDER BY u.at, u.run, u.line"
     ))?;
     let rows = stmt.query_map(params![call, check.since(now_ms) as i64, check.run], entry_of)?;
     for earlier in rows {
@@ -262,31 +299,52 @@ fn same_actions(changes: &str, actions: &[(String, String)]) -> Vec<String> {
     actions.iter().filter(|a| earlier.contains(a)).map(|(param, value)| format!("{param} {value}")).collect()
 }
 
-fn record(conn: &Connection, entry: &Entry) -> rusqlite::Result<()> {
+fn record(conn: &Connection, run: &str, update: &Update, status: Recorded) -> rusqlite::Result<()> {
     // A resumed run records a row's intent again: its first time stays.
     conn.prepare_cached(
-        "INSERT INTO updates (run, line, call, reference, changes, input_sha256, file, at, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO updates (run, line, call, referenced, changes, at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (run, line) DO UPDATE SET
-             call = excluded.call, reference = excluded.reference, changes = excluded.changes,
+             call = excluded.call, referenced = excluded.referenced, changes = excluded.changes,
              status = excluded.status",
     )?
     .execute(params![
-        entry.run,
-        entry.line as i64,
-        entry.call,
-        entry.reference,
-        entry.changes,
-        entry.input_sha256,
-        entry.file,
-        entry.at as i64,
-        entry.status.as_str(),
+        run,
+        update.line as i64,
+        update.call,
+        update.referenced,
+        update.changes,
+        update.at as i64,
+        status.as_str()
+    ])?;
+    Ok(())
+}
+
+/// Records what became of an update: the whole `update`, if given (a row
+/// safe to resend recorded no intent), else the status of its intent.
+fn settle(conn: &Connection, run: &str, line: u64, status: Recorded, update: Option<&Update>) -> rusqlite::Result<()> {
+    if let Some(update) = update {
+        return record(conn, run, update, status);
+    }
+    conn.prepare_cached("UPDATE updates SET status = ?3 WHERE run = ?1 AND line = ?2")?.execute(params![
+        run,
+        line as i64,
+        status.as_str()
     ])?;
     Ok(())
 }
 
 fn forget(conn: &Connection, run: &str, line: u64) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM updates WHERE run = ?1 AND line = ?2")?.execute(params![run, line as i64])?;
+    Ok(())
+}
+
+/// Names the run, once.
+fn register(conn: &Connection, info: &RunInfo) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO runs (run, file, input_sha256) VALUES (?1, ?2, ?3)
+         ON CONFLICT (run) DO UPDATE SET file = excluded.file, input_sha256 = excluded.input_sha256",
+        params![info.run, info.file, info.input_sha256],
+    )?;
     Ok(())
 }
 

@@ -2,22 +2,24 @@ use std::time::Duration;
 
 use super::*;
 
-fn entry(run: &str, line: u64, call: &str, changes: &str) -> Entry {
-    Entry {
-        run: run.into(),
-        line,
-        call: call.into(),
-        reference: Some(format!("{run}-{line}")),
-        changes: changes.into(),
-        input_sha256: "abc".into(),
-        file: "/reports/night.csv".into(),
-        at: now_ms(),
-        status: Recorded::Sent,
-    }
+fn info(run: &str) -> RunInfo {
+    RunInfo { run: run.into(), file: "/reports/night.csv".into(), input_sha256: "abc".into() }
+}
+
+fn update(line: u64, call: &str, changes: &str) -> Update {
+    Update { line, call: call.into(), referenced: true, changes: changes.into(), at: now_ms() }
 }
 
 fn check(run: &str) -> Option<Check> {
     Some(Check { run: run.into(), window: Duration::from_secs(30 * 24 * 3600) })
+}
+
+/// An intent of `update`, judged as the uploader would (its actions from
+/// its changes), unless `check` is `None`.
+async fn intent(ledger: &Ledger, update: Update, check: Option<Check>) -> Result<(), Refused> {
+    let body = serde_json::from_str(&update.changes).unwrap();
+    let check = check.map(|c| (c, crate::input::update::actions_of(&body)));
+    ledger.intent(update, check).await
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -31,31 +33,41 @@ fn an_earlier_runs_add_is_refused_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
     let rt = runtime();
-    let ledger = Ledger::open(&path).unwrap();
-    rt.block_on(ledger.intent(entry("a", 2, "7", CHARGEBACK), check("a"))).unwrap();
-    ledger.outcome(entry("a", 2, "7", CHARGEBACK), Some(Recorded::Ok));
+    let a = Ledger::open(&path, info("a")).unwrap();
+    rt.block_on(intent(&a, update(2, "7", CHARGEBACK), check("a"))).unwrap();
+    a.outcome(2, Some(Recorded::Ok), None);
+    a.finish().unwrap();
     // The same run (a resume) may record it again.
-    rt.block_on(ledger.intent(entry("a", 2, "7", CHARGEBACK), check("a"))).unwrap();
-    ledger.outcome(entry("a", 2, "7", CHARGEBACK), Some(Recorded::Ok));
-    let refused = rt.block_on(ledger.intent(entry("b", 9, "7", r#"{"add_revenue":"-25.00"}"#), check("b")));
+    let a = Ledger::open(&path, info("a")).unwrap();
+    rt.block_on(intent(&a, update(2, "7", CHARGEBACK), check("a"))).unwrap();
+    a.outcome(2, Some(Recorded::Ok), None);
+    a.finish().unwrap();
+    let b = Ledger::open(&path, RunInfo { file: "/reports/again.csv".into(), ..info("b") }).unwrap();
+    let refused = rt.block_on(intent(&b, update(9, "7", r#"{"add_revenue":"-25.00"}"#), check("b")));
     let Err(Refused::Repeat(repeat)) = refused else { panic!("{refused:?}") };
     assert_eq!((repeat.earlier.run.as_str(), repeat.earlier.line), ("a", 2));
     assert_eq!(repeat.same, vec!["add_revenue -25.00"]);
     let why = repeat.reason();
     assert!(why.contains("/reports/night.csv line 2") && why.contains("applied") && why.contains("--allow-repeat"));
     // Another amount, another call, or no check: not a repeat.
-    rt.block_on(ledger.intent(entry("b", 10, "7", r#"{"add_revenue":"-20.00"}"#), check("b"))).unwrap();
-    rt.block_on(ledger.intent(entry("b", 11, "8", CHARGEBACK), check("b"))).unwrap();
-    rt.block_on(ledger.intent(entry("b", 12, "7", CHARGEBACK), None)).unwrap();
-    // A set is not an action: the same revenue twice is no repeat.
-    rt.block_on(ledger.intent(entry("b", 13, "7", r#"{"revenue":"5.00"}"#), check("b"))).unwrap();
-    rt.block_on(ledger.intent(entry("c", 13, "7", r#"{"revenue":"5.00"}"#), check("c"))).unwrap();
-    ledger.finish().unwrap();
+    rt.block_on(intent(&b, update(10, "7", r#"{"add_revenue":"-20.00"}"#), check("b"))).unwrap();
+    rt.block_on(intent(&b, update(11, "8", CHARGEBACK), check("b"))).unwrap();
+    rt.block_on(intent(&b, update(12, "7", CHARGEBACK), None)).unwrap();
+    // A set is not an action: the same revenue twice is no repeat, and a row
+    // safe to resend is recorded by its outcome alone.
+    b.outcome(13, Some(Recorded::Ok), Some(update(13, "7", r#"{"revenue":"5.00"}"#)));
+    b.finish().unwrap();
+    let c = Ledger::open(&path, info("c")).unwrap();
+    rt.block_on(intent(&c, update(13, "7", r#"{"revenue":"5.00"}"#), check("c"))).unwrap();
+    c.finish().unwrap();
     let reader = Reader::open(&path).unwrap();
     let of_7: Vec<_> = reader.of_call("7").unwrap().into_iter().map(|e| (e.run, e.line, e.status)).collect();
     assert_eq!(of_7[0], ("a".into(), 2, Recorded::Ok));
     assert_eq!(of_7.len(), 5, "{of_7:?}");
-    assert_eq!(reader.since(0).unwrap().len(), 6);
+    let all = reader.since(0).unwrap();
+    assert_eq!(all.len(), 6);
+    let b9 = all.iter().find(|e| e.run == "b" && e.line == 10).unwrap();
+    assert_eq!((b9.file.as_str(), b9.reference.as_deref()), ("/reports/again.csv", Some("b-10")));
 }
 
 #[test]
@@ -63,13 +75,13 @@ fn an_update_not_applied_is_forgotten_and_one_in_doubt_still_counts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
     let rt = runtime();
-    let ledger = Ledger::open(&path).unwrap();
-    rt.block_on(ledger.intent(entry("a", 2, "7", CHARGEBACK), check("a"))).unwrap();
-    ledger.outcome(entry("a", 2, "7", CHARGEBACK), None);
-    rt.block_on(ledger.intent(entry("a", 3, "8", CHARGEBACK), check("a"))).unwrap();
-    ledger.outcome(entry("a", 3, "8", CHARGEBACK), Some(Recorded::Unknown));
+    let ledger = Ledger::open(&path, info("a")).unwrap();
+    rt.block_on(intent(&ledger, update(2, "7", CHARGEBACK), check("a"))).unwrap();
+    ledger.outcome(2, None, None);
+    rt.block_on(intent(&ledger, update(3, "8", CHARGEBACK), check("a"))).unwrap();
+    ledger.outcome(3, Some(Recorded::Unknown), None);
     // Intent only: the run died before its outcome.
-    rt.block_on(ledger.intent(entry("a", 4, "9", CHARGEBACK), check("a"))).unwrap();
+    rt.block_on(intent(&ledger, update(4, "9", CHARGEBACK), check("a"))).unwrap();
     ledger.finish().unwrap();
     let reader = Reader::open(&path).unwrap();
     let actions = vec![("add_revenue".to_string(), "-25.00".to_string())];
@@ -107,13 +119,13 @@ fn two_writers_at_once_let_one_change_through() {
                 let (path, calls) = (&path, &calls);
                 s.spawn(move || {
                     let rt = runtime();
-                    let ledger = Ledger::open(path).unwrap();
+                    let ledger = Ledger::open(path, info(run)).unwrap();
                     let mut taken = 0;
                     rt.block_on(async {
                         let intents = calls
                             .iter()
                             .enumerate()
-                            .map(|(i, call)| ledger.intent(entry(run, i as u64 + 2, call, CHARGEBACK), check(run)));
+                            .map(|(i, call)| intent(&ledger, update(i as u64 + 2, call, CHARGEBACK), check(run)));
                         for answer in futures::future::join_all(intents).await {
                             match answer {
                                 Ok(()) => taken += 1,
@@ -137,6 +149,6 @@ fn a_ledger_that_cannot_be_created_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let Err(e) = Ledger::open(&file.join("ledger.sqlite")) else { panic!("opened under a file") };
+    let Err(e) = Ledger::open(&file.join("ledger.sqlite"), info("a")) else { panic!("opened under a file") };
     assert!(e.contains("cannot open the ledger") && e.contains("a-file"), "{e}");
 }
