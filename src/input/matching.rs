@@ -37,16 +37,21 @@ impl Matcher {
         let (Some(caller), Some(at)) = (&update.caller_number, update.call_time) else {
             return Ok(update.call);
         };
+        // A local time that happened twice is tried at both instants.
+        let instants: Vec<i64> = std::iter::once(at).chain(update.call_time_later).collect();
         let mut found: Vec<u64> = self
             .calls
             .get(caller)
             .into_iter()
             .flatten()
-            .filter(|(t, _)| (t - at).abs() <= self.tolerance_ms)
+            .filter(|(t, _)| instants.iter().any(|at| (t - at).abs() <= self.tolerance_ms))
             .map(|(_, id)| *id)
             .collect();
         found.sort_unstable();
-        let when = jiff::Timestamp::from_millisecond(at).map(|t| t.to_string()).unwrap_or_default();
+        found.dedup();
+        let show = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
+        let when = instants.iter().map(|&ms| show(ms)).collect::<Vec<_>>().join(" or of ");
+        let twice = if instants.len() > 1 { " (the local time happened twice: both were tried)" } else { "" };
         let minutes = self.tolerance_ms / 60_000;
         let reject = |reason: String| Rejection {
             kind: RejectKind::InvalidValue,
@@ -56,9 +61,9 @@ impl Matcher {
         };
         match found.as_slice() {
             [id] => Ok(CallRef::Id(*id)),
-            [] => Err(reject(format!("no call from {caller} within {minutes}m of {when}"))),
+            [] => Err(reject(format!("no call from {caller} within {minutes}m of {when}{twice}"))),
             ids => Err(reject(format!(
-                "{} calls from {caller} within {minutes}m of {when} (ids {}): give the row its call id",
+                "{} calls from {caller} within {minutes}m of {when}{twice} (ids {}): give the row its call id",
                 ids.len(),
                 ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             ))),
@@ -90,5 +95,25 @@ mod tests {
         assert_eq!(none.column, "caller_number");
         let two = m.find(&row("+17195550000", 1_050_000), &schema).unwrap_err();
         assert!(two.reason.contains("2 calls from +17195550000") && two.reason.contains("ids 8, 9"), "{two:?}");
+    }
+
+    #[test]
+    fn a_time_that_happened_twice_is_tried_at_both_instants() {
+        let headers = ["caller_number", "call_time", "revenue"].map(String::from).to_vec();
+        let schema = Schema::from_headers(headers, &HeaderOptions::default()).unwrap();
+        let hour = 3_600_000;
+        let mut m = Matcher::new(5 * 60_000);
+        m.add("+17191231234", 10 * hour + hour, 7); // at the second instant
+        m.add("+17195550000", 10 * hour, 8); // at the first
+        m.add("+17195550000", 11 * hour, 9); // and another at the second
+        let row = |caller: &str| {
+            let mut u = CallUpdate::new(CallRef::PENDING);
+            (u.caller_number, u.call_time, u.call_time_later) = (Some(caller.into()), Some(10 * hour), Some(11 * hour));
+            u
+        };
+        assert_eq!(m.find(&row("+17191231234"), &schema), Ok(CallRef::Id(7)), "one call across both: matched");
+        let both = m.find(&row("+17195550000"), &schema).unwrap_err();
+        assert!(both.reason.contains("ids 8, 9") && both.reason.contains("happened twice"), "{both:?}");
+        assert!(both.reason.contains(" or of "), "names both instants: {both:?}");
     }
 }

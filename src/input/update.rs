@@ -49,6 +49,10 @@ pub struct CallUpdate {
     /// When the call came in (milliseconds since the epoch), from a
     /// `call_time` column: never sent.
     pub call_time: Option<i64>,
+    /// The second instant of a `call_time` that happened twice (a local
+    /// time in the hour the clocks were set back): a call at either is
+    /// this row's.
+    pub call_time_later: Option<i64>,
     /// Who called (E.164), from a `caller_number` column: never sent. While
     /// `call` is `CallRef::PENDING`, these two are how the call is found.
     pub caller_number: Option<String>,
@@ -144,6 +148,7 @@ impl CallUpdate {
             names: NameRefs::default(),
             buyer_label: None,
             call_time: None,
+            call_time_later: None,
             caller_number: None,
         }
     }

@@ -5,6 +5,8 @@
 //! `Validator` adds the one piece of state the rules need, the set of call
 //! ids seen so far (stored as integers, so a few million rows stay small).
 
+use std::collections::HashMap;
+
 use csv::ByteRecord;
 
 use crate::input::columns::{Described, Field, Schema};
@@ -17,7 +19,8 @@ use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::seen_ids::Seen;
 use crate::input::update::{CallUpdate, Change};
 use crate::input::values::{
-    CallRef, parse_call_time, parse_caller_number, parse_flag, parse_record_id, parse_tokens_json, parse_webhook_ids,
+    CallRef, CallTime, parse_call_times, parse_caller_number, parse_flag, parse_record_id, parse_tokens_json,
+    parse_webhook_ids,
 };
 
 /// The literal that sends an empty value to a field the API lets be blank.
@@ -182,9 +185,12 @@ impl<'a> RowBuilder<'a> {
             Field::Describes(Described::Buyer) => update.buyer_label = Some(trimmed.to_string()),
             Field::Describes(Described::TrafficSource) => {}
             Field::CallerNumber => update.caller_number = Some(parse_caller_number(trimmed).map_err(reject)?),
-            Field::CallTime => {
-                update.call_time = Some(parse_call_time(trimmed, &self.schema.time_zone).map_err(reject)?)
-            }
+            Field::CallTime => match parse_call_times(trimmed, &self.schema.time_zone).map_err(reject)? {
+                CallTime::At(at) => update.call_time = Some(at),
+                CallTime::Twice(earlier, later) => {
+                    (update.call_time, update.call_time_later) = (Some(earlier), Some(later))
+                }
+            },
             Field::Token(name) => {
                 if !update.tokens.insert(name, text) {
                     let other = self.tokens_json_col.or(self.first_token_col).unwrap_or(cell.pos);
@@ -297,17 +303,22 @@ pub struct Rules {
     directory: Option<Directory>,
     /// The window's calls by caller, to find the call of a row without an id.
     matcher: Option<Matcher>,
+    /// The window's calls' UUIDs and ids: a row naming a call by its UUID
+    /// and another by its id name one call.
+    ids_of_uuids: Option<HashMap<u128, u64>>,
 }
 
 /// The in-order half of a `Validator`: call ids already named by a valid row.
 pub struct Repeats<'a> {
     schema: &'a Schema,
     seen: &'a mut Seen,
+    ids_of_uuids: Option<&'a HashMap<u128, u64>>,
 }
 
 impl Validator {
     pub fn new(schema: Schema) -> Validator {
-        Validator { rules: Rules { schema, directory: None, matcher: None }, repeats: Seen::default() }
+        let rules = Rules { schema, directory: None, matcher: None, ids_of_uuids: None };
+        Validator { rules, repeats: Seen::default() }
     }
 
     /// Resolve `call_disposition`, `buyer` and `traffic_source` names with
@@ -319,6 +330,12 @@ impl Validator {
     /// Find the call of a row without an id among these calls (`run` only).
     pub fn set_matcher(&mut self, matcher: Matcher) {
         self.rules.matcher = Some(matcher);
+    }
+
+    /// The ids of calls known by their UUID (a window read): repeats are
+    /// judged by call, however a row names it.
+    pub fn set_ids_of_uuids(&mut self, ids: HashMap<u128, u64>) {
+        self.rules.ids_of_uuids = Some(ids);
     }
 
     pub fn schema(&self) -> &Schema {
@@ -334,7 +351,8 @@ impl Validator {
     /// The two halves, for checking records on several threads and repeats
     /// in file order.
     pub fn split(&mut self) -> (&Rules, Repeats<'_>) {
-        (&self.rules, Repeats { schema: &self.rules.schema, seen: &mut self.repeats })
+        let ids_of_uuids = self.rules.ids_of_uuids.as_ref();
+        (&self.rules, Repeats { schema: &self.rules.schema, seen: &mut self.repeats, ids_of_uuids })
     }
 }
 
@@ -391,23 +409,35 @@ impl Repeats<'_> {
         if call == CallRef::PENDING {
             return Ok(());
         }
+        // One call, whether a row names it by id or by UUID.
+        let key = match call {
+            CallRef::Uuid(uuid) => self.ids_of_uuids.and_then(|m| m.get(&uuid)).map_or(call, |id| CallRef::Id(*id)),
+            id => id,
+        };
         let line = u32::try_from(record.line).unwrap_or(u32::MAX);
-        let first = self.seen.first_or_insert(call, line);
-        if first != line {
-            let (pos, _) = self
-                .schema
+        let first = self.seen.first_or_insert(key, line);
+        if first == line {
+            return Ok(());
+        }
+        // The column that named the call: a filled id column, else the
+        // caller number it was found by.
+        let filled = |field: &Field| {
+            self.schema
                 .columns
                 .iter()
-                .find(|(pos, f)| *f == Field::Id && !record.raw.get(*pos).unwrap_or_default().trim_ascii().is_empty())
-                .expect("a valid update came from a filled id column");
-            return Err(Rejection {
-                kind: RejectKind::Duplicate,
-                column: self.schema.headers[*pos].clone(),
-                value: call.to_string(),
-                reason: format!("call {call} already appears on line {first}"),
-            });
-        }
-        Ok(())
+                .find(|(pos, f)| f == field && !record.raw.get(*pos).unwrap_or_default().trim_ascii().is_empty())
+        };
+        let (column, how) = match filled(&Field::Id) {
+            Some((pos, _)) => (self.schema.headers[*pos].clone(), ""),
+            None => (self.schema.header_of(&Field::CallerNumber), " (found by caller number and call time)"),
+        };
+        let alias = if key == call { String::new() } else { format!(", which is call {key},") };
+        Err(Rejection {
+            kind: RejectKind::Duplicate,
+            column,
+            value: call.to_string(),
+            reason: format!("call {call}{alias}{how} already appears on line {first}"),
+        })
     }
 }
 
@@ -632,5 +662,62 @@ mod tests {
         assert!(r.reason.contains("spans lines 4-5"), "{r:?}");
         let r = v.check(&Record { line: 4, end_line: 9, raw: &raw, unclosed_quote: true, oversize: None }).unwrap_err();
         assert!(r.reason.contains("never closed"), "{r:?}");
+    }
+
+    proptest::proptest! {
+        /// Fuzz: rows naming calls by id, by UUID (known to the window or
+        /// not) or by caller number and time, in any order and with any
+        /// values, never panic the reader, and each call (however named)
+        /// is accepted on one row only, every later one a repeat naming the
+        /// first line.
+        #[test]
+        fn ids_uuids_and_matches_never_panic_and_one_call_takes_one_row(
+            rows in proptest::collection::vec((0u8..4, 0u64..6, 0i64..3, "[0-9.(),$-]{0,6}"), 1..40)
+        ) {
+            let headers = ["call_id", "caller_number", "call_time", "add_revenue"].map(String::from).to_vec();
+            let schema = Schema::from_headers(headers, &HeaderOptions::default()).unwrap();
+            let mut v = Validator::new(schema);
+            let uuid = |n: u64| format!("c3b20b12-3b3b-4322-b15d-{:012x}", n);
+            let mut matcher = Matcher::new(5 * 60_000);
+            let mut ids = HashMap::new();
+            for n in 0..6u64 {
+                // Calls 0–3 have a known UUID; each has its own caller.
+                if n < 4 && let Ok(CallRef::Uuid(u)) = CallRef::parse(&uuid(n)) {
+                    ids.insert(u, 100 + n);
+                }
+                matcher.add(&format!("+1719555010{n}"), 1_000_000, 100 + n);
+            }
+            v.set_matcher(matcher);
+            v.set_ids_of_uuids(ids);
+            let mut first: HashMap<String, u64> = HashMap::new();
+            for (i, (how, n, minutes, amount)) in rows.iter().enumerate() {
+                let line = i as u64 + 2;
+                let (id, caller, time) = match how {
+                    0 => ((100 + n).to_string(), String::new(), String::new()),
+                    1 => (uuid(*n), String::new(), String::new()),
+                    2 => (String::new(), format!("+1719555010{n}"), format!("{}", 1_000_000 / 1000 + minutes * 60)),
+                    _ => (format!("{n}"), format!("+1719555010{n}"), String::new()),
+                };
+                let time = if time.is_empty() { time } else {
+                    jiff::Timestamp::from_second(time.parse().unwrap()).unwrap().to_string()
+                };
+                let raw = ByteRecord::from(vec![id, caller, time, amount.clone()]);
+                let record = Record { line, end_line: line, raw: &raw, unclosed_quote: false, oversize: None };
+                match v.check(&record) {
+                    Ok(update) => {
+                        // Known UUIDs are the same call as their id.
+                        let key = match update.call {
+                            CallRef::Uuid(_) if *how == 1 && *n < 4 => (100 + n).to_string(),
+                            call => call.to_string(),
+                        };
+                        proptest::prop_assert!(first.insert(key.clone(), line).is_none(), "{key} accepted twice");
+                    }
+                    Err(r) if r.kind == RejectKind::Duplicate => {
+                        proptest::prop_assert!(r.reason.contains("already appears on line"), "{r:?}");
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
     }
 }

@@ -204,16 +204,62 @@ pub fn parse_caller_number(text: &str) -> Result<String, String> {
 /// A call time: ISO 8601 with an offset (`2026-11-27T21:04:00-05:00`),
 /// TrackDrive's `2026-11-27 21:04:00 -0500`, or a date-time without an
 /// offset (`2026-11-27 21:04`, `11/27/2026 9:04 PM`), read in `zone`.
-/// Returns milliseconds since the epoch.
+/// Returns milliseconds since the epoch. A local time that happened twice
+/// (clocks set back) or never (clocks set forward) is refused, naming the
+/// change: see `parse_call_times` for a reader that can try both.
 pub fn parse_call_time(text: &str, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
+    match parse_call_times(text, zone)? {
+        CallTime::At(at) => Ok(at),
+        CallTime::Twice(..) => {
+            Err(format!("{} (write it with its offset, as -05:00)", twice_words(text, zone).unwrap_or_default()))
+        }
+    }
+}
+
+/// A call time as a row gives it: one instant, or a local time that
+/// happened twice (`earlier`, `later`) when the clocks were set back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallTime {
+    At(i64),
+    Twice(i64, i64),
+}
+
+/// `parse_call_time`, keeping both instants of a local time that happened
+/// twice; a local time that never happened is refused naming the change
+/// ("clocks went from 02:00 to 03:00 on 2026-03-08 in America/New_York").
+pub fn parse_call_times(text: &str, zone: &jiff::tz::TimeZone) -> Result<CallTime, String> {
+    use jiff::tz::AmbiguousOffset;
     let t = text.trim();
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
-        return Ok(ts.as_millisecond());
+        return Ok(CallTime::At(ts.as_millisecond()));
     }
     if let Ok(ts) = jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", t).and_then(|p| p.to_timestamp()) {
-        return Ok(ts.as_millisecond());
+        return Ok(CallTime::At(ts.as_millisecond()));
     }
-    let local = [
+    let Some(dt) = local_date_time(t) else {
+        return Err("expected a date and time like 2026-11-27 21:04:00 (with an offset, or read in --time-zone)".into());
+    };
+    let at = |offset: jiff::tz::Offset| {
+        offset.to_timestamp(dt).map(|ts| ts.as_millisecond()).map_err(|e| format!("{t:?}: {e}"))
+    };
+    match zone.to_ambiguous_timestamp(dt).offset() {
+        AmbiguousOffset::Unambiguous { offset } => Ok(CallTime::At(at(offset)?)),
+        AmbiguousOffset::Fold { before, after } => Ok(CallTime::Twice(at(before)?, at(after)?)),
+        AmbiguousOffset::Gap { before, after } => {
+            let (from, to) = (wall(dt, before, (before, after), zone), wall(dt, after, (before, after), zone));
+            Err(format!(
+                "{} never happened in {}: clocks went from {from} to {to} on {}; write the time with its offset",
+                dt.strftime("%H:%M"),
+                zone_name(zone),
+                dt.date()
+            ))
+        }
+    }
+}
+
+/// The local date-time forms a call time may take without an offset.
+fn local_date_time(t: &str) -> Option<jiff::civil::DateTime> {
+    [
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
@@ -223,11 +269,46 @@ pub fn parse_call_time(text: &str, zone: &jiff::tz::TimeZone) -> Result<i64, Str
         "%m/%d/%Y %I:%M:%S %p",
     ]
     .iter()
-    .find_map(|f| jiff::civil::DateTime::strptime(f, t).ok());
-    match local.map(|dt| dt.to_zoned_datetime(zone.clone())) {
-        Some(Ok(zoned)) => Ok(zoned.timestamp().as_millisecond()),
-        _ => Err("expected a date and time like 2026-11-27 21:04:00 (with an offset, or read in --time-zone)".into()),
+    .find_map(|f| jiff::civil::DateTime::strptime(f, t).ok())
+}
+
+/// The wall clock, under `offset`, at the zone's change around `dt` (whose
+/// offsets either side are `before` and `after`): `02:00` and `03:00` for a
+/// spring gap. The change is the last one before the later reading of `dt`.
+fn wall(
+    dt: jiff::civil::DateTime,
+    offset: jiff::tz::Offset,
+    (before, after): (jiff::tz::Offset, jiff::tz::Offset),
+    zone: &jiff::tz::TimeZone,
+) -> String {
+    let later = before.to_timestamp(dt).ok().max(after.to_timestamp(dt).ok());
+    let change = later
+        .and_then(|ts| zone.preceding(ts + jiff::SignedDuration::from_secs(1)).next())
+        .map(|transition| transition.timestamp());
+    match change {
+        Some(ts) => offset.to_datetime(ts).strftime("%H:%M").to_string(),
+        None => "?".into(),
     }
+}
+
+fn zone_name(zone: &jiff::tz::TimeZone) -> String {
+    zone.iana_name().unwrap_or("the time zone").to_string()
+}
+
+/// "2026-11-01 01:30 happened twice in America/New_York (clocks went back
+/// from 02:00 to 01:00)", for a local time that did.
+pub fn twice_words(text: &str, zone: &jiff::tz::TimeZone) -> Option<String> {
+    let dt = local_date_time(text.trim())?;
+    let jiff::tz::AmbiguousOffset::Fold { before, after } = zone.to_ambiguous_timestamp(dt).offset() else {
+        return None;
+    };
+    Some(format!(
+        "{} happened twice in {} (clocks went back from {} to {} that night)",
+        dt.strftime("%Y-%m-%d %H:%M"),
+        zone_name(zone),
+        wall(dt, before, (before, after), zone),
+        wall(dt, after, (before, after), zone)
+    ))
 }
 
 #[cfg(test)]
@@ -352,6 +433,30 @@ mod tests {
             assert_eq!(parse_call_time(text, zone), Ok(want), "{text}");
         }
         assert!(parse_call_time("yesterday", &utc).is_err());
+    }
+
+    #[test]
+    fn daylight_saving_is_never_guessed() {
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        // 01:30 on the night clocks go back happens twice: both instants.
+        assert_eq!(
+            parse_call_times("2026-11-01 01:30", &ny),
+            Ok(CallTime::Twice(at("2026-11-01T05:30:00Z"), at("2026-11-01T06:30:00Z")))
+        );
+        let e = parse_call_time("2026-11-01 01:30", &ny).unwrap_err();
+        assert!(e.contains("happened twice in America/New_York") && e.contains("from 02:00 to 01:00"), "{e}");
+        // 02:30 on the night clocks go forward never happens.
+        let e = parse_call_times("2026-03-08 02:30", &ny).unwrap_err();
+        assert_eq!(
+            e,
+            "02:30 never happened in America/New_York: clocks went from 02:00 to 03:00 on 2026-03-08; \
+             write the time with its offset"
+        );
+        // Either side of the change, and with an offset, it is one instant.
+        assert_eq!(parse_call_times("2026-11-01 00:59", &ny), Ok(CallTime::At(at("2026-11-01T04:59:00Z"))));
+        assert_eq!(parse_call_times("2026-11-01 02:00", &ny), Ok(CallTime::At(at("2026-11-01T07:00:00Z"))));
+        assert_eq!(parse_call_times("2026-11-01T01:30:00-05:00", &ny), Ok(CallTime::At(at("2026-11-01T06:30:00Z"))));
     }
 
     #[test]

@@ -49,6 +49,12 @@ impl Window {
         self.by_id.get(&id)
     }
 
+    /// The window's calls' ids by UUID, so a row naming a call by its UUID
+    /// and another by its id are seen to name one call.
+    pub fn ids_of_uuids(&self) -> HashMap<u128, u64> {
+        self.by_uuid.clone()
+    }
+
     /// The window's calls by caller, to find rows without an id.
     pub fn matcher(&self, window_ms: i64) -> crate::input::matching::Matcher {
         let mut matcher = crate::input::matching::Matcher::new(window_ms);

@@ -7,6 +7,7 @@ mod formats;
 mod harness;
 mod hostile;
 mod never_twice;
+mod one_call;
 mod operator;
 mod pacing;
 mod pipes;

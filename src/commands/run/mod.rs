@@ -403,6 +403,7 @@ async fn read_before(
     };
     before.window_pages = window.pages;
     before.notes.extend(window.notes.iter().cloned());
+    validator.set_ids_of_uuids(window.ids_of_uuids());
     if validator.schema().matches_callers() {
         validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
     }

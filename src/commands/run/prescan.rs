@@ -35,8 +35,13 @@ pub(super) fn prescan(opts: &RunOptions) -> Result<Prescan, Fatal> {
     while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input.name, e)))? {
         // Names are not resolved yet: a row that fails only on them still
         // tells its time.
-        if wants_times && let Ok(Some(t)) = validate_record(validator.schema(), record.raw).map(|u| u.call_time) {
-            times = Some(times.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        if wants_times
+            && let Ok((Some(t), later)) =
+                validate_record(validator.schema(), record.raw).map(|u| (u.call_time, u.call_time_later))
+        {
+            // A time that happened twice spans both instants.
+            let last = later.unwrap_or(t);
+            times = Some(times.map_or((t, last), |(a, b)| (a.min(t), b.max(last))));
         }
         if let Some(seeder) = &mut seeder
             && let Ok(update) = validator.check(&record)

@@ -186,20 +186,52 @@ fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     stable_plans(&conn)?;
     // WAL: readers never block the writer, and one run's commit does not
-    // wait for another's readers. NORMAL: a commit survives the process
-    // being killed (the OS holds it); the journal, synced, covers the row.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // wait for another's readers (it persists: set once, by whoever opens
+    // the ledger first). NORMAL: a commit survives the process being killed
+    // (the OS holds it); the journal, synced, covers the row.
+    until_free(|| {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+        }
+        Ok(())
+    })?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version: i64 = until_free(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))?;
     if version > VERSION {
         return Err(rusqlite::Error::InvalidParameterName(format!(
             "the ledger {} was written by a newer tdrecon (schema {version})",
             path.display()
         )));
     }
-    conn.execute_batch(SCHEMA)?;
-    conn.pragma_update(None, "user_version", VERSION)?;
+    // In a transaction taken before it reads (the busy timeout applies):
+    // two runs creating one ledger at once take turns.
+    until_free(|| {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;")).inspect_err(
+            |_| {
+                let _ = conn.execute_batch("ROLLBACK");
+            },
+        )
+    })?;
     Ok(conn)
+}
+
+/// Runs `step` again while another connection holds the lock it needs: a
+/// journal-mode change and a schema read answer "locked" at once, without
+/// the busy timeout (two runs opening a new ledger together met it).
+fn until_free<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A ledger opened to read (`plan`, `history`, the reader's early check).

@@ -152,3 +152,24 @@ fn a_ledger_that_cannot_be_created_says_where() {
     let Err(e) = Ledger::open(&file.join("ledger.sqlite"), info("a")) else { panic!("opened under a file") };
     assert!(e.contains("cannot open the ledger") && e.contains("a-file"), "{e}");
 }
+
+#[test]
+fn many_runs_opening_a_new_ledger_at_once_all_open_it() {
+    // CI met "database is locked" when two runs created one ledger together.
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        std::thread::scope(|s| {
+            let opened: Vec<_> = (0..6)
+                .map(|i| {
+                    let path = &path;
+                    s.spawn(move || Ledger::open(path, info(&format!("r{i}"))).map(Ledger::finish))
+                })
+                .collect();
+            for handle in opened {
+                let result = handle.join().unwrap();
+                assert!(matches!(result, Ok(Ok(()))), "round {round}: {result:?}");
+            }
+        });
+    }
+}
