@@ -27,8 +27,24 @@ impl ValidateArgs {
     pub(super) fn resolve(self) -> Result<ValidateOptions, Fatal> {
         let input = self.input.resolve(false)?;
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
+        let mut outputs = vec![("--errors", errors.as_path())];
+        outputs.extend(self.summary_json.as_deref().filter(|p| p.as_os_str() != "-").map(|p| ("--summary-json", p)));
+        crate::outputs::paths::check(&input.name, &outputs).map_err(usage)?;
         Ok(ValidateOptions { input, errors, summary_json: self.summary_json })
     }
+}
+
+/// Every file a run writes, checked against its input and each other
+/// before anything is sent (`outputs::paths`).
+fn check_outputs(opts: &RunOptions) -> Result<(), Fatal> {
+    let results = if opts.plan { "the plan (--results)" } else { "--results" };
+    let mut outputs = vec![(results, opts.results.as_path()), ("--errors", opts.errors.as_path())];
+    // A journal is written by a run that sends (see journal_plan), and its
+    // lock beside it by every run.
+    outputs.push(("the journal", opts.journal.as_path()));
+    outputs.extend(opts.rollback.as_deref().map(|p| ("--rollback", p)));
+    outputs.extend(opts.summary_json.as_deref().filter(|p| p.as_os_str() != "-").map(|p| ("--summary-json", p)));
+    crate::outputs::paths::check(&opts.input.name, &outputs).map_err(usage)
 }
 
 impl RunArgs {
@@ -45,13 +61,21 @@ impl RunArgs {
             }
         }
         let results = self.results.clone();
-        let mut opts = RunArgs { reconcile: true, ..self }.resolve()?;
+        let mut opts = RunArgs { reconcile: true, ..self }.resolve_unchecked()?;
         opts.plan = true;
         opts.results = results.unwrap_or_else(|| opts.input.sibling("plan"));
+        opts.journal = crate::outputs::paths::journal_beside(&opts.results, &opts.input.sibling("plan"));
+        check_outputs(&opts)?;
         Ok(opts)
     }
 
     pub(super) fn resolve(self) -> Result<RunOptions, Fatal> {
+        let opts = self.resolve_unchecked()?;
+        check_outputs(&opts)?;
+        Ok(opts)
+    }
+
+    fn resolve_unchecked(self) -> Result<RunOptions, Fatal> {
         if self.rollback.is_some() && !self.reconcile {
             return Err(usage("--rollback needs --reconcile: it is built from the values read before each write"));
         }
@@ -91,10 +115,12 @@ impl RunArgs {
         }
         let results = self.results.unwrap_or_else(|| input.sibling("results"));
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
+        let journal = crate::outputs::paths::journal_beside(&results, &input.sibling("results"));
         Ok(RunOptions {
             input,
             results,
             errors,
+            journal,
             target,
             keys: self.credentials.map_or(KeySource::Environment, KeySource::File),
             pacing,

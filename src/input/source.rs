@@ -320,6 +320,15 @@ fn float_text(f: f64) -> String {
     }
 }
 
+/// What a file looks like from outside: size, modification time, inode. A
+/// run reads a private copy, and compares the original's stamp at its end
+/// to say when the report changed under it.
+pub fn stamp(path: &Path) -> Option<(u64, Option<std::time::SystemTime>, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    Some((m.len(), m.modified().ok(), m.ino()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

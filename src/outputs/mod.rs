@@ -4,6 +4,7 @@
 //! request, `ledger` remembers across runs what each account was sent,
 //! `tally` and `summary` count and print (`control`: the window's
 //! totals), `progress` draws the bar.
+//! `paths` refuses an output that would overwrite the input or another,
 //! `run_lock` keeps a second run off a live one's files, `summary_json`
 //! writes the summary for schedulers. Depends on `input` and `reconcile`
 //! (for the values it reports), never on `upload` or `commands`. Every
@@ -16,6 +17,7 @@ pub mod errors;
 pub mod journal;
 pub mod ledger;
 pub mod outcome;
+pub mod paths;
 pub mod progress;
 pub mod results;
 pub mod run_lock;

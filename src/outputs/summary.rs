@@ -49,6 +49,9 @@ pub struct RunSummary {
     /// Why there are no control totals, or what a read had to do otherwise
     /// (said in the summary, never a reason to stop).
     pub read_notes: Vec<String>,
+    /// The input file changed while the run read its copy: what was sent is
+    /// the copy's (the journal's), and the run says so with exit 1.
+    pub input_changed: Option<String>,
     /// Fields rows changed whose calls, read before, carried them under
     /// neither name: sent without comparing, and not rolled back. By field.
     pub unread: BTreeMap<CallField, u64>,
@@ -233,7 +236,9 @@ impl RunSummary {
         match self.stop {
             Some(StopReason::Aborted(_)) => Exit::Aborted,
             Some(StopReason::Interrupted) => Exit::Interrupted,
-            None if self.validation.rejected > 0 || self.failures() > 0 => Exit::SomeRowsFailed,
+            None if self.validation.rejected > 0 || self.failures() > 0 || self.input_changed.is_some() => {
+                Exit::SomeRowsFailed
+            }
             None => Exit::Ok,
         }
     }
@@ -250,6 +255,9 @@ impl RunSummary {
         }
         self.render_totals(&mut out);
         self.render_unknown(&mut out);
+        if let Some(why) = &self.input_changed {
+            out.push_str(&format!("INPUT CHANGED: {why}\n"));
+        }
         match &self.stop {
             Some(StopReason::Aborted(reason)) => out.push_str(&format!("ABORTED: {reason}\n")),
             Some(StopReason::Interrupted) => out.push_str("INTERRUPTED\n"),
@@ -396,6 +404,7 @@ impl RunSummary {
             "totals": (self.totals.rows > 0).then(|| self.totals.to_json()),
             "control_totals": self.control.as_ref().map(|c| c.to_json(self.totals.moved())),
             "read_notes": self.notes(),
+            "input_changed": self.input_changed,
             "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
         })
     }

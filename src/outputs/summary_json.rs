@@ -45,7 +45,10 @@ impl SummaryOut {
 
     /// The summary of a command that ended with `fatal` before it had one.
     pub fn write_failure(&self, command: &str, input: &Path, started_at: &str, fatal: &Fatal) {
-        if self.json.is_none() {
+        let Some(path) = &self.json else { return };
+        // The failure may be that this path is the input (or a link, or a
+        // folder): then the error alone is said, and nothing is written.
+        if path.as_os_str() != "-" && super::paths::check(input, &[("--summary-json", path)]).is_err() {
             return;
         }
         let value = json!({

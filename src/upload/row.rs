@@ -73,6 +73,10 @@ pub struct Uploader<'a> {
     /// The first write that carries a reference goes alone: an account that
     /// refuses the parameter stops the job at its first answer.
     first_write: OnceCell<()>,
+    /// What looking for a reference in the log of a row applied found, once
+    /// looked: rows in doubt at the same moment wait for one look, not one
+    /// each.
+    pub(super) echo_looked: tokio::sync::Mutex<Option<bool>>,
     /// Where every update is recorded across runs, and refused when it
     /// repeats an earlier run's add, fire or transcription.
     ledger: Option<Ledgered>,
@@ -151,6 +155,7 @@ impl<'a> Uploader<'a> {
             echoed: AtomicBool::new(set.echoed),
             applied: Mutex::new(set.applied),
             first_write: OnceCell::new(),
+            echo_looked: tokio::sync::Mutex::new(None),
             ledger: set.ledger,
         }
     }

@@ -157,15 +157,26 @@ impl Uploader<'_> {
     /// the log of a row this run applied (a `Date`-independent proof);
     /// remembered, and kept in the journal for a resume.
     async fn check_echo(&self, exchange: &mut Exchange, jitter: &mut u64) -> bool {
+        let mut looked = self.echo_looked.lock().await;
+        if let Some(found) = *looked {
+            return found;
+        }
         let example = *self.applied.lock().unwrap_or_else(|p| p.into_inner());
         let Some((call, line)) = example else { return false };
         let Some(reference) = self.reference(line) else { return false };
         match self.read_log(call, exchange, jitter).await {
-            Ok(log) if log.count_reference(&reference) > 0 => {
-                self.echo_proven();
-                true
+            Ok(log) => {
+                // A log read whole or in part answers for the run: the
+                // reference of a row applied is there or is not.
+                let found = log.count_reference(&reference) > 0;
+                if found {
+                    self.echo_proven();
+                }
+                *looked = Some(found);
+                found
             }
-            _ => false,
+            // Not read (a failure, the job stopping): another row may look.
+            Err(_) => false,
         }
     }
 

@@ -9,6 +9,7 @@ mod hostile;
 mod never_twice;
 mod one_call;
 mod operator;
+mod own_files;
 mod pacing;
 mod pipes;
 mod property;

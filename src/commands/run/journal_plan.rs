@@ -27,7 +27,7 @@ pub(super) struct JournalPlan {
 
 /// Decides between a fresh journal, a resumed one, or refusing to start.
 pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
-    let path = journal::path_for(&opts.results);
+    let path = opts.journal.clone();
     // Before anything is read or written: a second run must not touch the
     // outputs of one that is live.
     let mut locks = RunLocks::default();

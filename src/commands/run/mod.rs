@@ -97,6 +97,8 @@ pub struct RunOptions {
     /// Where results.csv (or, for `plan`, the plan) and errors.csv go.
     pub results: PathBuf,
     pub errors: PathBuf,
+    /// The journal: beside the results, unless they go to a stream.
+    pub journal: PathBuf,
     pub target: Target,
     pub keys: KeySource,
     /// How fast attempts may go: off, a fixed rate and burst, or auto.
@@ -163,6 +165,7 @@ impl RunOptions {
 
 pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
     let started_at = summary_json::now();
+    let stamp = crate::input::source::stamp(&opts.input.name);
     let (reader, validator) = check_input(&opts)?;
     let credentials = load_credentials(&opts)?;
     let plan = prepare_journal(&opts)?;
@@ -192,6 +195,7 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         started_at,
         range,
         seeds: prescan.seeds,
+        stamp,
     };
     runtime.block_on(job(opts, run))
 }
@@ -272,12 +276,15 @@ struct Run {
     range: Option<(i64, i64)>,
     /// `--sandbox`: the calls its simulator starts with.
     seeds: Option<crate::sim::Store>,
+    /// The input file's size, time and inode when the run began.
+    stamp: Option<(u64, Option<std::time::SystemTime>, u64)>,
 }
 
 /// The async half of a run: starts the senders (and the sandbox), resolves
 /// names, runs the pipeline, then closes the journal and reports.
 async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
-    let Run { reader, mut validator, credentials, plan, repeats, outputs, earlier, started_at, range, seeds } = run;
+    let Run { reader, mut validator, credentials, plan, repeats, outputs, earlier, started_at, range, seeds, stamp } =
+        run;
     let sim = match seeds {
         Some(store) => Some(sandbox::start(store).await?),
         None => None,
@@ -308,6 +315,16 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     summary.merge_earlier(earlier);
     summary.window_pages = window_pages;
     summary.read_notes = notes;
+    if stamp.is_some() && crate::input::source::stamp(&opts.input.name) != stamp {
+        // The rows came from the copy taken at the start (what the journal
+        // is bound to): nothing of the new version was sent.
+        summary.input_changed = Some(format!(
+            "{} changed while the run read it: every row sent is from the file as it was when the run began \
+             (its copy; the journal and results describe that version). Run the new version as a new file: the \
+             ledger refuses any add this run applied",
+            opts.input.name.display()
+        ));
+    }
     summary.rate_start = api.gate.auto_start();
     summary.rate_remembered = remembered.map(|r| r.at.to_string());
     if let (Some(memory), Some(known)) = (&memory, api.gate.auto_known())
