@@ -77,9 +77,10 @@ pub(super) struct ValidateArgs {
     pub summary_json: Option<PathBuf>,
 }
 
+/// Which account a command reads: doctor's and history's.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("target").args(["subdomain", "base_url"]).required(true))]
-pub(super) struct DoctorArgs {
+pub(super) struct AccountArgs {
     /// Your TrackDrive subdomain: https://NAME.trackdrive.com.
     #[arg(long, value_name = "NAME")]
     pub subdomain: Option<String>,
@@ -89,6 +90,12 @@ pub(super) struct DoctorArgs {
     /// Read the API keys from this file instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct DoctorArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
@@ -106,16 +113,9 @@ pub(super) struct HistoryArgs {
     /// offset is given).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Your TrackDrive subdomain: https://NAME.trackdrive.com.
-    #[arg(long, value_name = "NAME")]
-    pub subdomain: Option<String>,
-    /// The API's base URL (as the runs were given it).
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Read the API keys from this file instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY
-    /// (the ledger is the account's: its name comes from the URL and the public key).
-    #[arg(long, value_name = "FILE")]
-    pub credentials: Option<PathBuf>,
+    /// The account, as the runs named it (its ledger is named by the URL and the public key).
+    #[command(flatten)]
+    pub account: AccountArgs,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,9 @@
 
 use std::num::{NonZeroU32, NonZeroUsize};
 
-use super::args::{AuditTyped, DoctorArgs, HistoryArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs};
+use super::args::{
+    AccountArgs, AuditTyped, DoctorArgs, HistoryArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs,
+};
 use super::defaults;
 use crate::commands::doctor::DoctorOptions;
 use crate::commands::run::{KeySource, RunOptions, Target};
@@ -185,30 +187,33 @@ impl InputArgs {
     }
 }
 
-impl DoctorArgs {
-    pub(super) fn resolve(self) -> Result<DoctorOptions, Fatal> {
+impl AccountArgs {
+    /// The account's checked base URL and its keys.
+    fn resolve(&self) -> Result<(String, Credentials), Fatal> {
         let base_url = match (&self.subdomain, &self.base_url) {
             (Some(name), _) => subdomain_url(name).map_err(usage)?,
             (None, Some(url)) => check_base_url(url).map_err(usage)?,
             (None, None) => return Err(usage("say which account: --subdomain NAME or --base-url URL")),
         };
         let credentials = Credentials::load(self.credentials.as_deref()).map_err(Fatal::usage)?;
+        Ok((base_url, credentials))
+    }
+}
+
+impl DoctorArgs {
+    pub(super) fn resolve(self) -> Result<DoctorOptions, Fatal> {
+        let (base_url, credentials) = self.account.resolve()?;
         Ok(DoctorOptions { base_url, credentials, json: self.json, timeout: self.timeout })
     }
 }
 
 impl HistoryArgs {
     pub(super) fn resolve(self) -> Result<crate::commands::history::HistoryOptions, Fatal> {
-        let base_url = match (&self.subdomain, &self.base_url) {
-            (Some(name), _) => subdomain_url(name).map_err(usage)?,
-            (None, Some(url)) => check_base_url(url).map_err(usage)?,
-            (None, None) => return Err(usage("say which account: --subdomain NAME or --base-url URL")),
-        };
         let since = match &self.since {
             Some(t) => Some(history_time(t).map_err(|e| usage(format!("--since {t:?}: {e}")))?),
             None => None,
         };
-        let credentials = Credentials::load(self.credentials.as_deref()).map_err(Fatal::usage)?;
+        let (base_url, credentials) = self.account.resolve()?;
         Ok(crate::commands::history::HistoryOptions { base_url, credentials, call: self.call, since })
     }
 }

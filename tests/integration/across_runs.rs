@@ -18,11 +18,6 @@ fn report(n: u64) -> String {
     s
 }
 
-fn applied(sim: &SimHarness, n: u64) -> Vec<u64> {
-    let calls = sim.calls_by_id();
-    (0..n).map(|i| calls[&(FIRST + i)]["updates_applied"].as_u64().unwrap()).collect()
-}
-
 /// Revenue a call holds, as the simulator reports it.
 fn revenue(sim: &SimHarness, i: u64) -> String {
     sim.call(FIRST + i)["revenue"].as_str().unwrap_or_default().to_string()
@@ -35,7 +30,7 @@ fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_r
     let wd = Workdir::new();
     wd.write("report.csv", report(N));
     wd.run(&mut run_job(&wd, &sim, "report.csv", &[]), 0);
-    assert!(applied(&sim, N).iter().all(|&n| n == 1));
+    assert!(sim.applied(N).iter().all(|&n| n == 1));
     let first_revenue = revenue(&sim, 0);
 
     // The same rows under another name; with one row's text corrected; from
@@ -55,7 +50,7 @@ fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_r
     ];
     for (file, extra, errors) in guises {
         let out = wd.run(&mut run_job(&wd, &sim, file, extra), 1);
-        assert!(applied(&sim, N).iter().all(|&n| n == 1), "{file}: {:?}\n{}", applied(&sim, N), stdout(&out));
+        assert!(sim.applied(N).iter().all(|&n| n == 1), "{file}: {:?}\n{}", sim.applied(N), stdout(&out));
         let refused = rows(&wd.read(errors));
         assert_eq!(refused.len() as u64, N, "{file}: every row refused");
         for r in &refused {
@@ -78,7 +73,7 @@ fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_r
     let results = by_line(&wd.read("report.results.csv"));
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[&(N + 2)]["status"], "ok");
-    assert_eq!(applied(&sim, N + 1), [vec![1; N as usize], vec![1]].concat());
+    assert_eq!(sim.applied(N + 1), [vec![1; N as usize], vec![1]].concat());
 
     // What the ledger holds, per call and since a date.
     let url = sim.url();
@@ -101,7 +96,7 @@ fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_r
 
     // Meant twice: --allow-repeat sends them.
     wd.run(&mut run_job(&wd, &sim, "report-2.csv", &["--allow-repeat"]), 0);
-    assert!(applied(&sim, N).iter().all(|&n| n == 2));
+    assert!(sim.applied(N).iter().all(|&n| n == 2));
 }
 
 /// A run killed with -9 part-way; rows appended to its file, so `--resume`
@@ -117,7 +112,7 @@ fn a_killed_run_whose_file_grew_starts_again_without_applying_an_add_twice() {
     let wd = Workdir::new();
     wd.write("in.csv", report(N));
     let mut child = spawn_quiet(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16"]));
-    wait_for("rows applied", || applied(&sim, N).iter().filter(|&&n| n > 0).count() >= 50);
+    wait_for("rows applied", || sim.applied(N).iter().filter(|&&n| n > 0).count() >= 50);
     let _ = child.kill();
     let _ = child.wait();
     let mut grown = report(N);
@@ -129,7 +124,7 @@ fn a_killed_run_whose_file_grew_starts_again_without_applying_an_add_twice() {
     let advice = stderr(&out);
     assert!(advice.contains("start again without --resume") && advice.contains("ledger"), "{advice}");
     wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--restart", "--concurrency", "16"]), &[0, 1]);
-    let counts = applied(&sim, N + 10);
+    let counts = sim.applied(N + 10);
     assert!(counts.iter().all(|&n| n <= 1), "{counts:?}");
     let results = by_line(&wd.read("in.results.csv"));
     let errors: std::collections::HashMap<u64, _> =
@@ -170,7 +165,7 @@ fn two_runs_at_once_on_two_copies_apply_each_add_once() {
     for out in [&a, &b] {
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}\n{}", stdout(out), stderr(out));
     }
-    let counts = applied(&sim, N);
+    let counts = sim.applied(N);
     assert!(counts.iter().all(|&n| n == 1), "{counts:?}");
     let ok = |name: &str| {
         let path = wd.path(name);
@@ -217,7 +212,7 @@ fn a_machine_out_of_file_descriptors_stops_the_job_naming_it() {
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("ran out of open files") && text.contains("ulimit -n"), "{text}");
     assert!(!text.contains("retry budget"), "not blamed on the API: {text}");
-    assert!(applied(&sim, N).iter().all(|&n| n <= 1));
+    assert!(sim.applied(N).iter().all(|&n| n <= 1));
     assert_eq!(by_line(&wd.read("in.results.csv")).len() as u64, N, "every row accounted for");
 }
 

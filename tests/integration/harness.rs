@@ -52,6 +52,12 @@ impl SimHarness {
         self.sim.state.set_faults(faults);
     }
 
+    /// How many times each of the calls `FIRST .. FIRST + n` was changed.
+    pub fn applied(&self, n: u64) -> Vec<u64> {
+        let calls = self.calls_by_id();
+        (0..n).map(|i| calls[&(FIRST + i)]["updates_applied"].as_u64().unwrap()).collect()
+    }
+
     pub fn stat(&self, name: &str) -> u64 {
         self.state()["stats"][name].as_u64().unwrap()
     }

@@ -23,11 +23,6 @@ fn rich_adds(n: u64) -> String {
     s
 }
 
-fn applied(sim: &SimHarness, n: u64) -> Vec<u64> {
-    let calls = sim.calls_by_id();
-    (0..n).map(|i| calls[&(FIRST + i)]["updates_applied"].as_u64().unwrap()).collect()
-}
-
 fn statuses(wd: &Workdir) -> std::collections::BTreeMap<String, usize> {
     let mut counts = std::collections::BTreeMap::new();
     for r in by_line(&wd.read("in.results.csv")).values() {
@@ -89,7 +84,7 @@ fn unknown_adds_settle_by_their_reference_whatever_the_clock_typing_nesting_or_p
         } else {
             assert!(reads > in_doubt, "{name}: paged, so more than one read a row: {reads}");
         }
-        assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "{name}: every add once: {:?}", applied(&sim, ROWS));
+        assert!(sim.applied(ROWS).iter().all(|&n| n == 1), "{name}: every add once: {:?}", sim.applied(ROWS));
         let results = by_line(&wd.read("in.results.csv"));
         let by_log = results.values().filter(|r| r["error"].contains("audit log")).count();
         assert!(by_log > 0, "{name}: settled from the log");
@@ -113,13 +108,13 @@ fn a_killed_reconcile_run_resumed_under_a_skewed_clock_applies_every_add_once() 
         let wd = Workdir::new();
         wd.write("in.csv", rich_adds(ROWS));
         let mut child = spawn_quiet(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16", "--reconcile"]));
-        let done = || applied(&sim, ROWS).iter().filter(|&&n| n > 0).count() as u64;
+        let done = || sim.applied(ROWS).iter().filter(|&&n| n > 0).count() as u64;
         wait_for("rows applied", || done() >= 40 * seed);
         let _ = child.kill();
         let _ = child.wait();
         wd.run(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume", "--reconcile"]), 0);
         assert_eq!(statuses(&wd).get("ok"), Some(&(ROWS as usize)), "seed {seed}: {:?}", statuses(&wd));
-        assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "seed {seed}: {:?}", applied(&sim, ROWS));
+        assert!(sim.applied(ROWS).iter().all(|&n| n == 1), "seed {seed}: {:?}", sim.applied(ROWS));
     }
 }
 
@@ -174,7 +169,7 @@ fn without_references_in_the_log_nothing_is_resent_on_absence() {
     sim.set_faults(FaultConfig::default());
     wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]), &[0, 1]);
     let results = by_line(&wd.read("in.results.csv"));
-    let counts = applied(&sim, ROWS);
+    let counts = sim.applied(ROWS);
     for (line, r) in &results {
         let n = counts[(line - 2) as usize];
         assert!(n <= 1, "line {line} applied {n} times");
@@ -202,7 +197,7 @@ fn a_server_that_refuses_the_reference_stops_at_its_first_answer() {
     let text = stdout(&out);
     assert!(text.contains("refused the parameter tdrecon_ref") && text.contains("--no-reference"), "{text}");
     assert_eq!(sim.stat("requests"), 2, "the first read and one update");
-    assert!(applied(&sim, 30).iter().all(|&n| n == 0));
+    assert!(sim.applied(30).iter().all(|&n| n == 0));
     wd.run(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--no-reference"]), 0);
-    assert!(applied(&sim, 30).iter().all(|&n| n == 1), "{:?}", applied(&sim, 30));
+    assert!(sim.applied(30).iter().all(|&n| n == 1), "{:?}", sim.applied(30));
 }
