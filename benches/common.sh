@@ -35,6 +35,18 @@ with open(path, "w") as f:
 PY
 }
 
+# add_rows N FILE: N rows adding an amount to calls 100000001… (never safe to resend).
+add_rows() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "w") as f:
+    f.write("call_id,add_revenue,buyer_converted\n")
+    for i in range(n):
+        f.write(f"{100000001 + i},-{i % 50}.25,yes\n")
+PY
+}
+
 # rows_per_sec SUMMARY_JSON: rows finished per second of the run.
 rows_per_sec() {
   python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); n=sum(s["statuses"].values()); print(round(n / (s["elapsed_ms"] / 1000)))' "$1"

@@ -13,14 +13,7 @@ rows=${1:-20000}
 rounds=${2:-3}
 start_sim "$rows"
 set_rows "$rows" "$WORK/sets.csv"
-python3 - "$rows" "$WORK/adds.csv" <<'PY'
-import sys
-n, path = int(sys.argv[1]), sys.argv[2]
-with open(path, "w") as f:
-    f.write("call_id,add_revenue,buyer_converted\n")
-    for i in range(n):
-        f.write(f"{100000001 + i},-{i % 50}.25,yes\n")
-PY
+add_rows "$rows" "$WORK/adds.csv"
 echo x >"$WORK/not-a-dir"
 # run NAME FILE STATE → "µs-CPU-per-row requests"
 run() {
