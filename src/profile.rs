@@ -151,18 +151,15 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # night needs. Use it with: tdrecon run tonight.xlsx --config acme.toml
 # Flags given on the command line win over this file. API keys never go here:
 # set TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY, or use --credentials FILE.
+# Uncomment any line to use it. Settings come first: in TOML every line after
+# a [table] header belongs to that table, so the tables ([map]) are last.
 
-# Their header = tdrecon's column (as --map).
-[map]
-"Buyer Revenue" = "revenue"
-"Chargeback" = "add_revenue"
-"Sold" = "buyer_converted"
-
-# Everything below is optional.
+# Reading the report.
 # ignore_column = ["Internal Notes"]   # as --ignore-column
 # delimiter = ";"                      # as --delimiter (.tsv files default to tabs)
 # sheet = "Calls"                      # a spreadsheet's sheet (default: the first)
 # time_zone = "America/New_York"       # for call times written without an offset
+# match_window = "5m"                  # how far a call may be from a row found by caller
 
 # Where and how fast to send (as the flags of the same names).
 # subdomain = "acme"                   # or base_url = "https://acme.trackdrive.com"
@@ -172,6 +169,17 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # timeout = "30s"
 # max_failures = "5%"
 # method = "put"
+
+# Checking and safety.
+# reconcile = true                     # read each call first, send only what differs
+# repeat_window = "30d"                # the ledger refuses an add sent this recently
+# page_size = 100                      # calls a page when reading a window
+
+# Their header = tdrecon's column (as --map).
+[map]
+"Buyer Revenue" = "revenue"
+"Chargeback" = "add_revenue"
+"Sold" = "buyer_converted"
 "#;
 
 #[cfg(test)]

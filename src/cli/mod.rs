@@ -277,4 +277,34 @@ mod tests {
         let e = splice(&os(&["tdrecon", "run", "in.csv"]), "run", &p).unwrap_err().to_string();
         assert!(e.contains("`timeout = \"soon\"`") && e.contains("expected a duration"), "{e}");
     }
+
+    #[test]
+    fn the_template_can_be_uncommented_line_by_line() {
+        // Each commented setting of `template --config`, uncommented alone,
+        // is taken by `run` as what it says (not swallowed by a table).
+        let example = crate::profile::EXAMPLE;
+        let settings: Vec<(usize, &str)> = example
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| {
+                l.strip_prefix("# ").is_some_and(|rest| rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')))
+            })
+            .collect();
+        assert!(settings.len() >= 15, "{settings:?}");
+        for (n, line) in settings {
+            let text: String = example
+                .lines()
+                .enumerate()
+                .map(|(i, l)| if i == n { &l[2..] } else { l })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let key = line[2..].split_once(" = ").map(|(k, _)| k.to_string()).unwrap();
+            let p = Profile::parse(&text, "p.toml", &profile_keys()).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let argv = os(&["tdrecon", "run", "in.csv"]);
+            let spliced = splice(&argv, "run", &p).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let flag = format!("--{}", key.replace('_', "-"));
+            assert!(spliced.iter().any(|a| a.to_string_lossy() == flag), "{line}: {spliced:?}");
+            Cli::try_parse_from(&spliced).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+    }
 }
