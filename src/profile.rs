@@ -118,15 +118,25 @@ fn arguments(key: &Key, value: &Spanned<DeValue<'_>>) -> Result<Vec<String>, Str
         DeValue::Boolean(true) if !key.takes_value => Ok(vec![flag]),
         DeValue::Boolean(false) if !key.takes_value => Ok(Vec::new()),
         _ if !key.takes_value => Err("expected true or false".into()),
-        // `[map]`: one `--map 'Header=column'` per entry.
-        DeValue::Table(table) if key.repeatable => table
-            .iter()
-            .map(|(from, to)| match to.get_ref().as_str() {
-                Some(to) => Ok([flag.clone(), format!("{}={to}", from.get_ref())]),
-                None => Err(format!("`{}` must map to a column name in quotes", from.get_ref())),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(|pairs| pairs.concat()),
+        // `[map]`: one `--map 'Header=column'` per entry; `[value_map.Status]`:
+        // one `--value-map 'Status:Theirs=ours'` per entry of the inner table.
+        DeValue::Table(table) if key.repeatable => {
+            let mut args = Vec::new();
+            for (from, to) in table.iter() {
+                match to.get_ref() {
+                    DeValue::String(to) => args.extend([flag.clone(), format!("{}={to}", from.get_ref())]),
+                    DeValue::Table(inner) => {
+                        for (theirs, ours) in inner.iter() {
+                            let ours = scalar(ours.get_ref())
+                                .map_err(|why| format!("`{}` in [{}]: {why}", theirs.get_ref(), from.get_ref()))?;
+                            args.extend([flag.clone(), format!("{}:{}={ours}", from.get_ref(), theirs.get_ref())]);
+                        }
+                    }
+                    _ => return Err(format!("`{}` must map to a column name in quotes", from.get_ref())),
+                }
+            }
+            Ok(args)
+        }
         DeValue::Array(items) if key.repeatable => items
             .iter()
             .map(|item| scalar(item.get_ref()).map(|v| [flag.clone(), v]))
@@ -174,12 +184,19 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # reconcile = true                     # read each call first, send only what differs
 # repeat_window = "30d"                # the ledger refuses an add sent this recently
 # page_size = 100                      # calls a page when reading a window
+# negative_as_add = ["revenue"]        # a negative revenue is a chargeback (add_revenue)
 
 # Their header = tdrecon's column (as --map).
 [map]
 "Buyer Revenue" = "revenue"
 "Chargeback" = "add_revenue"
 "Sold" = "buyer_converted"
+
+# What a column's values stand for (as --value-map): here the report's "Sold"
+# column says Y or N; a value not listed is refused, naming the column.
+[value_map.Sold]
+"Y" = "yes"
+"N" = "no"
 "#;
 
 #[cfg(test)]
@@ -195,6 +212,7 @@ mod tests {
         };
         vec![
             key("map", true, true),
+            key("value_map", true, true),
             key("ignore_column", true, true),
             key("delimiter", true, false),
             key("rate", true, false),
@@ -238,6 +256,20 @@ mod tests {
     #[test]
     fn the_example_is_a_valid_profile() {
         assert_eq!(args(EXAMPLE).iter().filter(|a| *a == "--map").count(), 3);
+    }
+
+    #[test]
+    fn a_value_map_is_one_flag_per_value() {
+        let got = args("[value_map.\"Status\"]\nConverted = \"yes\"\n\"Not Converted\" = \"no\"\nReturned = \"no\"\n");
+        let want = [
+            "--value-map",
+            "Status:Converted=yes",
+            "--value-map",
+            "Status:Not Converted=no",
+            "--value-map",
+            "Status:Returned=no",
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -274,6 +274,23 @@ pub(super) struct InputArgs {
     /// Skip a column of the file. Repeatable.
     #[arg(help_heading = "Input", long = "ignore-column", value_name = "HEADER")]
     pub ignore: Vec<String>,
+    /// What one of a column's values stands for: --value-map 'Status:Converted=yes'. Repeatable;
+    /// a column with a map refuses values it does not map; a value mapped to nothing
+    /// ('Status:Pending=') leaves the field alone.
+    #[arg(help_heading = "Input", long = "value-map", value_name = "HEADER:THEIRS=OURS",
+          value_parser = crate::input::columns::HeaderOptions::parse_value_map)]
+    pub value_map: Vec<(String, String, String)>,
+    /// A negative amount in this set column is a chargeback, sent as its add (revenue: -45.00
+    /// or ($45.00) is sent as add_revenue -45.00). Repeatable: revenue, payout.
+    #[arg(help_heading = "Input", long = "negative-as-add", value_name = "COLUMN")]
+    pub negative_as_add: Vec<NegativeAsAdd>,
+}
+
+/// The set columns `--negative-as-add` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum NegativeAsAdd {
+    Revenue,
+    Payout,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,8 @@
 use std::num::{NonZeroU32, NonZeroUsize};
 
 use super::args::{
-    AccountArgs, AuditTyped, DoctorArgs, HistoryArgs, InputArgs, MethodArg, RateArg, RunArgs, SimArgs, ValidateArgs,
+    AccountArgs, AuditTyped, DoctorArgs, HistoryArgs, InputArgs, MethodArg, NegativeAsAdd, RateArg, RunArgs, SimArgs,
+    ValidateArgs,
 };
 use super::defaults;
 use crate::commands::doctor::DoctorOptions;
@@ -15,6 +16,7 @@ use crate::commands::validate::ValidateOptions;
 use crate::exit::Fatal;
 use crate::input::InputOptions;
 use crate::input::columns::HeaderOptions;
+use crate::input::fields::CallField;
 use crate::input::source::Source;
 use crate::upload::backoff::Backoff;
 use crate::upload::client::{Method, check_base_url, subdomain_url};
@@ -174,11 +176,27 @@ impl InputArgs {
             maps.retain(|(f, _)| f != &from);
             maps.push((from, to));
         }
+        // So is a later meaning of the same value of a column.
+        let mut values: Vec<(String, String, String)> = Vec::new();
+        for (header, theirs, ours) in self.value_map {
+            values.retain(|(h, t, _)| !(h == &header && t.eq_ignore_ascii_case(&theirs)));
+            values.push((header, theirs, ours));
+        }
+        let mut negative_as_add: Vec<CallField> = Vec::new();
+        for column in self.negative_as_add {
+            let field = match column {
+                NegativeAsAdd::Revenue => CallField::Revenue,
+                NegativeAsAdd::Payout => CallField::Payout,
+            };
+            if !negative_as_add.contains(&field) {
+                negative_as_add.push(field);
+            }
+        }
         Ok(InputOptions {
             path: source.path,
             name: source.name,
             delimiter: self.delimiter.unwrap_or(source.delimiter),
-            headers: HeaderOptions { maps, ignore: self.ignore },
+            headers: HeaderOptions { maps, ignore: self.ignore, values, negative_as_add },
             line_map: source.line_map,
             spool: source.spool,
             time_zone: self.time_zone.unwrap_or(jiff::tz::TimeZone::UTC),

@@ -171,9 +171,29 @@ pub struct HeaderOptions {
     pub maps: Vec<(String, String)>,
     /// `--ignore-column NAME`: headers to drop.
     pub ignore: Vec<String>,
+    /// `--value-map 'Status:Converted=yes'`: what a column's values stand
+    /// for, as `(header, their value, tdrecon's value)`.
+    pub values: Vec<(String, String, String)>,
+    /// `--negative-as-add revenue`: a negative amount in that set column is
+    /// a chargeback, sent as its `add_*`.
+    pub negative_as_add: Vec<CallField>,
 }
 
 impl HeaderOptions {
+    /// Parses one `--value-map` value, `HEADER:THEIRS=OURS` (the header is
+    /// what comes before the first `:`, their value what comes before the
+    /// last `=`).
+    pub fn parse_value_map(spec: &str) -> Result<(String, String, String), String> {
+        let bad = || format!("{spec:?}: expected 'Header:their value=tdrecon value', like 'Status:Converted=yes'");
+        let (header, rest) = spec.split_once(':').ok_or_else(bad)?;
+        let (theirs, ours) = rest.rsplit_once('=').ok_or_else(bad)?;
+        let (header, theirs) = (header.trim(), theirs.trim());
+        if header.is_empty() || theirs.is_empty() {
+            return Err(bad());
+        }
+        Ok((header.to_string(), theirs.to_string(), ours.trim().to_string()))
+    }
+
     /// Parses one `--map` value, `FROM=TO`.
     pub fn parse_map(spec: &str) -> Result<(String, String), String> {
         let (from, to) = spec
@@ -196,6 +216,11 @@ pub struct Schema {
     pub columns: Vec<(usize, Field)>,
     /// The zone of call times written without an offset (`--time-zone`).
     pub time_zone: jiff::tz::TimeZone,
+    /// The columns whose values stand for others (`--value-map`): by
+    /// position, their values (as written, compared without case) and ours.
+    pub value_maps: Vec<(usize, Vec<(String, String)>)>,
+    /// Set columns whose negative amounts are sent as adds.
+    pub negative_as_add: Vec<CallField>,
 }
 
 /// Why a header row cannot be used. Each is reported before any row is read.
@@ -209,6 +234,12 @@ pub enum HeaderError {
     NoId,
     #[error("columns {first:?} and {second:?} both fill `{field}`")]
     Duplicate { first: String, second: String, field: String },
+    #[error("--value-map names {0:?}, which is not a column of the file (or is ignored)")]
+    ValueMapHeader(String),
+    #[error("--value-map '{header}:{theirs}={ours}': {why}")]
+    ValueMapValue { header: String, theirs: String, ours: String, why: String },
+    #[error("--value-map maps {theirs:?} in {header:?} twice")]
+    ValueMapTwice { header: String, theirs: String },
 }
 
 fn describe_unknown(unknown: &[String]) -> String {
@@ -298,8 +329,44 @@ impl Schema {
         if !has(Field::Id) && !findable {
             return Err(HeaderError::NoId);
         }
-        Ok(Schema { headers, columns, time_zone: jiff::tz::TimeZone::UTC })
+        let value_maps = value_maps(&headers, &columns, &opts.values)?;
+        let negative_as_add = opts.negative_as_add.clone();
+        Ok(Schema { headers, columns, time_zone: jiff::tz::TimeZone::UTC, value_maps, negative_as_add })
     }
+
+    /// The value map of the column at `pos`, if it has one.
+    pub fn value_map(&self, pos: usize) -> Option<&[(String, String)]> {
+        self.value_maps.iter().find(|(p, _)| *p == pos).map(|(_, m)| m.as_slice())
+    }
+}
+
+/// `--value-map`s by column position, each checked: its header is a column
+/// read and a value is mapped once (that what it maps to is a value the
+/// column takes is `validate::check_value_maps`'s, which reads cells).
+fn value_maps(
+    headers: &[String],
+    columns: &[(usize, Field)],
+    values: &[(String, String, String)],
+) -> Result<Vec<(usize, Vec<(String, String)>)>, HeaderError> {
+    let mut maps: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+    for (header, theirs, ours) in values {
+        let found = columns
+            .iter()
+            .find(|(pos, _)| headers[*pos].trim() == header || normalise(&headers[*pos]) == normalise(header));
+        let Some((pos, _)) = found else { return Err(HeaderError::ValueMapHeader(header.clone())) };
+        let map = match maps.iter_mut().find(|(p, _)| p == pos) {
+            Some((_, map)) => map,
+            None => {
+                maps.push((*pos, Vec::new()));
+                &mut maps.last_mut().expect("just pushed").1
+            }
+        };
+        if map.iter().any(|(t, _)| t.eq_ignore_ascii_case(theirs)) {
+            return Err(HeaderError::ValueMapTwice { header: header.clone(), theirs: theirs.clone() });
+        }
+        map.push((theirs.clone(), ours.clone()));
+    }
+    Ok(maps)
 }
 
 #[cfg(test)]
@@ -407,10 +474,32 @@ mod tests {
         let opts = HeaderOptions {
             maps: vec![HeaderOptions::parse_map("Buyer Revenue=revenue").unwrap()],
             ignore: vec!["Notes (internal)".into()],
+            ..HeaderOptions::default()
         };
         let s = Schema::from_headers(headers(&["id", "Buyer Revenue", "Notes (internal)"]), &opts).unwrap();
         assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Call(CallField::Revenue, false))]);
         assert!(HeaderOptions::parse_map("no equals").is_err());
         assert!(HeaderOptions::parse_map("X=revenu").unwrap_err().contains("did you mean `revenue`"));
+    }
+
+    #[test]
+    fn value_maps_are_checked_when_the_header_is_read() {
+        let parse = HeaderOptions::parse_value_map;
+        assert_eq!(parse("Status:Not Converted=no"), Ok(("Status".into(), "Not Converted".into(), "no".into())));
+        assert_eq!(parse("Status:Pending="), Ok(("Status".into(), "Pending".into(), String::new())));
+        assert!(parse("Status=yes").is_err() && parse(":x=y").is_err());
+        let maps = HeaderOptions::parse_map("Status=buyer_converted").unwrap();
+        let with = |values: &[&str]| HeaderOptions {
+            maps: vec![maps.clone()],
+            values: values.iter().map(|v| parse(v).unwrap()).collect(),
+            ..HeaderOptions::default()
+        };
+        let h = headers(&["id", "Status"]);
+        let s = Schema::from_headers(h.clone(), &with(&["Status:Converted=yes", "status:Returned=no"])).unwrap();
+        assert_eq!(s.value_map(1).map(<[_]>::len), Some(2));
+        let e = Schema::from_headers(h.clone(), &with(&["Sold:Y=yes"])).unwrap_err().to_string();
+        assert!(e.contains("\"Sold\", which is not a column"), "{e}");
+        let e = Schema::from_headers(h, &with(&["Status:Converted=yes", "Status:converted=no"])).unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
     }
 }

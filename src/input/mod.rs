@@ -63,6 +63,7 @@ impl InputOptions {
     pub fn open(&self) -> Result<(CsvReader, Validator), Fatal> {
         let (reader, headers) = CsvReader::open(&self.path, self.delimiter).map_err(|e| self.renamed(e))?;
         let mut schema = Schema::from_headers(headers, &self.headers)
+            .and_then(|schema| validate::check_value_maps(&schema).map(|()| schema))
             .map_err(|e| Fatal::usage(anyhow::anyhow!("{}: {e}", self.name.display())))?;
         schema.time_zone = self.time_zone.clone();
         Ok((reader.with_line_map(self.line_map.clone()), Validator::new(schema)))

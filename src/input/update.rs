@@ -53,6 +53,9 @@ pub struct CallUpdate {
     /// time in the hour the clocks were set back): a call at either is
     /// this row's.
     pub call_time_later: Option<i64>,
+    /// Set columns whose negative amount this row sends as an add
+    /// (`--negative-as-add`), for the summary's count of chargebacks.
+    pub routed: Vec<CallField>,
     /// Who called (E.164), from a `caller_number` column: never sent. While
     /// `call` is `CallRef::PENDING`, these two are how the call is found.
     pub caller_number: Option<String>,
@@ -149,6 +152,7 @@ impl CallUpdate {
             buyer_label: None,
             call_time: None,
             call_time_later: None,
+            routed: Vec::new(),
             caller_number: None,
         }
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use csv::ByteRecord;
 
-use crate::input::columns::{Described, Field, Schema};
+use crate::input::columns::{Described, Field, HeaderError, Schema};
 use crate::input::fields::{CallField, FIELDS, Kind, Value};
 use crate::input::matching::Matcher;
 use crate::input::money::{Sign, parse_money};
@@ -41,6 +41,39 @@ fn read_cell(field: CallField, adds: bool, trimmed: &str) -> Result<Change, Stri
         Kind::Ids => Change::Fire(parse_webhook_ids(trimmed)?),
         Kind::Tokens => unreachable!("the tokens column is read as JSON by apply"),
     })
+}
+
+/// A `--value-map` may only map to what a cell of its column could say:
+/// the first that cannot, in words. Names, times and descriptions are
+/// checked as rows are read.
+pub fn check_value_maps(schema: &Schema) -> Result<(), HeaderError> {
+    for (pos, map) in &schema.value_maps {
+        let Some((_, field)) = schema.columns.iter().find(|(p, _)| p == pos) else { continue };
+        for (theirs, ours) in map {
+            if let Some(why) = refuses(field, ours) {
+                return Err(HeaderError::ValueMapValue {
+                    header: schema.headers[*pos].clone(),
+                    theirs: theirs.clone(),
+                    ours: ours.clone(),
+                    why,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a cell holding `value` would be refused in a column filling
+/// `field`, if it would.
+fn refuses(field: &Field, value: &str) -> Option<String> {
+    let value = value.trim();
+    match field {
+        _ if value.is_empty() => None,
+        Field::Call(f, false) if f.spec().blank && value.eq_ignore_ascii_case(CLEAR) => None,
+        Field::Call(CallField::Tokens, _) => parse_tokens_json(value).err(),
+        Field::Call(f, adds) => read_cell(*f, *adds, value).err(),
+        _ => None,
+    }
 }
 
 /// Validates one record against the schema. Does not check for repeated ids.
@@ -141,6 +174,28 @@ impl<'a> RowBuilder<'a> {
     /// Reads one non-empty cell into the update.
     fn apply(&mut self, field: &Field, cell: &Cell<'_>, text: &str) -> Result<(), Rejection> {
         let reject = |reason: String| cell.reject(reason);
+        // A column with a value map takes its values through it; a value
+        // mapped to nothing leaves the field alone.
+        let text = match self.schema.value_map(cell.pos) {
+            Some(map) => {
+                let theirs = text.trim();
+                match map.iter().find(|(t, _)| t.eq_ignore_ascii_case(theirs)) {
+                    Some((_, ours)) if ours.is_empty() => return Ok(()),
+                    Some((_, ours)) => ours.as_str(),
+                    None => {
+                        let known: Vec<&str> = map.iter().map(|(t, _)| t.as_str()).collect();
+                        return Err(reject(format!(
+                            "{theirs:?} is not one of the values mapped for {:?} ({}): add it with --value-map \
+                             '{}:{theirs}=…' or in the profile's [value_map]",
+                            cell.header,
+                            known.join(", "),
+                            cell.header
+                        )));
+                    }
+                }
+            }
+            None => text,
+        };
         let trimmed = text.trim_ascii();
         let clear = trimmed.eq_ignore_ascii_case(CLEAR);
         if clear && !matches!(field, Field::Call(f, false) if f.spec().blank) {
@@ -171,8 +226,23 @@ impl<'a> RowBuilder<'a> {
                 if let Some(other) = self.set_by[*f as usize] {
                     return Err(self.conflict(cell, other));
                 }
-                let change =
-                    if clear { Ok(Change::Set(Value::Text(String::new()))) } else { read_cell(*f, *adds, trimmed) };
+                // A set column declared to send negative amounts as adds
+                // (`--negative-as-add`): a chargeback in a column of sales.
+                let routed = !clear && !*adds && self.schema.negative_as_add.contains(f);
+                let change = if clear {
+                    Ok(Change::Set(Value::Text(String::new())))
+                } else if routed {
+                    parse_money(trimmed, Sign::Any).map(|d| {
+                        if d.is_sign_negative() && !d.is_zero() {
+                            update.routed.push(*f);
+                            Change::Add(d)
+                        } else {
+                            Change::Set(Value::Money(d.abs()))
+                        }
+                    })
+                } else {
+                    read_cell(*f, *adds, trimmed)
+                };
                 self.set_by[*f as usize] = Some(cell.pos);
                 match change.map_err(reject)? {
                     // Adding zero changes nothing: not sent, so never in doubt.
@@ -719,5 +789,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_buyer_reports_conventions_map_onto_tdrecons() {
+        use serde_json::json;
+        // Status says Converted / Not Converted / Returned; Payout carries
+        // sales and, in parentheses, returns.
+        let headers = ["TD Call ID", "Status", "Payout"].map(String::from).to_vec();
+        let opts = HeaderOptions {
+            maps: ["TD Call ID=id", "Status=buyer_converted", "Payout=revenue"]
+                .iter()
+                .map(|m| HeaderOptions::parse_map(m).unwrap())
+                .collect(),
+            values: ["Status:Converted=yes", "Status:Not Converted=no", "Status:Returned=no", "Status:Pending="]
+                .iter()
+                .map(|v| HeaderOptions::parse_value_map(v).unwrap())
+                .collect(),
+            negative_as_add: vec![CallField::Revenue],
+            ..HeaderOptions::default()
+        };
+        let schema = Schema::from_headers(headers, &opts).unwrap();
+        let check = |cells: [&str; 3]| validate_record(&schema, &ByteRecord::from(cells.to_vec()));
+        let body = |cells: [&str; 3]| serde_json::Value::Object(check(cells).unwrap().body());
+        assert_eq!(body(["7", "Converted", "$45.00"]), json!({"buyer_converted": true, "revenue": "45.00"}));
+        assert_eq!(body(["7", "returned", "($45.00)"]), json!({"buyer_converted": false, "add_revenue": "-45.00"}));
+        assert_eq!(check(["7", "Returned", "-45"]).unwrap().routed, vec![CallField::Revenue]);
+        assert_eq!(body(["7", "Pending", "10"]), json!({"revenue": "10.00"}), "mapped to nothing: left alone");
+        let r = check(["7", "Refunded", "1"]).unwrap_err();
+        assert_eq!(r.column, "Status");
+        assert!(r.reason.contains("\"Refunded\" is not one of the values mapped for \"Status\" (Converted,"), "{r:?}");
+        // A map to a value the column cannot take is refused up front.
+        let bad = HeaderOptions { values: vec![HeaderOptions::parse_value_map("Status:Sold=yup").unwrap()], ..opts };
+        let e = Schema::from_headers(["TD Call ID", "Status", "Payout"].map(String::from).to_vec(), &bad)
+            .and_then(|s| check_value_maps(&s))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'Status:Sold=yup'") && e.contains("expected one of"), "{e}");
+        // Without routing, a negative revenue is still refused.
+        let plain =
+            Schema::from_headers(["id", "revenue"].map(String::from).to_vec(), &HeaderOptions::default()).unwrap();
+        let r = validate_record(&plain, &ByteRecord::from(vec!["7", "($45.00)"])).unwrap_err();
+        assert!(r.reason.contains("0 or more"), "{r:?}");
     }
 }

@@ -2,6 +2,7 @@
 //! real `tdrecon` binary in a throw-away directory.
 
 mod across_runs;
+mod buyer_report;
 mod documented;
 mod formats;
 mod harness;

@@ -156,9 +156,21 @@ impl RunOptions {
             Target::Url(url) => url.as_str(),
             Target::Sandbox => "sandbox",
         };
+        let headers = &self.input.headers;
         format!(
-            "{target}|{:?}|{:?}|{}|{:?}|{:?}",
-            self.method, self.serializer, self.input.delimiter, self.input.headers.maps, self.input.headers.ignore
+            "{target}|{:?}|{:?}|{}|{:?}|{:?}{}",
+            self.method,
+            self.serializer,
+            self.input.delimiter,
+            headers.maps,
+            headers.ignore,
+            // Added to the binding only when used, so journals of runs
+            // without them still resume.
+            if headers.values.is_empty() && headers.negative_as_add.is_empty() {
+                String::new()
+            } else {
+                format!("|{:?}|{:?}", headers.values, headers.negative_as_add)
+            }
         )
     }
 }

@@ -250,8 +250,12 @@ impl ReaderThread {
             };
             match checked {
                 Ok(row) => {
-                    tally.valid += 1;
-                    let Some(row) = row else { continue };
+                    let Some(row) = row else {
+                        // Finished by the run this one resumes.
+                        tally.valid += 1;
+                        continue;
+                    };
+                    tally.valid(&row.update);
                     batch.push(row);
                     if batch.len() == BATCH_ROWS {
                         let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
