@@ -169,6 +169,7 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # delimiter = ";"                      # as --delimiter (.tsv files default to tabs)
 # sheet = "Calls"                      # a spreadsheet's sheet (default: the first)
 # time_zone = "America/New_York"       # for call times written without an offset
+# encoding = "windows-1252"            # as Excel on Windows saves "CSV"
 # match_window = "5m"                  # how far a call may be from a row found by caller
 
 # Where and how fast to send (as the flags of the same names).

@@ -263,6 +263,10 @@ pub(super) struct InputArgs {
     /// The IANA time zone of call times written without an offset, like America/New_York [default: UTC].
     #[arg(help_heading = "Input", long, value_name = "ZONE", value_parser = time_zone)]
     pub time_zone: Option<jiff::tz::TimeZone>,
+    /// The file's text encoding: utf-8, windows-1252, latin-1, utf-16 (le or be) [default: utf-8;
+    /// a UTF-16 or UTF-8 byte-order mark is followed].
+    #[arg(help_heading = "Input", long, value_name = "NAME", value_parser = encoding)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     /// A saved profile (TOML) for a report that arrives in the same shape every night: mappings,
     /// ignored columns, target, pacing, outputs. Flags win over it. `tdrecon template --config` prints one.
     #[arg(help_heading = "Input", long = "config", value_name = "FILE")]
@@ -484,6 +488,15 @@ pub(super) fn timeout(text: &str) -> Result<std::time::Duration, String> {
 /// `sim --rate-limit-window`: 100 ms to 1 hour.
 fn limit_window(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_millis(100), std::time::Duration::from_secs(3600))
+}
+
+/// `--encoding`: a WHATWG label (`windows-1252`, `latin1`, `utf-16le`…).
+fn encoding(text: &str) -> Result<&'static encoding_rs::Encoding, String> {
+    let label = text.trim();
+    // WHATWG's utf-16 is little-endian; say so rather than guess silently.
+    let label = if label.eq_ignore_ascii_case("utf-16") { "utf-16le" } else { label };
+    encoding_rs::Encoding::for_label(label.as_bytes())
+        .ok_or_else(|| format!("{text:?}: not an encoding (try utf-8, windows-1252, latin-1, utf-16le, utf-16be)"))
 }
 
 /// `--match-window`: 1 second to 24 hours.

@@ -169,7 +169,7 @@ impl InputArgs {
     /// implies. Opens the source (a spreadsheet or a stream is written out
     /// as CSV here; so is a plain file, when `private`).
     pub(super) fn resolve(self, private: bool) -> Result<InputOptions, Fatal> {
-        let source = Source::open(&self.file, self.sheet.as_deref(), private).map_err(Fatal::usage)?;
+        let source = Source::open(&self.file, self.sheet.as_deref(), private, self.encoding).map_err(Fatal::usage)?;
         // A later mapping of the same header wins (a flag over the profile).
         let mut maps: Vec<(String, String)> = Vec::new();
         for (from, to) in self.maps {

@@ -207,6 +207,11 @@ impl HeaderOptions {
     }
 }
 
+/// The columns errors.csv puts before a rejected row's own cells
+/// (`outputs::errors`): a file that starts with them is an errors.csv, and
+/// they are not read.
+pub const ERRORS_OWN: [&str; 4] = ["line", "column", "value", "reason"];
+
 /// What each position of a record holds.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -221,6 +226,9 @@ pub struct Schema {
     pub value_maps: Vec<(usize, Vec<(String, String)>)>,
     /// Set columns whose negative amounts are sent as adds.
     pub negative_as_add: Vec<CallField>,
+    /// The file is an errors.csv (`ERRORS_OWN` first): its cells carry the
+    /// formula guard tdrecon wrote.
+    pub errors_csv: bool,
 }
 
 /// Why a header row cannot be used. Each is reported before any row is read.
@@ -288,7 +296,9 @@ impl Schema {
         let mut columns: Vec<(usize, Field)> = Vec::new();
         let mut unknown = Vec::new();
         let mut any_known = false;
-        for (i, header) in headers.iter().enumerate() {
+        // An errors.csv, fixed and run as it is: its own four columns first.
+        let own = usize::from(headers.len() > ERRORS_OWN.len() && headers[..ERRORS_OWN.len()] == ERRORS_OWN) * 4;
+        for (i, header) in headers.iter().enumerate().skip(own) {
             let h = header.trim();
             if opts.ignore.iter().any(|ig| ig.trim() == h || normalise(ig) == normalise(h)) {
                 continue;
@@ -331,7 +341,8 @@ impl Schema {
         }
         let value_maps = value_maps(&headers, &columns, &opts.values)?;
         let negative_as_add = opts.negative_as_add.clone();
-        Ok(Schema { headers, columns, time_zone: jiff::tz::TimeZone::UTC, value_maps, negative_as_add })
+        let errors_csv = own > 0;
+        Ok(Schema { headers, columns, time_zone: jiff::tz::TimeZone::UTC, value_maps, negative_as_add, errors_csv })
     }
 
     /// The value map of the column at `pos`, if it has one.
@@ -501,5 +512,15 @@ mod tests {
         assert!(e.contains("\"Sold\", which is not a column"), "{e}");
         let e = Schema::from_headers(h, &with(&["Status:Converted=yes", "Status:converted=no"])).unwrap_err();
         assert!(e.to_string().contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn a_fixed_errors_csv_is_read_without_its_own_columns() {
+        let h = headers(&["line", "column", "value", "reason", "id", "revenue"]);
+        let s = Schema::from_headers(h, &HeaderOptions::default()).unwrap();
+        assert_eq!(s.columns, vec![(4, Field::Id), (5, Field::Call(CallField::Revenue, false))]);
+        // Only as errors.csv writes them, first.
+        let h = headers(&["id", "line", "revenue"]);
+        assert!(matches!(Schema::from_headers(h, &HeaderOptions::default()), Err(HeaderError::Unknown(_))));
     }
 }

@@ -119,29 +119,48 @@ impl Source {
     /// sheet, or `sheet`) is first written out as CSV; so is a plain file
     /// when `private` (a run: it must read the bytes it hashed), else it is
     /// read where it is.
-    pub fn open(name: &Path, sheet: Option<&str>, private: bool) -> Result<Source, SourceError> {
+    /// Text in another `encoding` than UTF-8 (or a plain file that starts
+    /// with a UTF-16 byte-order mark) is decoded into the spool as UTF-8.
+    pub fn open(
+        name: &Path,
+        sheet: Option<&str>,
+        private: bool,
+        encoding: Option<&'static encoding_rs::Encoding>,
+    ) -> Result<Source, SourceError> {
         let io_err = |error| SourceError::Io { name: name.to_path_buf(), error };
         let plain = |path: PathBuf, spool: Option<Spooled>, line_map| {
             let (spool, survey) = spool.map_or((None, None), |s| (Some(Arc::new(s.path)), Some(s.survey)));
             Source { path, name: name.to_path_buf(), delimiter: delimiter_for(name), line_map, spool, survey }
         };
+        let decoding = encoding.filter(|e| *e != encoding_rs::UTF_8);
+        // A spool decodes on its way (and drops a UTF-8 byte-order mark).
+        let spool = |from: &mut dyn Read| -> Result<Spooled, SourceError> {
+            let mut decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(decoding)
+                .bom_override(true)
+                .strip_bom(true)
+                .build(from);
+            spool(name, &mut decoded)
+        };
         match kind(name) {
-            Kind::Plain if !private => Ok(plain(name.to_path_buf(), None, None)),
+            Kind::Plain if !private && decoding.is_none() && !starts_utf16(name) => {
+                Ok(plain(name.to_path_buf(), None, None))
+            }
             Kind::Plain => {
                 if name.is_dir() {
                     // The reader says what a directory is, in its words.
                     return Ok(plain(name.to_path_buf(), None, None));
                 }
-                let spooled = spool(name, open_file(name).map_err(io_err)?)?;
+                let spooled = spool(&mut open_file(name).map_err(io_err)?)?;
                 Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
             Kind::Stdin => {
-                let spooled = spool(name, io::stdin().lock())?;
+                let spooled = spool(&mut io::stdin().lock())?;
                 Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
             Kind::Gzip => {
                 let file = open_file(name).map_err(io_err)?;
-                let spooled = spool(name, flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))?;
+                let spooled = spool(&mut flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))?;
                 Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
             Kind::Sheet => {
@@ -216,6 +235,13 @@ fn spool_error(name: &Path, error: io::Error) -> SourceError {
         Some(Refused::TooLarge) => SourceError::TooLarge { name: name.to_path_buf() },
         None => SourceError::Io { name: name.to_path_buf(), error },
     }
+}
+
+/// Whether a file starts with a UTF-16 byte-order mark (Excel's "Unicode
+/// Text"): it is decoded as such without being asked.
+fn starts_utf16(name: &Path) -> bool {
+    let mut head = [0u8; 2];
+    open_file(name).and_then(|mut f| f.read_exact(&mut head)).is_ok() && matches!(head, [0xFF, 0xFE] | [0xFE, 0xFF])
 }
 
 /// Copies `from` to a temporary file, surveying it on the way.
@@ -356,7 +382,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.csv");
         std::fs::write(&path, "id,revenue\r\n1,2\n3,4").unwrap();
-        let source = Source::open(&path, None, true).unwrap();
+        let source = Source::open(&path, None, true, None).unwrap();
         let survey = source.survey.clone().unwrap();
         assert_eq!((survey.lines, survey.bytes), (2, 19));
         assert_eq!(Some(survey.sha256), sha256_of(&path));
@@ -364,9 +390,9 @@ mod tests {
         // The original changing afterwards changes nothing of what is read.
         std::fs::write(&path, "id,revenue\n9,9\n").unwrap();
         assert_eq!(std::fs::read_to_string(&source.path).unwrap(), "id,revenue\r\n1,2\n3,4");
-        assert!(Source::open(&path, None, false).unwrap().survey.is_none(), "validate reads in place");
+        assert!(Source::open(&path, None, false, None).unwrap().survey.is_none(), "validate reads in place");
         std::fs::write(&path, b"id\n1\n\0\0").unwrap();
-        let err = Source::open(&path, None, true).unwrap_err();
+        let err = Source::open(&path, None, true, None).unwrap_err();
         assert!(matches!(err, SourceError::Binary { offset: 5, .. }), "{err}");
     }
 

@@ -43,6 +43,20 @@ fn read_cell(field: CallField, adds: bool, trimmed: &str) -> Result<Change, Stri
     })
 }
 
+/// Why a cell is refused as not UTF-8, with the encoding it likely is: a
+/// report saved by Excel on Windows is Windows-1252.
+fn not_utf8(bytes: &[u8]) -> String {
+    let Some(at) = std::str::from_utf8(bytes).err().map(|e| e.valid_up_to()) else {
+        return "not valid UTF-8 text".into();
+    };
+    let byte = bytes[at];
+    let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes[at..at + 1]);
+    format!(
+        "not valid UTF-8 text: looks like Windows-1252 ({decoded} as 0x{byte:02X}): add --encoding windows-1252, \
+         or save the file as \"CSV UTF-8\""
+    )
+}
+
 /// A `--value-map` may only map to what a cell of its column could say:
 /// the first that cannot, in words. Names, times and descriptions are
 /// checked as rows are read.
@@ -105,7 +119,13 @@ pub fn validate_record(schema: &Schema, raw: &ByteRecord) -> Result<CallUpdate, 
         }
         let text = match record_text.and_then(|all| cell_text(all, raw, bytes)) {
             Some(text) => text,
-            None => std::str::from_utf8(bytes).map_err(|_| cell.reject("not valid UTF-8 text".into()))?,
+            None => std::str::from_utf8(bytes).map_err(|_| cell.reject(not_utf8(bytes)))?,
+        };
+        // An errors.csv run as it is: its cells carry the formula guard
+        // tdrecon wrote (`'-25.00`), taken off again.
+        let text = match text.strip_prefix('\'') {
+            Some(rest) if schema.errors_csv && rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+            _ => text,
         };
         row.apply(field, &cell, text)?;
     }
@@ -684,7 +704,8 @@ mod tests {
         cells[2] = b"\xff12".to_vec();
         bad_utf8 = ByteRecord::from(cells);
         let r = validate_record(&schema(), &bad_utf8).unwrap_err();
-        assert_eq!((r.column.as_str(), r.reason.as_str()), ("revenue", "not valid UTF-8 text"));
+        assert_eq!(r.column, "revenue");
+        assert!(r.reason.starts_with("not valid UTF-8 text"), "{r:?}");
     }
 
     /// Cells are cut from the record's text checked once: characters of
@@ -701,7 +722,14 @@ mod tests {
         let notes = HEADERS.iter().position(|h| *h == "agent_call_disposition_notes").unwrap();
         cells[notes] = b"caf\xc3".to_vec();
         let r = validate_record(&schema(), &ByteRecord::from(cells)).unwrap_err();
-        assert_eq!((r.column.as_str(), r.reason.as_str()), ("agent_call_disposition_notes", "not valid UTF-8 text"));
+        assert_eq!(
+            (r.column.as_str(), r.reason.as_str()),
+            (
+                "agent_call_disposition_notes",
+                "not valid UTF-8 text: looks like Windows-1252 (Ã as 0xC3): add --encoding windows-1252, or save \
+                 the file as \"CSV UTF-8\""
+            )
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl<W: Write> ErrorReport<W> {
     pub fn new(out: W, headers: &[String]) -> csv::Result<ErrorReport<W>> {
         // Rejected records may be short or long: the writer must not insist on a width.
         let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(out);
-        let mut header: Vec<String> = ["line", "column", "value", "reason"].map(String::from).to_vec();
+        let mut header: Vec<String> = crate::input::columns::ERRORS_OWN.map(String::from).to_vec();
         header.extend(headers.iter().map(|h| neutralise(h).into_owned()));
         csv.write_record(&header)?;
         Ok(ErrorReport { csv, row: Vec::new() })

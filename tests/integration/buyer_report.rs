@@ -91,3 +91,59 @@ fn a_buyer_report_goes_through_plan_and_run_with_one_profile() {
     assert_eq!((errors[0]["line"].as_str(), errors[0]["column"].as_str()), ("6", "Status"));
     assert!(errors[0]["reason"].contains("\"Refunded\" is not one of the values mapped for \"Status\""), "{errors:?}");
 }
+
+/// The same report as Excel on Windows saves it (Windows-1252, "José"), and
+/// as UTF-16 with its byte-order mark: without `--encoding` the text rows
+/// are refused naming the likely encoding; with it (or, for UTF-16, by its
+/// mark) every row goes, the name intact.
+#[test]
+fn a_windows_1252_report_is_named_and_read_with_its_encoding() {
+    let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = store());
+    let wd = Workdir::new();
+    wd.write("night.toml", PROFILE);
+    let text = REPORT.replace("sold,400000001", "José called back,400000001");
+    let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+    wd.write("report.csv", &*cp1252);
+    let out = wd.run(&mut plan_job(&wd, &sim, "report.csv", &["--config", "night.toml"]), 0);
+    let errors = rows(&wd.read("report.errors.csv"));
+    let jose = errors.iter().find(|r| r["line"] == "2").unwrap_or_else(|| panic!("{errors:?}\n{}", stdout(&out)));
+    assert_eq!(jose["column"], "Agent Notes");
+    assert!(jose["reason"].contains("looks like Windows-1252 (é as 0xE9): add --encoding windows-1252"), "{jose:?}");
+    wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night.toml", "--encoding", "windows-1252"]), 1);
+    assert_eq!(sim.call(400000001)["disposition_notes"], "José called back");
+    assert_eq!(rows(&wd.read("report.errors.csv")).len(), 1, "only the unmapped Status");
+
+    // UTF-16 with its mark, as Excel's "Unicode Text" saves it: read as such.
+    let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = store());
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    wd.write("report16.csv", &utf16);
+    wd.run(&mut run_job(&wd, &sim, "report16.csv", &["--config", "night.toml"]), 1);
+    assert_eq!(sim.call(400000001)["disposition_notes"], "José called back");
+}
+
+/// A fixed errors.csv runs as it is: its own four columns are not read and
+/// the formula guard tdrecon put on its cells is taken off.
+#[test]
+fn a_fixed_errors_csv_runs_as_it_is() {
+    let sim = SimHarness::start(3, |_| {});
+    let wd = Workdir::new();
+    wd.write("in.csv", "id,add_revenue\n100000001,-2.00\n100000002,abc\n100000003,oops\n");
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &[]), 1);
+    let errors = wd.read("in.errors.csv");
+    assert!(errors.starts_with("line,column,value,reason,id,add_revenue\n"), "{errors}");
+    // The operator fixes each row's last cell (one as tdrecon would have
+    // guarded it) and runs the file.
+    let fixed: Vec<String> = errors
+        .lines()
+        .map(|l| match l.rsplit_once(',') {
+            Some((rest, "abc")) => format!("{rest},'-2.50"),
+            Some((rest, "oops")) => format!("{rest},-3.00"),
+            _ => l.to_string(),
+        })
+        .collect();
+    wd.write("fixed.csv", fixed.join("\n") + "\n");
+    wd.run(&mut run_job(&wd, &sim, "fixed.csv", &[]), 0);
+    assert_eq!(sim.call(100000002)["revenue"], "-2.50");
+    assert_eq!(sim.call(100000003)["revenue"], "-3.00");
+}

@@ -74,7 +74,9 @@ fn invalid_utf8_names_the_column() {
     let wd = Workdir::new();
     wd.write("u.csv", b"id,revenue\n1,\xff\xfe\n2,3\n");
     wd.run(&mut wd.command(&["validate", "u.csv", "--errors", "e.csv"]), 1);
-    assert!(wd.read("e.csv").contains("2,revenue,\u{FFFD}\u{FFFD},not valid UTF-8 text"), "{}", wd.read("e.csv"));
+    let errors = wd.read("e.csv");
+    assert!(errors.contains("2,revenue,\u{FFFD}\u{FFFD},\"not valid UTF-8 text: looks like Windows-1252"), "{errors}");
+    assert!(errors.contains("add --encoding windows-1252"), "{errors}");
 }
 
 #[test]
