@@ -60,6 +60,16 @@ fn value(s: &Snapshot, field: CallField, update: Option<&CallUpdate>) -> String 
     if touched.is_empty() { String::new() } else { serde_json::to_string(&touched).unwrap_or_default() }
 }
 
+/// `-12.50`, `0`, `3.1`: an optional minus, digits, an optional fraction.
+fn plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// One outcome as the cells of a results row. Numbers we format ourselves
 /// are left alone; text from the input or a server response is neutralised
 /// against formula injection.
@@ -82,7 +92,11 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
                 Some(s) if shown => value(s, field, o.update.as_ref()),
                 _ => String::new(),
             };
-            cells.push(neutralise_owned(cell));
+            // An amount is written by us as a plain number (`-2.25`): no
+            // spreadsheet runs it as a formula, so it keeps its sign bare
+            // and stays a number. Anything else a server sent is guarded.
+            let amount = field.spec().kind == crate::input::fields::Kind::Money && plain_number(&cell);
+            cells.push(if amount { cell } else { neutralise_owned(cell) });
         }
     }
     cells.push(neutralise(o.request_body.as_deref().unwrap_or_default()).into_owned());

@@ -53,7 +53,7 @@ fn clean_run_leaves_exactly_the_expected_state() {
         );
     }
     assert_eq!(results[&2]["revenue_after"], "1234.50");
-    assert_eq!(results[&3]["payout_after"], "'-2.25", "negative amounts are neutralised text");
+    assert_eq!(results[&3]["payout_after"], "-2.25", "an amount tdrecon writes is a plain number");
     let expect = |id: u64, fields: Value| {
         let call = sim.call(id);
         for (k, v) in fields.as_object().unwrap() {
