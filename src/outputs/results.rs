@@ -163,7 +163,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("line,id,status,http_status,attempts,latency_ms,error,revenue_before,revenue_after,payout_before,payout_after,buyer_converted_before"));
         assert!(lines[0].ends_with("request_body,buyer_label,revenue_change,payout_change"));
-        assert_eq!(lines[1], "12,100000001,ok,200,2,41,,,12.50,,'-1.00,,,,,,,,,,,,,,,,,,");
+        assert_eq!(lines[1], "12,100000001,ok,200,2,41,,,12.50,,-1.00,,,,,,,,,,,,,,,,,,");
         assert_eq!(lines[2], "13,5,rejected,,0,,\"'=422: {\"\"errors\"\":{}}\",,,,,,,,,,,,,,,,,,,,,,");
     }
 

@@ -1,11 +1,12 @@
 //! One run at a time. A run holds exclusive OS locks (`flock`) for its whole
-//! life: one beside its journal, so no second run of that journal starts
+//! life: one for its journal, so no second run of that journal starts
 //! (plain, `--resume` or `--restart`), and one named by the input's SHA-256
 //! and the target, so the same report copied under another name cannot be
 //! sent to the same account at the same time. The kernel releases a lock
 //! when its process dies, however it dies: a crash never leaves a stale one.
 //! Each lock file holds its holder's process id and start time, to say who
-//! holds it.
+//! holds it. Both live in the lock directory (`lock_dir`), never beside the
+//! report: a rehearsal or a plan leaves nothing in the operator's folder.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
@@ -32,13 +33,21 @@ pub enum LockError {
 }
 
 impl RunLocks {
-    /// The lock beside the journal at `journal`: taken by every run,
+    /// The lock of the journal at `journal`: taken by every run,
     /// dry runs and sandboxes too (they still write the same outputs).
     pub fn journal(&mut self, journal: &Path) -> Result<(), LockError> {
-        let mut path = journal.as_os_str().to_owned();
-        path.push(".lock");
+        // Named by where the journal is, however the path was written.
+        let absolute = std::path::absolute(journal).unwrap_or_else(|_| journal.to_path_buf());
+        let resolved = match (absolute.parent().and_then(|p| std::fs::canonicalize(p).ok()), absolute.file_name()) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => absolute,
+        };
+        let key = Sha256::digest(resolved.as_os_str().as_encoded_bytes());
+        let name: String = key.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let dir = lock_dir();
+        std::fs::create_dir_all(&dir).map_err(|error| LockError::Io { path: dir.clone(), error })?;
         let what = format!("writing {}", journal.display());
-        self.take(PathBuf::from(path), what)
+        self.take(dir.join(format!("journal-{name}.lock")), what)
     }
 
     /// The lock for this input's content sent to `target`.
@@ -105,7 +114,11 @@ mod tests {
         let err = second.journal(&journal).unwrap_err().to_string();
         assert!(err.contains(&format!("process {}", std::process::id())), "{err}");
         assert!(err.contains("started 20"), "{err}");
+        // The same journal named another way is the same lock.
+        let other = dir.path().join(".").join("x.results.journal");
+        assert!(RunLocks::default().journal(&other).is_err());
         drop(first);
         second.journal(&journal).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing beside the journal");
     }
 }

@@ -62,12 +62,7 @@ fn a_buyer_report_goes_through_plan_and_run_with_one_profile() {
     let out = wd.run(&mut plan_job(&wd, &sim, "report.csv", &["--config", "night.toml"]), 0);
     assert!(stdout(&out).contains("negative revenue, sent as add_revenue"), "{}", stdout(&out));
     let plan = by_line(&wd.read("report.plan.csv"));
-    assert_eq!(
-        plan[&4]["revenue_after"].as_str(),
-        "0.00",
-        "the return takes 45.00 off: {:?}",
-        plan[&4]
-    );
+    assert_eq!(plan[&4]["revenue_after"].as_str(), "0.00", "the return takes 45.00 off: {:?}", plan[&4]);
     assert_eq!(plan[&5]["id"], "400000006", "the row without an id is matched by caller and time");
     assert!(sim.call(400000001)["updates_applied"] == 0, "plan sends nothing");
 

@@ -56,6 +56,15 @@ fn a_device_takes_an_output_as_a_stream_and_nothing_is_created_beside_it() {
     let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--results", "/dev/null", "--resume"]), 0);
     assert!(stdout(&out).contains("ok"), "{}", stdout(&out));
     assert_eq!(sim.call(FIRST)["updates_applied"], 1);
+    // A plan and a rehearsal leave no lock file beside the report either.
+    wd.run(&mut crate::harness::plan_job(&wd, &sim, "in.csv", &[]), 0);
+    wd.run(&mut wd.command(&["run", "in.csv", "--sandbox", "--quiet", "--results", "sandbox.csv"]), 0);
+    let locks: Vec<String> = std::fs::read_dir(wd.path("."))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert!(locks.is_empty(), "{locks:?}");
 }
 
 /// The report rewritten in place, then cut short, while the run reads it:
