@@ -27,6 +27,25 @@ impl Matcher {
         Matcher { calls: HashMap::new(), tolerance_ms }
     }
 
+    /// The nearest call from `caller` at any time, in words (`""` when
+    /// there is none): a gap of whole hours is most likely a time zone.
+    fn nearest(&self, caller: &str, at: i64) -> String {
+        let Some((t, id)) = self.calls.get(caller).and_then(|c| c.iter().min_by_key(|(t, _)| (t - at).abs())) else {
+            return String::new();
+        };
+        let gap = t - at;
+        let minutes = gap.abs() / 60_000;
+        let (h, m) = (minutes / 60, minutes % 60);
+        let how = if gap > 0 { "later" } else { "earlier" };
+        let when = jiff::Timestamp::from_millisecond(*t).map(|t| t.to_string()).unwrap_or_default();
+        let zone = if h > 0 && m == 0 && gap.abs() % 60_000 == 0 {
+            format!(": a whole {h} hour(s) off, so the report's times are likely in another zone (check --time-zone)")
+        } else {
+            String::new()
+        };
+        format!("; the nearest call from {caller} is {id} at {when}, {h}h {m:02}m {how}{zone}")
+    }
+
     /// Adds a call of the window.
     pub fn add(&mut self, caller: &str, created_at_ms: i64, id: u64) {
         self.calls.entry(caller.to_string()).or_default().push((created_at_ms, id));
@@ -61,7 +80,10 @@ impl Matcher {
         };
         match found.as_slice() {
             [id] => Ok(CallRef::Id(*id)),
-            [] => Err(reject(format!("no call from {caller} within {minutes}m of {when}{twice}"))),
+            [] => Err(reject(format!(
+                "no call from {caller} within {minutes}m of {when}{twice}{}",
+                self.nearest(caller, at)
+            ))),
             ids => Err(reject(format!(
                 "{} calls from {caller} within {minutes}m of {when}{twice} (ids {}): give the row its call id",
                 ids.len(),
@@ -92,6 +114,12 @@ mod tests {
         assert_eq!(m.find(&row("+17191231234", 1_200_000), &schema), Ok(CallRef::Id(7)));
         let none = m.find(&row("+17191231234", 1_000_000 + 6 * 60_000), &schema).unwrap_err();
         assert!(none.reason.starts_with("no call from +17191231234 within 5m of"), "{none:?}");
+        assert!(none.reason.contains("the nearest call from +17191231234 is 7 at"), "{none:?}");
+        let hours = m.find(&row("+17191231234", 1_000_000 - 5 * 3_600_000), &schema).unwrap_err();
+        assert!(
+            hours.reason.contains("5h 00m later: a whole 5 hour(s) off") && hours.reason.contains("--time-zone"),
+            "{hours:?}"
+        );
         assert_eq!(none.column, "caller_number");
         let two = m.find(&row("+17195550000", 1_050_000), &schema).unwrap_err();
         assert!(two.reason.contains("2 calls from +17195550000") && two.reason.contains("ids 8, 9"), "{two:?}");

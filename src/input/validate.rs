@@ -171,6 +171,26 @@ struct RowBuilder<'a> {
 }
 
 impl<'a> RowBuilder<'a> {
+    /// `why` an id is refused, and, when the row also gives its caller's
+    /// number and the call's time, how it can still find its call (a
+    /// spreadsheet turns a long id into `2.00000008E+08`).
+    fn matchable(&self, why: String) -> String {
+        let filled = |field: Field| {
+            self.schema
+                .columns
+                .iter()
+                .any(|(pos, f)| *f == field && !self.raw.get(*pos).unwrap_or_default().trim_ascii().is_empty())
+        };
+        if filled(Field::CallerNumber) && filled(Field::CallTime) {
+            format!(
+                "{why}; the row also has a caller number and call time: leave its id empty and `run` finds the \
+                 call by them (or re-export the id column as text)"
+            )
+        } else {
+            why
+        }
+    }
+
     fn new(schema: &'a Schema, raw: &'a ByteRecord) -> Self {
         RowBuilder {
             schema,
@@ -231,7 +251,8 @@ impl<'a> RowBuilder<'a> {
                 if let Some((_, other)) = self.id {
                     return Err(self.conflict(cell, other));
                 }
-                self.id = Some((CallRef::parse(trimmed).map_err(reject)?, cell.pos));
+                let call = CallRef::parse(trimmed).map_err(|why| reject(self.matchable(why)))?;
+                self.id = Some((call, cell.pos));
             }
             Field::Call(CallField::Tokens, _) => {
                 for (name, value) in parse_tokens_json(text).map_err(reject)? {

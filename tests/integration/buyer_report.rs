@@ -142,3 +142,26 @@ fn a_fixed_errors_csv_runs_as_it_is() {
     assert_eq!(sim.call(100000002)["revenue"], "-2.50");
     assert_eq!(sim.call(100000003)["revenue"], "-3.00");
 }
+
+/// A long id a spreadsheet turned into `4.00000001E+08` is refused, saying
+/// the row can find its call by its caller number and time; emptied, it does.
+#[test]
+fn a_mangled_id_says_how_the_row_can_still_find_its_call() {
+    let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = store());
+    let wd = Workdir::new();
+    wd.write("night.toml", PROFILE);
+    let report = |id: &str| {
+        format!(
+            "Date/Time (EST),Caller ID,Campaign,Duration (sec),Status,Payout,Agent Notes,TD Call ID\r\n\
+             11/27/2026 9:04 AM,(719) 555-0101,Auto,312,Converted,$45.00,sold,{id}\r\n"
+        )
+    };
+    wd.write("report.csv", report("4.00000001E+08"));
+    wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night.toml"]), 1);
+    let errors = rows(&wd.read("report.errors.csv"));
+    assert_eq!(errors[0]["column"], "TD Call ID");
+    assert!(errors[0]["reason"].contains("leave its id empty and `run` finds the call by them"), "{errors:?}");
+    wd.write("report.csv", report(""));
+    wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night.toml"]), 0);
+    assert_eq!(sim.call(400000001)["revenue"], "45.00");
+}
