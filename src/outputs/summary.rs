@@ -14,6 +14,7 @@ use crate::outputs::tally::{Tally, count, line};
 use rust_decimal::Decimal;
 
 use crate::input::fields::CallField;
+use crate::input::update::Change;
 use crate::outputs::outcome::{RowOutcome, Status};
 use crate::reconcile::Snapshot;
 
@@ -72,6 +73,75 @@ pub struct RunSummary {
     /// per buyer (`trackdrive_buyer_id`) where the buyer is known.
     pub totals: Totals,
     pub by_buyer: BTreeMap<String, Totals>,
+    /// What rows applied without their call read first (a plain run) sent:
+    /// in all, and by the report's Buyer label.
+    pub sent_totals: Sent,
+    pub sent_by_buyer: BTreeMap<String, Sent>,
+}
+
+/// The amounts rows applied sent, when their calls were not read (a run
+/// without `--reconcile` cannot say what they moved, only what it sent).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Sent {
+    pub rows: u64,
+    /// Revenue and payout set (the values sent, summed), and added.
+    pub revenue_set: Decimal,
+    pub payout_set: Decimal,
+    pub revenue_added: Decimal,
+    pub payout_added: Decimal,
+}
+
+impl Sent {
+    /// What `o` sent, if it was applied without a read.
+    fn of(o: &RowOutcome) -> Option<Sent> {
+        if o.status != Status::Ok || o.before.is_some() {
+            return None;
+        }
+        let sent = o.sent.as_ref()?;
+        let mut t = Sent { rows: 1, ..Sent::default() };
+        for (field, change) in sent.changes() {
+            let (set, added) = match field {
+                CallField::Revenue => (&mut t.revenue_set, &mut t.revenue_added),
+                CallField::Payout => (&mut t.payout_set, &mut t.payout_added),
+                _ => continue,
+            };
+            match change {
+                Change::Add(d) => *added += d,
+                Change::Set(crate::input::fields::Value::Money(d)) => *set += d,
+                _ => {}
+            }
+        }
+        Some(t)
+    }
+
+    fn add(&mut self, other: &Sent) {
+        self.rows += other.rows;
+        self.revenue_set += other.revenue_set;
+        self.payout_set += other.payout_set;
+        self.revenue_added += other.revenue_added;
+        self.payout_added += other.payout_added;
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "revenue set {:.2}, added {:+.2}; payout set {:.2}, added {:+.2}; over {}",
+            self.revenue_set,
+            self.revenue_added,
+            self.payout_set,
+            self.payout_added,
+            count(self.rows, "call", "calls")
+        )
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "calls": self.rows,
+            "revenue_set": format!("{:.2}", self.revenue_set),
+            "revenue_added": format!("{:.2}", self.revenue_added),
+            "payout_set": format!("{:.2}", self.payout_set),
+            "payout_added": format!("{:.2}", self.payout_added),
+        })
+    }
 }
 
 /// Revenue and payout summed over rows whose call was read.
@@ -161,6 +231,12 @@ impl RunSummary {
                 *self.unread.entry(field).or_default() += 1;
             }
         }
+        if let Some(t) = Sent::of(o) {
+            self.sent_totals.add(&t);
+            if let Some(label) = o.update.as_ref().and_then(|u| u.buyer_label.clone()).filter(|l| !l.is_empty()) {
+                self.sent_by_buyer.entry(label).or_default().add(&t);
+            }
+        }
         if let Some(t) = Totals::of(o) {
             self.totals.add(&t);
             // The report's own Buyer column names the buyer best; else its id.
@@ -184,6 +260,10 @@ impl RunSummary {
         // Rows an earlier run finished were sent then, not processed now.
         self.sent += earlier.sent;
         self.totals.add(&earlier.totals);
+        self.sent_totals.add(&earlier.sent_totals);
+        for (buyer, t) in earlier.sent_by_buyer {
+            self.sent_by_buyer.entry(buyer).or_default().add(&t);
+        }
         for (buyer, t) in earlier.by_buyer {
             self.by_buyer.entry(buyer).or_default().add(&t);
         }
@@ -280,6 +360,10 @@ impl RunSummary {
         ];
         for (status, label, note) in words {
             let n = self.count(status);
+            // Only a plan has rows that would change.
+            if status == Status::WouldChange && n == 0 {
+                continue;
+            }
             out.push_str(&line(label, n, if n > 0 { note } else { "" }));
         }
         if self.not_understood > 0 {
@@ -326,6 +410,12 @@ impl RunSummary {
         }
         for note in self.notes() {
             out.push_str(&format!("note: {note}\n"));
+        }
+        if self.sent_totals.rows > 0 {
+            out.push_str(&format!("sent (calls not read first): {}\n", self.sent_totals.render()));
+            for (buyer, t) in &self.sent_by_buyer {
+                out.push_str(&format!("  buyer {buyer}: {}\n", t.render()));
+            }
         }
         if self.totals.rows > 0 {
             out.push_str(&format!("totals: {}\n", self.totals.render()));
@@ -402,6 +492,8 @@ impl RunSummary {
             },
             "exit_code": self.exit() as i32,
             "totals": (self.totals.rows > 0).then(|| self.totals.to_json()),
+            "sent_totals": (self.sent_totals.rows > 0).then(|| self.sent_totals.to_json()),
+            "sent_by_buyer": self.sent_by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
             "control_totals": self.control.as_ref().map(|c| c.to_json(self.totals.moved())),
             "read_notes": self.notes(),
             "input_changed": self.input_changed,

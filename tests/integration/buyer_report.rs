@@ -69,6 +69,9 @@ fn a_buyer_report_goes_through_plan_and_run_with_one_profile() {
     let out = wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night.toml"]), 1);
     let text = stdout(&out);
     assert!(text.contains("negative revenue, sent as add_revenue") && text.contains("       1"), "{text}");
+    // A plain run says what it sent, and lists no plan's "would change".
+    assert!(text.contains("sent (calls not read first): revenue set 75.00, added -45.00; payout set 0.00"), "{text}");
+    assert!(!text.contains("would change"), "{text}");
     let call = |id: u64| sim.call(id);
     assert_eq!(
         (call(400000001)["revenue"].as_str(), call(400000001)["buyer_converted"].as_bool()),
