@@ -52,7 +52,11 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         .and_then(|mut w| w.flush())
         .with_context(|| format!("cannot write {}", errors_path.display()))
         .map_err(Fatal::aborted)?;
-    let mut summary = tally.render();
+    let mut summary = validator.schema().describe();
+    summary.push_str(&tally.render());
+    for warning in validator.schema().warnings() {
+        crate::console::warn(&format!("warning: {warning}"));
+    }
     if validator.schema().matches_callers() {
         summary.push_str("rows without a call id are matched to their call by caller_number and call_time by `run`\n");
     }

@@ -229,6 +229,9 @@ pub struct Schema {
     /// The file is an errors.csv (`ERRORS_OWN` first): its cells carry the
     /// formula guard tdrecon wrote.
     pub errors_csv: bool,
+    /// A header taken as TrackDrive's `payout` by its name alone (no
+    /// `--map`): in a buyer's report it usually means what the buyer paid.
+    pub bare_payout: Option<String>,
 }
 
 /// Why a header row cannot be used. Each is reported before any row is read.
@@ -296,6 +299,7 @@ impl Schema {
         let mut columns: Vec<(usize, Field)> = Vec::new();
         let mut unknown = Vec::new();
         let mut any_known = false;
+        let mut bare_payout = None;
         // An errors.csv, fixed and run as it is: its own four columns first.
         let own = usize::from(headers.len() > ERRORS_OWN.len() && headers[..ERRORS_OWN.len()] == ERRORS_OWN) * 4;
         for (i, header) in headers.iter().enumerate().skip(own) {
@@ -308,6 +312,9 @@ impl Schema {
                 Some((_, to)) => field_for(to),
                 None => field_for(h),
             };
+            if mapped.is_none() && field == Some(Field::Call(CallField::Payout, false)) {
+                bare_payout = Some(header.clone());
+            }
             match field {
                 Some(field) => {
                     any_known = true;
@@ -342,7 +349,65 @@ impl Schema {
         let value_maps = value_maps(&headers, &columns, &opts.values)?;
         let negative_as_add = opts.negative_as_add.clone();
         let errors_csv = own > 0;
-        Ok(Schema { headers, columns, time_zone: jiff::tz::TimeZone::UTC, value_maps, negative_as_add, errors_csv })
+        Ok(Schema {
+            headers,
+            columns,
+            time_zone: jiff::tz::TimeZone::UTC,
+            value_maps,
+            negative_as_add,
+            errors_csv,
+            bare_payout,
+        })
+    }
+
+    /// The mapping in force, one line a column, for `validate` and `plan` to
+    /// show before anything is sent: each header and the column it fills
+    /// (with its value map, and whether negatives go as adds), then the
+    /// headers not read.
+    pub fn describe(&self) -> String {
+        let mut out = String::from("columns (your header -> tdrecon's):\n");
+        for (pos, field) in &self.columns {
+            let mut line = format!("  {:?} -> {}", self.headers[*pos], field.name());
+            if let Field::Describes(_) = field {
+                line.push_str(" (describes; never sent)");
+            }
+            if let Field::Call(f, false) = field
+                && self.negative_as_add.contains(f)
+            {
+                line.push_str(&format!(" (negative amounts as {})", f.spec().add.unwrap_or_default()));
+            }
+            if let Some(map) = self.value_map(*pos) {
+                let pairs: Vec<String> = map
+                    .iter()
+                    .map(|(t, o)| if o.is_empty() { format!("{t} -> (left alone)") } else { format!("{t} -> {o}") })
+                    .collect();
+                line.push_str(&format!(" [{}]", pairs.join(", ")));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let unread: Vec<String> = (0..self.headers.len())
+            .filter(|i| !self.columns.iter().any(|(p, _)| p == i))
+            .map(|i| format!("{:?}", self.headers[i]))
+            .collect();
+        if !unread.is_empty() {
+            out.push_str(&format!("  not read: {}\n", unread.join(", ")));
+        }
+        out
+    }
+
+    /// What the user should hear about the mapping: a bare `Payout` column
+    /// taken as TrackDrive's payout.
+    pub fn warnings(&self) -> Vec<String> {
+        self.bare_payout
+            .iter()
+            .map(|h| {
+                format!(
+                    "the column {h:?} is taken as TrackDrive's payout (what the network pays its traffic source); \
+                     in a buyer's report it usually means what the buyer paid: --map '{h}=revenue' if so"
+                )
+            })
+            .collect()
     }
 
     /// The value map of the column at `pos`, if it has one.

@@ -168,3 +168,27 @@ fn a_mangled_id_says_how_the_row_can_still_find_its_call() {
     wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night.toml"]), 0);
     assert_eq!(sim.call(400000001)["revenue"], "45.00");
 }
+
+/// `validate` shows the mapping it used before anything is sent, and a bare
+/// `Payout` header taken as TrackDrive's payout is said.
+#[test]
+fn validate_shows_the_mapping_and_warns_of_a_bare_payout() {
+    let wd = Workdir::new();
+    wd.write("night.toml", PROFILE);
+    wd.write("report.csv", REPORT);
+    let out = wd.run(&mut wd.command(&["validate", "report.csv", "--config", "night.toml"]), 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("\"Status\" -> buyer_converted [Converted -> yes, Not Converted -> no, Returned -> no]"),
+        "{text}"
+    );
+    assert!(text.contains("\"Payout\" -> revenue (negative amounts as add_revenue)"), "{text}");
+    assert!(text.contains("not read: \"Campaign\", \"Duration (sec)\""), "{text}");
+    wd.write("bare.csv", "id,Payout\n1,45.00\n");
+    let out = wd.run(&mut wd.command(&["validate", "bare.csv"]), 0);
+    assert!(
+        crate::util::stderr(&out).contains("\"Payout\" is taken as TrackDrive's payout"),
+        "{}",
+        crate::util::stderr(&out)
+    );
+}

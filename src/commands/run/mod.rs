@@ -215,6 +215,13 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
 /// Opens the input and checks what the file asks for against the options.
 fn check_input(opts: &RunOptions) -> Result<(CsvReader, Validator), Fatal> {
     let (reader, validator) = opts.input.open()?;
+    for warning in validator.schema().warnings() {
+        crate::console::warn(&format!("warning: {warning}"));
+    }
+    if opts.plan && !opts.quiet {
+        // What the plan reads the report as, before a request.
+        crate::console::err(&validator.schema().describe());
+    }
     if validator.schema().matches_callers() && opts.dry_run {
         return Err(Fatal::usage(anyhow!(
             "the file finds calls by caller_number and call_time: that reads the API's calls, which a dry run \
