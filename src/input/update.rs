@@ -310,7 +310,18 @@ pub fn actions_of(body: &Map<String, Json>) -> Vec<(String, String)> {
         Json::String(s) => s.clone(),
         other => other.to_string(),
     };
-    body.iter().filter(|(k, _)| acting(k)).map(|(k, v)| (k.clone(), text(v))).collect()
+    let mut actions = Vec::new();
+    for (key, value) in body.iter().filter(|(k, _)| acting(k)) {
+        match value {
+            // Webhooks one by one: `[4,3]` fires 3 again after `[3]`.
+            Json::Array(ids) => actions.extend(ids.iter().map(|id| (key.clone(), text(id)))),
+            Json::String(ids) if ids.contains(',') => {
+                actions.extend(ids.split(',').map(|id| (key.clone(), id.trim().to_string())))
+            }
+            other => actions.push((key.clone(), text(other))),
+        }
+    }
+    actions
 }
 
 /// The wire form of an update: only the fields it sets, under their update

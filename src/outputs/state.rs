@@ -25,7 +25,8 @@ pub fn state_dir(what: &str) -> Option<PathBuf> {
 /// URL (without a trailing slash) and the public key.
 pub fn account_key(base_url: &str, public_key: &str) -> String {
     let mut hash = Sha256::new();
-    hash.update(base_url.trim_end_matches('/').as_bytes());
+    // `https://ACME.trackdrive.com/` and `--subdomain acme` are one account.
+    hash.update(base_url.trim_end_matches('/').to_ascii_lowercase().as_bytes());
     hash.update(b"\n");
     hash.update(public_key.as_bytes());
     hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
@@ -39,6 +40,7 @@ mod tests {
     fn one_name_per_account_and_no_key_in_it() {
         let a = account_key("https://acme.trackdrive.com/", "pk_1");
         assert_eq!(a, account_key("https://acme.trackdrive.com", "pk_1"));
+        assert_eq!(a, account_key("https://ACME.TrackDrive.com/", "pk_1"));
         assert_ne!(a, account_key("https://acme.trackdrive.com", "pk_2"));
         assert_eq!(a.len(), 16);
         assert!(!a.contains("pk_1"));

@@ -459,18 +459,19 @@ impl<'a> Uploader<'a> {
     fn ledger_outcome(&self, out: &RowOutcome) {
         let (Some(ledgered), Some(at)) = (&self.ledger, out.intent_at) else { return };
         let Some(update) = out.sent.as_ref().or(out.update.as_ref()) else { return };
-        let idempotent = update.is_idempotent();
         let status = match out.status {
             Status::Ok => Some(Recorded::Ok),
             Status::Unknown => Some(Recorded::Unknown),
-            // Not applied: an intent recorded is removed (a row safe to
-            // resend recorded none).
-            _ if idempotent => return,
-            _ => None,
+            // Not applied by the attempt whose intent this process recorded:
+            // removed. An intent an earlier process recorded stays (a row it
+            // may have applied, stopped here before being settled, must
+            // still be refused to other runs); so does nothing recorded.
+            _ if out.intent_ledgered => None,
+            _ => return,
         };
-        // A row that acts recorded its intent: its status is enough.
-        let whole = idempotent.then(|| self.ledger_update(out.line, update, at));
-        ledgered.ledger.outcome(out.line, status, whole);
+        // The whole update, so an outcome whose intent the ledger lacks (a
+        // run journaled before it, another state directory) is recorded too.
+        ledgered.ledger.outcome(out.line, status, Some(self.ledger_update(out.line, update, at)));
     }
 
     fn journal_only(&self, mut out: RowOutcome) -> RowOutcome {

@@ -33,7 +33,13 @@ impl Uploader<'_> {
         out: &mut RowOutcome,
         jitter: &mut u64,
     ) -> Result<Snapshot, End> {
-        let now = self.read(out, jitter).await?;
+        // A call that cannot be read leaves the row in doubt: `unknown`, not
+        // `failed` (which a resume would send again as if new).
+        let now = match self.read(out, jitter).await {
+            Ok(now) => now,
+            Err(End::Row(_, why)) => return Err(End::Row(Status::Unknown, in_doubt_reason(unsafe_fields, &why))),
+            Err(End::Stopped) => return Err(End::Stopped),
+        };
         let values = row.before.as_ref().map(|before| verify(&diff(&row.update, before), before, &now));
         let unchanged = values.as_ref().map(|v| *v == Evidence::NotApplied);
         let evidence = match row.intent_at {

@@ -233,3 +233,25 @@ fn a_ledger_that_cannot_be_opened_stops_a_run_that_adds() {
     assert!(stderr(&out).contains("warning: no ledger for this run"), "{}", stderr(&out));
     assert_eq!(sim.call(FIRST)["updates_applied"], 1);
 }
+
+/// A killed run, then a resume that stops before settling anything (its
+/// keys refused): the rows the killed run may have applied stay in the
+/// ledger, so a renamed copy of the report still applies none twice.
+#[test]
+fn a_resume_that_stops_early_keeps_what_the_killed_run_may_have_applied() {
+    const N: u64 = 300;
+    let sim = SimHarness::start(N, |c| c.faults.latency = std::time::Duration::from_millis(3));
+    let wd = Workdir::new();
+    wd.write("in.csv", report(N));
+    let mut child = spawn_quiet(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16"]));
+    wait_for("rows applied", || sim.applied(N).iter().filter(|&&n| n > 0).count() >= 60);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut resume = run_job(&wd, &sim, "in.csv", &["--resume", "--concurrency", "16"]);
+    resume.env("TRACKDRIVE_PRIVATE_KEY", "sk_wrong");
+    wd.run(&mut resume, 3);
+    wd.write("copy.csv", report(N));
+    wd.run_any(&mut run_job(&wd, &sim, "copy.csv", &["--concurrency", "16"]), &[0, 1]);
+    let counts = sim.applied(N);
+    assert!(counts.iter().all(|&n| n <= 1), "{counts:?}");
+}

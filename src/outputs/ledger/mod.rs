@@ -351,8 +351,9 @@ fn record(conn: &Connection, run: &str, update: &Update, status: Recorded) -> ru
     Ok(())
 }
 
-/// Records what became of an update: the whole `update`, if given (a row
-/// safe to resend recorded no intent), else the status of its intent.
+/// Records what became of an update: the whole `update` when given (its
+/// intent may be missing: it is recorded anyway, its first time kept), else
+/// the status of its intent.
 fn settle(conn: &Connection, run: &str, line: u64, status: Recorded, update: Option<&Update>) -> rusqlite::Result<()> {
     if let Some(update) = update {
         return record(conn, run, update, status);

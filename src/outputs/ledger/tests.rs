@@ -173,3 +173,19 @@ fn many_runs_opening_a_new_ledger_at_once_all_open_it() {
         });
     }
 }
+
+#[test]
+fn a_webhook_fired_again_in_another_list_is_a_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let rt = runtime();
+    let a = Ledger::open(&path, info("a")).unwrap();
+    rt.block_on(intent(&a, update(2, "7", r#"{"fire_outgoing_webhook_ids":[3,4]}"#), check("a"))).unwrap();
+    a.finish().unwrap();
+    let b = Ledger::open(&path, info("b")).unwrap();
+    let refused = rt.block_on(intent(&b, update(2, "7", r#"{"fire_outgoing_webhook_ids":[4,5]}"#), check("b")));
+    let Err(Refused::Repeat(repeat)) = refused else { panic!("{refused:?}") };
+    assert_eq!(repeat.same, vec!["fire_outgoing_webhook_ids 4"]);
+    rt.block_on(intent(&b, update(3, "7", r#"{"fire_outgoing_webhook_ids":"5, 6"}"#), check("b"))).unwrap();
+    b.finish().unwrap();
+}
