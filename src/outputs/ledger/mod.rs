@@ -187,8 +187,11 @@ fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
     stable_plans(&conn)?;
     // WAL: readers never block the writer, and one run's commit does not
     // wait for another's readers (it persists: set once, by whoever opens
-    // the ledger first). NORMAL: a commit survives the process being killed
-    // (the OS holds it); the journal, synced, covers the row.
+    // the ledger first). FULL: a commit is on disk before its intents are
+    // answered, so a power cut cannot forget an add that went out (the
+    // journal covers this file's resume, but a copy sent later relies on
+    // the ledger). A commit is shared by the intents of 2 ms; one of
+    // outcomes alone is NORMAL (the writer sets it per commit).
     until_free(|| {
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -196,7 +199,7 @@ fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
         }
         Ok(())
     })?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
     let version: i64 = until_free(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))?;
     if version > VERSION {
         return Err(rusqlite::Error::InvalidParameterName(format!(

@@ -165,6 +165,11 @@ fn serve(
 /// answered here and left out; the others are answered by the caller once
 /// committed), then `outcomes`.
 fn commit(conn: &mut Connection, run: &str, intents: &mut Vec<Intent>, outcomes: Vec<Outcome>) -> rusqlite::Result<()> {
+    // Intents are on disk before they are answered (a request follows);
+    // outcomes alone need not wait for the disk: a lost one leaves its
+    // intent, which still refuses a repeat.
+    let sync = if intents.is_empty() { "NORMAL" } else { "FULL" };
+    conn.pragma_update(None, "synchronous", sync)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_ms();
     let mut kept = Vec::with_capacity(intents.len());
