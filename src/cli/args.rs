@@ -308,7 +308,9 @@ pub(super) struct SimArgs {
     /// The first call id; the rest count up from it.
     #[arg(long, default_value_t = 100_000_001)]
     pub first_id: u64,
-    /// Seed the calls from a CSV with columns id,uuid,revenue,payout.
+    /// Seed the calls from a CSV: id and/or uuid, created_at (ISO 8601), caller_number, and any call
+    /// field under its resource name or update parameter (revenue, payout, buyer_converted, buyer_id,
+    /// disposition_id, disposition_notes…).
     #[arg(long, value_name = "CSV")]
     pub calls_file: Option<PathBuf>,
     /// Seed for fault injection: the same seed gives the same faults for the same request order.
