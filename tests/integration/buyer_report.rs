@@ -31,7 +31,8 @@ const REPORT: &str = "Date/Time (EST),Caller ID,Campaign,Duration (sec),Status,P
 11/27/2026 9:30 AM,(719) 555-0102,Auto,95,Not Converted,$0.00,no sale,400000002\r\n\
 11/27/2026 10:12 AM,(719) 555-0103,Auto,410,Returned,($45.00),refund,400000003\r\n\
 11/27/2026 11:30 AM,(719) 555-0106,Auto,280,Converted,$30.00,sold,\r\n\
-11/27/2026 12:01 PM,(719) 555-0107,Auto,120,Refunded,$10.00,?,400000007\r\n";
+11/27/2026 12:01 PM,(719) 555-0107,Auto,120,Refunded,$10.00,?,400000007\r\n\
+11/27/2026 1:15 PM,(719) 555-0108,Auto,200,Converted,$20.00,sold,4.00000008E+08\r\n";
 
 fn store() -> tdrecon::sim::Store {
     let mut store = tdrecon::sim::Store::default();
@@ -41,6 +42,7 @@ fn store() -> tdrecon::sim::Store {
         (400000003, "+17195550103", "2026-11-27T15:12:00Z", "45.00"),
         (400000006, "+17195550106", "2026-11-27T16:30:00Z", "0.00"),
         (400000007, "+17195550107", "2026-11-27T17:01:00Z", "0.00"),
+        (400000008, "+17195550108", "2026-11-27T18:15:00Z", "0.00"),
     ];
     for (id, caller, at, revenue) in calls {
         let mut call = tdrecon::sim::Call::new(id, tdrecon::sim::store::uuid_for(id));
@@ -85,9 +87,13 @@ fn a_buyer_report_goes_through_plan_and_run_with_one_profile() {
     assert_eq!(call(400000006)["revenue"], "30.00");
     assert_eq!(call(400000007)["updates_applied"], 0);
     let errors = rows(&wd.read("report.errors.csv"));
-    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!((errors[0]["line"].as_str(), errors[0]["column"].as_str()), ("6", "Status"));
     assert!(errors[0]["reason"].contains("\"Refunded\" is not one of the values mapped for \"Status\""), "{errors:?}");
+    // The id a spreadsheet mangled is explained, with how the row can still go.
+    assert_eq!((errors[1]["line"].as_str(), errors[1]["column"].as_str()), ("7", "TD Call ID"));
+    assert!(errors[1]["reason"].contains("leave its id empty and `run` finds the call by them"), "{errors:?}");
+    assert_eq!(call(400000008)["updates_applied"], 0);
 }
 
 /// The same report as Excel on Windows saves it (Windows-1252, "José"), and
@@ -107,9 +113,11 @@ fn a_windows_1252_report_is_named_and_read_with_its_encoding() {
     let jose = errors.iter().find(|r| r["line"] == "2").unwrap_or_else(|| panic!("{errors:?}\n{}", stdout(&out)));
     assert_eq!(jose["column"], "Agent Notes");
     assert!(jose["reason"].contains("looks like Windows-1252 (é as 0xE9): add --encoding windows-1252"), "{jose:?}");
-    wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night.toml", "--encoding", "windows-1252"]), 1);
+    // The profile says the report's encoding: no other flag but the target.
+    wd.write("night-1252.toml", format!("encoding = \"windows-1252\"\n{PROFILE}"));
+    wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night-1252.toml"]), 1);
     assert_eq!(sim.call(400000001)["disposition_notes"], "José called back");
-    assert_eq!(rows(&wd.read("report.errors.csv")).len(), 1, "only the unmapped Status");
+    assert_eq!(rows(&wd.read("report.errors.csv")).len(), 2, "only the unmapped Status and the mangled id");
 
     // UTF-16 with its mark, as Excel's "Unicode Text" saves it: read as such.
     let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = store());

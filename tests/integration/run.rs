@@ -379,3 +379,19 @@ fn sandbox_rehearses_the_sample() {
     assert_eq!(results.len() + errors.len(), 300);
     assert!(results.iter().filter(|r| r["status"] == "rejected" && r["http_status"] == "404").count() >= 10);
 }
+
+/// Rows finish out of order (concurrency, jittered latency); results.csv
+/// lists them in the input's order.
+#[test]
+fn results_are_in_the_inputs_order() {
+    let sim = crate::harness::SimHarness::start(200, |c| {
+        c.faults.latency = std::time::Duration::from_millis(1);
+        c.faults.latency_jitter = std::time::Duration::from_millis(20);
+    });
+    let wd = Workdir::new();
+    wd.write("in.csv", crate::harness::add_rows(200, |_| "1.00".into()));
+    wd.run(&mut crate::harness::run_job(&wd, &sim, "in.csv", &["--concurrency", "32"]), 0);
+    let lines: Vec<u64> =
+        crate::harness::rows(&wd.read("in.results.csv")).iter().map(|r| r["line"].parse().unwrap()).collect();
+    assert_eq!(lines, (2..202).collect::<Vec<u64>>());
+}

@@ -381,6 +381,11 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     summary.started_at = started_at;
     summary.finished_at = summary_json::now();
     summary.input_sha256 = input_sha256.or_else(|| opts.input.survey.as_ref().map(|s| s.sha256.clone()));
+    // Rows finished out of order; results.csv (or the plan) reads in the
+    // input's. A failure leaves it readable in the order rows finished.
+    if let Err(e) = crate::outputs::results::sort_by_line(&opts.results) {
+        crate::console::warn(&format!("warning: cannot put {} in the input's order: {e}", opts.results.display()));
+    }
     report(&opts, &summary, sim.as_ref())?;
     Ok(match summary.exit() {
         // A plan that finished is a plan: invalid rows and calls that differ are its news.
