@@ -275,6 +275,9 @@ pub(super) struct InputArgs {
     #[arg(help_heading = "Input", long = "map", value_name = "HEADER=COLUMN",
           value_parser = crate::input::columns::HeaderOptions::parse_map)]
     pub maps: Vec<(String, String)>,
+    /// A profile's `[map]` entries (put here by the profile, which a typed --map replaces).
+    #[arg(long = "profile-map", hide = true, value_parser = crate::input::columns::HeaderOptions::parse_map)]
+    pub profile_maps: Vec<(String, String)>,
     /// Skip a column of the file. Repeatable.
     #[arg(help_heading = "Input", long = "ignore-column", value_name = "HEADER")]
     pub ignore: Vec<String>,

@@ -141,7 +141,9 @@ fn splice(argv: &[OsString], command: &str, profile: &Profile) -> Result<Vec<OsS
                 why: clap_words(&e),
             });
         }
-        settings.extend(setting.args.iter().map(OsString::from));
+        // A profile's mappings come under their own hidden flag: a typed
+        // `--map` replaces one, while two typed for one header are refused.
+        settings.extend(setting.args.iter().map(|a| OsString::from(if a == "--map" { "--profile-map" } else { a })));
     }
     let at = argv.iter().position(|a| a.to_str() == Some(command)).map_or(argv.len(), |i| i + 1);
     Ok(argv[..at].iter().cloned().chain(settings).chain(argv[at..].iter().cloned()).collect())

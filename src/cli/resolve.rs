@@ -170,11 +170,23 @@ impl InputArgs {
     /// as CSV here; so is a plain file, when `private`).
     pub(super) fn resolve(self, private: bool) -> Result<InputOptions, Fatal> {
         let source = Source::open(&self.file, self.sheet.as_deref(), private, self.encoding).map_err(Fatal::usage)?;
-        // A later mapping of the same header wins (a flag over the profile).
+        // A typed mapping replaces the profile's for its header; two typed
+        // for one header are refused, not decided by their order.
+        let same = |a: &str, b: &str| crate::input::columns::normalise(a) == crate::input::columns::normalise(b);
         let mut maps: Vec<(String, String)> = Vec::new();
-        for (from, to) in self.maps {
-            maps.retain(|(f, _)| f != &from);
+        for (from, to) in self.profile_maps {
+            maps.retain(|(f, _)| !same(f, &from));
             maps.push((from, to));
+        }
+        let typed: Vec<(String, String)> = self.maps;
+        for (i, (from, to)) in typed.iter().enumerate() {
+            if let Some((_, other)) = typed[..i].iter().find(|(f, t)| same(f, from) && t != to) {
+                return Err(usage(format!(
+                    "--map maps {from:?} twice, to `{other}` and to `{to}`: keep the one you mean"
+                )));
+            }
+            maps.retain(|(f, _)| !same(f, from));
+            maps.push((from.clone(), to.clone()));
         }
         // So is a later meaning of the same value of a column.
         let mut values: Vec<(String, String, String)> = Vec::new();

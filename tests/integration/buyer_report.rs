@@ -200,3 +200,17 @@ fn validate_shows_the_mapping_and_warns_of_a_bare_payout() {
         crate::util::stderr(&out)
     );
 }
+
+/// A header mapped twice on the command line is refused; a typed --map
+/// replaces the profile's for its header.
+#[test]
+fn a_header_mapped_twice_is_refused_and_a_typed_map_replaces_the_profiles() {
+    let wd = Workdir::new();
+    wd.write("in.csv", "id,Payout\n1,45.00\n");
+    let mut twice = wd.command(&["validate", "in.csv", "--map", "Payout=revenue", "--map", "Payout=add_revenue"]);
+    let out = wd.run(&mut twice, 2);
+    assert!(crate::util::stderr(&out).contains("--map maps \"Payout\" twice, to `revenue` and to `add_revenue`"));
+    wd.write("p.toml", "[map]\n\"Payout\" = \"payout\"\n");
+    let out = wd.run(&mut wd.command(&["validate", "in.csv", "--config", "p.toml", "--map", "Payout=revenue"]), 0);
+    assert!(stdout(&out).contains("\"Payout\" -> revenue"), "{}", stdout(&out));
+}
