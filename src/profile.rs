@@ -127,8 +127,16 @@ fn arguments(key: &Key, value: &Spanned<DeValue<'_>>) -> Result<Vec<String>, Str
                     DeValue::String(to) => args.extend([flag.clone(), format!("{}={to}", from.get_ref())]),
                     DeValue::Table(inner) => {
                         for (theirs, ours) in inner.iter() {
-                            let ours = scalar(ours.get_ref())
-                                .map_err(|why| format!("`{}` in [{}]: {why}", theirs.get_ref(), from.get_ref()))?;
+                            let ours = match ours.get_ref() {
+                                // `Returned = { buyer_converted = "no", call_disposition = "Returned" }`
+                                DeValue::Table(fields) => fields
+                                    .iter()
+                                    .map(|(c, v)| scalar(v.get_ref()).map(|v| format!("{}={v}", c.get_ref())))
+                                    .collect::<Result<Vec<_>, _>>()
+                                    .map(|pairs| pairs.join(";")),
+                                other => scalar(other),
+                            }
+                            .map_err(|why| format!("`{}` in [{}]: {why}", theirs.get_ref(), from.get_ref()))?;
                             args.extend([flag.clone(), format!("{}:{}={ours}", from.get_ref(), theirs.get_ref())]);
                         }
                     }
@@ -271,6 +279,9 @@ mod tests {
             "Status:Returned=no",
         ];
         assert_eq!(got, want);
+        let got =
+            args("[value_map.Status]\nReturned = { buyer_converted = \"no\", call_disposition = \"Returned\" }\n");
+        assert_eq!(got, ["--value-map", "Status:Returned=buyer_converted=no;call_disposition=Returned"]);
     }
 
     #[test]

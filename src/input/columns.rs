@@ -182,11 +182,13 @@ pub struct HeaderOptions {
 impl HeaderOptions {
     /// Parses one `--value-map` value, `HEADER:THEIRS=OURS` (the header is
     /// what comes before the first `:`, their value what comes before the
-    /// last `=`).
+    /// first `=`; OURS is a value, or `column=value;column=value`).
     pub fn parse_value_map(spec: &str) -> Result<(String, String, String), String> {
         let bad = || format!("{spec:?}: expected 'Header:their value=tdrecon value', like 'Status:Converted=yes'");
         let (header, rest) = spec.split_once(':').ok_or_else(bad)?;
-        let (theirs, ours) = rest.rsplit_once('=').ok_or_else(bad)?;
+        // Their value up to the first `=`: what follows may itself be
+        // `column=value;column=value` (one value for several fields).
+        let (theirs, ours) = rest.split_once('=').ok_or_else(bad)?;
         let (header, theirs) = (header.trim(), theirs.trim());
         if header.is_empty() || theirs.is_empty() {
             return Err(bad());

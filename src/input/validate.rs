@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use csv::ByteRecord;
 
-use crate::input::columns::{Described, Field, HeaderError, Schema};
+use crate::input::columns::{Described, Field, HeaderError, Schema, field_for};
 use crate::input::fields::{CallField, FIELDS, Kind, Value};
 use crate::input::matching::Matcher;
 use crate::input::money::{Sign, parse_money};
@@ -64,7 +64,15 @@ pub fn check_value_maps(schema: &Schema) -> Result<(), HeaderError> {
     for (pos, map) in &schema.value_maps {
         let Some((_, field)) = schema.columns.iter().find(|(p, _)| p == pos) else { continue };
         for (theirs, ours) in map {
-            if let Some(why) = refuses(field, ours) {
+            let why = if ours.contains('=') {
+                several(ours).find_map(|(column, value)| match field_for(column) {
+                    None => Some(format!("`{column}` is not a tdrecon column")),
+                    Some(field) => refuses(&field, value),
+                })
+            } else {
+                refuses(field, ours)
+            };
+            if let Some(why) = why {
                 return Err(HeaderError::ValueMapValue {
                     header: schema.headers[*pos].clone(),
                     theirs: theirs.clone(),
@@ -75,6 +83,11 @@ pub fn check_value_maps(schema: &Schema) -> Result<(), HeaderError> {
         }
     }
     Ok(())
+}
+
+/// A value map's `column=value;column=value`, as pairs.
+fn several(ours: &str) -> impl Iterator<Item = (&str, &str)> {
+    ours.split(';').filter_map(|pair| pair.split_once('=')).map(|(c, v)| (c.trim(), v.trim()))
 }
 
 /// Why a cell holding `value` would be refused in a column filling
@@ -221,6 +234,16 @@ impl<'a> RowBuilder<'a> {
                 let theirs = text.trim();
                 match map.iter().find(|(t, _)| t.eq_ignore_ascii_case(theirs)) {
                     Some((_, ours)) if ours.is_empty() => return Ok(()),
+                    // One value standing for several fields (`Returned` →
+                    // `buyer_converted=no;call_disposition=Returned`): each
+                    // as if its own column held it.
+                    Some((_, ours)) if ours.contains('=') => {
+                        for (column, value) in several(ours) {
+                            let Some(field) = field_for(column) else { continue };
+                            self.apply_text(&field, cell, value)?;
+                        }
+                        return Ok(());
+                    }
                     Some((_, ours)) => ours.as_str(),
                     None => {
                         let known: Vec<&str> = map.iter().map(|(t, _)| t.as_str()).collect();
@@ -236,6 +259,12 @@ impl<'a> RowBuilder<'a> {
             }
             None => text,
         };
+        self.apply_text(field, cell, text)
+    }
+
+    /// Reads one cell's text (after its value map) into the update.
+    fn apply_text(&mut self, field: &Field, cell: &Cell<'_>, text: &str) -> Result<(), Rejection> {
+        let reject = |reason: String| cell.reject(reason);
         let trimmed = text.trim_ascii();
         let clear = trimmed.eq_ignore_ascii_case(CLEAR);
         if clear && !matches!(field, Field::Call(f, false) if f.spec().blank) {
@@ -868,6 +897,25 @@ mod tests {
         let r = check(["7", "Refunded", "1"]).unwrap_err();
         assert_eq!(r.column, "Status");
         assert!(r.reason.contains("\"Refunded\" is not one of the values mapped for \"Status\" (Converted,"), "{r:?}");
+        // One value standing for several fields at once.
+        let several = HeaderOptions {
+            maps: vec![HeaderOptions::parse_map("Status=buyer_converted").unwrap()],
+            values: vec![
+                HeaderOptions::parse_value_map("Status:Returned=buyer_converted=no;offer_converted=no").unwrap(),
+                HeaderOptions::parse_value_map("Status:Converted=yes").unwrap(),
+            ],
+            ..HeaderOptions::default()
+        };
+        let s2 = Schema::from_headers(["id", "Status"].map(String::from).to_vec(), &several).unwrap();
+        check_value_maps(&s2).unwrap();
+        let u = validate_record(&s2, &ByteRecord::from(vec!["7", "Returned"])).unwrap();
+        assert_eq!(serde_json::Value::Object(u.body()), json!({"buyer_converted": false, "offer_converted": false}));
+        let bad = HeaderOptions {
+            values: vec![HeaderOptions::parse_value_map("Status:Returned=converted=no").unwrap()],
+            ..several.clone()
+        };
+        let e = check_value_maps(&Schema::from_headers(["id", "Status"].map(String::from).to_vec(), &bad).unwrap());
+        assert!(e.unwrap_err().to_string().contains("`converted` is not a tdrecon column"));
         // A map to a value the column cannot take is refused up front.
         let bad = HeaderOptions { values: vec![HeaderOptions::parse_value_map("Status:Sold=yup").unwrap()], ..opts };
         let e = Schema::from_headers(["TD Call ID", "Status", "Payout"].map(String::from).to_vec(), &bad)
