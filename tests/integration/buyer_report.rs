@@ -26,13 +26,10 @@ negative_as_add = ["revenue"]
 "Returned" = "no"
 "#;
 
-const REPORT: &str = "Date/Time (EST),Caller ID,Campaign,Duration (sec),Status,Payout,Agent Notes,TD Call ID\r\n\
-11/27/2026 9:04 AM,(719) 555-0101,Auto,312,Converted,$45.00,sold,400000001\r\n\
-11/27/2026 9:30 AM,(719) 555-0102,Auto,95,Not Converted,$0.00,no sale,400000002\r\n\
-11/27/2026 10:12 AM,(719) 555-0103,Auto,410,Returned,($45.00),refund,400000003\r\n\
-11/27/2026 11:30 AM,(719) 555-0106,Auto,280,Converted,$30.00,sold,\r\n\
-11/27/2026 12:01 PM,(719) 555-0107,Auto,120,Refunded,$10.00,?,400000007\r\n\
-11/27/2026 1:15 PM,(719) 555-0108,Auto,200,Converted,$20.00,sold,4.00000008E+08\r\n";
+/// The report as Excel on Windows saves it (CRLF), and the same report in
+/// Windows-1252 with an accented name in its notes: tests/fixtures/.
+const REPORT: &str = include_str!("../fixtures/buyer-report.csv");
+const REPORT_1252: &[u8] = include_bytes!("../fixtures/buyer-report-windows-1252.csv");
 
 fn store() -> tdrecon::sim::Store {
     let mut store = tdrecon::sim::Store::default();
@@ -105,9 +102,8 @@ fn a_windows_1252_report_is_named_and_read_with_its_encoding() {
     let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = store());
     let wd = Workdir::new();
     wd.write("night.toml", PROFILE);
+    wd.write("report.csv", REPORT_1252);
     let text = REPORT.replace("sold,400000001", "José called back,400000001");
-    let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
-    wd.write("report.csv", &*cp1252);
     let out = wd.run(&mut plan_job(&wd, &sim, "report.csv", &["--config", "night.toml"]), 0);
     let errors = rows(&wd.read("report.errors.csv"));
     let jose = errors.iter().find(|r| r["line"] == "2").unwrap_or_else(|| panic!("{errors:?}\n{}", stdout(&out)));
@@ -115,6 +111,9 @@ fn a_windows_1252_report_is_named_and_read_with_its_encoding() {
     assert!(jose["reason"].contains("looks like Windows-1252 (é as 0xE9): add --encoding windows-1252"), "{jose:?}");
     // The profile says the report's encoding: no other flag but the target.
     wd.write("night-1252.toml", format!("encoding = \"windows-1252\"\n{PROFILE}"));
+    wd.run(&mut plan_job(&wd, &sim, "report.csv", &["--config", "night-1252.toml"]), 0);
+    let plan = by_line(&wd.read("report.plan.csv"));
+    assert_eq!(plan[&4]["revenue_after"], "0.00", "the return as a chargeback: {:?}", plan[&4]);
     wd.run(&mut run_job(&wd, &sim, "report.csv", &["--config", "night-1252.toml"]), 1);
     assert_eq!(sim.call(400000001)["disposition_notes"], "José called back");
     assert_eq!(rows(&wd.read("report.errors.csv")).len(), 2, "only the unmapped Status and the mangled id");
