@@ -42,20 +42,25 @@ pub fn is_stream(path: &Path) -> bool {
 /// have gone by default (`fallback`), never `/dev/null.journal`.
 pub fn journal_beside(results: &Path, fallback: &Path) -> PathBuf {
     let beside = if is_stream(results) { fallback } else { results };
-    beside.with_extension("journal")
+    super::journal::path_for(beside)
+}
+
+/// Where `path` is, however it was written (relative, through `..` or a
+/// linked folder), for a file that may not exist yet: its folder resolved,
+/// its name kept.
+pub fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent().and_then(|p| std::fs::canonicalize(p).ok()), absolute.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => absolute,
+    }
 }
 
 fn identity(path: &Path) -> Identity {
     if let Ok(m) = std::fs::metadata(path) {
         return Identity::Inode(m.dev(), m.ino());
     }
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    // The folder may be named through links: resolve it, keep the name.
-    let resolved = match (absolute.parent().and_then(|p| std::fs::canonicalize(p).ok()), absolute.file_name()) {
-        (Some(dir), Some(name)) => dir.join(name),
-        _ => absolute,
-    };
-    Identity::Path(resolved)
+    Identity::Path(resolved(path))
 }
 
 /// Checks `outputs` (`(what, path)`: "--results", …) against `input` (the

@@ -37,12 +37,7 @@ impl RunLocks {
     /// dry runs and sandboxes too (they still write the same outputs).
     pub fn journal(&mut self, journal: &Path) -> Result<(), LockError> {
         // Named by where the journal is, however the path was written.
-        let absolute = std::path::absolute(journal).unwrap_or_else(|_| journal.to_path_buf());
-        let resolved = match (absolute.parent().and_then(|p| std::fs::canonicalize(p).ok()), absolute.file_name()) {
-            (Some(dir), Some(name)) => dir.join(name),
-            _ => absolute,
-        };
-        let key = Sha256::digest(resolved.as_os_str().as_encoded_bytes());
+        let key = Sha256::digest(super::paths::resolved(journal).as_os_str().as_encoded_bytes());
         let name: String = key.iter().take(16).map(|b| format!("{b:02x}")).collect();
         let dir = lock_dir();
         std::fs::create_dir_all(&dir).map_err(|error| LockError::Io { path: dir.clone(), error })?;
