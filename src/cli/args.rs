@@ -132,6 +132,11 @@ pub(super) struct RunArgs {
     /// Rehearse against a simulator started in process, seeded with the file's calls.
     #[arg(help_heading = "Target", long)]
     pub sandbox: bool,
+    /// With --sandbox: seed its calls from this CSV instead of the file's rows (columns as
+    /// `tdrecon sim --calls-file` takes them: id, created_at, caller_number, buyer_id,
+    /// buyer_converted, revenue…), to rehearse a night TrackDrive and the report disagree on.
+    #[arg(help_heading = "Target", long, value_name = "CSV", requires = "sandbox")]
+    pub sandbox_calls: Option<PathBuf>,
     /// Read the API keys from this file (KEY=VALUE lines; must not be readable by group or others)
     /// instead of TRACKDRIVE_PUBLIC_KEY / TRACKDRIVE_PRIVATE_KEY.
     #[arg(help_heading = "Target", long, value_name = "FILE")]
@@ -232,6 +237,22 @@ pub(super) struct RunArgs {
     /// same change (two reports that really do mean the same chargeback twice).
     #[arg(help_heading = "Safety", long)]
     pub allow_repeat: bool,
+    /// The buyer whose report this is (its name, its own id, or TrackDrive's id): what TrackDrive
+    /// and the report disagree on is judged for it. Repeatable. Without it: each buyer the
+    /// report's Buyer column names.
+    #[arg(help_heading = "Reconciliation", long = "buyer", value_name = "NAME|ID")]
+    pub buyer: Vec<String>,
+    /// Where to write what TrackDrive and the report disagree on (plan, run --reconcile)
+    /// [default: <input stem>.discrepancies.csv].
+    #[arg(help_heading = "Reconciliation", long, value_name = "PATH")]
+    pub discrepancies: Option<PathBuf>,
+    /// plan: read the window and write the discrepancies, without a plan file.
+    #[arg(help_heading = "Reconciliation", long)]
+    pub discrepancies_only: bool,
+    /// Write one self-contained HTML page of the night (totals per buyer, control totals,
+    /// discrepancies, rows that need a look) to open, mail or print for sign-off.
+    #[arg(help_heading = "Reconciliation", long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Do not sync the journal to disk (only for measuring what syncing costs).
     #[arg(long, hide = true)]
     pub no_journal_sync: bool,

@@ -47,6 +47,10 @@ fn check_outputs(opts: &RunOptions) -> Result<(), Fatal> {
     // lock beside it by every run.
     outputs.push(("the journal", opts.journal.as_path()));
     outputs.extend(opts.rollback.as_deref().map(|p| ("--rollback", p)));
+    if opts.reconcile {
+        outputs.push(("--discrepancies", opts.discrepancies.as_path()));
+    }
+    outputs.extend(opts.report.as_deref().map(|p| ("--report", p)));
     outputs.extend(opts.summary_json.as_deref().filter(|p| p.as_os_str() != "-").map(|p| ("--summary-json", p)));
     crate::outputs::paths::check(&opts.input.name, &outputs).map_err(usage)
 }
@@ -65,7 +69,9 @@ impl RunArgs {
             }
         }
         let results = self.results.clone();
+        let only = self.discrepancies_only;
         let mut opts = RunArgs { reconcile: true, ..self }.resolve_unchecked()?;
+        opts.discrepancies_only = only;
         opts.plan = true;
         opts.results = results.unwrap_or_else(|| opts.input.sibling("plan"));
         opts.journal = crate::outputs::paths::journal_beside(&opts.results, &opts.input.sibling("plan"));
@@ -74,6 +80,15 @@ impl RunArgs {
     }
 
     pub(super) fn resolve(self) -> Result<RunOptions, Fatal> {
+        if self.discrepancies_only {
+            return Err(usage("--discrepancies-only applies to plan: `tdrecon plan FILE --discrepancies-only`"));
+        }
+        if !self.reconcile && (!self.buyer.is_empty() || self.discrepancies.is_some()) {
+            return Err(usage(
+                "--buyer and --discrepancies need --reconcile: the discrepancies compare the report with the \
+                 window's calls, read before the first row",
+            ));
+        }
         let opts = self.resolve_unchecked()?;
         check_outputs(&opts)?;
         Ok(opts)
@@ -120,6 +135,12 @@ impl RunArgs {
         let results = self.results.unwrap_or_else(|| input.sibling("results"));
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
         let journal = crate::outputs::paths::journal_beside(&results, &input.sibling("results"));
+        let discrepancies = self.discrepancies.unwrap_or_else(|| input.sibling("discrepancies"));
+        if let Some(report) = &self.report
+            && !report.extension().is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+        {
+            return Err(usage(format!("--report {}: the page is HTML; name it FILE.html", report.display())));
+        }
         Ok(RunOptions {
             input,
             results,
@@ -160,6 +181,11 @@ impl RunArgs {
             repeat_window: self.repeat_window,
             allow_repeat: self.allow_repeat,
             plan: false,
+            buyers: self.buyer,
+            discrepancies,
+            discrepancies_only: false,
+            report: self.report,
+            sandbox_calls: self.sandbox_calls,
         })
     }
 }

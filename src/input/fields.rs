@@ -182,7 +182,8 @@ impl CallField {
 /// is read by that the list's pick list documents (the update's names are
 /// not in it), and what finds a call.
 pub fn pick_list_columns() -> Vec<&'static str> {
-    let mut columns = vec!["id", "uuid", "created_at", "caller_number"];
+    // Who, when and whose: what a discrepancy shows of a call.
+    let mut columns = vec!["id", "uuid", "created_at", "caller_number", "buyer", "user_buyer_id"];
     for spec in FIELDS.iter().filter(|s| !s.read.is_empty()) {
         columns.extend(spec.read.iter().copied().filter(|n| PICK_LIST.contains(n)));
     }

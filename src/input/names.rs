@@ -100,8 +100,16 @@ impl List {
         self.entries.iter().find(|e| e.id == id)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
     /// The one entry a cell names, or why there is none.
-    fn find(&self, what: &str, cell: &str) -> Result<&Entry, String> {
+    pub fn find(&self, what: &str, cell: &str) -> Result<&Entry, String> {
         match self.by_key.get(&key(cell)).map(Vec::as_slice) {
             Some([i]) => Ok(&self.entries[*i]),
             Some(many) => {

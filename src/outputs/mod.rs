@@ -3,7 +3,8 @@
 //! `results` writes it, `journal` makes it durable before and after each
 //! request, `ledger` remembers across runs what each account was sent,
 //! `tally` and `summary` count and print (`control`: the window's
-//! totals), `progress` draws the bar.
+//! totals), `progress` draws the bar, `discrepancies` writes what a report
+//! and TrackDrive disagree on, `page` the HTML page to sign off.
 //! `paths` refuses an output that would overwrite the input or another,
 //! `run_lock` keeps a second run off a live one's files, `summary_json`
 //! writes the summary for schedulers. Depends on `input` and `reconcile`
@@ -13,10 +14,12 @@
 //! names its path.
 
 pub mod control;
+pub mod discrepancies;
 pub mod errors;
 pub mod journal;
 pub mod ledger;
 pub mod outcome;
+pub mod page;
 pub mod paths;
 pub mod progress;
 pub mod results;

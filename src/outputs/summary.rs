@@ -20,6 +20,22 @@ use crate::reconcile::Snapshot;
 
 /// The most `unknown` rows listed by name in the summary.
 const UNKNOWN_LISTED: usize = 50;
+/// The most rows that need a look kept for the page (`--report`): its tables
+/// show this many and point to the CSVs for the rest.
+pub const LOOKS_KEPT: usize = 1000;
+
+/// A row that needs a look: invalid (errors.csv), or rejected, failed or
+/// unknown (results.csv), with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Look {
+    pub line: u64,
+    /// The call, when the row reached the uploader.
+    pub call: String,
+    /// `invalid`, or the row's status.
+    pub status: String,
+    pub column: String,
+    pub why: String,
+}
 
 #[derive(Debug, Default)]
 pub struct RunSummary {
@@ -77,6 +93,12 @@ pub struct RunSummary {
     /// in all, and by the report's Buyer label.
     pub sent_totals: Sent,
     pub sent_by_buyer: BTreeMap<String, Sent>,
+    /// The first rows that need a look (`LOOKS_KEPT`), by line.
+    pub looks: Vec<Look>,
+    /// What the report and TrackDrive disagree on (`plan`, `run --reconcile`).
+    pub discrepancies: Option<crate::outputs::discrepancies::Said>,
+    /// `plan --discrepancies-only`: no row was planned.
+    pub discrepancies_only: bool,
 }
 
 /// The amounts rows applied sent, when their calls were not read (a run
@@ -328,12 +350,17 @@ impl RunSummary {
         if self.validation.rejected > 0 {
             out.push_str(&format!("  invalid rows are in {}\n", self.errors.display()));
         }
-        self.render_statuses(&mut out);
+        if !self.discrepancies_only {
+            self.render_statuses(&mut out);
+        }
         self.render_requests(&mut out);
         if self.dry_run {
             out.push_str("dry run: nothing was sent; each row's request body is in results\n");
         }
         self.render_totals(&mut out);
+        if let Some(said) = &self.discrepancies {
+            out.push_str(&said.render());
+        }
         self.render_unknown(&mut out);
         if let Some(why) = &self.input_changed {
             out.push_str(&format!("INPUT CHANGED: {why}\n"));
@@ -497,6 +524,7 @@ impl RunSummary {
             "control_totals": self.control.as_ref().map(|c| c.to_json(self.totals.moved())),
             "read_notes": self.notes(),
             "input_changed": self.input_changed,
+            "discrepancies": self.discrepancies.as_ref().map(|d| d.to_json()),
             "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
         })
     }

@@ -6,7 +6,9 @@
 //! only.
 
 pub mod audit;
+pub mod buyers;
 pub mod diff;
+pub mod discrepancy;
 pub mod rollback;
 pub mod snapshot;
 

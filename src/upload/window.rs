@@ -14,14 +14,26 @@ use std::collections::{BTreeMap, HashMap};
 use super::api::Api;
 use super::pages::{self, Next};
 use crate::input::fields::{CallField, pick_list_columns};
+use crate::input::names::{Entry, List, ListKind};
 use crate::input::values::CallRef;
 use crate::outputs::summary::Amounts;
 use crate::reconcile::Snapshot;
+use crate::reconcile::discrepancy::CallFacts;
 
 /// The most pages read for one window: a guard against an endless cursor.
 const MAX_PAGES: u64 = 100_000;
 /// The most calls held: a window this large should be narrowed.
 const MAX_CALLS: usize = 2_000_000;
+
+/// What a call of the window shows besides the fields of the table: who
+/// called, when, and its buyer's name (for discrepancies, `reconcile::discrepancy`).
+#[derive(Debug, Default)]
+struct Shown {
+    caller: Option<String>,
+    at_ms: Option<i64>,
+    buyer: Option<String>,
+    user_buyer_id: Option<String>,
+}
 
 /// The calls of a window, by id and by UUID.
 #[derive(Debug, Default)]
@@ -30,6 +42,8 @@ pub struct Window {
     by_uuid: HashMap<u128, u64>,
     /// `(caller number, created_at ms, id)` of every call that has both.
     callers: Vec<(String, i64, u64)>,
+    /// What the discrepancies show of each call besides its snapshot.
+    shown: HashMap<u64, Shown>,
     /// Pages read.
     pub pages: u64,
     /// What the read had to do differently, to say in the summary once.
@@ -89,6 +103,46 @@ impl Window {
         (all, by_buyer)
     }
 
+    /// Every call as the discrepancies judge it, by id.
+    pub fn facts(&self) -> HashMap<u64, CallFacts> {
+        self.by_id
+            .iter()
+            .map(|(id, call)| {
+                let shown = self.shown.get(id);
+                let text = |f: fn(&Shown) -> &Option<String>| shown.and_then(|s| f(s).clone());
+                let facts = CallFacts {
+                    id: *id,
+                    caller: text(|s| &s.caller),
+                    at_ms: shown.and_then(|s| s.at_ms),
+                    buyer_id: call.text(CallField::BuyerId).map(String::from),
+                    buyer: text(|s| &s.buyer),
+                    user_buyer_id: text(|s| &s.user_buyer_id),
+                    buyer_converted: call.get(CallField::BuyerConverted).and_then(|v| match v {
+                        crate::input::fields::Value::Flag(b) => Some(*b),
+                        _ => None,
+                    }),
+                    revenue: call.revenue(),
+                };
+                (*id, facts)
+            })
+            .collect()
+    }
+
+    /// The buyers the window's calls name (id, name, the buyer's own id):
+    /// a report's Buyer labels are resolved among them first.
+    pub fn buyers(&self) -> List {
+        let mut seen = std::collections::BTreeMap::new();
+        for (id, call) in &self.by_id {
+            let Some(buyer) = call.text(CallField::BuyerId) else { continue };
+            let shown = self.shown.get(id);
+            seen.entry(buyer.to_string()).or_insert_with(|| {
+                serde_json::json!({"id": buyer, "name": shown.and_then(|s| s.buyer.clone()),
+                                   "user_buyer_id": shown.and_then(|s| s.user_buyer_id.clone())})
+            });
+        }
+        List::new(seen.values().filter_map(|item| Entry::from_json(item, ListKind::Buyers)).collect())
+    }
+
     /// Adds one page's calls; `false` when none of them was new (a server
     /// that ignores paging sends the same page again). A call without a
     /// readable id is skipped.
@@ -114,6 +168,20 @@ impl Window {
             {
                 self.callers.push((caller, i64::try_from(created).unwrap_or(i64::MAX), id));
             }
+            let text = |name: &str| match call.get(name) {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            self.shown.insert(
+                id,
+                Shown {
+                    caller: text("caller_number"),
+                    at_ms: created.and_then(|c| i64::try_from(c).ok()),
+                    buyer: text("buyer"),
+                    user_buyer_id: text("user_buyer_id"),
+                },
+            );
             if let Ok(snapshot) = serde_json::from_value::<Snapshot>(call.clone()) {
                 self.by_id.insert(id, snapshot);
             }

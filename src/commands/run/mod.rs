@@ -4,6 +4,7 @@
 //! decides between a fresh run, a resumed one and a refusal; `interrupts`
 //! drains the job on a signal.
 
+mod discrepancies;
 mod interrupts;
 mod journal_plan;
 mod pipeline;
@@ -146,6 +147,18 @@ pub struct RunOptions {
     pub repeat_window: Duration,
     /// Send such a repeat anyway (`--allow-repeat`).
     pub allow_repeat: bool,
+    /// The buyers whose report it is (`--buyer`, names or ids): the
+    /// discrepancies are judged for them (else for the report's labels).
+    pub buyers: Vec<String>,
+    /// Where the discrepancies go (with `reconcile`, when judged).
+    pub discrepancies: PathBuf,
+    /// `plan --discrepancies-only`: judge, plan nothing, write no plan file.
+    pub discrepancies_only: bool,
+    /// `--report`: the HTML page of the night.
+    pub report: Option<PathBuf>,
+    /// `--sandbox-calls`: the sandbox's calls, from a calls file (else
+    /// from the rows).
+    pub sandbox_calls: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -259,9 +272,14 @@ fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) ->
         None => None,
     };
     let errors = create_error_report(&errors_path, &validator.schema().headers)?;
-    let mut results = ResultsWriter::new(create(&results_path)?)
-        .with_context(|| format!("cannot write {}", results_path.display()))
-        .map_err(Fatal::usage)?;
+    let mut results = match opts.discrepancies_only {
+        true => None,
+        false => Some(
+            ResultsWriter::new(create(&results_path)?)
+                .with_context(|| format!("cannot write {}", results_path.display()))
+                .map_err(Fatal::usage)?,
+        ),
+    };
     let mut earlier = RunSummary::default();
     let mut earlier_applied = None;
     if let Some(replay) = &plan.replay {
@@ -270,7 +288,10 @@ fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) ->
                 earlier_applied.get_or_insert((outcome.call, outcome.line));
             }
             earlier.record(&outcome);
-            results.write(&outcome).map_err(std::io::Error::other)
+            match results.as_mut() {
+                Some(results) => results.write(&outcome).map_err(std::io::Error::other),
+                None => Ok(()),
+            }
         })
         .with_context(|| {
             format!("cannot copy finished rows from {} to {}", plan.path.display(), results_path.display())
@@ -328,9 +349,14 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     };
     let uploader = Uploader::new(&api, uploads);
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
-    let mut summary =
+    let resumed = replay.is_some();
+    let (mut summary, report_rows) =
         pipeline(&opts, reader, validator, outputs, &uploader, &api, Earlier { replay, ledger: repeats.early }).await?;
     interrupts.abort();
+    summary.discrepancies_only = opts.discrepancies_only;
+    if summary.stop.is_none() {
+        summary.discrepancies = discrepancies::judge(&opts, &api, uploader.window(), report_rows, resumed).await;
+    }
     summary.merge_earlier(earlier);
     summary.window_pages = window_pages;
     summary.read_notes = notes;
@@ -383,8 +409,25 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     summary.input_sha256 = input_sha256.or_else(|| opts.input.survey.as_ref().map(|s| s.sha256.clone()));
     // Rows finished out of order; results.csv (or the plan) reads in the
     // input's. A failure leaves it readable in the order rows finished.
-    if let Err(e) = crate::outputs::results::sort_by_line(&opts.results) {
+    if !opts.discrepancies_only
+        && let Err(e) = crate::outputs::results::sort_by_line(&opts.results)
+    {
         crate::console::warn(&format!("warning: cannot put {} in the input's order: {e}", opts.results.display()));
+    }
+    if let Some(path) = &opts.report {
+        let page = crate::outputs::page::render(&summary, if opts.plan { "plan" } else { "run" });
+        match crate::outputs::write_atomically(path, page.as_bytes()) {
+            Ok(()) => summary.read_notes.push(format!(
+                "the page of the night is {} ({} KiB)",
+                path.display(),
+                page.len().div_ceil(1024)
+            )),
+            Err(e) => {
+                let why = format!("cannot write the page {}: {e}", path.display());
+                crate::console::warn(&format!("warning: {why}"));
+                summary.read_notes.push(why);
+            }
+        }
     }
     report(&opts, &summary, sim.as_ref())?;
     Ok(match summary.exit() {

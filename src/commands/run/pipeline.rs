@@ -23,6 +23,7 @@ use anyhow::{Context, anyhow};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
+use super::discrepancies::ReportRows;
 use super::{RunOptions, Threshold};
 use crate::exit::Fatal;
 use crate::input::columns::Field;
@@ -38,7 +39,7 @@ use crate::outputs::ledger::{self, Check};
 use crate::outputs::outcome::{RowOutcome, Status, StopReason};
 use crate::outputs::progress::Progress;
 use crate::outputs::results::ResultsWriter;
-use crate::outputs::summary::RunSummary;
+use crate::outputs::summary::{LOOKS_KEPT, Look, RunSummary};
 use crate::outputs::tally::Tally;
 use crate::reconcile::{Snapshot, rollback_cells};
 use crate::upload::api::Api;
@@ -57,7 +58,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// The files a run writes, open and ready.
 pub(super) struct Outputs {
     pub errors: ErrorReport<BufWriter<File>>,
-    pub results: ResultsWriter<BufWriter<File>>,
+    /// `None` for `plan --discrepancies-only`: no plan file.
+    pub results: Option<ResultsWriter<BufWriter<File>>>,
     pub rollback: Option<csv::Writer<BufWriter<File>>>,
     pub results_path: PathBuf,
     pub errors_path: PathBuf,
@@ -84,7 +86,7 @@ pub(super) async fn pipeline(
     uploader: &Uploader<'_>,
     api: &Api,
     earlier: Earlier,
-) -> Result<RunSummary, Fatal> {
+) -> Result<(RunSummary, Option<ReportRows>), Fatal> {
     let Earlier { replay, ledger } = earlier;
     let Outputs { errors, results, rollback, results_path, errors_path, already_done, .. } = outputs;
     let started = Instant::now();
@@ -100,6 +102,7 @@ pub(super) async fn pipeline(
         ledger,
         invalid: Arc::clone(&invalid_rows),
         stop: api.stop.clone(),
+        report_rows: opts.reconcile.then(ReportRows::default),
     }
     .spawn(tx);
 
@@ -127,7 +130,10 @@ pub(super) async fn pipeline(
         collector.take(outcome, invalid_rows.load(Ordering::Relaxed));
     }
     let mut summary = collector.finish();
-    summary.validation = reader_thread.join().map_err(|_| Fatal::aborted(anyhow!("the reader thread panicked")))?;
+    let read = reader_thread.join().map_err(|_| Fatal::aborted(anyhow!("the reader thread panicked")))?;
+    summary.validation = read.tally;
+    summary.looks.extend(read.looks);
+    summary.looks.sort_by_key(|l| l.line);
     summary.retries = api.budget.retries();
     summary.throttled = api.gate.throttled.load(Ordering::Relaxed);
     summary.pauses = api.gate.pauses.load(Ordering::Relaxed);
@@ -135,7 +141,7 @@ pub(super) async fn pipeline(
     summary.rate_reached = api.gate.auto_reached();
     summary.elapsed = started.elapsed();
     summary.stop = api.stop.reason();
-    Ok(summary)
+    Ok((summary, read.report_rows))
 }
 
 /// The rows from the reader thread, sent `--concurrency` at a time (or,
@@ -152,15 +158,18 @@ fn send_all<'a>(
         )
         .flatten();
     let dry_run = opts.dry_run;
-    rows.map(move |row| async move {
-        if dry_run {
-            dry_run_outcome(row.line, row.update)
-        } else {
-            let outcome = uploader.send_row(row).await;
-            uploader.journal_outcome(outcome)
-        }
-    })
-    .buffer_unordered(opts.concurrency.get() + journal_headroom(opts.concurrency))
+    // `plan --discrepancies-only`: the rows are read and judged, not planned.
+    let only_read = opts.discrepancies_only;
+    rows.filter(move |_| std::future::ready(!only_read))
+        .map(move |row| async move {
+            if dry_run {
+                dry_run_outcome(row.line, row.update)
+            } else {
+                let outcome = uploader.send_row(row).await;
+                uploader.journal_outcome(outcome)
+            }
+        })
+        .buffer_unordered(opts.concurrency.get() + journal_headroom(opts.concurrency))
 }
 
 /// A dry run's row: `not_sent`, with the body it would send.
@@ -197,20 +206,32 @@ struct ReaderThread {
     /// Rows rejected so far, for the progress bar.
     invalid: Arc<AtomicU64>,
     stop: Stop,
+    /// With `--reconcile`: each valid row's call, label and amount, for the
+    /// discrepancies.
+    report_rows: Option<ReportRows>,
+}
+
+/// What the reader thread hands back.
+struct Read {
+    tally: Tally,
+    /// The first rejected rows, for the page's rows that need a look.
+    looks: Vec<Look>,
+    report_rows: Option<ReportRows>,
 }
 
 impl ReaderThread {
-    fn spawn(self, tx: mpsc::Sender<Vec<ValidRow>>) -> std::thread::JoinHandle<Tally> {
+    fn spawn(self, tx: mpsc::Sender<Vec<ValidRow>>) -> std::thread::JoinHandle<Read> {
         std::thread::spawn(move || self.run(tx))
     }
 
     /// Reads to the end, or until the input or errors.csv fails: then the
     /// job stops (the summary says why, and how to resume) with every row
     /// read so far accounted for.
-    fn run(mut self, tx: mpsc::Sender<Vec<ValidRow>>) -> Tally {
+    fn run(mut self, tx: mpsc::Sender<Vec<ValidRow>>) -> Read {
         let mut tally = Tally::default();
+        let mut looks = Vec::new();
         let mut batch = Vec::with_capacity(BATCH_ROWS);
-        let read = self.read_all(&mut tally, &mut batch, &tx);
+        let read = self.read_all(&mut tally, &mut looks, &mut batch, &tx);
         if let Err(e) = &read {
             self.stop.trigger(StopReason::Aborted(format!("{e:#}")));
         }
@@ -229,19 +250,36 @@ impl ReaderThread {
         {
             self.stop.trigger(StopReason::Aborted(format!("{e:#}")));
         }
-        tally
+        Read { tally, looks, report_rows: self.report_rows }
     }
 
     fn read_all(
         &mut self,
         tally: &mut Tally,
+        looks: &mut Vec<Look>,
         batch: &mut Vec<ValidRow>,
         tx: &mpsc::Sender<Vec<ValidRow>>,
     ) -> anyhow::Result<()> {
-        let ReaderThread { reader, validator, errors, errors_path, input_path, replay, ledger, invalid, .. } = self;
+        let ReaderThread {
+            reader,
+            validator,
+            errors,
+            errors_path,
+            input_path,
+            replay,
+            ledger,
+            invalid,
+            report_rows,
+            ..
+        } = self;
         while let Some(record) = reader.next_record().map_err(|e| crate::input::reader::read_error(input_path, e))? {
             tally.rows += 1;
-            let checked = match validator.check(&record).map(|u| to_send(replay.as_ref(), record.line, u)) {
+            let checked = validator.check(&record);
+            if let (Some(rows), Ok(update)) = (report_rows.as_mut(), &checked) {
+                // Every row the report holds names its call, sent or not.
+                rows.push(record.line, update);
+            }
+            let checked = match checked.map(|u| to_send(replay.as_ref(), record.line, u)) {
                 Ok(Some(row)) => match repeat_of(ledger.as_ref(), validator, &row.update).map_err(|e| anyhow!(e))? {
                     Some(rejection) => Err(rejection),
                     None => Ok(Some(row)),
@@ -266,6 +304,15 @@ impl ReaderThread {
                 }
                 Err(rejection) => {
                     tally.reject(rejection.kind, &rejection.column);
+                    if looks.len() < LOOKS_KEPT {
+                        looks.push(Look {
+                            line: record.line,
+                            call: String::new(),
+                            status: "invalid".into(),
+                            column: rejection.column.clone(),
+                            why: rejection.reason.clone(),
+                        });
+                    }
                     invalid.fetch_add(1, Ordering::Relaxed);
                     errors
                         .write(record.line, &rejection, record.raw)
@@ -320,7 +367,7 @@ fn to_send(replay: Option<&Replay>, line: u64, update: CallUpdate) -> Option<Val
 /// counts and the progress bar. Quick by design (see the module's doc).
 struct Collector<'a> {
     api: &'a Api,
-    results: ResultsWriter<BufWriter<File>>,
+    results: Option<ResultsWriter<BufWriter<File>>>,
     results_path: PathBuf,
     rollback: Option<csv::Writer<BufWriter<File>>>,
     max_failures: Option<Threshold>,
@@ -341,8 +388,20 @@ impl Collector<'_> {
     /// One finished row; `invalid` is the rows rejected so far.
     fn take(&mut self, outcome: RowOutcome, invalid: u64) {
         self.summary.record(&outcome);
+        if matches!(outcome.status, Status::Rejected | Status::Failed | Status::Unknown)
+            && self.summary.looks.len() < LOOKS_KEPT
+        {
+            self.summary.looks.push(Look {
+                line: outcome.line,
+                call: outcome.call.to_string(),
+                status: outcome.status.to_string(),
+                column: String::new(),
+                why: outcome.error.clone(),
+            });
+        }
         if !self.write_failed
-            && let Err(e) = self.results.write(&outcome)
+            && let Some(results) = self.results.as_mut()
+            && let Err(e) = results.write(&outcome)
         {
             self.abort(format!("cannot write {}: {e}", self.results_path.display()));
             self.write_failed = true;
@@ -369,7 +428,7 @@ impl Collector<'_> {
             format!("{}  retries {retries}  429s {throttled}  pauses {pauses}{rate}", summary.counts_line())
         });
         if self.last_flush.elapsed() >= FLUSH_EVERY {
-            if let Err(e) = self.results.flush() {
+            if let Some(Err(e)) = self.results.as_mut().map(|r| r.flush()) {
                 self.abort(format!("cannot write {}: {e}", self.results_path.display()));
             }
             self.last_flush = Instant::now();
@@ -385,7 +444,7 @@ impl Collector<'_> {
             self.abort(format!("cannot write the rollback file: {e}"));
         }
         let Collector { api, results, results_path, summary, .. } = self;
-        if let Err(e) = results.into_inner().and_then(|mut w| std::io::Write::flush(&mut w)) {
+        if let Some(Err(e)) = results.map(|r| r.into_inner().and_then(|mut w| std::io::Write::flush(&mut w))) {
             api.stop.trigger(StopReason::Aborted(format!("cannot write {}: {e}", results_path.display())));
         }
         summary

@@ -27,9 +27,14 @@ pub(super) fn prescan(opts: &RunOptions) -> Result<Prescan, Fatal> {
     let wants_times = has_times
         && (opts.reconcile || validator.schema().matches_callers())
         && !(opts.since.is_some() && opts.until.is_some());
-    let mut seeder = matches!(opts.target, Target::Sandbox).then(Seeder::default);
+    // A calls file seeds the sandbox as it is: the night it describes.
+    let seeded = match &opts.sandbox_calls {
+        Some(path) => Some(crate::commands::sim::load_calls(path).map_err(Fatal::usage)?),
+        None => None,
+    };
+    let mut seeder = (matches!(opts.target, Target::Sandbox) && seeded.is_none()).then(Seeder::default);
     if !wants_times && seeder.is_none() {
-        return Ok(Prescan::default());
+        return Ok(Prescan { times: None, seeds: seeded });
     }
     let mut times: Option<(i64, i64)> = None;
     while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input.name, e)))? {
@@ -49,5 +54,5 @@ pub(super) fn prescan(opts: &RunOptions) -> Result<Prescan, Fatal> {
             seeder.add(&update);
         }
     }
-    Ok(Prescan { times, seeds: seeder.map(Seeder::into_store) })
+    Ok(Prescan { times, seeds: seeded.or_else(|| seeder.map(Seeder::into_store)) })
 }
