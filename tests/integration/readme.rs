@@ -22,6 +22,19 @@ fn runnable_blocks(readme: &str) -> Vec<String> {
     blocks
 }
 
+/// Copies a folder and the folders in it.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 #[test]
 fn readme_blocks_marked_runnable_run_as_written() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -35,11 +48,7 @@ fn readme_blocks_marked_runnable_run_as_written() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     for block in blocks {
         let wd = Workdir::new();
-        std::fs::create_dir(wd.path("samples")).unwrap();
-        for entry in std::fs::read_dir(format!("{root}/samples")).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), wd.path("samples").join(entry.file_name())).unwrap();
-        }
+        copy_tree(std::path::Path::new(&format!("{root}/samples")), &wd.path("samples"));
         let out = std::fs::File::create(wd.path("block.out")).unwrap();
         let err = std::fs::File::create(wd.path("block.err")).unwrap();
         // Whatever the block leaves running in the background (a simulator,
