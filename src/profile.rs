@@ -194,6 +194,7 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # repeat_window = "30d"                # the ledger refuses an add sent this recently
 # page_size = 100                      # calls a page when reading a window
 # negative_as_add = ["revenue"]        # a negative revenue is a chargeback (add_revenue)
+# buyer = ["Acme Insurance"]           # whose report: discrepancies are judged for it
 
 # Their header = tdrecon's column (as --map).
 [map]

@@ -27,8 +27,18 @@ use args::{Cli, Command, UseCaseArg};
 
 /// Flags a profile may not hold: what one night asks of a run, not how a
 /// report is read or sent, and the keys' file (never beside the settings).
-const NOT_IN_A_PROFILE: &[&str] =
-    &["config", "resume", "restart", "allow_repeat", "dry_run", "sandbox", "credentials", "help"];
+const NOT_IN_A_PROFILE: &[&str] = &[
+    "config",
+    "resume",
+    "restart",
+    "allow_repeat",
+    "dry_run",
+    "sandbox",
+    "sandbox_calls",
+    "discrepancies_only",
+    "credentials",
+    "help",
+];
 
 /// Settings a profile holds that `plan` does not take from it: it writes
 /// its own file, and undoes nothing.

@@ -13,6 +13,7 @@ mod one_call;
 mod operator;
 mod own_files;
 mod pacing;
+mod page;
 mod pipes;
 mod property;
 mod readme;

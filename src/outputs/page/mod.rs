@@ -63,6 +63,11 @@ fn cell(out: &mut String, text: &str) {
     let _ = write!(out, "<td>{}</td>", escape(text));
 }
 
+/// A cell kept on one line (a time, an id, a number).
+fn whole(out: &mut String, text: &str) {
+    let _ = write!(out, "<td class=\"whole\">{}</td>", escape(text));
+}
+
 /// What the page is of: `plan` or `run`.
 pub fn render(summary: &RunSummary, command: &str) -> String {
     let mut out = String::with_capacity(64 * 1024);
@@ -249,9 +254,9 @@ fn found(out: &mut String, said: &Said) {
             cell(out, &d.side);
             let line = d.line.map(|l| l.to_string()).unwrap_or_default();
             let _ = write!(out, "<td class=\"num\" data-v=\"{}\">{line}</td>", d.line.unwrap_or(0));
-            cell(out, &f.map_or_else(|| d.call.to_string(), |f| f.id.to_string()));
-            cell(out, f.and_then(|f| f.caller.as_deref()).unwrap_or_default());
-            cell(out, &f.and_then(|f| f.at_ms).map(discrepancies::shown_time).unwrap_or_default());
+            whole(out, &f.map_or_else(|| d.call.to_string(), |f| f.id.to_string()));
+            whole(out, f.and_then(|f| f.caller.as_deref()).unwrap_or_default());
+            whole(out, &f.and_then(|f| f.at_ms).map(discrepancies::shown_time).unwrap_or_default());
             cell(out, &f.map(|f| f.buyer_shown()).unwrap_or_default());
             num(out, f.and_then(|f| f.revenue), false);
             num(out, d.report_amount, false);
