@@ -99,6 +99,9 @@ pub struct RunSummary {
     pub discrepancies: Option<crate::outputs::discrepancies::Said>,
     /// `plan --discrepancies-only`: no row was planned.
     pub discrepancies_only: bool,
+    /// `--report`: the page written, its size in bytes, and the time its
+    /// building and writing took.
+    pub page: Option<(PathBuf, u64, Duration)>,
 }
 
 /// The amounts rows applied sent, when their calls were not read (a run
@@ -483,6 +486,9 @@ impl RunSummary {
             .map(|((kind, column), n)| json!({"reason": kind.to_string(), "column": column, "rows": n}))
             .collect();
         let secs = self.elapsed.as_secs_f64();
+        let page = self.page.as_ref().map(|(path, bytes, took)| {
+            json!({"path": path.display().to_string(), "bytes": bytes, "ms": took.as_millis() as u64})
+        });
         json!({
             "version": env!("CARGO_PKG_VERSION"),
             "started_at": self.started_at,
@@ -525,6 +531,7 @@ impl RunSummary {
             "read_notes": self.notes(),
             "input_changed": self.input_changed,
             "discrepancies": self.discrepancies.as_ref().map(|d| d.to_json()),
+            "page": page,
             "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
         })
     }

@@ -415,13 +415,17 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
         crate::console::warn(&format!("warning: cannot put {} in the input's order: {e}", opts.results.display()));
     }
     if let Some(path) = &opts.report {
+        let started = std::time::Instant::now();
         let page = crate::outputs::page::render(&summary, if opts.plan { "plan" } else { "run" });
         match crate::outputs::write_atomically(path, page.as_bytes()) {
-            Ok(()) => summary.read_notes.push(format!(
-                "the page of the night is {} ({} KiB)",
-                path.display(),
-                page.len().div_ceil(1024)
-            )),
+            Ok(()) => {
+                summary.page = Some((path.clone(), page.len() as u64, started.elapsed()));
+                summary.read_notes.push(format!(
+                    "the page of the night is {} ({} KiB)",
+                    path.display(),
+                    page.len().div_ceil(1024)
+                ));
+            }
             Err(e) => {
                 let why = format!("cannot write the page {}: {e}", path.display());
                 crate::console::warn(&format!("warning: {why}"));
