@@ -202,4 +202,9 @@ fn a_name_no_call_shows_is_looked_up_and_one_that_names_nobody_is_said() {
     let out = wd.run(&mut plan_job(&wd, &sim, "nobody.csv", &["--discrepancies-only"]), 0);
     assert!(stdout(&out).contains("no discrepancies: no buyer is known"), "{}", stdout(&out));
     assert!(!wd.path("nobody.discrepancies.csv").exists());
+    // A report that pays nothing (notes only) has nothing to disagree on: not a word.
+    wd.write("notes.csv", "id,call_time,agent_call_disposition_notes\n300000101,2026-11-27 18:02,called back\n");
+    let out = wd.run(&mut plan_job(&wd, &sim, "notes.csv", &["--summary-json", "s.json"]), 0);
+    assert!(!stdout(&out).contains("discrepanc"), "{}", stdout(&out));
+    assert!(summary(&wd)["discrepancies"].is_null());
 }

@@ -63,6 +63,11 @@ pub async fn judge(
     resumed: bool,
 ) -> Option<Said> {
     let rows = rows?;
+    // A report of dispositions or contact fields pays for nothing: there is
+    // nothing for a buyer and TrackDrive to disagree on.
+    if !rows.rows.iter().any(|(r, _)| r.revenue.is_some() || r.converted.is_some()) {
+        return None;
+    }
     let mut said = Said::default();
     let Some(window) = window.filter(|_| !resumed) else {
         said.notes.push(if resumed {
