@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 
 use crate::outputs::discrepancies::{self, Said};
 use crate::outputs::outcome::Status;
-use crate::outputs::summary::{LOOKS_KEPT, RunSummary};
+use crate::outputs::summary::{LOOKS_KEPT, RunSummary, Totals};
 use crate::reconcile::discrepancy::{Discrepancy, Kind};
 
 /// The most rows a table of the page shows.
@@ -155,24 +155,23 @@ fn buyers(out: &mut String, s: &RunSummary) {
          <th class=\"num\">revenue before</th><th class=\"num\">revenue after</th><th class=\"num\">change</th>\
          <th class=\"num\">payout before</th><th class=\"num\">payout after</th></tr></thead><tbody>",
     );
-    for (buyer, t) in s.by_buyer.iter().take(TABLE_ROWS) {
-        out.push_str("<tr>");
-        cell(out, buyer);
+    // One row of totals: the calls, revenue before, after and change, payout before and after.
+    let amounts = |out: &mut String, t: &Totals| {
         let _ = write!(out, "<td class=\"num\" data-v=\"{0}\">{0}</td>", t.rows);
         num(out, Some(t.revenue_before), false);
         num(out, Some(t.revenue_after), false);
         num(out, Some(t.revenue_after - t.revenue_before), true);
         num(out, Some(t.payout_before), false);
         num(out, Some(t.payout_after), false);
+    };
+    for (buyer, t) in s.by_buyer.iter().take(TABLE_ROWS) {
+        out.push_str("<tr>");
+        cell(out, buyer);
+        amounts(out, t);
         out.push_str("</tr>");
     }
-    let t = &s.totals;
-    let _ = write!(out, "</tbody><tfoot><tr class=\"total\"><td>all</td><td class=\"num\">{}</td>", t.rows);
-    num(out, Some(t.revenue_before), false);
-    num(out, Some(t.revenue_after), false);
-    num(out, Some(t.revenue_after - t.revenue_before), true);
-    num(out, Some(t.payout_before), false);
-    num(out, Some(t.payout_after), false);
+    out.push_str("</tbody><tfoot><tr class=\"total\"><td>all</td>");
+    amounts(out, &s.totals);
     out.push_str("</tr></tfoot></table>\n");
     more(out, s.by_buyer.len(), "buyers", "the summary JSON");
 }
@@ -306,7 +305,7 @@ fn more(out: &mut String, len: usize, what: &str, whole: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outputs::summary::{Look, Totals};
+    use crate::outputs::summary::Look;
 
     #[test]
     fn text_is_escaped_and_nothing_is_loaded() {
