@@ -95,7 +95,10 @@ fn with_profile(argv: &[OsString], cli: Cli) -> Result<Cli, ProfileFailure> {
         Command::Run(a) | Command::Plan(a) => a.summary_json.clone(),
         _ => None,
     };
-    let failure = |fatal: Fatal| (name, input.file.clone(), SummaryOut { json: summary.clone() }, fatal);
+    let also_read: Vec<PathBuf> = input.config.iter().cloned().collect();
+    let failure = |fatal: Fatal| {
+        (name, input.file.clone(), SummaryOut { json: summary.clone(), also_read: also_read.clone() }, fatal)
+    };
     let profile = Profile::load(&config, &profile_keys()).map_err(|e| failure(Fatal::usage(e)))?;
     let spliced = splice(argv, name, &profile).map_err(|e| failure(Fatal::usage(e)))?;
     Cli::try_parse_from(&spliced).map_err(|e| {
@@ -185,15 +188,17 @@ fn with_failure_summary(
 fn dispatch(command: Command) -> Result<Exit, Fatal> {
     match command {
         Command::Validate(args) => {
-            let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
+            let out =
+                SummaryOut { json: args.summary_json.clone(), also_read: args.input.config.iter().cloned().collect() };
+            let path = args.input.file.clone();
             with_failure_summary("validate", &path, out, || commands::validate::run(&args.resolve()?))
         }
         Command::Run(args) => {
-            let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
+            let (path, out) = (args.input.file.clone(), args.summary_out());
             with_failure_summary("run", &path, out, || args.resolve().and_then(commands::run::run))
         }
         Command::Plan(args) => {
-            let (path, out) = (args.input.file.clone(), SummaryOut { json: args.summary_json.clone() });
+            let (path, out) = (args.input.file.clone(), args.summary_out());
             with_failure_summary("plan", &path, out, || args.resolve_plan().and_then(commands::run::run))
         }
         Command::Doctor(args) => commands::doctor::run(args.resolve()?),

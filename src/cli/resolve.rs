@@ -33,7 +33,7 @@ impl ValidateArgs {
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
         let mut outputs = vec![("--errors", errors.as_path())];
         outputs.extend(self.summary_json.as_deref().filter(|p| p.as_os_str() != "-").map(|p| ("--summary-json", p)));
-        crate::outputs::paths::check(&input.name, &outputs).map_err(usage)?;
+        crate::outputs::paths::check(&input.read_files(), &outputs).map_err(usage)?;
         Ok(ValidateOptions { input, errors, summary_json: self.summary_json })
     }
 }
@@ -52,10 +52,16 @@ fn check_outputs(opts: &RunOptions) -> Result<(), Fatal> {
     }
     outputs.extend(opts.report.as_deref().map(|p| ("--report", p)));
     outputs.extend(opts.summary_json.as_deref().filter(|p| p.as_os_str() != "-").map(|p| ("--summary-json", p)));
-    crate::outputs::paths::check(&opts.input.name, &outputs).map_err(usage)
+    crate::outputs::paths::check(&opts.read_files(), &outputs).map_err(usage)
 }
 
 impl RunArgs {
+    /// Where a failure's summary goes, and the files it must not overwrite.
+    pub(super) fn summary_out(&self) -> crate::outputs::summary_json::SummaryOut {
+        let also_read = self.input.config.iter().chain(&self.sandbox_calls).cloned().collect();
+        crate::outputs::summary_json::SummaryOut { json: self.summary_json.clone(), also_read }
+    }
+
     /// `plan`: a `--reconcile` run that writes nothing to TrackDrive.
     pub(super) fn resolve_plan(self) -> Result<RunOptions, Fatal> {
         for (given, flag) in [
@@ -95,6 +101,13 @@ impl RunArgs {
     }
 
     fn resolve_unchecked(self) -> Result<RunOptions, Fatal> {
+        // clap's `requires` counts a flag's default as given: checked here.
+        if self.sandbox_calls.is_some() && !self.sandbox {
+            return Err(usage(
+                "--sandbox-calls seeds the simulator: it needs --sandbox (against a real account it would \
+                 rehearse nothing and write for real)",
+            ));
+        }
         if self.rollback.is_some() && !self.reconcile {
             return Err(usage("--rollback needs --reconcile: it is built from the values read before each write"));
         }
@@ -239,6 +252,7 @@ impl InputArgs {
             spool: source.spool,
             time_zone: self.time_zone.unwrap_or(jiff::tz::TimeZone::UTC),
             survey: source.survey,
+            profile: self.config,
         })
     }
 }

@@ -70,7 +70,7 @@ pub fn run(opts: &ValidateOptions) -> Result<Exit, Fatal> {
         summary.push_str(&format!("invalid rows are in {}\n", errors_path.display()));
     }
     let exit = if tally.rejected == 0 { Exit::Ok } else { Exit::SomeRowsFailed };
-    let out = SummaryOut { json: opts.summary_json.clone() };
+    let out = SummaryOut { json: opts.summary_json.clone(), ..SummaryOut::default() };
     if out.json.is_some() {
         let mut json = tally.to_json();
         let extra = serde_json::json!({

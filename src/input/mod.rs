@@ -31,7 +31,7 @@ pub mod update;
 pub mod validate;
 pub mod values;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::exit::Fatal;
 use crate::input::columns::{HeaderOptions, Schema};
@@ -55,9 +55,17 @@ pub struct InputOptions {
     pub time_zone: jiff::tz::TimeZone,
     /// What the pass that copied the input found (its hash, its lines).
     pub survey: Option<source::Survey>,
+    /// `--config FILE`, read for the flags it holds.
+    pub profile: Option<PathBuf>,
 }
 
 impl InputOptions {
+    /// The files read besides the rows' copy, as the user named them: the
+    /// input and its profile. No output may be written over one of them.
+    pub fn read_files(&self) -> Vec<&Path> {
+        std::iter::once(self.name.as_path()).chain(self.profile.as_deref()).collect()
+    }
+
     /// Opens the file and checks its header row: every failure here is a
     /// usage error (exit 2), reported before any row is read or sent.
     pub fn open(&self) -> Result<(CsvReader, Validator), Fatal> {

@@ -63,11 +63,13 @@ fn identity(path: &Path) -> Identity {
     Identity::Path(resolved(path))
 }
 
-/// Checks `outputs` (`(what, path)`: "--results", …) against `input` (the
-/// file as the user named it; `-` for standard input) and each other.
+/// Checks `outputs` (`(what, path)`: "--results", …) against `inputs`
+/// (every file the command reads, as the user named it: the report, its
+/// profile, the simulator's calls; `-` for standard input) and each other.
 /// `Err` says which, and why, in words for the user.
-pub fn check(input: &Path, outputs: &[(&str, &Path)]) -> Result<(), String> {
-    let input_id = (input.as_os_str() != "-").then(|| identity(input));
+pub fn check(inputs: &[&Path], outputs: &[(&str, &Path)]) -> Result<(), String> {
+    let input_ids: Vec<(&Path, Identity)> =
+        inputs.iter().filter(|p| p.as_os_str() != "-").map(|&p| (p, identity(p))).collect();
     let mut seen: Vec<(&str, Identity)> = Vec::new();
     for &(what, path) in outputs {
         let shown = path.display();
@@ -88,9 +90,9 @@ pub fn check(input: &Path, outputs: &[(&str, &Path)]) -> Result<(), String> {
             continue;
         }
         let id = identity(path);
-        if input_id.as_ref() == Some(&id) {
+        if let Some((input, _)) = input_ids.iter().find(|(_, i)| *i == id) {
             return Err(format!(
-                "{what} {shown} is the input file {}: writing it would destroy the report; name another file",
+                "{what} {shown} is the input file {}: writing it would destroy it; name another file",
                 input.display()
             ));
         }
@@ -115,11 +117,14 @@ mod tests {
         std::os::unix::fs::symlink(p("in.csv"), p("link.csv")).unwrap();
         std::os::unix::fs::symlink(p("elsewhere.csv"), p("dangling.csv")).unwrap();
         std::fs::hard_link(p("in.csv"), p("hard.csv")).unwrap();
-        let input = p("in.csv");
-        let ok = |outputs: &[(&str, &Path)]| check(&input, outputs);
+        std::fs::write(p("calls.csv"), "id\n").unwrap();
+        let (input, calls) = (p("in.csv"), p("calls.csv"));
+        let inputs = [input.as_path(), calls.as_path()];
+        let ok = |outputs: &[(&str, &Path)]| check(&inputs, outputs);
         assert_eq!(ok(&[("--results", &p("in.results.csv")), ("--errors", &p("in.errors.csv"))]), Ok(()));
         let cases: Vec<(Vec<(&str, PathBuf)>, &str)> = vec![
             (vec![("--results", p("in.csv"))], "is the input file"),
+            (vec![("--discrepancies", p("calls.csv"))], "is the input file"),
             (vec![("--errors", dir.path().join("folder/../in.csv"))], "is the input file"),
             (vec![("--rollback", p("hard.csv"))], "is the input file"),
             (vec![("--results", p("link.csv"))], "is a symbolic link"),
@@ -130,7 +135,7 @@ mod tests {
         ];
         for (outputs, want) in cases {
             let refs: Vec<(&str, &Path)> = outputs.iter().map(|(w, p)| (*w, p.as_path())).collect();
-            let got = check(&input, &refs);
+            let got = check(&inputs, &refs);
             assert!(got.as_ref().is_err_and(|e| e.contains(want)), "{outputs:?}: {got:?}");
         }
         // Devices are streams, never compared, never refused.
@@ -138,7 +143,7 @@ mod tests {
         assert_eq!(ok(&streams), Ok(()));
         assert_eq!(ok(&[("--summary-json", Path::new("/dev/stdout"))]), Ok(()));
         // Standard input has no file to hurt.
-        assert_eq!(check(Path::new("-"), &[("--results", &p("in.csv"))]), Ok(()));
+        assert_eq!(check(&[Path::new("-")], &[("--results", &p("in.csv"))]), Ok(()));
     }
 
     #[test]

@@ -14,6 +14,9 @@ use crate::exit::Fatal;
 pub struct SummaryOut {
     /// `--summary-json PATH`, or `-` for standard output.
     pub json: Option<PathBuf>,
+    /// Files the command reads besides its input (its profile, the
+    /// simulator's calls): a failure's summary is never written over one.
+    pub also_read: Vec<PathBuf>,
 }
 
 impl SummaryOut {
@@ -48,7 +51,8 @@ impl SummaryOut {
         let Some(path) = &self.json else { return };
         // The failure may be that this path is the input (or a link, or a
         // folder): then the error alone is said, and nothing is written.
-        if path.as_os_str() != "-" && super::paths::check(input, &[("--summary-json", path)]).is_err() {
+        let read: Vec<&Path> = std::iter::once(input).chain(self.also_read.iter().map(PathBuf::as_path)).collect();
+        if path.as_os_str() != "-" && super::paths::check(&read, &[("--summary-json", path)]).is_err() {
             return;
         }
         let value = json!({

@@ -208,3 +208,34 @@ fn a_name_no_call_shows_is_looked_up_and_one_that_names_nobody_is_said() {
     assert!(!stdout(&out).contains("discrepanc"), "{}", stdout(&out));
     assert!(summary(&wd)["discrepancies"].is_null());
 }
+
+#[test]
+fn the_sandbox_calls_and_the_profile_need_the_sandbox_and_no_output_writes_over_them() {
+    let wd = Workdir::new();
+    wd.write("acme.csv", REPORT);
+    let calls = std::fs::read_to_string(CALLS).unwrap();
+    wd.write("calls.csv", &calls);
+    // Against a real account the simulator's calls would rehearse nothing
+    // while the rows were written for real: refused before anything is read.
+    let sink = "http://127.0.0.1:9";
+    for command in ["plan", "run"] {
+        let args = [command, "acme.csv", "--sandbox-calls", "calls.csv", "--base-url", sink];
+        let err = crate::util::stderr(&wd.run(&mut wd.command(&args), 2));
+        assert!(err.contains("--sandbox-calls seeds the simulator"), "{err}");
+    }
+    for output in ["--discrepancies", "--results", "--errors", "--summary-json"] {
+        let args = ["plan", "acme.csv", "--sandbox", "--sandbox-calls", "calls.csv", output, "calls.csv"];
+        let err = crate::util::stderr(&wd.run(&mut wd.command(&args), 2));
+        assert!(err.contains("is the input file calls.csv"), "{output}: {err}");
+    }
+    assert_eq!(wd.read("calls.csv"), calls);
+    // Nor over the profile, even by the summary of the failure that says so.
+    let profile = "concurrency = 4\n";
+    wd.write("night.toml", profile);
+    for output in ["--results", "--summary-json"] {
+        let args = ["plan", "acme.csv", "--sandbox", "--config", "night.toml", output, "night.toml"];
+        let err = crate::util::stderr(&wd.run(&mut wd.command(&args), 2));
+        assert!(err.contains("is the input file night.toml"), "{output}: {err}");
+    }
+    assert_eq!(wd.read("night.toml"), profile);
+}

@@ -162,6 +162,14 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// Every file the run reads: the input, its profile, the simulator's
+    /// calls. No output may be written over one of them.
+    pub fn read_files(&self) -> Vec<&Path> {
+        let mut files = self.input.read_files();
+        files.extend(self.sandbox_calls.as_deref());
+        files
+    }
+
     /// The options that change what is sent: a journal is bound to them, so
     /// a resume cannot send different bodies or to a different place.
     fn fingerprint(&self) -> String {
@@ -569,7 +577,7 @@ fn start_api(
 
 /// The summary (and `--summary-json`), the sandbox's state, and how to resume.
 fn report(opts: &RunOptions, summary: &RunSummary, sim: Option<&Sim>) -> Result<(), Fatal> {
-    let out = SummaryOut { json: opts.summary_json.clone() };
+    let out = SummaryOut { json: opts.summary_json.clone(), ..SummaryOut::default() };
     out.write(&summary.to_json())
         .with_context(|| {
             format!("cannot write the summary JSON {}", opts.summary_json.as_deref().unwrap_or(Path::new("")).display())
