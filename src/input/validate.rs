@@ -488,6 +488,23 @@ impl Validator {
         self.split().1.check(record, update)
     }
 
+    /// The call a record's id cell names, valid or not the rest of it: a
+    /// rejected row still says which call the report meant. `None` when no
+    /// id cell reads as one call (empty, unreadable, or two that disagree).
+    pub fn call_named(&self, raw: &ByteRecord) -> Option<CallRef> {
+        let schema = &self.rules.schema;
+        let mut named = schema
+            .columns
+            .iter()
+            .filter(|(_, f)| *f == Field::Id)
+            .filter_map(|(pos, _)| raw.get(*pos))
+            .filter_map(|cell| std::str::from_utf8(cell).ok().map(str::trim_ascii))
+            .filter(|text| !text.is_empty())
+            .map(CallRef::parse);
+        let first = named.next()?.ok()?;
+        named.all(|other| other.ok() == Some(first)).then_some(first)
+    }
+
     /// The two halves, for checking records on several threads and repeats
     /// in file order.
     pub fn split(&mut self) -> (&Rules, Repeats<'_>) {

@@ -69,6 +69,8 @@ pub fn write(path: &Path, found: &Discrepancies) -> std::io::Result<()> {
 /// What the summary says of the discrepancies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Said {
+    /// The night was judged: `found` holds its findings (none, perhaps).
+    pub judged: bool,
     pub found: Discrepancies,
     /// Where they were written (`None`: not written, see `notes`).
     pub path: Option<PathBuf>,
@@ -88,13 +90,18 @@ impl Said {
     /// The summary's lines.
     pub fn render(&self) -> String {
         let all: u64 = Kind::ALL.iter().map(|k| self.found.total(*k).calls).sum();
+        if !self.judged {
+            return self.notes.iter().map(|note| format!("note: {note}\n")).collect();
+        }
+        let found = count(all, "finding", "findings");
         let mut out = match &self.path {
-            Some(path) => format!(
-                "discrepancies (the report against TrackDrive, before the run): {}, in {}\n",
-                count(all, "finding", "findings"),
-                path.display()
-            ),
-            None => String::new(),
+            Some(path) => {
+                format!(
+                    "discrepancies (the report against TrackDrive, before the run): {found}, in {}\n",
+                    path.display()
+                )
+            }
+            None => format!("discrepancies (the report against TrackDrive, before the run): {found}, not written\n"),
         };
         for (side, kinds) in &self.found.by_side {
             let said: Vec<String> = Kind::ALL
@@ -127,6 +134,7 @@ impl Said {
             .map(|(side, found)| (side.clone(), Value::Object(kinds(&|k| found.get(&k).copied().unwrap_or_default()))))
             .collect();
         json!({
+            "judged": self.judged,
             "path": self.path.as_ref().map(|p| p.display().to_string()),
             "total": kinds(&|k| self.found.total(k)),
             "by_buyer": by_buyer,
@@ -176,7 +184,7 @@ mod tests {
             .insert(Kind::NotTheirs, Count { calls: 1, dollars: d.dollars });
         found.by_side.entry("Bolt Auto".into()).or_default();
         found.items.push(d);
-        let said = Said { found, path: Some("night.discrepancies.csv".into()), notes: vec![] };
+        let said = Said { judged: true, found, path: Some("night.discrepancies.csv".into()), notes: vec![] };
         let text = said.render();
         assert!(text.contains("1 finding, in night.discrepancies.csv"), "{text}");
         assert!(text.contains("buyer Acme Insurance: 1 row paying a call that is not theirs (40.00)"), "{text}");
@@ -184,5 +192,13 @@ mod tests {
         let json = said.to_json();
         assert_eq!(json["by_buyer"]["Acme Insurance"]["not_theirs"]["dollars"], "40.00");
         assert_eq!(json["total"]["left_out"]["calls"], 0);
+        // Not written: the findings are still said.
+        let unwritten = Said { path: None, notes: vec!["cannot write night.discrepancies.csv: full".into()], ..said };
+        let text = unwritten.render();
+        assert!(text.contains("1 finding, not written"), "{text}");
+        assert!(text.contains("buyer Acme Insurance: 1 row paying"), "{text}");
+        // Not judged: the notes alone.
+        let none = Said { notes: vec!["no discrepancies: no buyer is known".into()], ..Said::default() };
+        assert_eq!(none.render(), "note: no discrepancies: no buyer is known\n");
     }
 }

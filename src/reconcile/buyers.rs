@@ -1,62 +1,76 @@
 //! Whose report it is: the buyers a night's discrepancies are judged for,
 //! from `--buyer NAME|ID` (repeatable) and the report's own `Buyer` labels,
-//! each resolved through a list of buyers (the window's calls name theirs,
-//! so usually no list is read; `upload::lookup` reads TrackDrive's when a
-//! name is not among them). Pure.
+//! each resolved through lists of buyers in order: the window's calls name
+//! theirs, so usually no other list is read; `upload::lookup` reads
+//! TrackDrive's when a name is not among them. Pure.
 //!
 //! With `--buyer`, only those buyers are judged: a labelled row speaks for
-//! its label's buyer if that is one of them, an unlabelled row for all of
-//! them together. Without it, every buyer a label names is judged.
+//! its label's buyer if that is one of them (else for another buyer), an
+//! unlabelled row for all of them together. Without it, every buyer a label
+//! names is judged, and a row whose label names nobody, or that has none,
+//! speaks for an unknown buyer.
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::discrepancy::Side;
+use super::discrepancy::{Side, Speaks};
 use crate::input::names::List;
 
 /// The sides of a night and which rows speak for which.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Judged {
     pub sides: Vec<Side>,
-    /// The side of each label as the report spells it (`None`: not judged).
-    labels: HashMap<String, Option<usize>>,
-    /// The side of rows without a label.
-    unlabelled: Option<usize>,
+    /// Whom each label speaks for, as the report spells it.
+    labels: HashMap<String, Speaks>,
+    /// Whom rows without a label speak for.
+    unlabelled: Speaks,
     /// What could not be resolved, for the summary.
     pub notes: Vec<String>,
 }
 
 impl Judged {
-    /// The side a row with this label (or none) speaks for.
-    pub fn side_of(&self, label: Option<&str>) -> Option<usize> {
+    /// Whom a row with this label (or none) speaks for.
+    pub fn speaks(&self, label: Option<&str>) -> Speaks {
         match label.map(str::trim).filter(|l| !l.is_empty()) {
-            Some(label) => self.labels.get(label).copied().flatten(),
+            Some(label) => self.labels.get(label).copied().unwrap_or(Speaks::Unknown),
             None => self.unlabelled,
         }
     }
 }
 
-/// A buyer named: `(id, name to show)`, or why none.
-fn resolve(list: &List, text: &str) -> Result<(String, String), String> {
-    match list.find("buyer", text) {
-        Ok(entry) => Ok((entry.id.clone(), entry.name.clone())),
-        // Digits name TrackDrive's own id, whether or not a call shows it.
-        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
-            let name = list.by_id(text).map_or_else(|| format!("buyer {text}"), |e| e.name.clone());
-            Ok((text.to_string(), name))
-        }
-        Err(why) => Err(why),
+/// A buyer named: `(id, name to show)`, or why none. The first list that
+/// knows the text decides (the window's before TrackDrive's, so a name the
+/// night's calls show is never taken for a namesake). Digits are an id
+/// only when a list holds it: a buyer's own code of digits is not taken
+/// for TrackDrive's id of somebody else.
+fn resolve(lists: &[&List], text: &str) -> Result<(String, String), String> {
+    let mut why = format!("unknown buyer {text:?}");
+    for list in lists {
+        let entry = match list.find("buyer", text) {
+            Ok(entry) => entry,
+            Err(e) => match list.by_id(text) {
+                Some(entry) => entry,
+                None => {
+                    why = e;
+                    continue;
+                }
+            },
+        };
+        let name = if entry.name.is_empty() { entry.id.clone() } else { entry.name.clone() };
+        return Ok((entry.id.clone(), name));
     }
+    Err(why)
 }
 
-/// The names that `list` does not know, among `flags` and `labels`: the
+/// The names that `lists` do not know, among `flags` and `labels`: the
 /// caller reads TrackDrive's list of buyers when there are any.
-pub fn unknown<'a>(flags: &'a [String], labels: &'a BTreeSet<String>, list: &List) -> Vec<&'a str> {
-    flags.iter().chain(labels).map(|s| s.trim()).filter(|s| resolve(list, s).is_err()).collect()
+pub fn unknown<'a>(flags: &'a [String], labels: &'a BTreeSet<String>, lists: &[&List]) -> Vec<&'a str> {
+    flags.iter().chain(labels).map(|s| s.trim()).filter(|s| resolve(lists, s).is_err()).collect()
 }
 
 /// The sides for `flags` (`--buyer`) and the report's `labels`.
-pub fn judged(flags: &[String], labels: &BTreeSet<String>, list: &List) -> Judged {
-    let mut judged = Judged::default();
+pub fn judged(flags: &[String], labels: &BTreeSet<String>, lists: &[&List]) -> Judged {
+    let mut judged =
+        Judged { sides: Vec::new(), labels: HashMap::new(), unlabelled: Speaks::Unknown, notes: Vec::new() };
     let mut side_of_buyer: HashMap<String, usize> = HashMap::new();
     let mut add_side = |judged: &mut Judged, id: &str, name: &str| {
         *side_of_buyer.entry(id.to_string()).or_insert_with(|| {
@@ -66,7 +80,7 @@ pub fn judged(flags: &[String], labels: &BTreeSet<String>, list: &List) -> Judge
     };
     let mut flagged = Vec::new();
     for flag in flags {
-        match resolve(list, flag.trim()) {
+        match resolve(lists, flag.trim()) {
             Ok((id, name)) => {
                 let side = add_side(&mut judged, &id, &name);
                 if !flagged.contains(&side) {
@@ -77,28 +91,32 @@ pub fn judged(flags: &[String], labels: &BTreeSet<String>, list: &List) -> Judge
         }
     }
     for label in labels {
-        let side = match resolve(list, label.trim()) {
-            Ok((id, name)) if flags.is_empty() => Some(add_side(&mut judged, &id, &name)),
+        let speaks = match resolve(lists, label.trim()) {
+            Ok((id, name)) if flags.is_empty() => Speaks::For(add_side(&mut judged, &id, &name)),
             // With --buyer, only its buyers are judged.
-            Ok((id, _)) => flagged.iter().copied().find(|s| judged.sides[*s].buyers == [id.clone()]),
+            Ok((id, _)) => flagged
+                .iter()
+                .copied()
+                .find(|s| judged.sides[*s].buyers == [id.clone()])
+                .map_or(Speaks::Another, Speaks::For),
             Err(why) => {
                 judged.notes.push(format!(
                     "the Buyer column: {why}: its rows were not judged (map it with --value-map, or name the \
                      buyer with --buyer)"
                 ));
-                None
+                Speaks::Unknown
             }
         };
-        judged.labels.insert(label.trim().to_string(), side);
+        judged.labels.insert(label.trim().to_string(), speaks);
     }
     judged.unlabelled = match flagged.as_slice() {
-        [] => None,
-        [one] => Some(*one),
+        [] => Speaks::Unknown,
+        [one] => Speaks::For(*one),
         many => {
             let name = many.iter().map(|s| judged.sides[*s].name.as_str()).collect::<Vec<_>>().join(" + ");
             let buyers = many.iter().flat_map(|s| judged.sides[*s].buyers.clone()).collect();
             judged.sides.push(Side { name, buyers });
-            Some(judged.sides.len() - 1)
+            Speaks::For(judged.sides.len() - 1)
         }
     };
     judged
@@ -127,10 +145,11 @@ mod tests {
     }
 
     /// (--buyer, labels) → the side names, and whom each label and an
-    /// unlabelled row speak for.
+    /// unlabelled row speak for ("another": a buyer not judged; "unknown":
+    /// nobody known).
     #[test]
     fn sides_from_flags_and_labels() {
-        type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], &'a [(Option<&'a str>, Option<&'a str>)]);
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], &'a [(Option<&'a str>, &'a str)]);
         let cases: &[Case] = &[
             // Labels alone: each label's buyer, spelled any way the list knows.
             (
@@ -138,42 +157,76 @@ mod tests {
                 &["acme  insurance", "B-8"],
                 // In the labels' order, sorted.
                 &["Bolt Auto", "Acme Insurance"],
-                &[(Some("acme  insurance"), Some("Acme Insurance")), (Some("B-8"), Some("Bolt Auto")), (None, None)],
+                &[(Some("acme  insurance"), "Acme Insurance"), (Some("B-8"), "Bolt Auto"), (None, "unknown")],
             ),
-            // One --buyer: unlabelled rows are its; other labels not judged.
+            // One --buyer: unlabelled rows are its; other labels another's.
             (
                 &["Acme Insurance"],
                 &["Bolt Auto"],
                 &["Acme Insurance"],
-                &[(None, Some("Acme Insurance")), (Some("Bolt Auto"), None)],
+                &[(None, "Acme Insurance"), (Some("Bolt Auto"), "another")],
             ),
-            // By id, or an id no call or list shows.
+            // By id; an id no list holds is nobody (said in a note).
             (
-                &["8", "12"],
+                &["8", "9", "12"],
                 &[],
-                &["Bolt Auto", "buyer 12", "Bolt Auto + buyer 12"],
-                &[(None, Some("Bolt Auto + buyer 12"))],
+                &["Bolt Auto", "Delta Solar", "Bolt Auto + Delta Solar"],
+                &[(None, "Bolt Auto + Delta Solar")],
             ),
-            // A label that names no buyer is not judged.
-            (&[], &["Acme Insurance", "Nobody"], &["Acme Insurance"], &[(Some("Nobody"), None)]),
+            // A label that names no buyer, or digits no list holds: unknown.
+            (
+                &[],
+                &["Acme Insurance", "Nobody", "99"],
+                &["Acme Insurance"],
+                &[(Some("Nobody"), "unknown"), (Some("99"), "unknown"), (Some("Acme Insurance"), "Acme Insurance")],
+            ),
         ];
         for (f, l, names, rows) in cases {
-            let judged = judged(&flags(f), &labels(l), &list());
+            let judged = judged(&flags(f), &labels(l), &[&list()]);
             let got: Vec<&str> = judged.sides.iter().map(|s| s.name.as_str()).collect();
             assert_eq!(&got, names, "{f:?} {l:?}");
             for (label, want) in *rows {
-                let side = judged.side_of(*label).map(|s| judged.sides[s].name.as_str());
-                assert_eq!(side, *want, "{f:?} {l:?}: {label:?}");
+                let speaks = match judged.speaks(*label) {
+                    Speaks::For(s) => judged.sides[s].name.as_str(),
+                    Speaks::Another => "another",
+                    Speaks::Unknown => "unknown",
+                };
+                assert_eq!(speaks, *want, "{f:?} {l:?}: {label:?}");
             }
         }
     }
 
+    /// The window's list is asked first: a name its calls show is never
+    /// taken for a namesake in TrackDrive's list; TrackDrive's list answers
+    /// what the window does not know.
+    #[test]
+    fn the_windows_buyers_come_first() {
+        let b = |id: u64, name: &str| Entry::from_json(&json!({"id": id, "name": name}), ListKind::Buyers).unwrap();
+        let window = List::new(vec![b(7, "Acme")]);
+        let read = List::new(vec![b(7, "Acme Insurance"), b(12, "Acme"), b(8, "Bolt Auto")]);
+        let judged = judged(&[], &labels(&["Acme", "Bolt Auto"]), &[&window, &read]);
+        let sides: Vec<(&str, &[String])> =
+            judged.sides.iter().map(|s| (s.name.as_str(), s.buyers.as_slice())).collect();
+        assert_eq!(sides, [("Acme", &["7".to_string()][..]), ("Bolt Auto", &["8".to_string()][..])]);
+        // A buyer the window shows without a name is shown by its id.
+        let nameless = List::new(vec![Entry::from_json(&json!({"id": 5}), ListKind::Buyers).unwrap()]);
+        assert_eq!(judged_names(&["5"], &[&nameless]), ["5"]);
+    }
+
+    fn judged_names(f: &[&str], lists: &[&List]) -> Vec<String> {
+        judged(&flags(f), &BTreeSet::new(), lists).sides.into_iter().map(|s| s.name).collect()
+    }
+
     #[test]
     fn names_not_known_are_said() {
-        let judged = judged(&flags(&["Acme Insurence"]), &labels(&["Nobody"]), &list());
+        let judged = judged(&flags(&["Acme Insurence", "12"]), &labels(&["Nobody"]), &[&list()]);
         assert!(judged.sides.is_empty());
         assert!(judged.notes[0].contains("did you mean \"Acme Insurance\""), "{:?}", judged.notes);
-        assert!(judged.notes[1].contains("\"Nobody\""), "{:?}", judged.notes);
-        assert_eq!(unknown(&flags(&["Acme Insurence", "8"]), &labels(&["Bolt Auto"]), &list()), ["Acme Insurence"]);
+        assert!(judged.notes[1].contains("\"12\""), "{:?}", judged.notes);
+        assert!(judged.notes[2].contains("\"Nobody\""), "{:?}", judged.notes);
+        assert_eq!(
+            unknown(&flags(&["Acme Insurence", "8", "12"]), &labels(&["Bolt Auto"]), &[&list()]),
+            ["Acme Insurence", "12"]
+        );
     }
 }

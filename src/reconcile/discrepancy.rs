@@ -8,11 +8,15 @@
 //! - *not theirs*: a row paying for a call TrackDrive holds for another buyer,
 //!   or not converted, or that is not among the window's calls;
 //! - *amount differs*: a row setting revenue to other than what the call held
-//!   before the run.
+//!   before the run, or saying not converted a call TrackDrive holds
+//!   converted.
 //!
 //! Pure: the rows, the sides (which buyers each row speaks for, see
 //! `buyers`) and the calls come in, the findings go out. One row is one
-//! finding at most, so a call is never counted twice.
+//! finding at most, so a call is never counted twice. A row whose buyer is
+//! not known (`Speaks::Unknown`: a rejected row, a label naming nobody) is
+//! not judged, and the call it names is never counted left out: it may be
+//! the buyer's own row.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -54,25 +58,36 @@ impl CallFacts {
     }
 }
 
-/// One valid row of the report, as the discrepancies need it.
+/// Whom a row of the report speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaks {
+    /// A side that is judged (an index into the sides).
+    For(usize),
+    /// A buyer that is not judged (`--buyer` names others).
+    Another,
+    /// Nobody known: a row without a label where no `--buyer` says whose,
+    /// a label that names no buyer, a rejected row.
+    Unknown,
+}
+
+/// One row of the report, as the discrepancies need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportRow {
     pub line: u64,
     pub call: CallRef,
-    /// The side (`Sides::sides`) the row speaks for; `None`: not judged.
-    pub side: Option<usize>,
+    pub speaks: Speaks,
     pub revenue: Option<Amount>,
     pub converted: Option<bool>,
 }
 
 impl ReportRow {
-    /// The row says the buyer paid for the call (or converted it).
+    /// The row says the buyer paid for the call: a positive amount, or
+    /// converted without a negative one (a chargeback pays for nothing).
     fn pays(&self) -> bool {
-        let amount = match self.revenue {
-            Some(Amount::Set(d) | Amount::Add(d)) => d > Decimal::ZERO,
-            None => false,
-        };
-        amount || self.converted == Some(true)
+        match self.revenue {
+            Some(Amount::Set(d) | Amount::Add(d)) if d != Decimal::ZERO => d > Decimal::ZERO,
+            _ => self.converted == Some(true),
+        }
     }
 
     /// What the row says the buyer paid, for totals.
@@ -181,8 +196,10 @@ impl Discrepancies {
 }
 
 /// Judges `rows` against `calls` (the window's, by id; `ids_of_uuids` turns
-/// a row's UUID into its call's id). Every side is given an entry in
-/// `by_side`, even with nothing found, so a clean buyer shows as clean.
+/// a row's UUID into its call's id). Every side of one buyer is given an
+/// entry in `by_side`, even with nothing found, so a clean buyer shows as
+/// clean; a side of several (`--buyer` twice, rows without a label) only
+/// when something is counted under it.
 pub fn judge(
     rows: &[ReportRow],
     sides: &[Side],
@@ -190,19 +207,35 @@ pub fn judge(
     ids_of_uuids: &HashMap<u128, u64>,
 ) -> Discrepancies {
     let mut found = Discrepancies::default();
-    for side in sides {
+    // Each buyer's own side: what is found on its calls is counted there.
+    let mut side_of_buyer: HashMap<&str, &Side> = HashMap::new();
+    for side in sides.iter().filter(|s| s.buyers.len() == 1) {
         found.by_side.entry(side.name.clone()).or_default();
+        side_of_buyer.entry(side.buyers[0].as_str()).or_insert(side);
     }
     let id_of = |call: CallRef| match call {
         CallRef::Id(id) => Some(id),
         CallRef::Uuid(uuid) => ids_of_uuids.get(&uuid).copied(),
     };
-    // Calls named by a row of a side holding their buyer: (buyer id, call id).
+    // Calls a row may have paid for: (buyer id, call id).
     let mut named: HashSet<(&str, u64)> = HashSet::new();
     let mut rows_found = Vec::new();
     for row in rows {
-        let Some(side) = row.side.and_then(|s| sides.get(s)) else { continue };
         let facts = id_of(row.call).and_then(|id| calls.get(&id));
+        let side = match row.speaks {
+            Speaks::For(s) => sides.get(s),
+            Speaks::Another => None,
+            Speaks::Unknown => {
+                // Perhaps the buyer's own row: its call is nobody's to leave out.
+                if let Some(f) = facts
+                    && let Some(buyer) = f.buyer_id.as_deref()
+                {
+                    named.insert((buyer, f.id));
+                }
+                None
+            }
+        };
+        let Some(side) = side else { continue };
         let theirs = facts.and_then(|f| f.buyer_id.as_deref()).filter(|b| side.buyers.iter().any(|s| s == b));
         if let (Some(buyer), Some(f)) = (theirs, facts) {
             named.insert((buyer, f.id));
@@ -214,32 +247,29 @@ pub fn judge(
                 "not among the window's calls: TrackDrive holds it at another time, or not at all".to_string(),
             )),
             (Some(f), None) if row.pays() => {
-                Some((Kind::NotTheirs, row.amount(), format!("TrackDrive holds this call for {}", f.buyer_shown())))
+                let whose = match f.buyer_id {
+                    Some(_) => format!("TrackDrive holds this call for {}", f.buyer_shown()),
+                    None => "TrackDrive holds this call for no buyer".to_string(),
+                };
+                Some((Kind::NotTheirs, row.amount(), whose))
             }
             (Some(f), Some(_)) if row.pays() && !f.converted() => Some((
                 Kind::NotTheirs,
                 row.amount(),
                 "TrackDrive holds this call not converted, with no revenue".to_string(),
             )),
-            (Some(f), Some(_)) => match row.revenue {
-                Some(Amount::Set(paid)) if f.revenue.unwrap_or_default() != paid => {
-                    let held = f.revenue.unwrap_or_default();
-                    Some((
-                        Kind::AmountDiffers,
-                        paid - held,
-                        format!("the report says {paid:.2}, TrackDrive held {held:.2}"),
-                    ))
-                }
-                _ => None,
-            },
+            (Some(f), Some(_)) => amount_differs(row, f),
             _ => None,
         };
         if let Some((kind, dollars, why)) = why {
             let report_amount = row.revenue.map(|_| row.amount());
             let call = id_of(row.call).map_or(row.call, CallRef::Id);
+            // A side of several counts a finding on one of its buyers' calls
+            // under that buyer.
+            let counted = theirs.and_then(|b| side_of_buyer.get(b).copied()).unwrap_or(side);
             rows_found.push(Discrepancy {
                 kind,
-                side: side.name.clone(),
+                side: counted.name.clone(),
                 line: Some(row.line),
                 call,
                 facts: facts.cloned(),
@@ -249,19 +279,17 @@ pub fn judge(
             });
         }
     }
-    let mut left_out: Vec<&CallFacts> = calls
+    let mut left_out: Vec<(&CallFacts, &Side)> = calls
         .values()
         .filter(|f| f.converted())
-        .filter(|f| {
-            f.buyer_id
-                .as_deref()
-                .is_some_and(|b| sides.iter().any(|s| s.buyers.iter().any(|x| x == b)) && !named.contains(&(b, f.id)))
+        .filter_map(|f| {
+            let buyer = f.buyer_id.as_deref()?;
+            let side = side_of_buyer.get(buyer)?;
+            (!named.contains(&(buyer, f.id))).then_some((f, *side))
         })
         .collect();
-    left_out.sort_by_key(|f| (f.at_ms, f.id));
-    for f in left_out {
-        let buyer = f.buyer_id.as_deref().unwrap_or_default();
-        let Some(side) = sides.iter().find(|s| s.buyers.iter().any(|x| x == buyer)) else { continue };
+    left_out.sort_by_key(|(f, _)| (f.at_ms, f.id));
+    for (f, side) in left_out {
         let revenue = f.revenue.unwrap_or_default();
         let why = match f.buyer_converted {
             Some(true) => format!("converted in TrackDrive ({revenue:.2}), not on the report"),
@@ -282,6 +310,32 @@ pub fn judge(
         found.push(d);
     }
     found
+}
+
+/// A row of the call's own buyer against what the call held: a set amount
+/// that differs, or "not converted" on a call TrackDrive holds converted.
+/// An add (a chargeback, a bonus) changes the figure: it is not one to
+/// compare.
+fn amount_differs(row: &ReportRow, f: &CallFacts) -> Option<(Kind, Decimal, String)> {
+    let held = f.revenue.unwrap_or_default();
+    let not_converted = row.converted == Some(false) && f.converted();
+    match row.revenue {
+        Some(Amount::Set(paid)) if paid != held => {
+            Some((Kind::AmountDiffers, paid - held, format!("the report says {paid:.2}, TrackDrive held {held:.2}")))
+        }
+        Some(Amount::Add(_)) => None,
+        Some(Amount::Set(paid)) if not_converted => Some((
+            Kind::AmountDiffers,
+            paid - held,
+            format!("the report says not converted; TrackDrive holds it converted ({held:.2})"),
+        )),
+        None if not_converted => Some((
+            Kind::AmountDiffers,
+            -held,
+            format!("the report says not converted; TrackDrive holds it converted ({held:.2})"),
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -306,7 +360,7 @@ mod tests {
     }
 
     fn row(line: u64, id: u64, side: usize, revenue: Option<Amount>, converted: Option<bool>) -> ReportRow {
-        ReportRow { line, call: CallRef::Id(id), side: Some(side), revenue, converted }
+        ReportRow { line, call: CallRef::Id(id), speaks: Speaks::For(side), revenue, converted }
     }
 
     fn sides() -> Vec<Side> {
@@ -355,6 +409,25 @@ mod tests {
                 Some((Kind::NotTheirs, "0")),
             ),
             ("another buyer's, not paid", row(2, 1, 0, set("0"), Some(false)), call(1, "8", true, "20"), None),
+            (
+                "says not converted, TrackDrive converted",
+                row(2, 1, 0, None, Some(false)),
+                call(1, "7", true, "20"),
+                Some((Kind::AmountDiffers, "-20")),
+            ),
+            (
+                "same amount, says not converted",
+                row(2, 1, 0, set("20"), Some(false)),
+                call(1, "7", true, "20"),
+                Some((Kind::AmountDiffers, "0")),
+            ),
+            ("says not converted, agrees", row(2, 1, 0, None, Some(false)), call(1, "7", false, "0"), None),
+            (
+                "a chargeback on another's call pays nothing",
+                row(2, 1, 0, Some(Amount::Add(d("-20"))), Some(true)),
+                call(1, "8", true, "20"),
+                None,
+            ),
             ("a chargeback of theirs", row(2, 1, 0, Some(Amount::Add(d("-20"))), None), call(1, "7", true, "20"), None),
             ("an add of theirs", row(2, 1, 0, Some(Amount::Add(d("5"))), None), call(1, "7", true, "20"), None),
         ];
@@ -408,23 +481,63 @@ mod tests {
         }
         let rows = [
             // By UUID: the window's call 1, so nothing is left out.
-            ReportRow { line: 2, call: uuid, side: Some(0), revenue: Some(Amount::Set(d("20"))), converted: None },
+            ReportRow {
+                line: 2,
+                call: uuid,
+                speaks: Speaks::For(0),
+                revenue: Some(Amount::Set(d("20"))),
+                converted: None,
+            },
             row(3, 99, 0, Some(Amount::Set(d("10"))), None),
             ReportRow {
                 line: 4,
                 call: CallRef::Id(98),
-                side: None,
+                speaks: Speaks::Unknown,
                 revenue: Some(Amount::Set(d("10"))),
                 converted: None,
             },
         ];
         let found = judge(&rows, &sides(), &calls, &by_uuid);
         assert_eq!(found.items.len(), 1, "{:?}", found.items);
+        assert!(found.items.iter().all(|i| i.line != Some(4)), "an unknown buyer's row is not judged");
         assert_eq!(
             (found.items[0].kind, found.items[0].line, found.items[0].call),
             (Kind::NotTheirs, Some(3), CallRef::Id(99))
         );
         assert!(found.items[0].why.contains("not among the window's calls"));
         assert_eq!(found.by_side["Bolt"].len(), 0, "a clean side is listed, with nothing");
+    }
+
+    /// A row of an unknown buyer (rejected, or a label naming nobody) may be
+    /// the buyer's own: its call is not left out. A row of another buyer's
+    /// report is not the judged buyer's: its call is.
+    #[test]
+    fn unknown_rows_keep_their_calls_from_being_left_out() {
+        let calls: HashMap<u64, CallFacts> =
+            [call(1, "7", true, "20"), call(2, "7", true, "30")].into_iter().map(|c| (c.id, c)).collect();
+        let other =
+            |line, id, speaks| ReportRow { line, call: CallRef::Id(id), speaks, revenue: None, converted: None };
+        let rows = [other(2, 1, Speaks::Unknown), other(3, 2, Speaks::Another)];
+        let found = judge(&rows, &sides()[..1], &calls, &HashMap::new());
+        let left: Vec<u64> = found.items.iter().map(|i| i.facts.as_ref().unwrap().id).collect();
+        assert_eq!(left, [2]);
+    }
+
+    /// Rows of several buyers together (`--buyer` twice, no label): a finding
+    /// on one of theirs is counted under that buyer; the joint side is listed
+    /// only for what is on no buyer of it.
+    #[test]
+    fn a_joint_sides_findings_go_to_the_calls_buyer() {
+        let mut all = sides();
+        all.push(Side { name: "Acme + Bolt".into(), buyers: vec!["7".into(), "8".into()] });
+        let calls: HashMap<u64, CallFacts> =
+            [call(1, "7", true, "20"), call(2, "8", true, "20")].into_iter().map(|c| (c.id, c)).collect();
+        let rows = [row(2, 1, 2, Some(Amount::Set(d("25"))), None), row(3, 2, 2, Some(Amount::Set(d("20"))), None)];
+        let found = judge(&rows, &all, &calls, &HashMap::new());
+        assert_eq!(found.by_side.keys().collect::<Vec<_>>(), ["Acme", "Bolt"]);
+        assert_eq!(found.by_side["Acme"][&Kind::AmountDiffers], Count { calls: 1, dollars: d("5") });
+        let rows = [row(2, 9, 2, Some(Amount::Set(d("25"))), None)];
+        let found = judge(&rows, &all, &calls, &HashMap::new());
+        assert_eq!(found.by_side["Acme + Bolt"][&Kind::NotTheirs], Count { calls: 1, dollars: d("25") });
     }
 }

@@ -135,12 +135,19 @@ impl Window {
         for (id, call) in &self.by_id {
             let Some(buyer) = call.text(CallField::BuyerId) else { continue };
             let shown = self.shown.get(id);
-            seen.entry(buyer.to_string()).or_insert_with(|| {
-                serde_json::json!({"id": buyer, "name": shown.and_then(|s| s.buyer.clone()),
-                                   "user_buyer_id": shown.and_then(|s| s.user_buyer_id.clone())})
-            });
+            // The first call that shows a name (and a code) gives them.
+            let (name, code) = seen.entry(buyer).or_insert((None, None));
+            if name.is_none() {
+                *name = shown.and_then(|s| s.buyer.clone());
+            }
+            if code.is_none() {
+                *code = shown.and_then(|s| s.user_buyer_id.clone());
+            }
         }
-        List::new(seen.values().filter_map(|item| Entry::from_json(item, ListKind::Buyers)).collect())
+        let entries = seen.into_iter().filter_map(|(id, (name, code))| {
+            Entry::from_json(&serde_json::json!({"id": id, "name": name, "user_buyer_id": code}), ListKind::Buyers)
+        });
+        List::new(entries.collect())
     }
 
     /// Adds one page's calls; `false` when none of them was new (a server

@@ -192,7 +192,10 @@ fn a_name_no_call_shows_is_looked_up_and_one_that_names_nobody_is_said() {
     let by = &s["discrepancies"]["by_buyer"];
     assert_eq!(by["Cedar Health"]["not_theirs"]["calls"], 1, "{by}");
     let notes = s["discrepancies"]["notes"].to_string();
-    assert!(notes.contains("the buyers list was read to resolve \\\"Cedar Health\\\", \\\"Nobody\\\""), "{notes}");
+    assert!(
+        notes.contains("the buyers list was read (one more request) to resolve \\\"Cedar Health\\\", \\\"Nobody\\\""),
+        "{notes}"
+    );
     assert!(notes.contains("unknown buyer \\\"Nobody\\\""), "{notes}");
     assert!(stdout(&out).contains("its rows were not judged"), "{}", stdout(&out));
     // The window's page and one page of the buyers list.
@@ -238,4 +241,36 @@ fn the_sandbox_calls_and_the_profile_need_the_sandbox_and_no_output_writes_over_
         assert!(err.contains("is the input file night.toml"), "{output}: {err}");
     }
     assert_eq!(wd.read("night.toml"), profile);
+}
+
+#[test]
+fn rows_of_no_known_buyer_keep_their_calls_and_not_converted_is_an_amount_that_differs() {
+    let sim = night();
+    let wd = Workdir::new();
+    // 103 is the buyer's row but rejected (its revenue is unreadable); 109
+    // has no label in a labelled report; 114 says not converted.
+    let report = "Call ID,Call Time,Buyer,Revenue,Buyer Converted\n\
+                  300000101,2026-11-27 18:02,Acme Insurance,35.00,yes\n\
+                  300000103,2026-11-27 18:15,Acme Insurance,45.0x,yes\n\
+                  300000109,2026-11-27 19:03,,35.00,yes\n\
+                  300000114,2026-11-27 19:44,Acme Insurance,,no\n";
+    wd.write("acme.csv", report);
+    wd.run(&mut plan_job(&wd, &sim, "acme.csv", &["--summary-json", "s.json", "--discrepancies-only"]), 0);
+    let found = findings(&wd.read("acme.discrepancies.csv"));
+    let calls: Vec<(&str, &str)> = found.iter().map(|(k, _, c, _)| (k.as_str(), c.as_str())).collect();
+    for named in ["300000103", "300000109"] {
+        assert!(!calls.contains(&("left_out", named)), "{named} is named by a row: {found:?}");
+    }
+    assert!(found.contains(&("amount_differs".into(), "5".into(), "300000114".into(), "-35.00".into())), "{found:?}");
+    let notes = summary(&wd)["discrepancies"]["notes"].to_string();
+    assert!(notes.contains("2 rows of no known buyer"), "{notes}");
+
+    // A night that is not judged says so of the CSV an earlier one left.
+    wd.write("acme.csv", "id,call_time,revenue\n300000101,2026-11-27 18:02,35.00\n");
+    let out = wd.run(&mut plan_job(&wd, &sim, "acme.csv", &["--discrepancies-only"]), 0);
+    assert!(stdout(&out).contains("acme.discrepancies.csv is an earlier run's, not this one's"), "{}", stdout(&out));
+    // Asked for discrepancies of a report that pays for nothing: said.
+    wd.write("payout.csv", "id,call_time,payout\n300000101,2026-11-27 18:02,12.00\n");
+    let out = wd.run(&mut plan_job(&wd, &sim, "payout.csv", &["--discrepancies-only", "--buyer", "7"]), 0);
+    assert!(stdout(&out).contains("no valid row says what a buyer paid"), "{}", stdout(&out));
 }

@@ -1,34 +1,50 @@
 //! Two-sided reconciliation, wired into `plan` and `run --reconcile`: the
-//! reader keeps each valid row's call, Buyer label and amount
-//! (`ReportRows`); after the rows, the buyers are resolved (among the
-//! window's calls, or TrackDrive's list of buyers when a name is not among
-//! them), the rows and the window read before the first row are judged
-//! (`reconcile::discrepancy`), and the findings are written and said.
-//! Information only: nothing here changes what is sent or the exit code.
+//! reader keeps each row's call, Buyer label and amount (`ReportRows`; a
+//! rejected row only its call, when its id cell reads as one); after the
+//! rows, the buyers are resolved (among the window's calls, then in
+//! TrackDrive's list of buyers for a name not among them), the rows and the
+//! window read before the first row are judged (`reconcile::discrepancy`),
+//! and the findings are written and said. Information only: nothing here
+//! changes what is sent or the exit code.
 
 use std::collections::{BTreeSet, HashMap};
 
 use super::RunOptions;
 use crate::input::fields::CallField;
-use crate::input::names::{List, ListKind};
+use crate::input::names::ListKind;
 use crate::input::update::CallUpdate;
+use crate::input::values::CallRef;
 use crate::outputs::discrepancies::{self, Said};
+use crate::outputs::tally::count;
 use crate::reconcile::buyers;
-use crate::reconcile::discrepancy::{self, ReportRow};
+use crate::reconcile::discrepancy::{self, ReportRow, Speaks};
 use crate::upload::api::Api;
 use crate::upload::lookup;
 use crate::upload::window::Window;
 
-/// The report's valid rows as the discrepancies need them, with their
-/// Buyer labels kept once each.
+/// Whose a kept row is, before the buyers are resolved.
+#[derive(Debug, Clone, Copy)]
+enum Whose {
+    /// A valid row, with its Buyer label (an index into `labels`), if any.
+    Label(Option<u32>),
+    /// A rejected row: its buyer is not known.
+    Rejected,
+}
+
+/// The report's rows as the discrepancies need them, with their Buyer
+/// labels kept once each.
 #[derive(Debug, Default)]
 pub struct ReportRows {
-    rows: Vec<(ReportRow, Option<u32>)>,
+    rows: Vec<(ReportRow, Whose)>,
     labels: Vec<String>,
     index: HashMap<String, u32>,
+    /// Rejected rows whose id cell names no call (found by caller, or
+    /// unreadable): a call one of them meant may show as left out.
+    nameless: u64,
 }
 
 impl ReportRows {
+    /// A valid row.
     pub fn push(&mut self, line: u64, update: &CallUpdate) {
         let label = update.buyer_label.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(|label| {
             match self.index.get(label) {
@@ -44,40 +60,77 @@ impl ReportRows {
         let row = ReportRow {
             line,
             call: update.call,
-            side: None,
+            speaks: Speaks::Unknown,
             revenue: update.amount(CallField::Revenue),
             converted: update.flag(CallField::BuyerConverted),
         };
-        self.rows.push((row, label));
+        self.rows.push((row, Whose::Label(label)));
     }
+
+    /// A rejected row, with the call its id cell names, if it names one.
+    pub fn push_rejected(&mut self, line: u64, call: Option<CallRef>) {
+        match call {
+            Some(call) => {
+                let row = ReportRow { line, call, speaks: Speaks::Unknown, revenue: None, converted: None };
+                self.rows.push((row, Whose::Rejected));
+            }
+            None => self.nameless += 1,
+        }
+    }
+
+    /// Some valid row says what a buyer paid or converted.
+    fn pays_for_anything(&self) -> bool {
+        self.rows.iter().any(|(r, _)| r.revenue.is_some() || r.converted.is_some())
+    }
+}
+
+/// What the window read before the first row left to judge against.
+#[derive(Debug, Clone, Copy)]
+pub enum Calls<'a> {
+    Read(&'a Window),
+    /// No window: no call times in the file, no --since/--until.
+    NoWindow,
+    /// The window's read failed (said in the read's own note).
+    Failed,
+    /// A resumed run's window holds the earlier run's work.
+    Resumed,
 }
 
 /// Judges the rows against the window, writes the CSV, and says what was
 /// found (or why nothing was judged). `None` when the run does not
-/// reconcile.
-pub async fn judge(
-    opts: &RunOptions,
-    api: &Api,
-    window: Option<&Window>,
-    rows: Option<ReportRows>,
-    resumed: bool,
-) -> Option<Said> {
+/// reconcile, or (outside `--discrepancies-only`) its report pays for
+/// nothing (dispositions, contact fields).
+pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<ReportRows>) -> Option<Said> {
     let rows = rows?;
-    // A report of dispositions or contact fields pays for nothing: there is
-    // nothing for a buyer and TrackDrive to disagree on.
-    if !rows.rows.iter().any(|(r, _)| r.revenue.is_some() || r.converted.is_some()) {
-        return None;
-    }
     let mut said = Said::default();
-    let Some(window) = window.filter(|_| !resumed) else {
-        said.notes.push(if resumed {
-            "no discrepancies: a resumed run's window already holds the earlier run's work; run `tdrecon plan \
-             FILE --discrepancies-only` for them"
-                .into()
-        } else {
-            "no discrepancies: they need the window's calls (call times in the file, or --since/--until)".into()
-        });
-        return Some(said);
+    if !rows.pays_for_anything() {
+        if !opts.discrepancies_only {
+            return None;
+        }
+        said.notes
+            .push("no discrepancies: no valid row says what a buyer paid (a revenue or buyer_converted column)".into());
+        return Some(not_judged(opts, said));
+    }
+    let window = match calls {
+        Calls::Read(window) => window,
+        Calls::NoWindow => {
+            said.notes.push(
+                "no discrepancies: they need the window's calls (call times in the file, or --since/--until)".into(),
+            );
+            return Some(not_judged(opts, said));
+        }
+        Calls::Failed => {
+            said.notes.push("no discrepancies: the window's calls could not be read (see the note on it)".into());
+            return Some(not_judged(opts, said));
+        }
+        Calls::Resumed => {
+            said.notes.push(
+                "no discrepancies: a resumed run's window already holds the earlier run's work; run `tdrecon plan \
+                 FILE --discrepancies-only` for them"
+                    .into(),
+            );
+            return Some(not_judged(opts, said));
+        }
     };
     let labels: BTreeSet<String> = rows.labels.iter().cloned().collect();
     if opts.buyers.is_empty() && labels.is_empty() {
@@ -85,55 +138,89 @@ pub async fn judge(
             "no discrepancies: no buyer is known (name it with --buyer NAME|ID, or give the report a Buyer column)"
                 .into(),
         );
-        return Some(said);
+        return Some(not_judged(opts, said));
     }
-    let mut list = window.buyers();
-    let unknown = buyers::unknown(&opts.buyers, &labels, &list);
+    let in_window = window.buyers();
+    let unknown = buyers::unknown(&opts.buyers, &labels, &[&in_window]);
+    let mut read = None;
     if !unknown.is_empty() {
         // Names no call of the window shows: TrackDrive's list decides.
         match lookup::fetch_list(api, "buyers", ListKind::Buyers).await {
-            Ok(read) => {
+            Ok(list) => {
                 said.notes.push(format!(
-                    "the buyers list was read to resolve {}",
+                    "the buyers list was read (one more request) to resolve {}",
                     unknown.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
                 ));
-                list = merged(read, &list);
+                read = Some(list);
             }
             Err(e) => {
                 said.notes.push(format!("cannot read the buyers list ({e}): names not in the window are unknown"))
             }
         }
     }
-    let judged = buyers::judged(&opts.buyers, &labels, &list);
+    let lists: Vec<_> = std::iter::once(&in_window).chain(read.as_ref()).collect();
+    let judged = buyers::judged(&opts.buyers, &labels, &lists);
     said.notes.extend(judged.notes.iter().cloned());
-    let rows: Vec<ReportRow> = rows
+    if judged.sides.is_empty() {
+        return Some(not_judged(opts, said));
+    }
+    let mut unknown_rows = 0u64;
+    let report: Vec<ReportRow> = rows
         .rows
         .into_iter()
-        .map(|(mut row, label)| {
-            let label = label.and_then(|i| rows.labels.get(i as usize)).map(String::as_str);
-            row.side = judged.side_of(label);
+        .map(|(mut row, whose)| {
+            row.speaks = match whose {
+                Whose::Label(label) => {
+                    judged.speaks(label.and_then(|i| rows.labels.get(i as usize)).map(String::as_str))
+                }
+                Whose::Rejected => Speaks::Unknown,
+            };
+            unknown_rows += u64::from(row.speaks == Speaks::Unknown);
             row
         })
         .collect();
-    if judged.sides.is_empty() {
-        return Some(said);
+    if unknown_rows > 0 {
+        said.notes.push(format!(
+            "{} of no known buyer (rejected, or without a Buyer label that names one): not judged, and their \
+             calls are not counted left out",
+            count(unknown_rows, "row", "rows")
+        ));
     }
-    said.found = discrepancy::judge(&rows, &judged.sides, &window.facts(), &window.ids_of_uuids());
+    if rows.nameless > 0 {
+        said.notes.push(format!(
+            "{} name no call by id: a call one of them meant may show as left out",
+            count(rows.nameless, "rejected row", "rejected rows")
+        ));
+    }
+    let facts = window.facts();
+    let no_buyer = facts.values().filter(|f| f.converted() && f.buyer_id.is_none()).count() as u64;
+    if no_buyer > 0 {
+        said.notes.push(format!(
+            "{} of the window converted with no buyer: nobody's to leave out",
+            count(no_buyer, "call", "calls")
+        ));
+    }
+    said.found = discrepancy::judge(&report, &judged.sides, &facts, &window.ids_of_uuids());
+    said.judged = true;
     match discrepancies::write(&opts.discrepancies, &said.found) {
         Ok(()) => said.path = Some(opts.discrepancies.clone()),
         Err(e) => {
             let why = format!("cannot write {}: {e}", opts.discrepancies.display());
             crate::console::warn(&format!("warning: {why}"));
             said.notes.push(why);
+            if opts.discrepancies.exists() {
+                said.notes.push(format!("{} is an earlier run's, not this one's", opts.discrepancies.display()));
+            }
         }
     }
     Some(said)
 }
 
-/// TrackDrive's list, with the window's buyers it does not hold (a buyer
-/// deleted since its calls came in).
-fn merged(read: List, window: &List) -> List {
-    let mut entries: Vec<_> = read.entries().to_vec();
-    entries.extend(window.entries().iter().filter(|e| read.by_id(&e.id).is_none()).cloned());
-    List::new(entries)
+/// A night that was not judged: an earlier run's CSV left in its place is
+/// said to be that, so nobody reads it as tonight's.
+fn not_judged(opts: &RunOptions, mut said: Said) -> Said {
+    if opts.discrepancies.exists() {
+        said.notes.push(format!("{} is an earlier run's, not this one's", opts.discrepancies.display()));
+    }
+    said
 }

@@ -363,7 +363,13 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     interrupts.abort();
     summary.discrepancies_only = opts.discrepancies_only;
     if summary.stop.is_none() {
-        summary.discrepancies = discrepancies::judge(&opts, &api, uploader.window(), report_rows, resumed).await;
+        let calls = match (uploader.window(), range) {
+            _ if resumed => discrepancies::Calls::Resumed,
+            (Some(window), _) => discrepancies::Calls::Read(window),
+            (None, Some(_)) => discrepancies::Calls::Failed,
+            (None, None) => discrepancies::Calls::NoWindow,
+        };
+        summary.discrepancies = discrepancies::judge(&opts, &api, calls, report_rows).await;
     }
     summary.merge_earlier(earlier);
     summary.window_pages = window_pages;

@@ -275,9 +275,13 @@ impl ReaderThread {
         while let Some(record) = reader.next_record().map_err(|e| crate::input::reader::read_error(input_path, e))? {
             tally.rows += 1;
             let checked = validator.check(&record);
-            if let (Some(rows), Ok(update)) = (report_rows.as_mut(), &checked) {
-                // Every row the report holds names its call, sent or not.
-                rows.push(record.line, update);
+            if let Some(rows) = report_rows.as_mut() {
+                // Every row the report holds names its call, sent or not,
+                // valid or not.
+                match &checked {
+                    Ok(update) => rows.push(record.line, update),
+                    Err(_) => rows.push_rejected(record.line, validator.call_named(record.raw)),
+                }
             }
             let checked = match checked.map(|u| to_send(replay.as_ref(), record.line, u)) {
                 Ok(Some(row)) => match repeat_of(ledger.as_ref(), validator, &row.update).map_err(|e| anyhow!(e))? {

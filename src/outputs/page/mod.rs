@@ -211,10 +211,10 @@ fn control(out: &mut String, s: &RunSummary) {
 /// The discrepancies: per buyer, then one table per kind.
 fn found(out: &mut String, said: &Said) {
     out.push_str("<h2>What TrackDrive and the report disagree on</h2>");
-    let Some(path) = &said.path else {
+    if !said.judged {
         out.push_str("<p>Not judged (see the notes).</p>");
         return;
-    };
+    }
     out.push_str(
         "<table><thead><tr><th>buyer</th><th class=\"num\">converted, not on the report</th>\
          <th class=\"num\">paid, not theirs</th><th class=\"num\">amounts that differ</th></tr></thead><tbody>",
@@ -230,7 +230,10 @@ fn found(out: &mut String, said: &Said) {
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table><p class=\"legend\">calls &middot; dollars</p>\n");
-    let csv = path.display().to_string();
+    let csv = match &said.path {
+        Some(path) => path.display().to_string(),
+        None => "the discrepancies CSV, which could not be written (see the notes),".to_string(),
+    };
     for (kind, title) in [
         (Kind::LeftOut, "Converted in TrackDrive, not on the report (the buyer may owe for these)"),
         (Kind::NotTheirs, "On the report, not the buyer's in TrackDrive"),
