@@ -166,6 +166,20 @@ fn a_server_that_floods_or_lies_cannot_grow_memory_and_rows_follow_the_status() 
     assert_eq!(summary["responses_not_understood"], 2);
 }
 
+/// The window's page is answered with HTML: the plan goes on a row at a
+/// time, and the discrepancies say why there are none, not "no window".
+#[test]
+fn a_window_that_cannot_be_read_says_so_of_the_discrepancies() {
+    let url = lying_server();
+    let wd = Workdir::new();
+    wd.write("in.csv", "id,call_time,revenue\n4,2026-11-27 18:02,1.00\n5,2026-11-27 18:09,2.00\n");
+    let args = ["plan", "in.csv", "--base-url", &url, "--buyer", "7", "--discrepancies-only", "--quiet"];
+    let out = wd.run(&mut with_keys(wd.command(&args)), 0);
+    let text = stdout(&out);
+    assert!(text.contains("cannot read the calls of the window"), "{text}");
+    assert!(text.contains("no discrepancies: the window's calls could not be read"), "{text}");
+}
+
 #[test]
 fn numbers_and_durations_out_of_range_are_usage_errors_naming_the_flag() {
     let wd = Workdir::new();
