@@ -265,6 +265,19 @@ fn rows_of_no_known_buyer_keep_their_calls_and_not_converted_is_an_amount_that_d
     let notes = summary(&wd)["discrepancies"]["notes"].to_string();
     assert!(notes.contains("2 rows of no known buyer"), "{notes}");
 
+    // A row found by caller that finds no call names none: said, as the
+    // call it meant (103 here) shows as left out.
+    wd.write(
+        "caller.csv",
+        "caller_number,Call Time,Buyer,Revenue\n\
+         +13035550107,2026-11-27 18:09,Acme Insurance,35.00\n\
+         +13035559999,2026-11-27 18:15,Acme Insurance,45.00\n",
+    );
+    let out = wd.run(&mut plan_job(&wd, &sim, "caller.csv", &["--discrepancies-only"]), 0);
+    assert!(stdout(&out).contains("1 rejected row names no call by id: a call it meant"), "{}", stdout(&out));
+    let found = findings(&wd.read("caller.discrepancies.csv"));
+    assert!(found.contains(&("left_out".into(), "".into(), "300000103".into(), "45.00".into())), "{found:?}");
+
     // A night that is not judged says so of the CSV an earlier one left.
     wd.write("acme.csv", "id,call_time,revenue\n300000101,2026-11-27 18:02,35.00\n");
     let out = wd.run(&mut plan_job(&wd, &sim, "acme.csv", &["--discrepancies-only"]), 0);

@@ -188,8 +188,9 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
     }
     if rows.nameless > 0 {
         said.notes.push(format!(
-            "{} name no call by id: a call one of them meant may show as left out",
-            count(rows.nameless, "rejected row", "rejected rows")
+            "{} no call by id: a call {} meant may show as left out",
+            count(rows.nameless, "rejected row names", "rejected rows name"),
+            if rows.nameless == 1 { "it" } else { "one of them" }
         ));
     }
     let facts = window.facts();
