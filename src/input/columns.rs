@@ -273,6 +273,12 @@ impl Schema {
         self.columns.iter().any(|(_, f)| *f == Field::CallerNumber)
     }
 
+    /// Whether a column says what a buyer paid or converted (revenue, set
+    /// or added, or buyer_converted): a report the discrepancies judge.
+    pub fn pays(&self) -> bool {
+        self.columns.iter().any(|(_, f)| matches!(f, Field::Call(CallField::Revenue | CallField::BuyerConverted, _)))
+    }
+
     /// Whether a column adds, fires a webhook or asks for a transcription:
     /// a change that acts each time it is sent, which the ledger guards.
     pub fn acts(&self) -> bool {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::outputs::errors::neutralise;
@@ -71,6 +72,8 @@ pub fn write(path: &Path, found: &Discrepancies) -> std::io::Result<()> {
 pub struct Said {
     /// The night was judged: `found` holds its findings (none, perhaps).
     pub judged: bool,
+    /// The window judged against (milliseconds since the epoch).
+    pub window: Option<(i64, i64)>,
     pub found: Discrepancies,
     /// Where they were written (`None`: not written, see `notes`).
     pub path: Option<PathBuf>,
@@ -78,12 +81,20 @@ pub struct Said {
     pub notes: Vec<String>,
 }
 
-fn count_words(kind: Kind, c: &Count) -> String {
-    let dollars = match kind {
+fn count_words(kind: Kind, c: &Count, (over, under): (Decimal, Decimal)) -> String {
+    format!("{} {} ({})", c.calls, kind.words(c.calls), dollars_words(kind, c, (over, under)))
+}
+
+/// A kind's dollars as the summary and the page say them: an amount that
+/// differs is signed, and split when some were paid over and some under.
+pub fn dollars_words(kind: Kind, c: &Count, (over, under): (Decimal, Decimal)) -> String {
+    match kind {
+        Kind::AmountDiffers if over != Decimal::ZERO && under != Decimal::ZERO => {
+            format!("{:+.2}: {over:+.2} over, {under:+.2} under", c.dollars)
+        }
         Kind::AmountDiffers => format!("{:+.2}", c.dollars),
         _ => format!("{:.2}", c.dollars),
-    };
-    format!("{} {} ({dollars})", c.calls, kind.words(c.calls))
+    }
 }
 
 impl Said {
@@ -103,10 +114,15 @@ impl Said {
             }
             None => format!("discrepancies (the report against TrackDrive, before the run): {found}, not written\n"),
         };
+        if let Some((from, to)) = self.window {
+            out.push_str(&format!("  judged on the calls from {} to {}\n", shown_time(from), shown_time(to)));
+        }
         for (side, kinds) in &self.found.by_side {
             let said: Vec<String> = Kind::ALL
                 .iter()
-                .filter_map(|k| kinds.get(k).filter(|c| c.calls > 0).map(|c| count_words(*k, c)))
+                .filter_map(|k| {
+                    kinds.get(k).filter(|c| c.calls > 0).map(|c| count_words(*k, c, self.found.over_under(Some(side))))
+                })
                 .collect();
             let said = if said.is_empty() { "agrees with TrackDrive".to_string() } else { said.join(", ") };
             out.push_str(&format!("  buyer {side}: {said}\n"));
@@ -133,8 +149,12 @@ impl Said {
             .iter()
             .map(|(side, found)| (side.clone(), Value::Object(kinds(&|k| found.get(&k).copied().unwrap_or_default()))))
             .collect();
+        let (over, under) = self.found.over_under(None);
         json!({
             "judged": self.judged,
+            "window": self.window.map(|(from, to)| json!({"from": shown_time(from), "to": shown_time(to)})),
+            "amount_differs_over": format!("{over:.2}"),
+            "amount_differs_under": format!("{under:.2}"),
             "path": self.path.as_ref().map(|p| p.display().to_string()),
             "total": kinds(&|k| self.found.total(k)),
             "by_buyer": by_buyer,
@@ -184,7 +204,7 @@ mod tests {
             .insert(Kind::NotTheirs, Count { calls: 1, dollars: d.dollars });
         found.by_side.entry("Bolt Auto".into()).or_default();
         found.items.push(d);
-        let said = Said { judged: true, found, path: Some("night.discrepancies.csv".into()), notes: vec![] };
+        let said = Said { judged: true, found, path: Some("night.discrepancies.csv".into()), ..Said::default() };
         let text = said.render();
         assert!(text.contains("1 finding, in night.discrepancies.csv"), "{text}");
         assert!(text.contains("buyer Acme Insurance: 1 row paying a call that is not theirs (40.00)"), "{text}");
@@ -200,5 +220,20 @@ mod tests {
         // Not judged: the notes alone.
         let none = Said { notes: vec!["no discrepancies: no buyer is known".into()], ..Said::default() };
         assert_eq!(none.render(), "note: no discrepancies: no buyer is known\n");
+    }
+
+    #[test]
+    fn amounts_that_differ_are_signed_and_split() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let c = |dollars: &str| Count { calls: 2, dollars: d(dollars) };
+        let cases = [
+            (Kind::AmountDiffers, c("0"), (d("15"), d("-15")), "+0.00: +15.00 over, -15.00 under"),
+            (Kind::AmountDiffers, c("5"), (d("5"), d("0")), "+5.00"),
+            (Kind::AmountDiffers, c("-20"), (d("0"), d("-20")), "-20.00"),
+            (Kind::LeftOut, c("90"), (d("0"), d("0")), "90.00"),
+        ];
+        for (kind, count, split, want) in cases {
+            assert_eq!(dollars_words(kind, &count, split), want);
+        }
     }
 }

@@ -100,10 +100,11 @@ pub fn judged(flags: &[String], labels: &BTreeSet<String>, lists: &[&List]) -> J
                 .find(|s| judged.sides[*s].buyers == [id.clone()])
                 .map_or(Speaks::Another, Speaks::For),
             Err(why) => {
-                judged.notes.push(format!(
-                    "the Buyer column: {why}: its rows were not judged (map it with --value-map, or name the \
-                     buyer with --buyer)"
-                ));
+                let fix = match flags.is_empty() {
+                    true => "map it with --value-map, or name the buyer with --buyer",
+                    false => "map it with --value-map",
+                };
+                judged.notes.push(format!("the Buyer column: {why}: its rows were not judged ({fix})"));
                 Speaks::Unknown
             }
         };
@@ -189,7 +190,7 @@ mod tests {
                 let speaks = match judged.speaks(*label) {
                     Speaks::For(s) => judged.sides[s].name.as_str(),
                     Speaks::Another => "another",
-                    Speaks::Unknown => "unknown",
+                    Speaks::Unknown | Speaks::Outside => "unknown",
                 };
                 assert_eq!(speaks, *want, "{f:?} {l:?}: {label:?}");
             }

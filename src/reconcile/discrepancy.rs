@@ -68,6 +68,9 @@ pub enum Speaks {
     /// Nobody known: a row without a label where no `--buyer` says whose,
     /// a label that names no buyer, a rejected row.
     Unknown,
+    /// A row whose call time is outside the window read, naming a call the
+    /// window does not hold: nothing is known of it.
+    Outside,
 }
 
 /// One row of the report, as the discrepancies need it.
@@ -75,6 +78,8 @@ pub enum Speaks {
 pub struct ReportRow {
     pub line: u64,
     pub call: CallRef,
+    /// The row's own call time, when it gives one.
+    pub at_ms: Option<i64>,
     pub speaks: Speaks,
     pub revenue: Option<Amount>,
     pub converted: Option<bool>,
@@ -177,6 +182,20 @@ pub struct Discrepancies {
 }
 
 impl Discrepancies {
+    /// The amounts that differ, paid over and under (`side`: one side's, or
+    /// every side's): a net figure alone would let the two cancel.
+    pub fn over_under(&self, side: Option<&str>) -> (Decimal, Decimal) {
+        let mut split = (Decimal::ZERO, Decimal::ZERO);
+        for d in self.items.iter().filter(|d| d.kind == Kind::AmountDiffers && side.is_none_or(|s| s == d.side)) {
+            if d.dollars > Decimal::ZERO {
+                split.0 += d.dollars;
+            } else {
+                split.1 += d.dollars;
+            }
+        }
+        split
+    }
+
     /// The count of one kind over every side.
     pub fn total(&self, kind: Kind) -> Count {
         let mut all = Count::default();
@@ -224,7 +243,7 @@ pub fn judge(
         let facts = id_of(row.call).and_then(|id| calls.get(&id));
         let side = match row.speaks {
             Speaks::For(s) => sides.get(s),
-            Speaks::Another => None,
+            Speaks::Another | Speaks::Outside => None,
             Speaks::Unknown => {
                 // Perhaps the buyer's own row: its call is nobody's to leave out.
                 if let Some(f) = facts
@@ -237,7 +256,13 @@ pub fn judge(
         };
         let Some(side) = side else { continue };
         let theirs = facts.and_then(|f| f.buyer_id.as_deref()).filter(|b| side.buyers.iter().any(|s| s == b));
-        if let (Some(buyer), Some(f)) = (theirs, facts) {
+        // Named for its own buyer too, when that buyer is judged: the report
+        // holds the call (under the wrong buyer, a finding below), so it is
+        // not also left out of its buyer's rows.
+        if let Some(f) = facts
+            && let Some(buyer) = f.buyer_id.as_deref()
+            && (theirs.is_some() || side_of_buyer.contains_key(buyer))
+        {
             named.insert((buyer, f.id));
         }
         let why = match (facts, theirs) {
@@ -360,7 +385,7 @@ mod tests {
     }
 
     fn row(line: u64, id: u64, side: usize, revenue: Option<Amount>, converted: Option<bool>) -> ReportRow {
-        ReportRow { line, call: CallRef::Id(id), speaks: Speaks::For(side), revenue, converted }
+        ReportRow { line, call: CallRef::Id(id), at_ms: None, speaks: Speaks::For(side), revenue, converted }
     }
 
     fn sides() -> Vec<Side> {
@@ -463,12 +488,27 @@ mod tests {
             .filter(|i| i.kind == Kind::LeftOut)
             .map(|i| (i.facts.as_ref().unwrap().id, i.side.as_str()))
             .collect();
-        // Call 5 is Bolt's and no Bolt row names it: left out of Bolt's too.
-        assert_eq!(left, [(2, "Acme"), (4, "Acme"), (5, "Bolt")]);
-        assert_eq!(found.total(Kind::LeftOut), Count { calls: 3, dollars: d("82") });
+        // Call 5 is Bolt's, paid on an Acme row: one finding (not theirs),
+        // never also left out of Bolt's rows, as the report holds it.
+        assert_eq!(left, [(2, "Acme"), (4, "Acme")]);
+        assert_eq!(found.total(Kind::LeftOut), Count { calls: 2, dollars: d("42") });
         assert_eq!(found.by_side["Acme"][&Kind::NotTheirs], Count { calls: 1, dollars: d("40") });
         assert_eq!(found.by_side["Acme"][&Kind::LeftOut], Count { calls: 2, dollars: d("42") });
         assert!(found.items.iter().all(|i| i.facts.as_ref().is_none_or(|f| f.id != 6)));
+        // Judging Acme alone, Bolt's call 5 is nobody's to leave out either.
+        let alone = judge(&rows, &sides()[..1], &calls, &HashMap::new());
+        assert_eq!(alone.total(Kind::LeftOut).calls, 2);
+    }
+
+    #[test]
+    fn amounts_paid_over_and_under_are_kept_apart() {
+        let calls: HashMap<u64, CallFacts> =
+            [call(1, "7", true, "35"), call(2, "7", true, "45")].into_iter().map(|c| (c.id, c)).collect();
+        let rows = [row(2, 1, 0, Some(Amount::Set(d("50"))), None), row(3, 2, 0, Some(Amount::Set(d("30"))), None)];
+        let found = judge(&rows, &sides()[..1], &calls, &HashMap::new());
+        assert_eq!(found.total(Kind::AmountDiffers), Count { calls: 2, dollars: d("0") });
+        assert_eq!(found.over_under(None), (d("15"), d("-15")));
+        assert_eq!(found.over_under(Some("Bolt")), (d("0"), d("0")));
     }
 
     #[test]
@@ -484,6 +524,7 @@ mod tests {
             ReportRow {
                 line: 2,
                 call: uuid,
+                at_ms: None,
                 speaks: Speaks::For(0),
                 revenue: Some(Amount::Set(d("20"))),
                 converted: None,
@@ -492,6 +533,7 @@ mod tests {
             ReportRow {
                 line: 4,
                 call: CallRef::Id(98),
+                at_ms: None,
                 speaks: Speaks::Unknown,
                 revenue: Some(Amount::Set(d("10"))),
                 converted: None,
@@ -515,8 +557,14 @@ mod tests {
     fn unknown_rows_keep_their_calls_from_being_left_out() {
         let calls: HashMap<u64, CallFacts> =
             [call(1, "7", true, "20"), call(2, "7", true, "30")].into_iter().map(|c| (c.id, c)).collect();
-        let other =
-            |line, id, speaks| ReportRow { line, call: CallRef::Id(id), speaks, revenue: None, converted: None };
+        let other = |line, id, speaks| ReportRow {
+            line,
+            call: CallRef::Id(id),
+            at_ms: None,
+            speaks,
+            revenue: None,
+            converted: None,
+        };
         let rows = [other(2, 1, Speaks::Unknown), other(3, 2, Speaks::Another)];
         let found = judge(&rows, &sides()[..1], &calls, &HashMap::new());
         let left: Vec<u64> = found.items.iter().map(|i| i.facts.as_ref().unwrap().id).collect();

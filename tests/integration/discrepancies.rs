@@ -75,7 +75,7 @@ fn the_sample_night_lists_exactly_the_planted_discrepancies_at_no_request_beyond
     assert!(
         text.contains(
             "buyer Acme Insurance: 3 converted calls not on the report (115.00), 1 row paying a call that is not \
-             theirs (20.00), 2 amounts that differ (-10.00)"
+             theirs (20.00), 2 amounts that differ (-10.00: +5.00 over, -15.00 under)"
         ),
         "{text}"
     );
@@ -148,16 +148,17 @@ fn a_report_for_several_buyers_is_judged_per_buyer() {
     let s = summary(&wd);
     let by = &s["discrepancies"]["by_buyer"];
     // The window is 17:52 to 19:13. Acme: every converted call in it but 101
-    // left out (six), nothing else.
-    assert_eq!(by["Acme Insurance"]["left_out"]["calls"], 6, "{by}");
-    assert_eq!(by["Acme Insurance"]["left_out"]["dollars"], "230.00");
+    // and 109 left out (five), nothing else.
+    assert_eq!(by["Acme Insurance"]["left_out"]["calls"], 5, "{by}");
+    assert_eq!(by["Acme Insurance"]["left_out"]["dollars"], "195.00");
     // Bolt: both its calls named, 108 paid 25 for 20, and Acme's 109 paid.
     assert_eq!(by["Bolt Auto Warranty"]["left_out"]["calls"], 0, "{by}");
     assert_eq!(by["Bolt Auto Warranty"]["amount_differs"]["dollars"], "5.00");
     assert_eq!(by["Bolt Auto Warranty"]["not_theirs"]["calls"], 1);
-    // Acme's 109 is named, but by Bolt's report: still left out of Acme's.
+    // Acme's 109 is paid on a Bolt row: one finding (Bolt's not theirs), and
+    // the report holds the call, so it is not also left out of Acme's.
     let found = findings(&wd.read("both.discrepancies.csv"));
-    assert!(found.contains(&("left_out".into(), "".into(), "300000109".into(), "35.00".into())), "{found:?}");
+    assert_eq!(found.iter().filter(|(_, _, call, _)| call == "300000109").count(), 1, "{found:?}");
     // --buyer judges only its buyers: Acme's rows are not Bolt's report.
     wd.run(
         &mut plan_job(&wd, &sim, "both.csv", &["--summary-json", "s.json", "--buyer", "8", "--discrepancies-only"]),
@@ -263,7 +264,8 @@ fn rows_of_no_known_buyer_keep_their_calls_and_not_converted_is_an_amount_that_d
     }
     assert!(found.contains(&("amount_differs".into(), "5".into(), "300000114".into(), "-35.00".into())), "{found:?}");
     let notes = summary(&wd)["discrepancies"]["notes"].to_string();
-    assert!(notes.contains("2 rows of no known buyer"), "{notes}");
+    assert!(notes.contains("1 rejected row (errors.csv): not judged"), "{notes}");
+    assert!(notes.contains("1 row of no known buyer"), "{notes}");
 
     // A row found by caller that finds no call names none: said, as the
     // call it meant (103 here) shows as left out.
@@ -285,5 +287,39 @@ fn rows_of_no_known_buyer_keep_their_calls_and_not_converted_is_an_amount_that_d
     // Asked for discrepancies of a report that pays for nothing: said.
     wd.write("payout.csv", "id,call_time,payout\n300000101,2026-11-27 18:02,12.00\n");
     let out = wd.run(&mut plan_job(&wd, &sim, "payout.csv", &["--discrepancies-only", "--buyer", "7"]), 0);
-    assert!(stdout(&out).contains("no valid row says what a buyer paid"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("no column that says what a buyer paid"), "{}", stdout(&out));
+}
+
+#[test]
+fn an_empty_report_a_wrong_buyer_a_narrow_window_and_two_buyers_are_judged_as_a_finance_lead_reads_them() {
+    let sim = night();
+    let wd = Workdir::new();
+    let night_window = ["--since", "2026-11-27T18:00:00Z", "--until", "2026-11-27T21:00:00Z"];
+    // No row at all: every converted call of the buyer is left out.
+    wd.write("empty.csv", "Call ID,Call Time,Buyer,Revenue\n");
+    let mut args = vec!["--summary-json", "s.json", "--discrepancies-only", "--buyer", "7"];
+    args.extend(night_window);
+    wd.run(&mut plan_job(&wd, &sim, "empty.csv", &args), 0);
+    assert_eq!(total(&summary(&wd), "left_out"), (10, "390.00".into()));
+    assert!(summary(&wd)["discrepancies"]["window"]["from"].as_str().unwrap().starts_with("2026-11-27 18:00"));
+
+    wd.write("acme.csv", REPORT);
+    // --buyer names a buyer none of the rows is for: said, not "agrees".
+    let out = wd.run(&mut plan_job(&wd, &sim, "acme.csv", &["--discrepancies-only", "--buyer", "8"]), 0);
+    assert!(stdout(&out).contains("9 rows of buyers not judged"), "{}", stdout(&out));
+
+    // Both buyers judged: Bolt's call 108, paid on an Acme row, is one
+    // finding (Acme's not theirs), never also left out of Bolt's.
+    let args = ["--summary-json", "s.json", "--discrepancies-only", "--buyer", "7", "--buyer", "8"];
+    wd.run(&mut plan_job(&wd, &sim, "acme.csv", &args), 0);
+    let found = findings(&wd.read("acme.discrepancies.csv"));
+    assert_eq!(found.iter().filter(|(_, _, call, _)| call == "300000108").count(), 1, "{found:?}");
+
+    // A window narrower than the report: rows whose call times are outside
+    // it are not judged, never "not theirs".
+    let args = ["--summary-json", "s.json", "--discrepancies-only", "--since", "2026-11-27T19:00:00Z"];
+    let out = wd.run(&mut plan_job(&wd, &sim, "acme.csv", &args), 0);
+    assert_eq!(total(&summary(&wd), "not_theirs"), (0, "0.00".into()), "{}", stdout(&out));
+    assert!(stdout(&out).contains("6 rows with a call time outside the window judged"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("judged on the calls from 2026-11-27 19:00:00 UTC"), "{}", stdout(&out));
 }

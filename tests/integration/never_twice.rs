@@ -86,9 +86,14 @@ fn a_torn_journal_then_a_killed_resume_then_a_final_resume_apply_every_add_once(
     cmd.args(["--journal-fail-after", "40000"]);
     wd.run(&mut cmd, 3);
     let mut journal = std::fs::read(wd.path("in.results.journal")).unwrap();
-    assert!(!journal.ends_with(b"\n"), "the full disk tore the last record");
-    // And a fragment torn inside a quoted field, as a v1 journal could not survive.
-    journal.extend_from_slice(b"\n0123456789abcdef I\t401\t{\"revenue\":\"1");
+    // The full disk tore the last record, unless its limit fell on a record's
+    // end (outcomes come in varying order, so the limit lands anywhere: it
+    // fell on an end in one run of the suite). A fragment torn inside a
+    // quoted field, as a v1 journal could not survive, tears it all the same.
+    if !journal.ends_with(b"\n") {
+        journal.push(b'\n');
+    }
+    journal.extend_from_slice(b"0123456789abcdef I\t401\t{\"revenue\":\"1");
     std::fs::write(wd.path("in.results.journal"), &journal).unwrap();
 
     // A resume, killed mid-flight…

@@ -41,9 +41,15 @@ pub struct ReportRows {
     /// Rejected rows whose id cell names no call (found by caller, or
     /// unreadable): a call one of them meant may show as left out.
     nameless: u64,
+    /// The file has a column that says what a buyer paid or converted.
+    pays: bool,
 }
 
 impl ReportRows {
+    pub fn new(pays: bool) -> ReportRows {
+        ReportRows { pays, ..ReportRows::default() }
+    }
+
     /// A valid row.
     pub fn push(&mut self, line: u64, update: &CallUpdate) {
         let label = update.buyer_label.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(|label| {
@@ -60,6 +66,7 @@ impl ReportRows {
         let row = ReportRow {
             line,
             call: update.call,
+            at_ms: update.call_time,
             speaks: Speaks::Unknown,
             revenue: update.amount(CallField::Revenue),
             converted: update.flag(CallField::BuyerConverted),
@@ -71,23 +78,26 @@ impl ReportRows {
     pub fn push_rejected(&mut self, line: u64, call: Option<CallRef>) {
         match call {
             Some(call) => {
-                let row = ReportRow { line, call, speaks: Speaks::Unknown, revenue: None, converted: None };
+                let row =
+                    ReportRow { line, call, at_ms: None, speaks: Speaks::Unknown, revenue: None, converted: None };
                 self.rows.push((row, Whose::Rejected));
             }
             None => self.nameless += 1,
         }
     }
 
-    /// Some valid row says what a buyer paid or converted.
+    /// The report says what a buyer paid: a column for it (an empty report
+    /// of such columns pays for nothing, and leaves every converted call out).
     fn pays_for_anything(&self) -> bool {
-        self.rows.iter().any(|(r, _)| r.revenue.is_some() || r.converted.is_some())
+        self.pays
     }
 }
 
 /// What the window read before the first row left to judge against.
 #[derive(Debug, Clone, Copy)]
 pub enum Calls<'a> {
-    Read(&'a Window),
+    /// The window, and its bounds (milliseconds since the epoch).
+    Read(&'a Window, (i64, i64)),
     /// No window: no call times in the file, no --since/--until.
     NoWindow,
     /// The window's read failed (said in the read's own note).
@@ -107,12 +117,14 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
         if !opts.discrepancies_only {
             return None;
         }
-        said.notes
-            .push("no discrepancies: no valid row says what a buyer paid (a revenue or buyer_converted column)".into());
+        said.notes.push(
+            "no discrepancies: the report has no column that says what a buyer paid (revenue or buyer_converted)"
+                .into(),
+        );
         return Some(not_judged(opts, said));
     }
-    let window = match calls {
-        Calls::Read(window) => window,
+    let (window, (from, to)) = match calls {
+        Calls::Read(window, range) => (window, range),
         Calls::NoWindow => {
             said.notes.push(
                 "no discrepancies: they need the window's calls (call times in the file, or --since/--until)".into(),
@@ -164,7 +176,13 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
     if judged.sides.is_empty() {
         return Some(not_judged(opts, said));
     }
-    let mut unknown_rows = 0u64;
+    let facts = window.facts();
+    let ids_of_uuids = window.ids_of_uuids();
+    let in_window = |call: CallRef| match call {
+        CallRef::Id(id) => facts.contains_key(&id),
+        CallRef::Uuid(uuid) => ids_of_uuids.contains_key(&uuid),
+    };
+    let (mut rejected, mut unknown_rows, mut others, mut outside) = (0u64, 0u64, 0u64, 0u64);
     let report: Vec<ReportRow> = rows
         .rows
         .into_iter()
@@ -173,18 +191,52 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
                 Whose::Label(label) => {
                     judged.speaks(label.and_then(|i| rows.labels.get(i as usize)).map(String::as_str))
                 }
-                Whose::Rejected => Speaks::Unknown,
+                Whose::Rejected => {
+                    rejected += 1;
+                    Speaks::Unknown
+                }
             };
-            unknown_rows += u64::from(row.speaks == Speaks::Unknown);
+            // A row whose own call time is outside the window names a call
+            // that was not read: nothing is known of it to judge.
+            if matches!(row.speaks, Speaks::For(_))
+                && row.at_ms.is_some_and(|at| at < from || at > to)
+                && !in_window(row.call)
+            {
+                row.speaks = Speaks::Outside;
+                outside += 1;
+            }
+            match (row.speaks, whose) {
+                (Speaks::Unknown, Whose::Label(_)) => unknown_rows += 1,
+                (Speaks::Another, _) => others += 1,
+                _ => {}
+            }
             row
         })
         .collect();
+    if rejected > 0 {
+        said.notes.push(format!(
+            "{} (errors.csv): not judged, and {} not counted left out",
+            count(rejected, "rejected row", "rejected rows"),
+            if rejected == 1 { "the call it names is" } else { "the calls they name are" }
+        ));
+    }
     if unknown_rows > 0 {
         said.notes.push(format!(
-            "{} of no known buyer (rejected, or without a Buyer label that names one): not judged, and their \
-             calls are not counted left out",
-            count(unknown_rows, "row", "rows")
+            "{} of no known buyer (no Buyer label, or one that names nobody): not judged, and {} not counted \
+             left out",
+            count(unknown_rows, "row", "rows"),
+            if unknown_rows == 1 { "its call is" } else { "their calls are" }
         ));
+    }
+    if others > 0 {
+        said.notes.push(format!(
+            "{} of buyers not judged (a Buyer label naming a buyer --buyer does not): not judged",
+            count(others, "row", "rows")
+        ));
+    }
+    if outside > 0 {
+        said.notes
+            .push(format!("{} with a call time outside the window judged: not judged", count(outside, "row", "rows")));
     }
     if rows.nameless > 0 {
         said.notes.push(format!(
@@ -193,7 +245,6 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
             if rows.nameless == 1 { "it" } else { "one of them" }
         ));
     }
-    let facts = window.facts();
     let no_buyer = facts.values().filter(|f| f.converted() && f.buyer_id.is_none()).count() as u64;
     if no_buyer > 0 {
         said.notes.push(format!(
@@ -201,8 +252,9 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
             count(no_buyer, "call", "calls")
         ));
     }
-    said.found = discrepancy::judge(&report, &judged.sides, &facts, &window.ids_of_uuids());
+    said.found = discrepancy::judge(&report, &judged.sides, &facts, &ids_of_uuids);
     said.judged = true;
+    said.window = Some((from, to));
     match discrepancies::write(&opts.discrepancies, &said.found) {
         Ok(()) => said.path = Some(opts.discrepancies.clone()),
         Err(e) => {

@@ -365,9 +365,9 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     if summary.stop.is_none() {
         let calls = match (uploader.window(), range) {
             _ if resumed => discrepancies::Calls::Resumed,
-            (Some(window), _) => discrepancies::Calls::Read(window),
+            (Some(window), Some(range)) => discrepancies::Calls::Read(window, range),
             (None, Some(_)) => discrepancies::Calls::Failed,
-            (None, None) => discrepancies::Calls::NoWindow,
+            (_, None) => discrepancies::Calls::NoWindow,
         };
         summary.discrepancies = discrepancies::judge(&opts, &api, calls, report_rows).await;
     }

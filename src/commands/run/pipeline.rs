@@ -92,6 +92,7 @@ pub(super) async fn pipeline(
     let started = Instant::now();
     let invalid_rows = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<Vec<ValidRow>>(CHANNEL_BATCHES);
+    let report_rows = opts.reconcile.then(|| ReportRows::new(validator.schema().pays()));
     let reader_thread = ReaderThread {
         reader,
         validator,
@@ -102,7 +103,7 @@ pub(super) async fn pipeline(
         ledger,
         invalid: Arc::clone(&invalid_rows),
         stop: api.stop.clone(),
-        report_rows: opts.reconcile.then(ReportRows::default),
+        report_rows,
     }
     .spawn(tx);
 

@@ -113,19 +113,25 @@ pub fn render(summary: &RunSummary, command: &str) -> String {
 /// The night at a glance: a card per count.
 fn glance(out: &mut String, s: &RunSummary, command: &str) {
     let look = s.validation.rejected + s.failures();
-    let found: u64 =
-        s.discrepancies.as_ref().map(|d| Kind::ALL.iter().map(|k| d.found.total(*k).calls).sum()).unwrap_or(0);
+    // A night not judged shows no count, never a reassuring 0.
+    let found = match &s.discrepancies {
+        Some(d) if d.judged => Some(Kind::ALL.iter().map(|k| d.found.total(*k).calls).sum::<u64>()),
+        _ => None,
+    };
     let changed = if command == "plan" {
         ("would change", s.count(Status::WouldChange))
     } else {
         ("applied", s.count(Status::Ok))
     };
     let cards = [
-        ("rows", s.validation.rows, ""),
-        (changed.0, changed.1, ""),
-        ("unchanged", s.count(Status::Unchanged), ""),
-        ("need a look", look, if look > 0 { "look" } else { "" }),
-        ("discrepancies", found, if found > 0 { "bad" } else { "" }),
+        ("rows", s.validation.rows.to_string(), ""),
+        (changed.0, changed.1.to_string(), ""),
+        ("unchanged", s.count(Status::Unchanged).to_string(), ""),
+        ("need a look", look.to_string(), if look > 0 { "look" } else { "" }),
+        match found {
+            Some(n) => ("discrepancies", n.to_string(), if n > 0 { "bad" } else { "" }),
+            None => ("discrepancies: not judged", "&mdash;".to_string(), "look"),
+        },
     ];
     out.push_str("<h2>The night at a glance</h2><div class=\"cards\">");
     for (label, n, class) in cards {
@@ -224,7 +230,10 @@ fn found(out: &mut String, said: &Said) {
         cell(out, side);
         for kind in Kind::ALL {
             let c = kinds.get(&kind).copied().unwrap_or_default();
-            let dollars = if kind == Kind::AmountDiffers { format!("{:+.2}", c.dollars) } else { money(c.dollars) };
+            let dollars = match kind {
+                Kind::AmountDiffers => discrepancies::dollars_words(kind, &c, said.found.over_under(Some(side))),
+                _ => money(c.dollars),
+            };
             let _ = write!(out, "<td class=\"num\">{} &middot; {dollars}</td>", c.calls);
         }
         out.push_str("</tr>");
