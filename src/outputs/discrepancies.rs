@@ -81,8 +81,8 @@ pub struct Said {
     pub notes: Vec<String>,
 }
 
-fn count_words(kind: Kind, c: &Count, (over, under): (Decimal, Decimal)) -> String {
-    format!("{} {} ({})", c.calls, kind.words(c.calls), dollars_words(kind, c, (over, under)))
+fn count_words(kind: Kind, c: &Count, over_under: (Decimal, Decimal)) -> String {
+    format!("{} {} ({})", c.calls, kind.words(c.calls), dollars_words(kind, c, over_under))
 }
 
 /// A kind's dollars as the summary and the page say them: an amount that
@@ -105,15 +105,11 @@ impl Said {
             return self.notes.iter().map(|note| format!("note: {note}\n")).collect();
         }
         let found = count(all, "finding", "findings");
-        let mut out = match &self.path {
-            Some(path) => {
-                format!(
-                    "discrepancies (the report against TrackDrive, before the run): {found}, in {}\n",
-                    path.display()
-                )
-            }
-            None => format!("discrepancies (the report against TrackDrive, before the run): {found}, not written\n"),
+        let place = match &self.path {
+            Some(path) => format!("in {}", path.display()),
+            None => "not written".to_string(),
         };
+        let mut out = format!("discrepancies (the report against TrackDrive, before the run): {found}, {place}\n");
         if let Some((from, to)) = self.window {
             out.push_str(&format!("  judged on the calls from {} to {}\n", shown_time(from), shown_time(to)));
         }

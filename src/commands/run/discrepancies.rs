@@ -41,7 +41,8 @@ pub struct ReportRows {
     /// Rejected rows whose id cell names no call (found by caller, or
     /// unreadable): a call one of them meant may show as left out.
     nameless: u64,
-    /// The file has a column that says what a buyer paid or converted.
+    /// The file has a column that says what a buyer paid or converted (an
+    /// empty report of such columns still leaves every converted call out).
     pays: bool,
 }
 
@@ -85,12 +86,6 @@ impl ReportRows {
             None => self.nameless += 1,
         }
     }
-
-    /// The report says what a buyer paid: a column for it (an empty report
-    /// of such columns pays for nothing, and leaves every converted call out).
-    fn pays_for_anything(&self) -> bool {
-        self.pays
-    }
 }
 
 /// What the window read before the first row left to judge against.
@@ -113,7 +108,7 @@ pub enum Calls<'a> {
 pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<ReportRows>) -> Option<Said> {
     let rows = rows?;
     let mut said = Said::default();
-    if !rows.pays_for_anything() {
+    if !rows.pays {
         if !opts.discrepancies_only {
             return None;
         }
@@ -261,16 +256,14 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
             let why = format!("cannot write {}: {e}", opts.discrepancies.display());
             crate::console::warn(&format!("warning: {why}"));
             said.notes.push(why);
-            if opts.discrepancies.exists() {
-                said.notes.push(format!("{} is an earlier run's, not this one's", opts.discrepancies.display()));
-            }
+            said = not_judged(opts, said);
         }
     }
     Some(said)
 }
 
-/// A night that was not judged: an earlier run's CSV left in its place is
-/// said to be that, so nobody reads it as tonight's.
+/// A night not judged, or whose CSV was not written: an earlier run's CSV
+/// left in its place is said to be that, so nobody reads it as tonight's.
 fn not_judged(opts: &RunOptions, mut said: Said) -> Said {
     if opts.discrepancies.exists() {
         said.notes.push(format!("{} is an earlier run's, not this one's", opts.discrepancies.display()));
