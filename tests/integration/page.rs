@@ -1,13 +1,20 @@
 //! The sign-off page (`--report FILE.html`) in a real browser: the sample
 //! night's page is rendered by headless Chromium (Debian's `chromium`,
-//! installed by `.ci/run`), screenshotted, printed to PDF, and read back as
-//! the browser built it. Every request the browser makes goes to a proxy on
-//! loopback that records it and answers nothing (so nothing leaves the
-//! machine). Chromium asks for a few things of its own whatever it shows
-//! (Google's sign-in and search hosts, with every switch below that turns
-//! such asks off): those are recorded first, on `about:blank`, and a request
-//! the page's runs make beyond them fails the test, as does anything in the
-//! page that names a place to load from.
+//! installed by `.ci/browser`), screenshotted, printed to PDF, and read back
+//! as the browser built it. Every request the browser makes goes to a proxy
+//! on loopback that records it and answers nothing (so nothing leaves the
+//! machine).
+//!
+//! Requests are told apart by what they are, not by their text: Chromium
+//! asks its own services for updates and sign-in whatever it shows, with a
+//! fresh random key each time, so no list of exact request lines can hold
+//! them. A request is the page's when the page could have caused it: it goes
+//! to a loopback address or a `file:` URL, to a host the page names, or it
+//! carries a `Referer` or `Origin` that ties it to a page; and any request to
+//! a host outside the browser's own services (`BROWSER_SERVICES`) counts as
+//! the page's too. The test fails on any of them, and a mutated copy of the
+//! page (its policy taken out, one `<img>` from loopback put in) proves the
+//! check catches a page that loads something.
 //!
 //! Without a Chromium on the machine the test says so and passes, unless
 //! `TDRECON_REQUIRE_BROWSER` is set (as `.ci/run` sets it): then it fails.
@@ -38,21 +45,130 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A proxy on loopback that records each request's first line and refuses it.
-fn recording_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+/// Chromium's own services, by the host suffixes it asks of whatever page it
+/// shows, each request with a fresh random key (so never twice the same text):
+const BROWSER_SERVICES: &[&str] = &[
+    "google.com",     // accounts (sign-in), clients2 (extension updates)
+    "googleapis.com", // update (component updates), safebrowsing, optimizationguide
+    "gstatic.com",    // network time, connectivity checks
+    "gvt1.com",       // component downloads
+];
+
+/// One request the browser sent to the proxy: its first line and the headers
+/// that could tie it to a page.
+#[derive(Debug, Clone)]
+struct Request {
+    line: String,
+    host: Option<String>,
+    referer: Option<String>,
+    origin: Option<String>,
+}
+
+impl Request {
+    /// Reads the request line and headers of one proxied request.
+    fn read(stream: &std::net::TcpStream) -> Request {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let line = line.trim().to_string();
+        let (mut referer, mut origin, mut host_header) = (None, None, None);
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                break;
+            }
+            let Some((name, value)) = header.split_once(':') else { continue };
+            let value = Some(value.trim().to_string());
+            match name.trim().to_ascii_lowercase().as_str() {
+                "referer" => referer = value,
+                "origin" => origin = value,
+                "host" => host_header = value,
+                _ => {}
+            }
+        }
+        let target = line.split_whitespace().nth(1).unwrap_or("");
+        let host = target_host(target).or_else(|| host_header.as_deref().map(strip_port));
+        Request { line, host, referer, origin }
+    }
+
+    /// Whether the page could have caused this request, or it goes somewhere
+    /// that is not one of the browser's own services.
+    fn is_the_pages(&self, named_hosts: &[String]) -> bool {
+        let tied = |h: &Option<String>| h.as_deref().is_some_and(|v| !v.is_empty());
+        if tied(&self.referer) || tied(&self.origin) {
+            return true;
+        }
+        let Some(host) = self.host.as_deref() else { return true };
+        let host = host.to_ascii_lowercase();
+        let loopback = host == "localhost"
+            || host.ends_with(".localhost")
+            || host.starts_with("127.")
+            || host == "[::1]"
+            || host == "::1";
+        let named = named_hosts.iter().any(|n| n.eq_ignore_ascii_case(&host));
+        let browsers = BROWSER_SERVICES.iter().any(|s| host == *s || host.ends_with(&format!(".{s}")));
+        loopback || named || !browsers
+    }
+}
+
+/// The host a request line's target names: `host:port` (CONNECT) or
+/// `scheme://host[:port]/…` (a proxied request); `None` for a bare path.
+fn target_host(target: &str) -> Option<String> {
+    if target.starts_with('/') || target.is_empty() {
+        return None;
+    }
+    if target.starts_with("file:") {
+        return Some("localhost".into());
+    }
+    let rest = target.split_once("://").map_or(target, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    Some(strip_port(authority))
+}
+
+fn strip_port(authority: &str) -> String {
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or(authority).to_string();
+    }
+    authority.rsplit_once(':').map_or(authority, |(host, _)| host).to_string()
+}
+
+/// Every host the page's text names after a `://`.
+fn hosts_named_in(source: &str) -> Vec<String> {
+    source
+        .match_indices("://")
+        .filter_map(|(at, _)| target_host(&format!("x{}", &source[at..])))
+        .map(|h| h.trim_end_matches(['"', '\'', '>', ')', ' ']).to_string())
+        .collect()
+}
+
+/// A proxy on loopback that records each request and refuses it.
+fn recording_proxy() -> (String, Arc<Mutex<Vec<Request>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut line = String::new();
-            let _ = BufReader::new(&stream).read_line(&mut line);
-            log.lock().unwrap().push(line.trim().to_string());
+            let request = Request::read(&stream);
+            // A connection opened and closed without a request line (Chromium
+            // opens spare sockets to its proxy, and drops them as it exits)
+            // asked for nothing.
+            if !request.line.is_empty() {
+                log.lock().unwrap().push(request);
+            }
             let _ = (&stream).write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (addr, seen)
+}
+
+/// The requests in `seen` that the page caused (see `Request::is_the_pages`),
+/// taken out of `seen`, with the browser's own ones for a failure message.
+fn page_requests(seen: &Mutex<Vec<Request>>, named: &[String]) -> (Vec<String>, Vec<String>) {
+    let all: Vec<Request> = seen.lock().unwrap().drain(..).collect();
+    let (pages, own): (Vec<Request>, Vec<Request>) = all.into_iter().partition(|r| r.is_the_pages(named));
+    (pages.into_iter().map(|r| r.line).collect(), own.into_iter().map(|r| r.line).collect())
 }
 
 /// Chromium, headless, with nothing of its own to fetch, every request sent
@@ -108,10 +224,8 @@ fn the_sign_off_page_renders_in_a_real_browser_and_loads_nothing() {
         assert!(!source.contains(outside), "the page names {outside:?}");
     }
     assert!(source.contains("Content-Security-Policy\" content=\"default-src 'none'"));
+    let named = hosts_named_in(&source);
     let (proxy, seen) = recording_proxy();
-    // What the browser asks for by itself, on a blank page.
-    browser(&chromium, &wd, &proxy, &["--dump-dom".into(), "about:blank".into()]);
-    let own: std::collections::BTreeSet<String> = seen.lock().unwrap().drain(..).collect();
 
     // What the browser built, after the page's script ran.
     let dom = browser(&chromium, &wd, &proxy, &["--dump-dom".into(), page.clone()]);
@@ -150,13 +264,69 @@ fn the_sign_off_page_renders_in_a_real_browser_and_loads_nothing() {
         &chromium,
         &wd,
         &proxy,
-        &[format!("--print-to-pdf={}", pdf.display()), "--no-pdf-header-footer".into(), page],
+        &[format!("--print-to-pdf={}", pdf.display()), "--no-pdf-header-footer".into(), page.clone()],
     );
     let pdf = std::fs::read(&pdf).expect("printed to PDF");
     assert!(pdf.starts_with(b"%PDF") && pdf.len() > 10_000, "{} bytes", pdf.len());
 
     // Nothing was asked of the network for the page.
-    let seen = seen.lock().unwrap();
-    let for_the_page: Vec<&String> = seen.iter().filter(|r| !own.contains(*r)).collect();
+    let (for_the_page, own) = page_requests(&seen, &named);
     assert!(for_the_page.is_empty(), "the page made requests: {for_the_page:?} (the browser's own: {own:?})");
+
+    // The check bites: the same page with one image from loopback is caught
+    // once its policy is taken out, and loads nothing while the policy stands.
+    let img = format!("<img src=\"http://127.0.0.1:{}/x.png\">", proxy.rsplit(':').next().unwrap_or("9"));
+    let with_img = source.replacen("<body>", &format!("<body>{img}"), 1);
+    assert_ne!(with_img, source, "the page has a <body> to put the image in");
+    let start = with_img.find("<meta http-equiv=\"Content-Security-Policy\"").expect("the page states its policy");
+    let end = start + with_img[start..].find('>').expect("the meta tag ends") + 1;
+    let without_policy = format!("{}{}", &with_img[..start], &with_img[end..]);
+    for (name, html, caught) in [("img-with-policy.html", &with_img, false), ("img.html", &without_policy, true)] {
+        wd.write(name, html);
+        let url = format!("file://{}", wd.path(name).display());
+        browser(&chromium, &wd, &proxy, &["--dump-dom".into(), url]);
+        let (for_the_page, own) = page_requests(&seen, &named);
+        let x_png = for_the_page.iter().any(|line| line.contains("/x.png"));
+        assert_eq!(x_png, caught, "{name}: the page's requests {for_the_page:?} (the browser's own: {own:?})");
+        if caught {
+            assert_eq!(for_the_page.len(), 1, "{name}: only the image: {for_the_page:?}");
+        } else {
+            assert!(for_the_page.is_empty(), "{name}: {for_the_page:?}");
+        }
+    }
+}
+
+/// The classifier on the requests Chromium makes by itself (seen with
+/// Chromium 156) and on those a page could make: pure, so it runs whether
+/// or not a browser is installed.
+#[test]
+fn a_request_is_the_pages_by_what_it_is_not_by_its_text() {
+    let request = |line: &str, referer: Option<&str>| {
+        let target = line.split_whitespace().nth(1).unwrap_or("");
+        Request { line: line.into(), host: target_host(target), referer: referer.map(Into::into), origin: None }
+    };
+    let named = hosts_named_in("<p>see https://reports.example.net/x and http://[::1]:8080/</p>");
+    assert_eq!(named, ["reports.example.net", "[::1]"]);
+    for (line, referer, the_pages) in [
+        ("CONNECT accounts.google.com:443 HTTP/1.1", None, false),
+        ("CONNECT update.googleapis.com:443 HTTP/1.1", None, false),
+        ("POST http://update.googleapis.com/service/update2/json?cup2key=ML-DSA-44-16:E_sY HTTP/1.1", None, false),
+        ("GET http://www.gstatic.com/generate_204 HTTP/1.1", None, false),
+        ("GET http://redirector.gvt1.com/edgedl/x.crx HTTP/1.1", None, false),
+        // Loopback, whatever the spelling, is always the page's.
+        ("GET http://127.0.0.1:4000/x.png HTTP/1.1", None, true),
+        ("GET http://localhost/x.png HTTP/1.1", None, true),
+        ("GET http://[::1]:9/x HTTP/1.1", None, true),
+        ("GET file:///etc/passwd HTTP/1.1", None, true),
+        // A host the page names, or one that is no browser service.
+        ("CONNECT reports.example.net:443 HTTP/1.1", None, true),
+        ("CONNECT fonts.example.com:443 HTTP/1.1", None, true),
+        ("CONNECT notgoogle.com:443 HTTP/1.1", None, true),
+        // A request a page sent, even to a browser service.
+        ("GET http://www.gstatic.com/x.js HTTP/1.1", Some("file:///tmp/night.html"), true),
+        // No target to judge by.
+        ("GET /x HTTP/1.1", None, true),
+    ] {
+        assert_eq!(request(line, referer).is_the_pages(&named), the_pages, "{line} (referer {referer:?})");
+    }
 }
