@@ -192,6 +192,7 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # Checking and safety.
 # reconcile = true                     # read each call first, send only what differs
 # repeat_window = "30d"                # the ledger refuses an add sent this recently
+# audit_lag = "60s"                    # an add in doubt is judged not applied only this long after
 # page_size = 100                      # calls a page when reading a window
 # negative_as_add = ["revenue"]        # a negative revenue is a chargeback (add_revenue)
 # buyer = ["Acme Insurance"]           # whose report: discrepancies are judged for it

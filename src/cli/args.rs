@@ -233,6 +233,12 @@ pub(super) struct RunArgs {
     #[arg(help_heading = "Safety", long, default_value = defaults::REPEAT_WINDOW, value_parser = repeat_window,
           value_name = "DURATION")]
     pub repeat_window: std::time::Duration,
+    /// How long after a request its update is taken to have landed and to show in the call's
+    /// audit log: an add in doubt whose update is not there is judged not applied (and sent
+    /// again) only once this long has passed since it was first sent; until then it waits.
+    #[arg(help_heading = "Safety", long, default_value = defaults::AUDIT_LAG, value_parser = audit_lag,
+          value_name = "DURATION")]
+    pub audit_lag: std::time::Duration,
     /// Send adds, webhook fires and transcriptions even when an earlier run sent the same call the
     /// same change (two reports that really do mean the same chargeback twice).
     #[arg(help_heading = "Safety", long)]
@@ -533,6 +539,11 @@ fn match_window(text: &str) -> Result<std::time::Duration, String> {
 /// `--repeat-window`: 1 second to 366 days.
 fn repeat_window(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_secs(1), std::time::Duration::from_secs(366 * 86_400))
+}
+
+/// `--audit-lag`: 1 second to 1 hour.
+fn audit_lag(text: &str) -> Result<std::time::Duration, String> {
+    duration(text, std::time::Duration::from_secs(1), std::time::Duration::from_secs(3600))
 }
 
 /// `--max-pause`: 1 ms to 1 hour.

@@ -16,6 +16,10 @@ pub const MAX_RETRIES: u32 = 5;
 pub const MAX_PAUSE: &str = "120s";
 /// How far a call's time may be from a row's, to find it by caller number.
 pub const MATCH_WINDOW: &str = "5m";
+/// How long after a request its update is taken to have landed and to show
+/// in the call's audit log (`--audit-lag`): a row in doubt whose update is
+/// not there is judged not applied only once this long has passed.
+pub const AUDIT_LAG: &str = "60s";
 /// How far back the ledger finds an earlier run's add to refuse as a repeat.
 pub const REPEAT_WINDOW: &str = "30d";
 /// Calls asked for per page of a window read (`--page-size`).

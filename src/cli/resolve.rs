@@ -192,6 +192,7 @@ impl RunArgs {
             page_size: self.page_size,
             match_window: self.match_window,
             repeat_window: self.repeat_window,
+            audit_lag: self.audit_lag,
             allow_repeat: self.allow_repeat,
             plan: false,
             buyers: self.buyer,

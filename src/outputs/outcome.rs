@@ -110,6 +110,12 @@ pub struct RowOutcome {
     pub intent_journaled: bool,
     /// Its intent is in the ledger (so its outcome must be too).
     pub intent_ledgered: bool,
+    /// A write of this row that changes state each time it is sent (an add,
+    /// a webhook refire, a transcription) may have been applied, and no
+    /// evidence since shows it was not: why. The one fact every way a row
+    /// can end reads (`RowOutcome::sealed`): such a row is never `failed` or
+    /// `not_sent`, which would let a resume send it again.
+    pub maybe_applied: Option<String>,
     /// When its first write was about to go out (milliseconds since the
     /// Unix epoch; from the journal for a row an earlier run may have sent):
     /// an audit-log entry from before then is not this row's.
@@ -132,7 +138,26 @@ impl RowOutcome {
             intent_at: None,
             intent_journaled: false,
             intent_ledgered: false,
+            maybe_applied: None,
         }
+    }
+
+    /// The row as it must be recorded: one that may have been applied
+    /// (`maybe_applied`) and would otherwise end `failed` or `not_sent`
+    /// (whatever stopped it: Ctrl-C, a spent retry budget, a failure
+    /// threshold, refused keys, a record that cannot be written) is
+    /// `unknown`, with why, until evidence settles it.
+    pub fn sealed(mut self) -> RowOutcome {
+        if let (Status::Failed | Status::NotSent, Some(why)) = (self.status, &self.maybe_applied) {
+            let fields = self.update.as_ref().map(|u| u.non_idempotent_fields().join(", ")).unwrap_or_default();
+            let stopped = if self.error.is_empty() { String::new() } else { format!("; then {}", self.error) };
+            self.error = format!(
+                "{why}{stopped}: the update may have been applied and carries {fields}, so it is not sent again \
+                 until evidence settles it (--resume --reconcile reads the call and its audit log)"
+            );
+            self.status = Status::Unknown;
+        }
+        self
     }
 }
 

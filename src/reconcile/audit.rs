@@ -26,10 +26,6 @@ use super::Evidence;
 use crate::input::fields::REFERENCE_PARAM;
 use crate::input::update::CallUpdate;
 
-/// How long after an update's intent its audit entry is taken to be there,
-/// by this machine's clock: a log may lag behind the write it records.
-pub const LOG_LAG_MS: u64 = 60_000;
-
 /// How far an audit entry's time may lie before the intent (on the server's
 /// clock) and still be the row's: a `Date` header has one-second resolution.
 const CLOCK_SLACK_MS: i64 = 2_000;
@@ -63,6 +59,21 @@ pub struct Knowledge {
     /// The intent's time on the server's clock (this machine's, corrected
     /// by the skew its `Date` headers show), when the skew is known.
     pub intent_on_server_ms: Option<i64>,
+    /// How long after its intent an update is taken to have landed and to
+    /// be in the log, by this machine's clock (`--audit-lag`): a request
+    /// may still be applied after its client gave up, and a log may lag
+    /// behind the write it records.
+    pub lag_ms: u64,
+}
+
+impl Knowledge {
+    /// No attempt of the update can still land: each was answered or had its
+    /// connection closed, or long enough has passed since the intent. Values
+    /// still as they were before do not say this: a request that timed out
+    /// may be applied after they were read.
+    pub fn no_write_in_flight(&self) -> bool {
+        self.finished || self.since_intent_ms >= self.lag_ms
+    }
 }
 
 /// A call's audit log, read from all its pages.
@@ -123,12 +134,10 @@ pub fn weigh(log: &Log, request: &Request<'_>, knowledge: &Knowledge) -> Evidenc
             0 => {}
             n => return Evidence::Applied(n),
         }
-        // Missing from a log that records references, and no attempt still
-        // running: the values say nothing moved, or the server said it was
-        // done, or long enough has passed for any entry to be there.
-        let settled =
-            knowledge.values_unchanged == Some(true) || knowledge.finished || knowledge.since_intent_ms >= LOG_LAG_MS;
-        if knowledge.echoed && log.complete && settled {
+        // Missing from a complete log that records references, and no
+        // attempt can still land: the server said it was done with each, or
+        // long enough has passed for any to have landed and been logged.
+        if knowledge.echoed && log.complete && knowledge.no_write_in_flight() {
             return Evidence::NotApplied;
         }
     }
@@ -147,7 +156,9 @@ pub fn weigh(log: &Log, request: &Request<'_>, knowledge: &Knowledge) -> Evidenc
         .filter(|e| reference_of(e).is_none_or(|r| Some(r.as_str()) == request.reference))
         .filter(|e| params_match(&params_of(e), &sent, &must))
         .collect();
-    if like.is_empty() && log.complete && knowledge.values_unchanged == Some(true) {
+    // Nothing like it in a complete log, the values as they were before,
+    // and no attempt that could still land: not applied.
+    if like.is_empty() && log.complete && knowledge.values_unchanged == Some(true) && knowledge.no_write_in_flight() {
         return Evidence::NotApplied;
     }
     // References not seen recorded: entries like it since the intent, by
@@ -172,10 +183,9 @@ fn unclear_why(log: &Log, request: &Request<'_>, k: &Knowledge, like: usize) -> 
     match (request.reference, k.echoed) {
         (None, _) => why.push("the update carried no reference".into()),
         (Some(_), false) => why.push("this account's log was not seen recording references".into()),
-        (Some(_), true) => why.push(
-            "its reference is not in the log yet, and the call's values moved while the request may still be running"
-                .into(),
-        ),
+        (Some(_), true) => {
+            why.push("its reference is not in the log yet, and a request that timed out may still be applied".into())
+        }
     }
     if like > 0 {
         why.push(format!("{like} entries look like this update and cannot be told apart by time"));
@@ -297,6 +307,7 @@ mod tests {
     }
 
     const MINE: &str = "tdr-abc-7";
+    const LOG_LAG_MS: u64 = 60_000;
     const INTENT: &str = "2026-11-28T12:00:00Z";
 
     fn weigh_with(update: &CallUpdate, events: Vec<Value>, k: Knowledge) -> Evidence {
@@ -326,6 +337,7 @@ mod tests {
             since_intent_ms: 5_000,
             finished: false,
             intent_on_server_ms: None,
+            lag_ms: LOG_LAG_MS,
         };
         let blind = Knowledge { echoed: false, ..echoed };
         let cases: Vec<(&str, Vec<Value>, Knowledge, Evidence)> = vec![
@@ -342,10 +354,16 @@ mod tests {
                 Evidence::Applied(2),
             ),
             (
-                "someone else's identical add, and values unchanged",
+                "someone else's identical add, values unchanged, the server answered",
+                vec![entry(theirs.clone(), "2026-11-28T12:00:01Z")],
+                Knowledge { values_unchanged: Some(true), finished: true, ..echoed },
+                Evidence::NotApplied,
+            ),
+            (
+                "mine absent, values unchanged, but the request may still land",
                 vec![entry(theirs.clone(), "2026-11-28T12:00:01Z")],
                 Knowledge { values_unchanged: Some(true), ..echoed },
-                Evidence::NotApplied,
+                Evidence::Unclear(String::new()),
             ),
             (
                 "mine absent, echoed, long since",
@@ -368,10 +386,16 @@ mod tests {
             ("mine absent, echoed, values moved, just now", vec![], echoed, Evidence::Unclear(String::new())),
             ("mine absent, not echoed, values moved", vec![], blind, Evidence::Unclear(String::new())),
             (
-                "not echoed, values unchanged, nothing like it",
+                "not echoed, values unchanged, nothing like it, long since",
+                vec![entry(json!({"revenue": "1"}), "2026-11-28T12:00:01Z")],
+                Knowledge { values_unchanged: Some(true), since_intent_ms: LOG_LAG_MS, ..blind },
+                Evidence::NotApplied,
+            ),
+            (
+                "not echoed, values unchanged, nothing like it, a timed-out request may still land",
                 vec![entry(json!({"revenue": "1"}), "2026-11-28T12:00:01Z")],
                 Knowledge { values_unchanged: Some(true), ..blind },
-                Evidence::NotApplied,
+                Evidence::Unclear(String::new()),
             ),
             (
                 "not echoed, values unchanged, an entry like it",
@@ -423,7 +447,7 @@ mod tests {
             json!({"add_revenue": "2.0", "buyer_converted": "1", "post_call_tokens": "{\"zip\":\"9\"}"}),
             json!({"id": "1234", "call": {"add_revenue": "2.00", "buyer_converted": "yes", "post_call_tokens": {"zip": "9"}}}),
         ];
-        let blind = Knowledge { intent_on_server_ms: on_server(0), ..Knowledge::default() };
+        let blind = Knowledge { intent_on_server_ms: on_server(0), lag_ms: LOG_LAG_MS, ..Knowledge::default() };
         for params in forms {
             let got = weigh_with(&u, vec![entry(params.clone(), "2026-11-28T12:00:03Z")], blind);
             assert_eq!(got, Evidence::Applied(1), "{params}");

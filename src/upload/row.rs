@@ -80,6 +80,9 @@ pub struct Uploader<'a> {
     /// Where every update is recorded across runs, and refused when it
     /// repeats an earlier run's add, fire or transcription.
     ledger: Option<Ledgered>,
+    /// How long after its intent an update is taken to have landed and to
+    /// be in the audit log (`--audit-lag`).
+    pub(super) audit_lag: std::time::Duration,
 }
 
 /// A run's ledger, and how it judges repeats.
@@ -102,6 +105,7 @@ pub struct Uploads {
     pub echoed: bool,
     pub applied: Option<(CallRef, u64)>,
     pub ledger: Option<Ledgered>,
+    pub audit_lag: std::time::Duration,
 }
 
 /// A write's intent, made durable the first time it passes the gate: in
@@ -157,6 +161,7 @@ impl<'a> Uploader<'a> {
             first_write: OnceCell::new(),
             echo_looked: tokio::sync::Mutex::new(None),
             ledger: set.ledger,
+            audit_lag: set.audit_lag,
         }
     }
 
@@ -201,12 +206,16 @@ impl<'a> Uploader<'a> {
             return self.stopped(out);
         }
         let unsafe_fields = row.update.non_idempotent_fields();
+        if row.in_doubt && !unsafe_fields.is_empty() {
+            out.maybe_applied = Some("an earlier run stopped after this row may have been sent".into());
+        }
         let mut jitter = row.line ^ 0x0074_6472_6563_6f6e;
-        match self.prepare(&row, &unsafe_fields, &mut out, &mut jitter).await {
+        let out = match self.prepare(&row, &unsafe_fields, &mut out, &mut jitter).await {
             Ok(update) => self.write(out, update, &unsafe_fields, &mut jitter).await,
             Err(End::Row(status, error)) => finish(out, status, error),
             Err(End::Stopped) => self.stopped(out),
-        }
+        };
+        out.sealed()
     }
 
     /// Before the first write: a row an interrupted run may have sent is
@@ -293,7 +302,9 @@ impl<'a> Uploader<'a> {
         let body = update.body_bytes_with(reference.as_deref());
         let before_json = out.before.as_ref().map(|s| s.to_json().to_string());
         out.sent = Some(update.clone());
-        let mut resent_after_read_back = false;
+        // Set once the audit log showed an attempt not applied and the row
+        // was sent again: why, for the row's note.
+        let mut resent_after: Option<String> = None;
         let actions = match &self.ledger {
             Some(Ledgered { check: Some(_), .. }) if !unsafe_fields.is_empty() => update.actions(),
             _ => Vec::new(),
@@ -317,7 +328,14 @@ impl<'a> Uploader<'a> {
                 ledgered: &mut out.intent_ledgered,
             };
             let reason = match self.api.request(request, &mut out.exchange, &mut intent, jitter).await {
-                Reply::Done(body, truncated) => return self.done(out, &update, &body, truncated, unsafe_fields),
+                Reply::Done(body, truncated) => {
+                    let mut out = self.done(out, &update, &body, truncated, unsafe_fields);
+                    if let (Some(why), Status::Ok, true) = (&resent_after, out.status, out.error.is_empty()) {
+                        out.error =
+                            format!("sent again: the call's audit log showed the first attempt ({why}) not applied");
+                    }
+                    return out;
+                }
                 Reply::Final(Status::Rejected, error) if refuses_reference(&out, &error) => {
                     let why = format!(
                         "the API refused the parameter {REFERENCE_PARAM} ({error}): run again with --no-reference \
@@ -330,42 +348,49 @@ impl<'a> Uploader<'a> {
                 Reply::Stopped => return self.stopped(out),
                 Reply::Ambiguous(reason) => reason,
             };
+            // From here until evidence shows otherwise, whatever ends the
+            // row (the job stopping included) leaves it `unknown`.
+            out.maybe_applied = Some(reason.clone());
             // An attempt that was answered or had its connection closed is
             // over on the server's side; one that timed out may not be.
             let answered = !out.exchange.timed_out;
-            let read_back = self.read_back(&mut out, &update, &reason, unsafe_fields, jitter).await;
-            let unchanged = matches!(read_back, Evidence::NotApplied);
-            match read_back {
-                Evidence::Applied(_) => {
-                    return finish(out, Status::Ok, format!("verified by reading the call back after: {reason}"));
+            // The call's values, where what it held before is known
+            // (`--reconcile`): moved by exactly this update shows it applied.
+            let values = self.read_back(&mut out, &update, &reason, jitter).await;
+            if let Some(Evidence::Applied(_)) = values {
+                return finish(out, Status::Ok, format!("verified by reading the call back after: {reason}"));
+            }
+            if out.intent_at.is_none() {
+                return finish(out, Status::Unknown, unknown_reason(&reason, unsafe_fields));
+            }
+            // Unchanged values, values that cannot tell (another writer, a
+            // webhook refire) or none read: the audit log decides, and only
+            // evidence that it was not applied sends it again.
+            let unchanged = values.as_ref().map(|v| matches!(v, Evidence::NotApplied));
+            match self.audit(&mut out, &update, unchanged, answered, jitter).await {
+                Ok(Evidence::Applied(n)) => {
+                    return finish(out, Status::Ok, applied_note(n, &format!("applied after: {reason}")));
                 }
-                Evidence::Unclear(error) if !self.reconcile || out.intent_at.is_none() => {
+                Ok(Evidence::NotApplied) if resent_after.is_none() => {
+                    resent_after = Some(reason);
+                    out.maybe_applied = None;
+                    out.after = None;
+                }
+                Ok(Evidence::NotApplied) => {
+                    out.maybe_applied = None;
+                    let error = format!("{reason}; not applied twice (audit log): safe to run again");
+                    return finish(out, Status::Failed, error);
+                }
+                Err(End::Stopped) => return self.stopped(out),
+                Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => {
+                    let values = match (&values, unchanged) {
+                        (None, _) => "",
+                        (Some(Evidence::Unclear(details)), _) => &format!("; read back: {details}"),
+                        (_, Some(true)) => "; read back unchanged",
+                        _ => "; read back moved otherwise",
+                    };
+                    let error = unknown_reason(&format!("{reason}{values}; audit log: {why}"), unsafe_fields);
                     return finish(out, Status::Unknown, error);
-                }
-                // Unchanged values, or values that cannot tell (another
-                // writer, a webhook refire): the audit log decides, and only
-                // evidence that it was not applied sends it again.
-                Evidence::NotApplied | Evidence::Unclear(_) => {
-                    match self.audit(&mut out, &update, Some(unchanged), answered, jitter).await {
-                        Ok(Evidence::Applied(n)) => {
-                            return finish(out, Status::Ok, applied_note(n, &format!("applied after: {reason}")));
-                        }
-                        Ok(Evidence::NotApplied) if !resent_after_read_back => {
-                            resent_after_read_back = true;
-                            out.after = None;
-                        }
-                        Ok(Evidence::NotApplied) => {
-                            let error =
-                                format!("{reason}; not applied twice (read back and audit log): safe to run again");
-                            return finish(out, Status::Failed, error);
-                        }
-                        Err(End::Stopped) => return self.stopped(out),
-                        Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => {
-                            let values = if unchanged { "read back unchanged" } else { "read back moved otherwise" };
-                            let error = unknown_reason(&format!("{reason}; {values}; audit log: {why}"), unsafe_fields);
-                            return finish(out, Status::Unknown, error);
-                        }
-                    }
                 }
             }
         }
@@ -410,29 +435,24 @@ impl<'a> Uploader<'a> {
         finish(out, Status::Ok, not_understood(body, truncated).unwrap_or_default())
     }
 
-    /// After an ambiguous write: reads the call back (when what it held
-    /// before is known) to see whether `update` was applied. `Unclear`
-    /// carries the row's whole error text.
+    /// After an ambiguous write: reads the call back, when what it held
+    /// before is known, to see whether `update` was applied (`None`: nothing
+    /// to compare with, or the call could not be read).
     async fn read_back(
         &self,
         out: &mut RowOutcome,
         update: &CallUpdate,
         reason: &str,
-        unsafe_fields: &[&str],
         jitter: &mut u64,
-    ) -> Evidence {
-        let Some(before) = out.before.clone() else {
-            return Evidence::Unclear(unknown_reason(reason, unsafe_fields));
-        };
-        let Ok(now) = self.read(out, jitter).await else {
-            return Evidence::Unclear(unknown_reason(reason, unsafe_fields));
-        };
+    ) -> Option<Evidence> {
+        let before = out.before.clone()?;
+        let now = self.read(out, jitter).await.ok()?;
         let evidence = match verify(update, &before, &now) {
-            Evidence::Unclear(details) => Evidence::Unclear(format!("{reason}; read back: {details}")),
+            Evidence::Unclear(details) => Evidence::Unclear(format!("{reason}; {details}")),
             other => other,
         };
         out.after = Some(now);
-        evidence
+        Some(evidence)
     }
 
     /// GETs the call, with retries.
@@ -497,7 +517,9 @@ impl<'a> Uploader<'a> {
         out
     }
 
-    /// The job stopped before this row's next request.
+    /// The job stopped before this row's next request. A row that may have
+    /// been applied becomes `unknown` when sealed (`RowOutcome::sealed`);
+    /// any other was not applied, or is safe to send again.
     fn stopped(&self, out: RowOutcome) -> RowOutcome {
         let why = match self.api.stop.reason() {
             Some(StopReason::Aborted(reason)) => format!("job aborted: {reason}"),
@@ -506,8 +528,6 @@ impl<'a> Uploader<'a> {
         if out.exchange.writes == 0 {
             finish(out, Status::NotSent, why)
         } else {
-            // Every earlier attempt of this row was classified as not applied
-            // or (for a row safe to resend) possibly applied: safe to run again.
             let retried = &out.exchange.retried_for;
             let error = if retried.is_empty() { why } else { format!("{retried}; {why}") };
             finish(out, Status::Failed, error)

@@ -53,7 +53,10 @@ impl Uploader<'_> {
                 out.sent = Some(row.update.clone());
                 return Err(End::Row(Status::Ok, applied_note(n, "an earlier run applied it")));
             }
-            Ok(Evidence::NotApplied) => return Ok(now),
+            Ok(Evidence::NotApplied) => {
+                out.maybe_applied = None;
+                return Ok(now);
+            }
             Err(End::Stopped) => return Err(End::Stopped),
             Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => why,
         };
@@ -79,7 +82,7 @@ impl Uploader<'_> {
         finished: bool,
         jitter: &mut u64,
     ) -> Result<Evidence, End> {
-        let log = self.read_log(out.call, &mut out.exchange, jitter).await?;
+        let mut log = self.read_log(out.call, &mut out.exchange, jitter).await?;
         // A reference in the log, this run's or another's, shows the
         // account records the parameter: this row's would be there too.
         if log.shows_references() {
@@ -93,22 +96,38 @@ impl Uploader<'_> {
             reference: reference.as_deref(),
         };
         let intent = out.intent_at.unwrap_or(0);
-        let mut knowledge = Knowledge {
-            echoed: self.echoed.load(Ordering::Relaxed),
+        let lag_ms = u64::try_from(self.audit_lag.as_millis()).unwrap_or(u64::MAX);
+        let knowledge = |echoed: bool| Knowledge {
+            echoed,
             values_unchanged,
             since_intent_ms: now_ms().saturating_sub(intent),
             finished,
             intent_on_server_ms: self.api.server_skew_ms().map(|skew| i64::try_from(intent).unwrap_or(i64::MAX) + skew),
+            lag_ms,
         };
-        let evidence = audit::weigh(&log, &request, &knowledge);
+        let mut known = knowledge(self.echoed.load(Ordering::Relaxed));
+        let mut evidence = audit::weigh(&log, &request, &known);
         // Not seen recording references yet: look once, on a row applied.
         if matches!(evidence, Evidence::Unclear(_))
-            && !knowledge.echoed
+            && !known.echoed
             && reference.is_some()
             && self.check_echo(&mut out.exchange, jitter).await
         {
-            knowledge.echoed = true;
-            return Ok(audit::weigh(&log, &request, &knowledge));
+            known.echoed = true;
+            evidence = audit::weigh(&log, &request, &known);
+        }
+        // Unclear only because a write may still land: wait until it cannot
+        // (the lag since the intent), then look again, once.
+        let later = Knowledge { since_intent_ms: lag_ms, ..known };
+        if matches!(evidence, Evidence::Unclear(_)) && audit::weigh(&log, &request, &later) == Evidence::NotApplied {
+            let wait = std::time::Duration::from_millis(lag_ms.saturating_sub(known.since_intent_ms));
+            tokio::select! {
+                biased;
+                _ = self.api.stop.stopped() => return Err(End::Stopped),
+                _ = tokio::time::sleep(wait) => {}
+            }
+            log = self.read_log(out.call, &mut out.exchange, jitter).await?;
+            evidence = audit::weigh(&log, &request, &knowledge(known.echoed));
         }
         Ok(evidence)
     }

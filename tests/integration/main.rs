@@ -3,6 +3,7 @@
 
 mod across_runs;
 mod buyer_report;
+mod chaos;
 mod discrepancies;
 mod documented;
 mod formats;

@@ -181,6 +181,7 @@ fn resume_settles_rows_in_doubt_by_reading_back() {
     const ROWS: u64 = 600;
     let mut unknown = 0;
     let mut in_doubt_settled = 0;
+    let mut example = None;
     for seed in 1..=6u64 {
         let sim = slow_sim(ROWS);
         let wd = Workdir::new();
@@ -202,13 +203,16 @@ fn resume_settles_rows_in_doubt_by_reading_back() {
             assert!(applied <= 1, "seed {seed}: call {i} applied {applied} times");
             match r["status"].as_str() {
                 "ok" => assert_eq!(applied, 1, "seed {seed} row {i}"),
-                "unknown" => unknown += 1,
+                "unknown" => {
+                    unknown += 1;
+                    example.get_or_insert_with(|| r["error"].clone());
+                }
                 other => panic!("seed {seed} row {i}: {other}"),
             }
             in_doubt_settled += usize::from(r["error"].contains("earlier run applied it"));
         }
     }
-    assert_eq!(unknown, 0, "with --reconcile nothing is left unknown");
+    assert_eq!(unknown, 0, "with --reconcile nothing is left unknown: {example:?}");
     assert!(in_doubt_settled > 0, "no kill left a row in doubt to settle");
 }
 

@@ -145,6 +145,9 @@ pub struct RunOptions {
     /// How far back the ledger looks for an earlier run's same add, fire or
     /// transcription, to refuse it (`--repeat-window`).
     pub repeat_window: Duration,
+    /// How long after a request its update is taken to have landed and to
+    /// be in the audit log (`--audit-lag`).
+    pub audit_lag: Duration,
     /// Send such a repeat anyway (`--allow-repeat`).
     pub allow_repeat: bool,
     /// The buyers whose report it is (`--buyer`, names or ids): the
@@ -354,6 +357,7 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
         echoed: replay.as_ref().is_some_and(|r| r.echoed),
         applied: outputs.earlier_applied,
         ledger: repeats.ledgered,
+        audit_lag: opts.audit_lag,
     };
     let uploader = Uploader::new(&api, uploads);
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));

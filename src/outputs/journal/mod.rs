@@ -252,6 +252,28 @@ mod tests {
         assert_eq!(copied, [Status::Ok]);
     }
 
+    /// Four attempts of one row (`unknown`, then `failed` after settling,
+    /// then `unknown`, then `ok`): results.csv gets its last outcome once.
+    #[tokio::test]
+    async fn a_row_with_final_outcomes_around_a_failure_is_copied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.journal");
+        let j = Journal::create(&path, &binding(), "tdr-test", false, None).unwrap();
+        for (n, status) in [Status::Unknown, Status::Failed, Status::Unknown, Status::Ok].into_iter().enumerate() {
+            j.intent(4, 10 + n as u64, None).await.unwrap();
+            j.outcome(&RowOutcome::new(4, CallRef::Id(1), status)).unwrap();
+        }
+        j.finish(false).unwrap();
+        let r = replay(&path).unwrap();
+        let mut copied = Vec::new();
+        done_outcomes(&path, &r, |o| {
+            copied.push(o.status);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(copied, [Status::Ok]);
+    }
+
     /// A journal as the run left it, cut at every byte offset of its last
     /// records (a crash or a full disk mid-write), then resumed: a torn
     /// record is never read as whole, never swallows another, and is cut off

@@ -76,8 +76,11 @@ pub struct Replay {
     /// from before then cannot be this row's.
     pub intent_at: HashMap<u64, u64>,
     /// Rows with more than one final outcome (`unknown`, then settled by a
-    /// resume), and how many: the last one is the row's result.
+    /// resume, perhaps with `failed` between), and how many: the last one is
+    /// the row's result.
     pub settled_again: HashMap<u64, u32>,
+    /// Rows with at least one final outcome, whatever came after it.
+    had_final: LineSet,
     /// The run wrote its end marker.
     pub ended: bool,
     /// Bytes from the start to the end of the last whole record: what a
@@ -131,9 +134,12 @@ impl Replay {
                     self.intent_at.remove(&l);
                 }
                 if is_final(fields) {
-                    if self.done.contains(l) {
+                    // Counted whether or not the row was done just before:
+                    // `unknown`, `failed`, then `ok` are two final outcomes.
+                    if self.had_final.contains(l) {
                         *self.settled_again.entry(l).or_insert(1) += 1;
                     }
+                    self.had_final.insert(l);
                     self.done.insert(l);
                 } else {
                     self.done.remove(l);
