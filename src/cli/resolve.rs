@@ -327,6 +327,7 @@ impl SimArgs {
                 fail_first: self.fail_first,
                 error_200: self.error_200,
                 ignore_param: self.ignore_param,
+                events_down: false,
             },
             dump_state: self.dump_state,
             url_file: self.url_file,

@@ -20,8 +20,16 @@ pub struct HistoryOptions {
 }
 
 pub fn run(opts: HistoryOptions) -> Result<Exit, Fatal> {
-    let path = ledger::path_for(&opts.base_url, &opts.credentials.public)
-        .ok_or_else(|| Fatal::usage(anyhow!("no state directory (set TDRECON_STATE_DIR or HOME)")))?;
+    let located = ledger::locate(&opts.base_url, &opts.credentials.public).map_err(|e| Fatal::usage(anyhow!(e)))?;
+    let path = located.path;
+    if located.provenance == ledger::Provenance::Lost {
+        crate::console::warn(&format!(
+            "warning: the ledger this machine kept for {} is gone (deleted or emptied): {} holds only what was \
+             sent since; TrackDrive's audit log holds every update",
+            located.account,
+            path.display()
+        ));
+    }
     let reader = Reader::open(&path).map_err(|e| Fatal::usage(anyhow!(e)))?;
     let entries = match (&opts.call, opts.since) {
         (Some(call), since) => {
@@ -40,7 +48,7 @@ pub fn run(opts: HistoryOptions) -> Result<Exit, Fatal> {
     Ok(Exit::Ok)
 }
 
-const HEADER: [&str; 8] = ["at", "status", "call", "changes", "file", "line", "run", "reference"];
+const HEADER: [&str; 9] = ["at", "status", "call", "uuid", "changes", "file", "line", "run", "reference"];
 
 /// The entries as CSV, one per update.
 fn render(entries: &[Entry]) -> Result<String, csv::Error> {
@@ -55,7 +63,8 @@ fn render(entries: &[Entry]) -> Result<String, csv::Error> {
         };
         let line = e.line.to_string();
         let reference = e.reference.as_deref().unwrap_or("");
-        w.write_record([&at, status, &e.call, &changes(&e.changes), &e.file, &line, &e.run, reference])?;
+        let uuid = e.uuid.as_deref().unwrap_or("");
+        w.write_record([&at, status, &e.call, uuid, &changes(&e.changes), &e.file, &line, &e.run, reference])?;
     }
     Ok(String::from_utf8_lossy(&w.into_inner().map_err(|e| e.into_error())?).into_owned())
 }
@@ -80,6 +89,7 @@ mod tests {
             run: "tdr-1".into(),
             line: 3,
             call: "7".into(),
+            uuid: Some("c3b20b12-3b3b-4322-b15d-0f1c5f653479".into()),
             reference: Some("tdr-1-3".into()),
             changes: r#"{"add_revenue":"-25.00","buyer_converted":false}"#.into(),
             input_sha256: "x".into(),
@@ -90,9 +100,9 @@ mod tests {
         let text = render(&[e]).unwrap();
         assert_eq!(
             text,
-            "at,status,call,changes,file,line,run,reference\n\
-             2025-12-01T00:00:00Z,\"sent, no outcome recorded\",7,add_revenue=-25.00 buyer_converted=false,\
-             /r/night.csv,3,tdr-1,tdr-1-3\n"
+            "at,status,call,uuid,changes,file,line,run,reference\n\
+             2025-12-01T00:00:00Z,\"sent, no outcome recorded\",7,c3b20b12-3b3b-4322-b15d-0f1c5f653479,\
+             add_revenue=-25.00 buyer_converted=false,/r/night.csv,3,tdr-1,tdr-1-3\n"
         );
     }
 }

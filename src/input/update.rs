@@ -59,6 +59,9 @@ pub struct CallUpdate {
     /// Who called (E.164), from a `caller_number` column: never sent. While
     /// `call` is `CallRef::PENDING`, these two are how the call is found.
     pub caller_number: Option<String>,
+    /// The UUID the row named its call by, once `call` is the call's id:
+    /// the call is one call however a row named it (never sent).
+    pub named_uuid: Option<u128>,
 }
 
 /// Contact fields to set, by name, kept sorted by name. A row sets one to a
@@ -154,6 +157,7 @@ impl CallUpdate {
             call_time_later: None,
             routed: Vec::new(),
             caller_number: None,
+            named_uuid: None,
         }
     }
 

@@ -548,6 +548,14 @@ impl Rules {
         {
             update.call = matcher.find(&update, &self.schema)?;
         }
+        // A call is its id, however the row named it: a UUID whose id is
+        // known is replaced by it (and kept for the record).
+        if let CallRef::Uuid(uuid) = update.call
+            && let Some(id) = self.ids_of_uuids.as_ref().and_then(|m| m.get(&uuid))
+        {
+            update.call = CallRef::Id(*id);
+            update.named_uuid = Some(uuid);
+        }
         Ok(update)
     }
 }
@@ -556,11 +564,12 @@ impl Repeats<'_> {
     /// Rejects a valid record whose call an earlier valid record already
     /// names. Must see the valid records in file order, each once.
     pub fn check(&mut self, record: &Record<'_>, update: CallUpdate) -> Result<CallUpdate, Rejection> {
-        self.check_call(record, update.call)?;
+        let named = update.named_uuid.map_or(update.call, CallRef::Uuid);
+        self.check_call(record, named)?;
         Ok(update)
     }
 
-    /// `check`, given only the call a valid record names.
+    /// `check`, given only the call a valid record names (as it names it).
     pub fn check_call(&mut self, record: &Record<'_>, call: CallRef) -> Result<(), Rejection> {
         // Not found yet (`validate` cannot read the API): nothing to repeat.
         if call == CallRef::PENDING {

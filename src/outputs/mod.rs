@@ -1,7 +1,8 @@
 //! The output stage: what a run leaves behind for people and schedulers.
 //! `errors` writes rejected rows, `outcome` says what became of a sent row,
 //! `results` writes it, `journal` makes it durable before and after each
-//! request, `ledger` remembers across runs what each account was sent,
+//! request, `ledger` remembers across runs what each account was sent
+//! (`never_twice` says what a run checked so as to apply nothing twice),
 //! `tally` and `summary` count and print (`control`: the window's
 //! totals), `progress` draws the bar, `discrepancies` writes what a report
 //! and TrackDrive disagree on, `page` the HTML page to sign off.
@@ -18,6 +19,7 @@ pub mod discrepancies;
 pub mod errors;
 pub mod journal;
 pub mod ledger;
+pub mod never_twice;
 pub mod outcome;
 pub mod page;
 pub mod paths;

@@ -102,6 +102,8 @@ pub struct RunSummary {
     /// `--report`: the page written, its size in bytes, and the time its
     /// building and writing took.
     pub page: Option<(PathBuf, u64, Duration)>,
+    /// What the run checked so as to apply nothing twice across runs.
+    pub never_twice: crate::outputs::never_twice::NeverTwice,
 }
 
 /// The amounts rows applied sent, when their calls were not read (a run
@@ -364,6 +366,7 @@ impl RunSummary {
         if let Some(said) = &self.discrepancies {
             out.push_str(&said.render());
         }
+        out.push_str(&self.never_twice.render());
         self.render_unknown(&mut out);
         if let Some(why) = &self.input_changed {
             out.push_str(&format!("INPUT CHANGED: {why}\n"));
@@ -532,6 +535,7 @@ impl RunSummary {
             "input_changed": self.input_changed,
             "discrepancies": self.discrepancies.as_ref().map(|d| d.to_json()),
             "page": page,
+            "never_twice": self.never_twice.to_json(),
             "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
         })
     }

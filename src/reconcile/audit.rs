@@ -174,6 +174,100 @@ pub fn weigh(log: &Log, request: &Request<'_>, knowledge: &Knowledge) -> Evidenc
     Evidence::Unclear(unclear_why(log, request, knowledge, like.len()))
 }
 
+/// An earlier update in a call's log that made the same change a row would
+/// make (the same add, the same webhook fired, a transcription asked for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SameChange {
+    /// The earlier update's tdrecon reference, when it carried one.
+    pub reference: Option<String>,
+    /// When the log says it was applied, as the log writes it.
+    pub at: Option<String>,
+    /// The changes both make, as `param value`.
+    pub same: Vec<String>,
+}
+
+impl SameChange {
+    /// Why the row is refused, naming the earlier run (from its reference),
+    /// the time and `--allow-repeat`.
+    pub fn reason(&self, call: &str) -> String {
+        let what = self.same.join(", ");
+        let at = self.at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default();
+        match &self.reference {
+            Some(reference) => {
+                let run = reference.rsplit_once('-').map_or(reference.as_str(), |(run, _)| run);
+                format!(
+                    "repeats an update TrackDrive's audit log shows applied to call {call}{at} by tdrecon run {run} \
+                     (reference {reference}, from this or another machine): {what}; --allow-repeat sends it again"
+                )
+            }
+            None => format!(
+                "repeats a change TrackDrive's audit log shows applied to call {call}{at}: {what} (sent without a \
+                 reference, so it may be someone else's); --allow-repeat sends it anyway"
+            ),
+        }
+    }
+}
+
+/// The first update in `log` that made the same change as `request` (any of
+/// its adds, webhooks fired or transcription): applied (a 2xx write to this
+/// call) at or after `since_ms` on the server's clock (an entry whose time
+/// cannot be read counts), other than `request`'s own reference. With
+/// `referenced_only`, only updates that carry a tdrecon reference count
+/// (updates by people or other tools are not tdrecon's to refuse).
+pub fn same_change(log: &Log, request: &Request<'_>, since_ms: i64, referenced_only: bool) -> Option<SameChange> {
+    let actions = request.update.actions();
+    if actions.is_empty() {
+        return None;
+    }
+    let mut names = vec![request.call.clone()];
+    names.extend(log.names.iter().cloned());
+    log.entries.iter().filter(|e| is_write_to(e, &names)).find_map(|e| {
+        let reference = reference_of(e);
+        if reference.is_some() && reference.as_deref() == request.reference {
+            return None;
+        }
+        if referenced_only && reference.is_none() {
+            return None;
+        }
+        if entry_time(e).is_some_and(|at| at < since_ms) {
+            return None;
+        }
+        let params = params_of(e);
+        let same: Vec<String> = actions
+            .iter()
+            .filter(|(param, value)| params.get(param).is_some_and(|logged| holds(logged, value)))
+            .map(|(param, value)| format!("{param} {value}"))
+            .collect();
+        (!same.is_empty()).then(|| SameChange {
+            reference,
+            at: e.get("created_at").and_then(scalar).filter(|t| !t.is_empty()),
+            same,
+        })
+    })
+}
+
+/// A successful write (any method) to this call's path.
+fn is_write_to(entry: &Map<String, Value>, names: &[String]) -> bool {
+    ["PUT", "POST", "PATCH"].iter().any(|m| same_request(entry, m, names))
+}
+
+/// Whether a logged param holds one acting value: the value itself, or one
+/// of a list of webhook ids (an array, or a list written as text).
+fn holds(logged: &Value, value: &str) -> bool {
+    let one = |v: &Value| same_value(v, &Value::String(value.to_string()));
+    match logged {
+        Value::Array(items) => items.iter().any(one),
+        Value::String(text) if text.trim_start().starts_with('[') => {
+            serde_json::from_str::<Value>(text).is_ok_and(|parsed| holds(&parsed, value))
+        }
+        Value::String(text) if text.contains(',') => {
+            text.split(',').any(|part| one(&Value::String(part.trim().to_string())))
+        }
+        // A flag sent as `true` may be logged `"1"`: compare as a flag.
+        other => one(other) || value.parse::<bool>().is_ok_and(|flag| same_value(other, &Value::Bool(flag))),
+    }
+}
+
 /// Why the log cannot settle the row, in words for the results' error.
 fn unclear_why(log: &Log, request: &Request<'_>, k: &Knowledge, like: usize) -> String {
     let mut why = Vec::new();
@@ -456,6 +550,57 @@ mod tests {
         assert!(matches!(weigh_with(&u, vec![entry(other, "2026-11-28T12:00:03Z")], blind), Evidence::Unclear(_)));
         let nested = json!({"call": {"tdrecon_ref": MINE, "add_revenue": "2.00"}});
         assert_eq!(weigh_with(&u, vec![entry(nested, "2020-01-01T00:00:00Z")], blind), Evidence::Applied(1));
+    }
+
+    /// Another run's same add, webhook or transcription in the log refuses
+    /// the row, from any machine; the row's own reference, another amount,
+    /// a change outside the window, a failed request or another call do not.
+    #[test]
+    fn the_same_change_by_another_run_is_found_in_the_log() {
+        let u = add("-2.00");
+        let request = Request { method: "PUT", call: "1234".into(), update: &u, reference: Some(MINE) };
+        let since = parse_time("2026-11-01T00:00:00Z").unwrap() as i64;
+        let theirs = |params: Value, at: &str| entry(params, at);
+        let find = |events: Vec<Value>, referenced_only: bool| {
+            same_change(&log(events, true), &request, since, referenced_only).map(|s| (s.reference, s.same))
+        };
+        let other = json!({"add_revenue": "-2.0", "tdrecon_ref": "tdr-xyz-9"});
+        assert_eq!(
+            find(vec![theirs(other.clone(), "2026-11-28T11:00:00Z")], true),
+            Some((Some("tdr-xyz-9".into()), vec!["add_revenue -2.00".into()]))
+        );
+        // POST, typed as a number, nested under `call`: the same change.
+        let mut post = theirs(json!({"call": {"add_revenue": -2, "tdrecon_ref": "tdr-q-3"}}), "2026-11-28T11:00:00Z");
+        post["request_method"] = json!("POST");
+        assert!(find(vec![post], true).is_some());
+        // None of these is a repeat.
+        let mut failed = theirs(other.clone(), "2026-11-28T11:00:00Z");
+        failed["response_status"] = json!("422");
+        let mut elsewhere = theirs(other.clone(), "2026-11-28T11:00:00Z");
+        elsewhere["request_path"] = json!("/api/v1/calls/999");
+        for (name, event) in [
+            ("mine", theirs(json!({"add_revenue": "-2.00", "tdrecon_ref": MINE}), "2026-11-28T11:00:00Z")),
+            ("another amount", theirs(json!({"add_revenue": "-2.50", "tdrecon_ref": "tdr-xyz-9"}), INTENT)),
+            ("before the window", theirs(other.clone(), "2026-10-01T00:00:00Z")),
+            ("failed", failed),
+            ("another call", elsewhere),
+            ("only the flag", theirs(json!({"buyer_converted": "false", "tdrecon_ref": "tdr-xyz-9"}), INTENT)),
+        ] {
+            assert_eq!(find(vec![event], true), None, "{name}");
+        }
+        // Without a reference: someone else's, unless references are off.
+        let plain = theirs(json!({"add_revenue": "-2.00"}), INTENT);
+        assert_eq!(find(vec![plain.clone()], true), None);
+        let found = same_change(&log(vec![plain], true), &request, since, false).unwrap();
+        assert!(found.reason("1234").contains("may be someone else's"), "{}", found.reason("1234"));
+        // Webhooks fired one by one, whatever list they were in.
+        let fire = CallUpdate::new(CallRef::Id(1234)).with(CallField::Webhooks, Change::Fire(vec![3, 4]));
+        let request = Request { method: "PUT", call: "1234".into(), update: &fire, reference: Some(MINE) };
+        for logged in [json!([4, 5]), json!("[4,5]"), json!("5, 4"), json!(["4"])] {
+            let e = entry(json!({"fire_outgoing_webhook_ids": logged.clone(), "tdrecon_ref": "tdr-b-2"}), INTENT);
+            let found = same_change(&log(vec![e], true), &request, since, true);
+            assert_eq!(found.map(|s| s.same), Some(vec!["fire_outgoing_webhook_ids 4".into()]), "{logged}");
+        }
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct FaultConfig {
     pub error_200: f64,
     /// An update parameter every update ignores (a 200 all the same).
     pub ignore_param: Option<String>,
+    /// Every read of a call's events answers 503, as an account whose audit
+    /// log is down might.
+    pub events_down: bool,
 }
 
 /// What happens to one request.

@@ -235,6 +235,9 @@ pub(super) async fn events(
         return refused;
     }
     sim.event_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if sim.faults().events_down {
+        return error(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "events unavailable"}));
+    }
     let start = match query.get("cursor").map(String::as_str) {
         None | Some("-1") => 0,
         Some(c) => match c.parse::<usize>() {

@@ -5,7 +5,7 @@
 //! means, `backoff` how long to wait, `gate` holds every attempt to the rate
 //! and to the server's pauses (`auto_rate` finds the rate, `rate_memory`
 //! keeps it between runs), `api` is the client every request goes through,
-//! `row` sends one row (`settle`: a row in doubt, by its audit log), `window` reads a time window's calls in pages and
+//! `row` sends one row (`settle`: a row in doubt, by its audit log), `identity` reads the ids of calls named by UUID, `window` reads a time window's calls in pages and
 //! `lookup` the name lists (`pages` follows a list's pages either way). Writes its journal through `outputs`; never
 //! touches `commands`.
 
@@ -17,6 +17,7 @@ pub mod client;
 pub mod credentials;
 pub mod gate;
 pub mod http;
+pub mod identity;
 pub mod lookup;
 pub mod pages;
 pub mod rate_memory;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::auto_rate::Known;
-use crate::outputs::state::{account_key, state_dir};
+use crate::outputs::state::{Account, adopt, earlier_key, state_dir};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -59,15 +59,22 @@ pub enum RecallError {
 }
 
 impl RateMemory {
-    /// The memory for `base_url` and this public key, in the state
+    /// The memory for the account `base_url` reaches, in the state
     /// directory; `None` when there is no home to keep it in.
     pub fn for_account(base_url: &str, public_key: &str) -> Option<RateMemory> {
         Some(RateMemory::in_dir(&state_dir("rates")?, base_url, public_key))
     }
 
+    /// The account's memory in `dir`, named by its host (whatever key is
+    /// used); one named the earlier way, by the URL and `public_key`, is
+    /// adopted.
     pub fn in_dir(dir: &Path, base_url: &str, public_key: &str) -> RateMemory {
-        let name = account_key(base_url, public_key);
-        RateMemory { path: dir.join(format!("rate-{name}.json")), target: base_url.to_string() }
+        let name = Account::of(base_url).key();
+        let path = dir.join(format!("rate-{name}.json"));
+        let earlier = dir.join(format!("rate-{}.json", earlier_key(base_url, public_key)));
+        // A memory that cannot be moved is found again by the next 429.
+        let _ = adopt(&earlier, &path, &[]);
+        RateMemory { path, target: base_url.to_string() }
     }
 
     pub fn path(&self) -> &Path {
@@ -140,15 +147,27 @@ mod tests {
         acme.keep(known(Some(300.04), 291.0), now).unwrap();
         let back = acme.recall(now + jiff::SignedDuration::from_hours(24)).unwrap().unwrap();
         assert_eq!(back, Remembered { known: known(Some(300.0), 291.0), at: now });
-        // The same account without the trailing slash is the same memory;
-        // another key or another target is not.
-        let same = RateMemory::in_dir(dir.path(), "https://acme.trackdrive.com", "pub-1");
-        assert_eq!(same.path(), acme.path());
-        for (url, key) in [("https://acme.trackdrive.com", "pub-2"), ("https://other.trackdrive.com", "pub-1")] {
-            assert_eq!(RateMemory::in_dir(dir.path(), url, key).recall(now).unwrap(), None);
+        // The same account without the trailing slash, or with another key,
+        // is the same memory; another target is not.
+        for (url, key) in [("https://acme.trackdrive.com", "pub-1"), ("https://ACME.trackdrive.com", "pub-2")] {
+            assert_eq!(RateMemory::in_dir(dir.path(), url, key).path(), acme.path());
         }
+        let other = RateMemory::in_dir(dir.path(), "https://other.trackdrive.com", "pub-1");
+        assert_eq!(other.recall(now).unwrap(), None);
         let text = std::fs::read_to_string(acme.path()).unwrap();
         assert!(!text.contains("pub-1") && !acme.path().to_string_lossy().contains("pub-1"), "{text}");
+    }
+
+    #[test]
+    fn a_memory_named_by_url_and_key_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let now: Timestamp = "2026-11-28T02:00:00Z".parse().unwrap();
+        let earlier = dir.path().join(format!("rate-{}.json", earlier_key("https://acme.trackdrive.com", "pub-1")));
+        let kept = RateMemory { path: earlier.clone(), target: "https://acme.trackdrive.com".into() };
+        kept.keep(known(None, 42.0), now).unwrap();
+        let memory = RateMemory::in_dir(dir.path(), "https://acme.trackdrive.com/", "pub-1");
+        assert_eq!(memory.recall(now).unwrap().map(|r| r.known.healthy), Some(42.0));
+        assert!(!earlier.exists());
     }
 
     #[test]

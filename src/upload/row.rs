@@ -5,8 +5,9 @@
 //! ambiguous outcome, unless reading the call back or its audit log
 //! (`--reconcile`) shows it was not applied.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use tokio::sync::OnceCell;
 
@@ -83,6 +84,17 @@ pub struct Uploader<'a> {
     /// How long after its intent an update is taken to have landed and to
     /// be in the audit log (`--audit-lag`).
     pub(super) audit_lag: std::time::Duration,
+    /// How far back the call's audit log is checked, before a row that acts
+    /// is sent, for the same change by another run (`--repeat-window`);
+    /// `None` with `--allow-repeat`.
+    pub(super) log_check: Option<std::time::Duration>,
+    /// UUIDs whose call's id could not be read: rows that act and name
+    /// them are not sent (they could not be keyed by id).
+    pub(super) unread_uuids: HashMap<u128, String>,
+    /// Rows that act whose call's log was read before they were sent, and
+    /// those refused because it showed the same change.
+    pub checked: AtomicU64,
+    pub refused_by_log: AtomicU64,
 }
 
 /// A run's ledger, and how it judges repeats.
@@ -106,6 +118,9 @@ pub struct Uploads {
     pub applied: Option<(CallRef, u64)>,
     pub ledger: Option<Ledgered>,
     pub audit_lag: std::time::Duration,
+    /// `--repeat-window`, or `None` with `--allow-repeat`.
+    pub log_check: Option<std::time::Duration>,
+    pub unread_uuids: HashMap<u128, String>,
 }
 
 /// A write's intent, made durable the first time it passes the gate: in
@@ -162,6 +177,10 @@ impl<'a> Uploader<'a> {
             echo_looked: tokio::sync::Mutex::new(None),
             ledger: set.ledger,
             audit_lag: set.audit_lag,
+            log_check: set.log_check,
+            unread_uuids: set.unread_uuids,
+            checked: AtomicU64::new(0),
+            refused_by_log: AtomicU64::new(0),
         }
     }
 
@@ -170,6 +189,7 @@ impl<'a> Uploader<'a> {
         ledger::Update {
             line,
             call: update.call.to_string(),
+            uuid: update.named_uuid.map(|u| CallRef::Uuid(u).to_string()),
             referenced: self.references,
             changes: String::from_utf8_lossy(&update.body_bytes()).into_owned(),
             at,
@@ -210,8 +230,11 @@ impl<'a> Uploader<'a> {
             out.maybe_applied = Some("an earlier run stopped after this row may have been sent".into());
         }
         let mut jitter = row.line ^ 0x0074_6472_6563_6f6e;
+        // A row that acts is checked against the call's audit log just
+        // before it is written (one in doubt was settled from it instead).
+        let check_log = !unsafe_fields.is_empty() && !row.in_doubt;
         let out = match self.prepare(&row, &unsafe_fields, &mut out, &mut jitter).await {
-            Ok(update) => self.write(out, update, &unsafe_fields, &mut jitter).await,
+            Ok(update) => self.write(out, update, &unsafe_fields, check_log, &mut jitter).await,
             Err(End::Row(status, error)) => finish(out, status, error),
             Err(End::Stopped) => self.stopped(out),
         };
@@ -263,28 +286,58 @@ impl<'a> Uploader<'a> {
         Ok(update)
     }
 
-    /// Sends `update` (see `write_row`); the first write that carries a
+    /// Sends `update` (see `checked_write`); the first write that carries a
     /// reference goes alone, and the others wait for its answer: one that
     /// refuses the parameter stops the job before more rows go out.
-    async fn write(&self, out: RowOutcome, update: CallUpdate, unsafe_fields: &[&str], jitter: &mut u64) -> RowOutcome {
+    async fn write(
+        &self,
+        out: RowOutcome,
+        update: CallUpdate,
+        unsafe_fields: &[&str],
+        check_log: bool,
+        jitter: &mut u64,
+    ) -> RowOutcome {
         if !self.references || self.first_write.initialized() {
-            return self.write_row(out, update, unsafe_fields, jitter).await;
+            return self.checked_write(out, update, unsafe_fields, check_log, jitter).await;
         }
         let mut alone = None;
         let (first, first_update, mut first_jitter) = (out.clone(), update.clone(), *jitter);
         let _ = self
             .first_write
             .get_or_try_init(|| async {
-                let written = self.write_row(first, first_update, unsafe_fields, &mut first_jitter).await;
-                let taken = written.exchange.http_status.is_some_and(|s| (200..300).contains(&s));
+                let written =
+                    self.checked_write(first, first_update, unsafe_fields, check_log, &mut first_jitter).await;
+                // Proven only by a write the API took (a row the log refused wrote nothing).
+                let taken = written.exchange.writes > 0
+                    && written.exchange.http_status.is_some_and(|s| (200..300).contains(&s));
                 alone = Some(written);
                 if taken { Ok(()) } else { Err(()) }
             })
             .await;
         match alone {
             Some(written) => written,
-            None => self.write_row(out, update, unsafe_fields, jitter).await,
+            None => self.checked_write(out, update, unsafe_fields, check_log, jitter).await,
         }
+    }
+
+    /// `write_row`, once the call's audit log shows no other run made the
+    /// same change (`before_acting`), when `check_log`.
+    async fn checked_write(
+        &self,
+        mut out: RowOutcome,
+        update: CallUpdate,
+        unsafe_fields: &[&str],
+        check_log: bool,
+        jitter: &mut u64,
+    ) -> RowOutcome {
+        if check_log {
+            match self.before_acting(&update, &mut out, jitter).await {
+                Ok(()) => {}
+                Err(End::Row(status, error)) => return finish(out, status, error),
+                Err(End::Stopped) => return self.stopped(out),
+            }
+        }
+        self.write_row(out, update, unsafe_fields, jitter).await
     }
 
     /// Sends `update`, with retries; an ambiguous outcome of a row that must
@@ -368,21 +421,30 @@ impl<'a> Uploader<'a> {
             // evidence that it was not applied sends it again.
             let unchanged = values.as_ref().map(|v| matches!(v, Evidence::NotApplied));
             match self.audit(&mut out, &update, unchanged, answered, jitter).await {
-                Ok(Evidence::Applied(n)) => {
+                Ok((Evidence::Applied(n), _)) => {
                     return finish(out, Status::Ok, applied_note(n, &format!("applied after: {reason}")));
                 }
-                Ok(Evidence::NotApplied) if resent_after.is_none() => {
+                // Not applied, but another run has made the same change
+                // meanwhile: this one is not sent again.
+                Ok((Evidence::NotApplied, log))
+                    if let Some(found) = self.foreign_change(&log, out.call, out.line, &update) =>
+                {
+                    out.maybe_applied = None;
+                    let why = format!("{reason}; not applied; {}", found.reason(&out.call.to_string()));
+                    return finish(out, Status::Rejected, why);
+                }
+                Ok((Evidence::NotApplied, _)) if resent_after.is_none() => {
                     resent_after = Some(reason);
                     out.maybe_applied = None;
                     out.after = None;
                 }
-                Ok(Evidence::NotApplied) => {
+                Ok((Evidence::NotApplied, _)) => {
                     out.maybe_applied = None;
                     let error = format!("{reason}; not applied twice (audit log): safe to run again");
                     return finish(out, Status::Failed, error);
                 }
                 Err(End::Stopped) => return self.stopped(out),
-                Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => {
+                Ok((Evidence::Unclear(why), _)) | Err(End::Row(_, why)) => {
                     let values = match (&values, unchanged) {
                         (None, _) => "",
                         (Some(Evidence::Unclear(details)), _) => &format!("; read back: {details}"),

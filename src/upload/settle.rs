@@ -44,21 +44,27 @@ impl Uploader<'_> {
         let unchanged = values.as_ref().map(|v| *v == Evidence::NotApplied);
         let evidence = match row.intent_at {
             Some(_) => self.audit(out, &row.update, unchanged, row.finished, jitter).await,
-            None => Ok(Evidence::Unclear("the interrupted run recorded no time for its intent".into())),
+            None => Err(End::Row(Status::Unknown, "the interrupted run recorded no time for its intent".into())),
         };
         out.before = Some(row.before.clone().unwrap_or_else(|| now.clone()));
         out.after = Some(now.clone());
         let why = match evidence {
-            Ok(Evidence::Applied(n)) => {
+            Ok((Evidence::Applied(n), _)) => {
                 out.sent = Some(row.update.clone());
                 return Err(End::Row(Status::Ok, applied_note(n, "an earlier run applied it")));
             }
-            Ok(Evidence::NotApplied) => {
+            Ok((Evidence::NotApplied, log)) => {
                 out.maybe_applied = None;
+                // Not applied, but another run made the same change since.
+                if let Some(found) = self.foreign_change(&log, out.call, out.line, &row.update) {
+                    let why =
+                        format!("an earlier run's attempt was not applied; {}", found.reason(&out.call.to_string()));
+                    return Err(End::Row(Status::Rejected, why));
+                }
                 return Ok(now);
             }
             Err(End::Stopped) => return Err(End::Stopped),
-            Ok(Evidence::Unclear(why)) | Err(End::Row(_, why)) => why,
+            Ok((Evidence::Unclear(why), _)) | Err(End::Row(_, why)) => why,
         };
         if values == Some(Evidence::Applied(1)) {
             out.sent = Some(row.update.clone());
@@ -81,7 +87,7 @@ impl Uploader<'_> {
         values_unchanged: Option<bool>,
         finished: bool,
         jitter: &mut u64,
-    ) -> Result<Evidence, End> {
+    ) -> Result<(Evidence, Log), End> {
         let mut log = self.read_log(out.call, &mut out.exchange, jitter).await?;
         // A reference in the log, this run's or another's, shows the
         // account records the parameter: this row's would be there too.
@@ -129,7 +135,79 @@ impl Uploader<'_> {
             log = self.read_log(out.call, &mut out.exchange, jitter).await?;
             evidence = audit::weigh(&log, &request, &knowledge(known.echoed));
         }
-        Ok(evidence)
+        Ok((evidence, log))
+    }
+
+    /// Before a row that acts is sent: its call's id is known, and the
+    /// call's audit log (every page) shows no update of another run, from
+    /// any machine, that made the same change within `--repeat-window`.
+    /// TrackDrive's log is the record every machine shares: the ledger is
+    /// this machine's memory of it, never the only guard. A log showing the
+    /// row's own reference (the run this resumes applied it) ends it `ok`;
+    /// a log that cannot be read leaves it unsent (`failed`, safe to run
+    /// again), never sent on a guess.
+    pub(super) async fn before_acting(
+        &self,
+        update: &CallUpdate,
+        out: &mut RowOutcome,
+        jitter: &mut u64,
+    ) -> Result<(), End> {
+        if let CallRef::Uuid(uuid) = update.call
+            && let Some(why) = self.unread_uuids.get(&uuid)
+        {
+            let why = format!("the id of call {} could not be read ({why}): not sent, safe to run again", update.call);
+            return Err(End::Row(Status::Failed, why));
+        }
+        if self.log_check.is_none() {
+            return Ok(());
+        }
+        self.checked.fetch_add(1, Ordering::Relaxed);
+        let log = self.read_log(out.call, &mut out.exchange, jitter).await.map_err(|end| match end {
+            End::Row(_, why) => End::Row(
+                Status::Failed,
+                format!(
+                    "{why}: not sent (a row that acts is checked against its call's audit log first); safe to run again"
+                ),
+            ),
+            stopped => stopped,
+        })?;
+        if log.shows_references() {
+            self.echo_proven();
+        }
+        if let Some(reference) = self.reference(out.line)
+            && let n @ 1.. = log.count_reference(&reference)
+        {
+            out.sent = Some(update.clone());
+            return Err(End::Row(Status::Ok, applied_note(n, "the run this resumes applied it")));
+        }
+        if let Some(found) = self.foreign_change(&log, out.call, out.line, update) {
+            self.refused_by_log.fetch_add(1, Ordering::Relaxed);
+            return Err(End::Row(Status::Rejected, found.reason(&out.call.to_string())));
+        }
+        Ok(())
+    }
+
+    /// The same change as `update`'s, made to `call` by another run within
+    /// `--repeat-window` (by the server's clock), if `log` shows one. With
+    /// `--no-reference` any update counts (it may be someone else's);
+    /// `None` with `--allow-repeat`.
+    pub(super) fn foreign_change(
+        &self,
+        log: &Log,
+        call: CallRef,
+        line: u64,
+        update: &CallUpdate,
+    ) -> Option<audit::SameChange> {
+        let window = i64::try_from(self.log_check?.as_millis()).unwrap_or(i64::MAX);
+        let now_on_server = i64::try_from(now_ms()).unwrap_or(i64::MAX) + self.api.server_skew_ms().unwrap_or(0);
+        let reference = self.reference(line);
+        let request = audit::Request {
+            method: self.api.endpoint.method.as_str(),
+            call: call.to_string(),
+            update,
+            reference: reference.as_deref(),
+        };
+        audit::same_change(log, &request, now_on_server.saturating_sub(window), self.references)
     }
 
     /// Reads every page of `call`'s events: followed by cursor or page

@@ -78,6 +78,8 @@ struct Attempt {
     stop: Stop,
     /// `--restart` instead of `--resume` when the file has a journal.
     restart: bool,
+    /// Run from a second machine (its own state directory: another ledger).
+    other_machine: bool,
 }
 
 /// A row of the report, as the night wrote it.
@@ -258,7 +260,16 @@ fn draw_night_of(seed: u64, calls: u64, mut d: Draw) -> Night {
             NIGHT.to_string()
         };
         let restart = d.chance(0.1);
-        attempts.push(Attempt { file, flags: flags(&mut d), faults: faults(&mut d), stop: stop(&mut d), restart });
+        // A renamed copy is sometimes sent from another machine.
+        let other_machine = file != NIGHT && d.chance(0.5);
+        attempts.push(Attempt {
+            file,
+            flags: flags(&mut d),
+            faults: faults(&mut d),
+            stop: stop(&mut d),
+            restart,
+            other_machine,
+        });
     }
     Night {
         seed,
@@ -317,6 +328,7 @@ fn play(night: &Night) -> (Tally, Tally) {
         faults: FaultConfig::default(),
         stop: Stop::Finish,
         restart: false,
+        other_machine: false,
     };
     let mut before_finish = Tally::default();
     for (k, attempt) in night.attempts.iter().chain(std::iter::once(&finish)).enumerate() {
@@ -333,14 +345,18 @@ fn play(night: &Night) -> (Tally, Tally) {
             args.push(if attempt.restart { "--restart" } else { "--resume" });
         }
         let mut cmd = run_job(&wd, &sim, &attempt.file, &args);
+        if attempt.other_machine {
+            cmd.env("TDRECON_STATE_DIR", wd.path("other-machine"));
+        }
         let out = run_stopped(&mut cmd, attempt.stop);
         let f = &attempt.faults;
         log.runs.push(format!(
-            "run {k}: {} after {:?}: {} {}; faults seed {} 5xx {:.2} reset {:.2} stall {:.2} ({:?}) \
+            "run {k}: {} after {:?}: {}{} {}; faults seed {} 5xx {:.2} reset {:.2} stall {:.2} ({:?}) \
              apply-reset {:.2} error-200 {:.2} latency {:?}+{:?}",
             out.status,
             attempt.stop,
             attempt.file,
+            if attempt.other_machine { " (another machine)" } else { "" },
             args.join(" "),
             f.seed,
             f.fail_5xx,
@@ -567,6 +583,7 @@ fn fixed_night(shape: &str) -> Night {
         faults: faults.clone(),
         stop,
         restart: false,
+        other_machine: false,
     };
     night.attempts = match shape {
         // Ctrl-C while adds are stalled past the timeout and being settled.

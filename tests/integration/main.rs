@@ -9,6 +9,7 @@ mod documented;
 mod formats;
 mod harness;
 mod hostile;
+mod identity;
 mod never_twice;
 mod one_call;
 mod operator;

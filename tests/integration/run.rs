@@ -46,9 +46,13 @@ fn clean_run_leaves_exactly_the_expected_state() {
     let results = by_line(&wd.read("results.csv"));
     assert_eq!(results.len(), 5);
     for (line, r) in &results {
+        // A row that adds or fires reads its call's audit log first (the
+        // documented answer has no paging metadata: a second page is asked
+        // for, to see the log ends), then writes once; a set writes once.
+        let attempts = if [3, 5].contains(line) { "3" } else { "1" };
         assert_eq!(
             (r["status"].as_str(), r["http_status"].as_str(), r["attempts"].as_str()),
-            ("ok", "200", "1"),
+            ("ok", "200", attempts),
             "line {line}"
         );
     }
@@ -73,7 +77,7 @@ fn clean_run_leaves_exactly_the_expected_state() {
     expect(100000004, json!({"revenue": "12.00", "payout": "1.00", "buyer_converted": true, "webhooks_fired": 2}));
     expect(100000006, json!({"revenue": "7.10"}));
     assert_eq!(sim.call(100000005)["updates_applied"], 0);
-    assert_eq!(sim.stat("requests"), 6, "the first read and five updates");
+    assert_eq!(sim.stat("requests"), 10, "the first read, two acting rows' audit logs (two pages each), five updates");
     let summary: Value = serde_json::from_str(&wd.read("summary.json")).unwrap();
     assert_eq!(summary["statuses"]["ok"], 5);
     assert_eq!(summary["exit_code"], 0);

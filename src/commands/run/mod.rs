@@ -11,7 +11,7 @@ mod pipeline;
 mod prescan;
 mod repeats;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +24,7 @@ use crate::input::InputOptions;
 use crate::input::reader::CsvReader;
 use crate::input::validate::Validator;
 use crate::outputs::journal;
+use crate::outputs::never_twice::NeverTwice;
 use crate::outputs::outcome::{Status, StopReason};
 use crate::outputs::results::ResultsWriter;
 use crate::outputs::summary::{Amounts, Control, RunSummary};
@@ -35,10 +36,10 @@ use crate::upload::backoff::Backoff;
 use crate::upload::client::{ApiClient, Endpoint, Method};
 use crate::upload::credentials::Credentials;
 use crate::upload::gate::{Gate, Pacing};
-use crate::upload::lookup;
 use crate::upload::rate_memory::{RateMemory, Remembered};
 use crate::upload::row::{Uploader, Uploads};
 use crate::upload::window;
+use crate::upload::{identity, lookup};
 use interrupts::{resume_command, watch_for_interrupts};
 use journal_plan::{JournalPlan, prepare_journal};
 use pipeline::{Earlier, Outputs, pipeline};
@@ -231,6 +232,7 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
         started_at,
         range,
         seeds: prescan.seeds,
+        acting_uuids: prescan.acting_uuids,
         stamp,
     };
     runtime.block_on(job(opts, run))
@@ -327,6 +329,8 @@ struct Run {
     range: Option<(i64, i64)>,
     /// `--sandbox`: the calls its simulator starts with.
     seeds: Option<crate::sim::Store>,
+    /// The UUIDs rows that act name their calls by (their ids are read).
+    acting_uuids: Vec<u128>,
     /// The input file's size, time and inode when the run began.
     stamp: Option<(u64, Option<std::time::SystemTime>, u64)>,
 }
@@ -334,8 +338,20 @@ struct Run {
 /// The async half of a run: starts the senders (and the sandbox), resolves
 /// names, runs the pipeline, then closes the journal and reports.
 async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
-    let Run { reader, mut validator, credentials, plan, repeats, outputs, earlier, started_at, range, seeds, stamp } =
-        run;
+    let Run {
+        reader,
+        mut validator,
+        credentials,
+        plan,
+        repeats,
+        outputs,
+        earlier,
+        started_at,
+        range,
+        seeds,
+        acting_uuids,
+        stamp,
+    } = run;
     let sim = match seeds {
         Some(store) => Some(sandbox::start(store).await?),
         None => None,
@@ -345,8 +361,8 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     let memory = rate_memory(&opts, &credentials);
     let remembered = memory.as_ref().and_then(recall);
     let api = start_api(&opts, sim.as_ref(), &credentials, remembered)?;
-    let Before { control, window_pages, calls, notes } =
-        read_before(&opts, &api, &mut validator, range, replay.is_some()).await?;
+    let Before { control, window_pages, calls, notes, ids } =
+        read_before(&opts, &api, &mut validator, range, replay.is_some(), &acting_uuids).await?;
     let uploads = Uploads {
         journal,
         window: calls,
@@ -358,8 +374,11 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
         applied: outputs.earlier_applied,
         ledger: repeats.ledgered,
         audit_lag: opts.audit_lag,
+        log_check: (!opts.allow_repeat && !opts.dry_run).then_some(opts.repeat_window),
+        unread_uuids: ids.unread.clone(),
     };
     let uploader = Uploader::new(&api, uploads);
+    let located = repeats.located;
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
     let resumed = replay.is_some();
     let (mut summary, report_rows) =
@@ -376,6 +395,12 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
         summary.discrepancies = discrepancies::judge(&opts, &api, calls, report_rows).await;
     }
     summary.merge_earlier(earlier);
+    summary.never_twice = NeverTwice {
+        ids_read: ids.reads,
+        log_checks: uploader.checked.load(std::sync::atomic::Ordering::Relaxed),
+        log_refused: uploader.refused_by_log.load(std::sync::atomic::Ordering::Relaxed),
+        ledger: located.map(|l| (l.path, l.account.to_string(), l.provenance)),
+    };
     summary.window_pages = window_pages;
     summary.read_notes = notes;
     if stamp.is_some() && crate::input::source::stamp(&opts.input.name) != stamp {
@@ -469,6 +494,9 @@ struct Before {
     calls: Option<window::Window>,
     /// What a read had to do otherwise, for the summary.
     notes: Vec<String>,
+    /// The ids of the calls rows that act name by UUID, read where no
+    /// window told them (`Ids::ids` moved to the validator).
+    ids: identity::Ids,
 }
 
 /// Reads what the rows need before the first is sent: the name lists (the
@@ -483,6 +511,7 @@ async fn read_before(
     validator: &mut Validator,
     range: Option<(i64, i64)>,
     resuming: bool,
+    acting_uuids: &[u128],
 ) -> Result<Before, Fatal> {
     let read_err = |what: &str, e: String| {
         let error = anyhow!("cannot read {what}: {e}");
@@ -493,33 +522,45 @@ async fn read_before(
             lookup::fetch_directory(api).await.map_err(|e| read_err("the lists that turn names into ids", e))?;
         validator.set_directory(directory);
     }
-    let mut before = Before { control: None, window_pages: 0, calls: None, notes: Vec::new() };
-    let Some((from, to)) = range else { return Ok(before) };
-    let window = match window::fetch_window(api, from, to, opts.page_size, true).await {
-        Ok(window) => window,
-        Err(e) if validator.schema().matches_callers() || api.stop.is_stopped() => {
-            return Err(read_err("the calls of the window", e));
-        }
-        Err(e) => {
-            before
+    let mut before =
+        Before { control: None, window_pages: 0, calls: None, notes: Vec::new(), ids: identity::Ids::default() };
+    let mut ids_of_uuids = HashMap::new();
+    if let Some((from, to)) = range {
+        match window::fetch_window(api, from, to, opts.page_size, true).await {
+            Ok(window) => {
+                before.window_pages = window.pages;
+                before.notes.extend(window.notes.iter().cloned());
+                ids_of_uuids = window.ids_of_uuids();
+                if validator.schema().matches_callers() {
+                    validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
+                }
+                // A reconciled window is checked against TrackDrive's own
+                // totals (not a plan's). On a resume the window's totals
+                // already hold the earlier run's work.
+                if opts.reconcile && !opts.plan && !resuming {
+                    before.control = Some(((from, to, window.columns), window.totals()));
+                }
+                before.calls = opts.reconcile.then_some(window);
+            }
+            Err(e) if validator.schema().matches_callers() || api.stop.is_stopped() => {
+                return Err(read_err("the calls of the window", e));
+            }
+            Err(e) => before
                 .notes
-                .push(format!("cannot read the calls of the window ({e}): each row's call was read on its own"));
-            return Ok(before);
+                .push(format!("cannot read the calls of the window ({e}): each row's call was read on its own")),
         }
-    };
-    before.window_pages = window.pages;
-    before.notes.extend(window.notes.iter().cloned());
-    validator.set_ids_of_uuids(window.ids_of_uuids());
-    if validator.schema().matches_callers() {
-        validator.set_matcher(window.matcher(opts.match_window.as_millis() as i64));
     }
-    // A reconciled window is checked against TrackDrive's own totals (not a
-    // plan's). On a resume the window's totals already hold the earlier
-    // run's work.
-    if opts.reconcile && !opts.plan && !resuming {
-        before.control = Some(((from, to, window.columns), window.totals()));
+    // A call is its id: rows that act and name their call by a UUID the
+    // window did not show have it read, once a call.
+    let unknown: Vec<u128> = acting_uuids.iter().filter(|u| !ids_of_uuids.contains_key(u)).copied().collect();
+    if !unknown.is_empty() {
+        before.ids = identity::read_ids(api, &unknown, opts.concurrency.get()).await;
+        if api.stop.is_stopped() {
+            return Err(read_err("the calls named by UUID", "the job stopped".into()));
+        }
+        ids_of_uuids.extend(before.ids.ids.drain());
     }
-    before.calls = opts.reconcile.then_some(window);
+    validator.set_ids_of_uuids(ids_of_uuids);
     Ok(before)
 }
 

@@ -1,7 +1,9 @@
 //! The one pass over the rows a run may need before it sends anything: the
-//! file's call-time range (the window `--reconcile` reads in pages) and,
+//! file's call-time range (the window `--reconcile` reads in pages), the
+//! UUIDs that rows which act (add, fire, transcribe) name their calls by
+//! (each call's id is read before anything is sent: a call is its id) and,
 //! for `--sandbox`, the calls to seed the simulator with. Made only when one
-//! of them is needed, and once for both.
+//! of them is needed, and once for all.
 
 use super::{RunOptions, Target};
 use crate::commands::sandbox::Seeder;
@@ -18,6 +20,8 @@ pub(super) struct Prescan {
     pub times: Option<(i64, i64)>,
     /// `--sandbox`: the calls the simulator starts with.
     pub seeds: Option<Store>,
+    /// The UUIDs rows that act name their calls by, each once.
+    pub acting_uuids: Vec<u128>,
 }
 
 /// Reads the rows once if the run needs their times or its sandbox's calls.
@@ -33,11 +37,21 @@ pub(super) fn prescan(opts: &RunOptions) -> Result<Prescan, Fatal> {
         None => None,
     };
     let mut seeder = (matches!(opts.target, Target::Sandbox) && seeded.is_none()).then(Seeder::default);
-    if !wants_times && seeder.is_none() {
-        return Ok(Prescan { times: None, seeds: seeded });
+    let schema = validator.schema();
+    let wants_uuids = !opts.dry_run && schema.acts() && schema.columns.iter().any(|(_, f)| *f == Field::Id);
+    if !wants_times && seeder.is_none() && !wants_uuids {
+        return Ok(Prescan { times: None, seeds: seeded, acting_uuids: Vec::new() });
     }
     let mut times: Option<(i64, i64)> = None;
+    let mut uuids = std::collections::HashSet::new();
     while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input.name, e)))? {
+        if wants_uuids
+            && let Ok(update) = validate_record(validator.schema(), record.raw)
+            && let crate::input::values::CallRef::Uuid(uuid) = update.call
+            && !update.is_idempotent()
+        {
+            uuids.insert(uuid);
+        }
         // Names are not resolved yet: a row that fails only on them still
         // tells its time.
         if wants_times
@@ -54,5 +68,7 @@ pub(super) fn prescan(opts: &RunOptions) -> Result<Prescan, Fatal> {
             seeder.add(&update);
         }
     }
-    Ok(Prescan { times, seeds: seeded.or_else(|| seeder.map(Seeder::into_store)) })
+    let mut acting_uuids: Vec<u128> = uuids.into_iter().collect();
+    acting_uuids.sort_unstable();
+    Ok(Prescan { times, seeds: seeded.or_else(|| seeder.map(Seeder::into_store)), acting_uuids })
 }

@@ -20,6 +20,9 @@ use crate::upload::row::Ledgered;
 pub(super) struct Repeats {
     pub early: Option<(Reader, Check)>,
     pub ledgered: Option<Ledgered>,
+    /// The ledger's file and whether it holds this machine's history of
+    /// the account (a lost one is said in the summary).
+    pub located: Option<ledger::Located>,
 }
 
 pub(super) fn open(
@@ -29,30 +32,27 @@ pub(super) fn open(
     run: &str,
     input_sha256: Option<&str>,
 ) -> Result<Repeats, Fatal> {
-    let none = Repeats { early: None, ledgered: None };
+    let none = Repeats { early: None, ledgered: None, located: None };
     let Target::Url(url) = &opts.target else { return Ok(none) };
     if opts.dry_run {
         return Ok(none);
     }
     let acts = validator.schema().acts();
     let check = Check { run: run.to_string(), window: opts.repeat_window };
-    let opened = ledger::path_for(url, &credentials.public)
-        .ok_or_else(|| "no state directory to keep it in (set TDRECON_STATE_DIR or HOME)".to_string())
-        .and_then(|path| {
-            let info = RunInfo {
-                run: run.to_string(),
-                file: shown_name(&opts.input.name),
-                input_sha256: input_sha256
-                    .or(opts.input.survey.as_ref().map(|s| s.sha256.as_str()))
-                    .unwrap_or("")
-                    .into(),
-            };
-            // The writer first: it creates the ledger the reader then opens.
-            let writer = if opts.plan { None } else { Some(Ledger::open(&path, info)?) };
-            let early = Reader::open(&path)?;
-            Ok((early, writer))
-        });
-    let (early, writer) = match opened {
+    let opened = ledger::locate(url, &credentials.public).and_then(|located| {
+        let path = &located.path;
+        let info = RunInfo {
+            run: run.to_string(),
+            account: located.account.to_string(),
+            file: shown_name(&opts.input.name),
+            input_sha256: input_sha256.or(opts.input.survey.as_ref().map(|s| s.sha256.as_str())).unwrap_or("").into(),
+        };
+        // The writer first: it creates the ledger the reader then opens.
+        let writer = if opts.plan { None } else { Some(Ledger::open(path, info)?) };
+        let early = Reader::open(path)?;
+        Ok((early, writer, located))
+    });
+    let (early, writer, located) = match opened {
         Ok(opened) => opened,
         Err(e) if acts => {
             return Err(Fatal::usage(anyhow!(
@@ -67,7 +67,7 @@ pub(super) fn open(
     };
     let check = (!opts.allow_repeat).then_some(check);
     let ledgered = writer.map(|ledger| Ledgered { ledger, check: check.clone() });
-    Ok(Repeats { early: check.map(|c| (early, c)), ledgered })
+    Ok(Repeats { early: check.map(|c| (early, c)), ledgered, located: Some(located) })
 }
 
 /// The input as the ledger names it: an absolute path, so the same file run

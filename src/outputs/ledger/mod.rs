@@ -15,6 +15,7 @@
 //! use one ledger at once; the writer (`writer`) shares a commit between
 //! many rows, as the journal shares a sync.
 
+mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,36 +25,68 @@ use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Map, Value as Json};
 
 use crate::input::update::actions_of;
-use crate::outputs::state::{account_key, state_dir};
+use crate::outputs::state::{Account, earlier_key, state_dir};
+use schema::{BUSY_TIMEOUT, ledger_id, stable_plans};
 pub use writer::{Ledger, Refused};
 
-/// How long a run waits for another run's transaction to end.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// The schema's version (`PRAGMA user_version`).
-const VERSION: i64 = 1;
+/// Where an account's ledger lives, and whether this machine kept one for
+/// it before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub path: PathBuf,
+    pub account: Account,
+    pub provenance: Provenance,
+}
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
-    run TEXT PRIMARY KEY,
-    file TEXT NOT NULL,
-    input_sha256 TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS updates (
-    run TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    call TEXT NOT NULL,
-    referenced INTEGER NOT NULL,
-    changes TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    PRIMARY KEY (run, line)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS updates_call ON updates (call, at);
-";
+/// Whether the ledger holds this machine's history of the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// This machine has not kept a ledger for the account before.
+    New,
+    /// The ledger this machine kept (or one of an earlier version).
+    Kept,
+    /// This machine kept a ledger for the account, and it is gone: deleted,
+    /// emptied, or replaced by another. Its history is not here.
+    Lost,
+}
 
-/// Where an account's ledger lives, if there is a state directory.
-pub fn path_for(base_url: &str, public_key: &str) -> Option<PathBuf> {
-    Some(state_dir("ledgers")?.join(format!("ledger-{}.sqlite", account_key(base_url, public_key))))
+/// Finds the account's ledger in the state directory: named by the
+/// account's host (whatever key is used), a ledger named the earlier way
+/// (by URL and `public_key`) adopted, and whether it is the one this
+/// machine kept (its id, remembered beside it, says). Creates nothing but
+/// what adoption moves.
+pub fn locate(base_url: &str, public_key: &str) -> Result<Located, String> {
+    let dir = state_dir("ledgers").ok_or("no state directory to keep it in (set TDRECON_STATE_DIR or HOME)")?;
+    let account = Account::of(base_url);
+    let path = dir.join(format!("ledger-{}.sqlite", account.key()));
+    let earlier = dir.join(format!("ledger-{}.sqlite", earlier_key(base_url, public_key)));
+    schema::adopt(&earlier, &path, account.as_str())?;
+    let remembered = std::fs::read_to_string(id_file(&path)).ok().map(|t| t.trim().to_string());
+    let present = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+    let provenance = match (remembered, present) {
+        (None, true) => Provenance::Kept,
+        (None, false) => Provenance::New,
+        (Some(_), false) => Provenance::Lost,
+        // A ledger of schema 1 has no id yet: it is the one kept.
+        (Some(id), true) => match read_id(&path) {
+            Some(now) if now != id => Provenance::Lost,
+            _ => Provenance::Kept,
+        },
+    };
+    Ok(Located { path, account, provenance })
+}
+
+/// Where the id of the ledger at `path` is remembered: beside it, so that a
+/// ledger deleted or emptied is told from one never kept.
+fn id_file(path: &Path) -> PathBuf {
+    path.with_extension("id")
+}
+
+fn read_id(path: &Path) -> Option<String> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).ok()?;
+    conn.busy_timeout(BUSY_TIMEOUT).ok()?;
+    ledger_id(&conn).ok().flatten()
 }
 
 /// A run as the ledger names it: once per run, not per row.
@@ -61,6 +94,8 @@ pub fn path_for(base_url: &str, public_key: &str) -> Option<PathBuf> {
 pub struct RunInfo {
     /// The run's name, kept across its resumes.
     pub run: String,
+    /// The account it sends to (`Account::as_str`): a new ledger is made for it.
+    pub account: String,
     /// The input, as an absolute path (`-` for standard input).
     pub file: String,
     pub input_sha256: String,
@@ -70,8 +105,11 @@ pub struct RunInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     pub line: u64,
-    /// The call as the row named it (an id or a UUID).
+    /// The call: its numeric id, however the row named it (a UUID only when
+    /// its id could not be known: a call the API does not have).
     pub call: String,
+    /// The UUID the row named the call by, if it did.
+    pub uuid: Option<String>,
     /// It carried its reference (`<run>-<line>`).
     pub referenced: bool,
     /// The parameters sent, as a JSON object (without the reference).
@@ -86,8 +124,10 @@ pub struct Entry {
     /// The run's name (kept across its resumes) and the row's line.
     pub run: String,
     pub line: u64,
-    /// The call as the row named it (an id or a UUID).
+    /// The call's id (a ledger of an earlier version may hold a UUID here).
     pub call: String,
+    /// The UUID the row named the call by, if it did.
+    pub uuid: Option<String>,
     pub reference: Option<String>,
     /// The parameters sent, as a JSON object (without the reference).
     pub changes: String,
@@ -172,99 +212,43 @@ impl Repeat {
     }
 }
 
-/// Keeps each statement's plan: the bundled SQLite is built with STAT4,
-/// under which a new value bound to an indexed column's parameter may
-/// recompile the statement on its next step (a profile showed the parser
-/// run for every row's lookup).
-fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map(|_| ())
-}
-
-/// Opens (creating) a ledger with its schema, for writing.
-fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    stable_plans(&conn)?;
-    // WAL: readers never block the writer, and one run's commit does not
-    // wait for another's readers (it persists: set once, by whoever opens
-    // the ledger first). FULL: a commit is on disk before its intents are
-    // answered, so a power cut cannot forget an add that went out (the
-    // journal covers this file's resume, but a copy sent later relies on
-    // the ledger). A commit is shared by the intents of 2 ms; one of
-    // outcomes alone is NORMAL (the writer sets it per commit).
-    until_free(|| {
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
-        }
-        Ok(())
-    })?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    let version: i64 = until_free(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))?;
-    if version > VERSION {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "the ledger {} was written by a newer tdrecon (schema {version})",
-            path.display()
-        )));
-    }
-    // In a transaction taken before it reads (the busy timeout applies):
-    // two runs creating one ledger at once take turns.
-    until_free(|| {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;")).inspect_err(
-            |_| {
-                let _ = conn.execute_batch("ROLLBACK");
-            },
-        )
-    })?;
-    Ok(conn)
-}
-
-/// Runs `step` again while another connection holds the lock it needs: a
-/// journal-mode change and a schema read answer "locked" at once, without
-/// the busy timeout (two runs opening a new ledger together met it).
-fn until_free<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-    loop {
-        match step() {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other,
-        }
-    }
-}
-
 /// A ledger opened to read (`plan`, `history`, the reader's early check).
 /// A ledger not yet created holds nothing.
 pub struct Reader {
     conn: Option<Connection>,
+    /// The ledger has the `uuid` column (schema 2 on): one of schema 1 is
+    /// read as it is, not upgraded by a reader.
+    has_uuid: bool,
 }
 
 impl Reader {
     pub fn open(path: &Path) -> Result<Reader, String> {
         if !path.exists() {
-            return Ok(Reader { conn: None });
+            return Ok(Reader { conn: None, has_uuid: true });
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags)
+        let opened = Connection::open_with_flags(path, flags)
             .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).and_then(|()| stable_plans(&c)).map(|()| c))
-            .map_err(|e| format!("cannot open the ledger {}: {e}", path.display()))?;
-        Ok(Reader { conn: Some(conn) })
+            .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map(|v| (c, v)));
+        let (conn, version) = opened.map_err(|e| format!("cannot open the ledger {}: {e}", path.display()))?;
+        Ok(Reader { conn: Some(conn), has_uuid: version >= 2 })
     }
 
     /// The earliest update of another run within the window that `actions`
     /// (an update's acting changes, `CallUpdate::actions`) would repeat.
     pub fn repeat(&self, call: &str, actions: &[(String, String)], check: &Check) -> Result<Option<Repeat>, String> {
         let Some(conn) = &self.conn else { return Ok(None) };
-        find_repeat(conn, call, actions, check, now_ms()).map_err(|e| format!("ledger: {e}"))
+        find_repeat(conn, self.has_uuid, call, actions, check, now_ms()).map_err(|e| format!("ledger: {e}"))
     }
 
-    /// Every update of `call`, oldest first.
+    /// Every update of `call` (its id, or the UUID a row named it by),
+    /// oldest first.
     pub fn of_call(&self, call: &str) -> Result<Vec<Entry>, String> {
-        self.select("WHERE u.call = ?1 ORDER BY u.at, u.run, u.line", call)
+        if self.has_uuid {
+            self.select("WHERE u.call = ?1 OR lower(u.uuid) = lower(?1) ORDER BY u.at, u.run, u.line", call)
+        } else {
+            self.select("WHERE u.call = ?1 ORDER BY u.at, u.run, u.line", call)
+        }
     }
 
     /// Every update recorded at or after `since` (ms), oldest first.
@@ -275,19 +259,26 @@ impl Reader {
     fn select(&self, tail: &str, arg: impl rusqlite::ToSql) -> Result<Vec<Entry>, String> {
         let Some(conn) = &self.conn else { return Ok(Vec::new()) };
         let run = || -> rusqlite::Result<Vec<Entry>> {
-            let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} {tail}"))?;
+            let mut stmt = conn.prepare(&format!("SELECT {} {tail}", columns(self.has_uuid)))?;
             stmt.query_map([arg], entry_of)?.collect()
         };
         run().map_err(|e| format!("cannot read the ledger: {e}"))
     }
 }
 
-const COLUMNS: &str = "u.run, u.line, u.call, u.referenced, u.changes, r.input_sha256, r.file, u.at, u.status \
-                       FROM updates u JOIN runs r ON r.run = u.run";
+/// The columns an `Entry` is read from (a ledger of schema 1 has no UUIDs).
+fn columns(has_uuid: bool) -> String {
+    let uuid = if has_uuid { "u.uuid" } else { "NULL" };
+    format!(
+        "u.run, u.line, u.call, u.referenced, u.changes, r.input_sha256, r.file, u.at, u.status, {uuid} \
+         FROM updates u JOIN runs r ON r.run = u.run"
+    )
+}
 
 fn entry_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let (run, line): (String, u64) = (row.get(0)?, row.get::<_, i64>(1)? as u64);
     Ok(Entry {
+        uuid: row.get(9)?,
         reference: row.get::<_, bool>(3)?.then(|| format!("{run}-{line}")),
         run,
         line,
@@ -304,6 +295,7 @@ fn entry_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
 /// records the intent.
 fn find_repeat(
     conn: &Connection,
+    has_uuid: bool,
     call: &str,
     actions: &[(String, String)],
     check: &Check,
@@ -313,7 +305,8 @@ fn find_repeat(
         return Ok(None);
     }
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} WHERE u.call = ?1 AND u.at >= ?2 AND u.run <> ?3 ORDER BY u.at, u.run, u.line"
+        "SELECT {} WHERE u.call = ?1 AND u.at >= ?2 AND u.run <> ?3 ORDER BY u.at, u.run, u.line",
+        columns(has_uuid)
     ))?;
     let rows = stmt.query_map(params![call, check.since(now_ms) as i64, check.run], entry_of)?;
     for earlier in rows {
@@ -337,10 +330,11 @@ fn same_actions(changes: &str, actions: &[(String, String)]) -> Vec<String> {
 fn record(conn: &Connection, run: &str, update: &Update, status: Recorded) -> rusqlite::Result<()> {
     // A resumed run records a row's intent again: its first time stays.
     conn.prepare_cached(
-        "INSERT INTO updates (run, line, call, referenced, changes, at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO updates (run, line, call, referenced, changes, at, status, uuid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (run, line) DO UPDATE SET
              call = excluded.call, referenced = excluded.referenced, changes = excluded.changes,
-             status = excluded.status",
+             status = excluded.status, uuid = excluded.uuid",
     )?
     .execute(params![
         run,
@@ -349,7 +343,8 @@ fn record(conn: &Connection, run: &str, update: &Update, status: Recorded) -> ru
         update.referenced,
         update.changes,
         update.at as i64,
-        status.as_str()
+        status.as_str(),
+        update.uuid
     ])?;
     Ok(())
 }

@@ -3,11 +3,16 @@ use std::time::Duration;
 use super::*;
 
 fn info(run: &str) -> RunInfo {
-    RunInfo { run: run.into(), file: "/reports/night.csv".into(), input_sha256: "abc".into() }
+    RunInfo {
+        run: run.into(),
+        account: "https://acme.trackdrive.com:443".into(),
+        file: "/reports/night.csv".into(),
+        input_sha256: "abc".into(),
+    }
 }
 
 fn update(line: u64, call: &str, changes: &str) -> Update {
-    Update { line, call: call.into(), referenced: true, changes: changes.into(), at: now_ms() }
+    Update { line, call: call.into(), uuid: None, referenced: true, changes: changes.into(), at: now_ms() }
 }
 
 fn check(run: &str) -> Option<Check> {

@@ -15,7 +15,8 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::{Check, Recorded, Repeat, RunInfo, Update, find_repeat, forget, now_ms, open_rw, record, register, settle};
+use super::schema::{ledger_id, open_rw};
+use super::{Check, Recorded, Repeat, RunInfo, Update, find_repeat, forget, id_file, now_ms, record, register, settle};
 
 /// At most this many intents go in one transaction.
 const BATCH: usize = 512;
@@ -65,8 +66,13 @@ impl Ledger {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| cannot(&e))?;
         }
-        let conn = open_rw(path).map_err(|e| cannot(&e))?;
+        let conn = open_rw(path, &run.account).map_err(|e| cannot(&e))?;
         register(&conn, &run).map_err(|e| cannot(&e))?;
+        // Remembered beside it: a later run that finds another ledger here
+        // (or none) knows this one was lost, and says so.
+        if let Some(id) = ledger_id(&conn).map_err(|e| cannot(&e))? {
+            crate::outputs::write_atomically(&id_file(path), format!("{id}\n").as_bytes()).map_err(|e| cannot(&e))?;
+        }
         let (tx, rx) = mpsc::channel();
         let outcomes = Arc::new(Mutex::new(Vec::new()));
         let (shown, buffer) = (path.display().to_string(), Arc::clone(&outcomes));
@@ -175,7 +181,7 @@ fn commit(conn: &mut Connection, run: &str, intents: &mut Vec<Intent>, outcomes:
     let mut kept = Vec::with_capacity(intents.len());
     for intent in intents.drain(..) {
         let repeat = match &intent.check {
-            Some((check, actions)) => find_repeat(&tx, &intent.update.call, actions, check, now)?,
+            Some((check, actions)) => find_repeat(&tx, true, &intent.update.call, actions, check, now)?,
             None => None,
         };
         match repeat {
