@@ -95,6 +95,10 @@ pub struct Uploader<'a> {
     /// those refused because it showed the same change.
     pub checked: AtomicU64,
     pub refused_by_log: AtomicU64,
+    /// The account answers a call's events whole, ignoring `page` (seen once:
+    /// asked for a second page, it sent the first again): a read without
+    /// paging metadata needs no second page.
+    pub(super) events_whole: AtomicBool,
 }
 
 /// A run's ledger, and how it judges repeats.
@@ -181,6 +185,7 @@ impl<'a> Uploader<'a> {
             unread_uuids: set.unread_uuids,
             checked: AtomicU64::new(0),
             refused_by_log: AtomicU64::new(0),
+            events_whole: AtomicBool::new(false),
         }
     }
 

@@ -4,7 +4,10 @@
 //! once on a row this run applied, then kept in the journal), whether the
 //! call's values are still those read before it was sent, how long since
 //! its intent, and the server's clock (from its `Date` headers). Costs one
-//! events read, and its pages, per row in doubt.
+//! events read, and its pages, per row in doubt. And before a row that acts
+//! is written, its call's log is read for the same change by another run
+//! (`before_acting`): the record every machine shares. An account whose
+//! events come whole (it ignores `page`) is read one request a call.
 
 use std::sync::atomic::Ordering;
 
@@ -240,13 +243,19 @@ impl Uploader<'_> {
                 serde_json::from_str(&body).map_err(|e| events_failed(format!("not JSON ({e})")))?;
             let events = doc.get("events").cloned().unwrap_or_default();
             let count = events.as_array().map_or(0, Vec::len);
-            // A server that ignores the page asked for sends the first again.
+            // A server that ignores the page asked for sends the first again:
+            // its events come whole, for every call (remembered for the run).
             if page > 1 && docs.first().and_then(|d| d.get("events")) == Some(&events) {
+                self.events_whole.store(true, Ordering::Relaxed);
                 return Log::read(&docs, true).map_err(events_failed);
             }
             largest = largest.max(count);
             let after = pages::next(&doc, page, count, largest);
+            let unpaged = doc.get("metadata").is_none() && self.events_whole.load(Ordering::Relaxed);
             docs.push(doc);
+            if unpaged {
+                return Log::read(&docs, true).map_err(events_failed);
+            }
             match after {
                 Next::Done => return Log::read(&docs, true).map_err(events_failed),
                 other => next = Some(other),

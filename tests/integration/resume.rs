@@ -174,10 +174,15 @@ fn journal_refusals() {
     // The same file again would add twice: refused unless asked for.
     let out = wd.run(&mut job(&wd, &sim, &[]), 2);
     assert!(stderr(&out).contains("already sent"), "{}", stderr(&out));
-    assert_eq!(sim.stat("requests"), 21, "the first read, ten updates, five adds' audit logs (two pages each)");
+    // The first read, ten updates, and each of the five adds' audit logs:
+    // two requests (a second page asked for: the documented answer has no
+    // paging metadata) until a read shows the account sends events whole,
+    // then one; adds at once may each take two.
+    let first = sim.stat("requests");
+    assert!((17..=21).contains(&first), "{first} requests");
     // A resume of a finished run has nothing left to send.
     wd.run(&mut job(&wd, &sim, &["--resume"]), 0);
-    assert_eq!(sim.stat("requests"), 21, "the first read, ten updates, five adds' audit logs (two pages each)");
+    assert_eq!(sim.stat("requests"), first, "nothing sent");
     assert_eq!(final_results(&wd).len(), 10, "results still list every row");
     // A changed file cannot resume this journal.
     wd.write("in.csv", mixed_rows(10).replace("0.25", "0.26"));
@@ -194,10 +199,10 @@ fn journal_refusals() {
     let errors = wd.read("in.errors.csv");
     assert_eq!(errors.matches("repeats an update an earlier run applied").count(), 5, "{errors}");
     assert!(errors.contains("in.csv line 3 (run tdr-"), "{errors}");
-    assert_eq!(sim.stat("requests"), 27, "a first read and five updates more");
+    assert_eq!(sim.stat("requests"), first + 6, "a first read and five updates more");
     assert_eq!(sim.call(100000002)["updates_applied"], 1);
     // --allow-repeat sends them again, deliberately.
     wd.run(&mut job(&wd, &sim, &["--restart", "--allow-repeat"]), 0);
-    assert_eq!(sim.stat("requests"), 38, "a first read and ten updates more (no audit-log check)");
+    assert_eq!(sim.stat("requests"), first + 17, "a first read and ten updates more (no audit-log check)");
     assert_eq!(sim.call(100000002)["updates_applied"], 2);
 }

@@ -46,15 +46,11 @@ fn clean_run_leaves_exactly_the_expected_state() {
     let results = by_line(&wd.read("results.csv"));
     assert_eq!(results.len(), 5);
     for (line, r) in &results {
-        // A row that adds or fires reads its call's audit log first (the
-        // documented answer has no paging metadata: a second page is asked
-        // for, to see the log ends), then writes once; a set writes once.
-        let attempts = if [3, 5].contains(line) { "3" } else { "1" };
-        assert_eq!(
-            (r["status"].as_str(), r["http_status"].as_str(), r["attempts"].as_str()),
-            ("ok", "200", attempts),
-            "line {line}"
-        );
+        // A row that adds or fires reads its call's audit log first (in one
+        // request, or two: see below), then writes once; a set writes once.
+        let attempts: &[&str] = if [3, 5].contains(line) { &["2", "3"] } else { &["1"] };
+        assert_eq!((r["status"].as_str(), r["http_status"].as_str()), ("ok", "200"), "line {line}");
+        assert!(attempts.contains(&r["attempts"].as_str()), "line {line}: {r:?}");
     }
     assert_eq!(results[&2]["revenue_after"], "1234.50");
     assert_eq!(results[&3]["payout_after"], "-2.25", "an amount tdrecon writes is a plain number");
@@ -77,7 +73,12 @@ fn clean_run_leaves_exactly_the_expected_state() {
     expect(100000004, json!({"revenue": "12.00", "payout": "1.00", "buyer_converted": true, "webhooks_fired": 2}));
     expect(100000006, json!({"revenue": "7.10"}));
     assert_eq!(sim.call(100000005)["updates_applied"], 0);
-    assert_eq!(sim.stat("requests"), 10, "the first read, two acting rows' audit logs (two pages each), five updates");
+    // The first read, five updates, and the two acting rows' audit logs: the
+    // first in two requests (the documented answer has no paging metadata,
+    // so a second page is asked for; the simulator sends the first again,
+    // showing its events come whole), the other in one, or two if at once.
+    let requests = sim.stat("requests");
+    assert!((9..=10).contains(&requests), "{requests} requests");
     let summary: Value = serde_json::from_str(&wd.read("summary.json")).unwrap();
     assert_eq!(summary["statuses"]["ok"], 5);
     assert_eq!(summary["exit_code"], 0);
