@@ -5,8 +5,10 @@ Every `crate::…` and `super::…` path in a file (in `use` trees, braces
 expanded, and inline) is resolved to the module that holds it. A module's
 edges to its own descendants (the `mod` and `pub use` that declare and
 re-export them) are structure, not imports, and are left out. Two graphs are
-checked: the files (src/upload/row.rs is `upload::row`), and the top-level
-stages (`upload`, `outputs`, ...). Prints each cycle found and exits 1, or
+checked: the files (src/send/row.rs is `send::row`), and the top-level
+stages (`send`, `records`, ...). And the stages must point one way, down
+`LAYERS` (a stage imports only stages of lower layers, and leaves): each
+import that points up or sideways is printed. Exits 1 on any of these, or
 prints how many modules and edges it checked and exits 0.
 """
 import os
@@ -14,6 +16,24 @@ import re
 import sys
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "src")
+
+# The rooms, top to bottom: each may import only the rooms below it (and the
+# leaves). Rooms on one line are siblings: neither imports the other.
+LAYERS = [
+    ["cli"],
+    ["profile"],
+    ["commands"],
+    ["job"],
+    ["send"],
+    ["reports"],
+    ["compare", "records"],
+    ["outcome"],
+    ["sim"],
+    ["trackdrive"],
+    ["resolve"],
+    ["input"],
+]
+LEAVES = {"exit", "console", "files", "signals", "splitmix", "text"}
 
 
 def module_of(path):
@@ -143,6 +163,17 @@ def main():
                 stages.setdefault(here[0], set()).add(there[0])
     name = lambda m: "::".join(m) or "crate"
     bad = False
+    layer = {room: i for i, rooms in enumerate(LAYERS) for room in rooms}
+    for here, path in sorted(files.items()):
+        if not here or here[0] not in layer:
+            continue
+        text = strip(open(path, encoding="utf-8").read())
+        for there in sorted({resolve(p, here, modules, False) for p in paths(text)} - {None}):
+            if not there or there[0] == here[0] or there[0] in LEAVES:
+                continue
+            if there[0] not in layer or layer[there[0]] <= layer[here[0]]:
+                bad = True
+                print(f"{name(here)} imports {name(there)}: up or sideways (.ci/import_cycles.py LAYERS)")
     for comp in cycles(graph):
         bad = True
         print("cycle between modules: " + ", ".join(sorted(name(m) for m in comp)))
@@ -152,7 +183,7 @@ def main():
     if bad:
         return 1
     edges = sum(len(v) for v in graph.values())
-    print(f"no import cycle: {len(modules)} modules, {edges} edges, {len(stages)} stages")
+    print(f"no import cycle, every import points down: {len(modules)} modules, {edges} edges, {len(stages)} stages")
     return 0
 
 

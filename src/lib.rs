@@ -21,25 +21,42 @@
 pub mod exit;
 
 pub mod console;
+pub mod files;
 pub mod signals;
 pub mod splitmix;
+pub mod text;
 
 /// Reading and checking the file: pure parsing, no network.
 pub mod input;
 
-/// Read before write: a call's values, what would change, rollback rows.
-pub mod reconcile;
+/// What TrackDrive said joins a validated row: names to ids, callers to calls.
+pub mod resolve;
 
-/// What a run leaves behind: errors.csv, results.csv, the journal, summaries.
-pub mod outputs;
+/// TrackDrive's API: the client, its pacing and retries, and every read.
+pub mod trackdrive;
 
-/// Sending: credentials, the HTTP client, the rate gate, retries, one row's fate.
-pub mod upload;
+/// How a row ended: the vocabulary every room above shares.
+pub mod outcome;
+
+/// Durable state: the journal, the ledger, locks, the remembered rate.
+pub mod records;
+
+/// The report against TrackDrive: whose it is, what disagrees, control totals.
+pub mod compare;
+
+/// What a run tells people and schedulers: results, errors, summaries, the page.
+pub mod reports;
+
+/// One row's way to the API: intent, request, settling.
+pub mod send;
+
+/// A run: its settings, its set-up, its pipeline, its after-run steps.
+pub mod job;
 
 /// The TrackDrive simulator.
 pub mod sim;
 
-/// One module per subcommand, wiring the stages together.
+/// One module per subcommand besides `run` and `plan` (the job's).
 pub mod commands;
 
 /// Saved profiles (`--config`): what a nightly report needs, read from TOML.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use super::defaults;
-use crate::commands::run::Threshold;
+use crate::job::Threshold;
 
 #[derive(Debug, Parser)]
 #[command(name = "tdrecon", version, about = "Push buyer-report figures onto TrackDrive calls, safely and in bulk.")]

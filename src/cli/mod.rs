@@ -21,8 +21,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::commands::{self, template::UseCase};
 use crate::exit::{Exit, Fatal};
-use crate::outputs::summary_json::{self, SummaryOut};
 use crate::profile::{Key, Profile, ProfileError};
+use crate::reports::summary_json::{self, SummaryOut};
 use args::{Cli, Command, UseCaseArg};
 
 /// Flags a profile may not hold: what one night asks of a run, not how a
@@ -195,11 +195,11 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         }
         Command::Run(args) => {
             let (path, out) = (args.input.file.clone(), args.summary_out());
-            with_failure_summary("run", &path, out, || args.resolve().and_then(commands::run::run))
+            with_failure_summary("run", &path, out, || args.resolve().and_then(crate::job::run))
         }
         Command::Plan(args) => {
             let (path, out) = (args.input.file.clone(), args.summary_out());
-            with_failure_summary("plan", &path, out, || args.resolve_plan().and_then(commands::run::run))
+            with_failure_summary("plan", &path, out, || args.resolve_plan().and_then(crate::job::run))
         }
         Command::Doctor(args) => commands::doctor::run(args.resolve()?),
         Command::History(args) => commands::history::run(args.resolve()?),

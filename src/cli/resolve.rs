@@ -11,17 +11,17 @@ use super::args::{
 };
 use super::defaults;
 use crate::commands::doctor::DoctorOptions;
-use crate::commands::run::{KeySource, RunOptions, Target};
 use crate::commands::validate::ValidateOptions;
 use crate::exit::Fatal;
 use crate::input::InputOptions;
 use crate::input::columns::HeaderOptions;
 use crate::input::fields::CallField;
 use crate::input::source::Source;
-use crate::upload::backoff::Backoff;
-use crate::upload::client::{Method, check_base_url, subdomain_url};
-use crate::upload::credentials::Credentials;
-use crate::upload::gate::Pacing;
+use crate::job::{KeySource, RunOptions, Target};
+use crate::trackdrive::backoff::Backoff;
+use crate::trackdrive::client::{Method, check_base_url, subdomain_url};
+use crate::trackdrive::credentials::Credentials;
+use crate::trackdrive::gate::Pacing;
 
 fn usage(e: impl std::fmt::Display) -> Fatal {
     Fatal::usage(anyhow::anyhow!("{e}"))
@@ -33,7 +33,7 @@ impl ValidateArgs {
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
         let mut outputs = vec![("--errors", errors.as_path())];
         outputs.extend(self.summary_json.as_deref().filter(|p| p.as_os_str() != "-").map(|p| ("--summary-json", p)));
-        crate::outputs::paths::check(&input.read_files(), &outputs).map_err(usage)?;
+        crate::files::paths::check(&input.read_files(), &outputs).map_err(usage)?;
         Ok(ValidateOptions { input, errors, summary_json: self.summary_json })
     }
 }
@@ -52,14 +52,14 @@ fn check_outputs(opts: &RunOptions) -> Result<(), Fatal> {
     }
     outputs.extend(opts.report.as_deref().map(|p| ("--report", p)));
     outputs.extend(opts.summary_json.as_deref().filter(|p| p.as_os_str() != "-").map(|p| ("--summary-json", p)));
-    crate::outputs::paths::check(&opts.read_files(), &outputs).map_err(usage)
+    crate::files::paths::check(&opts.read_files(), &outputs).map_err(usage)
 }
 
 impl RunArgs {
     /// Where a failure's summary goes, and the files it must not overwrite.
-    pub(super) fn summary_out(&self) -> crate::outputs::summary_json::SummaryOut {
+    pub(super) fn summary_out(&self) -> crate::reports::summary_json::SummaryOut {
         let also_read = self.input.config.iter().chain(&self.sandbox_calls).cloned().collect();
-        crate::outputs::summary_json::SummaryOut { json: self.summary_json.clone(), also_read }
+        crate::reports::summary_json::SummaryOut { json: self.summary_json.clone(), also_read }
     }
 
     /// `plan`: a `--reconcile` run that writes nothing to TrackDrive.
@@ -80,7 +80,7 @@ impl RunArgs {
         opts.discrepancies_only = only;
         opts.plan = true;
         opts.results = results.unwrap_or_else(|| opts.input.sibling("plan"));
-        opts.journal = crate::outputs::paths::journal_beside(&opts.results, &opts.input.sibling("plan"));
+        opts.journal = crate::records::journal::beside(&opts.results, &opts.input.sibling("plan"));
         check_outputs(&opts)?;
         Ok(opts)
     }
@@ -147,7 +147,7 @@ impl RunArgs {
         }
         let results = self.results.unwrap_or_else(|| input.sibling("results"));
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
-        let journal = crate::outputs::paths::journal_beside(&results, &input.sibling("results"));
+        let journal = crate::records::journal::beside(&results, &input.sibling("results"));
         let discrepancies = self.discrepancies.unwrap_or_else(|| input.sibling("discrepancies"));
         if let Some(report) = &self.report
             && !report.extension().is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))

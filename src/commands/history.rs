@@ -7,8 +7,8 @@ use anyhow::anyhow;
 use serde_json::{Map, Value};
 
 use crate::exit::{Exit, Fatal};
-use crate::outputs::ledger::{self, Entry, Reader, Recorded};
-use crate::upload::credentials::Credentials;
+use crate::records::ledger::{self, Entry, Reader, Recorded};
+use crate::trackdrive::credentials::Credentials;
 
 #[derive(Debug, Clone)]
 pub struct HistoryOptions {

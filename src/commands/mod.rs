@@ -3,8 +3,6 @@
 
 pub mod doctor;
 pub mod history;
-pub mod run;
-pub mod sandbox;
 pub mod sim;
 pub mod template;
 pub mod validate;

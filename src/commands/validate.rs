@@ -11,9 +11,9 @@ use crate::input::InputOptions;
 use crate::input::parallel::{Stopped, check_all, default_workers};
 use crate::input::reader::{Record, read_error};
 use crate::input::rejection::Rejection;
-use crate::outputs::create_error_report;
-use crate::outputs::summary_json::{self, SummaryOut};
-use crate::outputs::tally::Tally;
+use crate::reports::errors::create_error_report;
+use crate::reports::summary_json::{self, SummaryOut};
+use crate::reports::tally::Tally;
 
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {

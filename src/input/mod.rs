@@ -12,16 +12,13 @@
 //! `columns` maps headers to fields, `values` and `money` parse cells,
 //! `validate` turns a record into an `update::CallUpdate` or a
 //! `rejection::Rejection`, `seen_ids` remembers ids for the repeat check,
-//! `names` resolves disposition, buyer and traffic-source names, `matching`
-//! finds the call of a row without an id, and `parallel` runs the checks on
-//! every core for `validate`.
+//! and `parallel` runs the checks on every core for `validate`. What the API
+//! says of a row (names, calls found by caller) joins it later (`resolve`).
 
 mod bytes;
 pub mod columns;
 pub mod fields;
-pub mod matching;
 pub mod money;
-pub mod names;
 pub mod parallel;
 pub mod reader;
 pub mod rejection;

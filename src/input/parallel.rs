@@ -112,7 +112,7 @@ pub fn check_all_in_batches<E>(
             while let Some(mut batch) = waiting.remove(&next) {
                 for (record, outcome) in batch.records[..batch.len].iter().zip(batch.outcomes.drain(..)) {
                     let record = record.as_record();
-                    let outcome = outcome.and_then(|call| repeats.check_call(&record, call).map(|()| call));
+                    let outcome = outcome.and_then(|call| repeats.check_call(&record, call, None).map(|()| call));
                     each(&record, outcome).map_err(Stopped::Each)?;
                 }
                 if let Some(e) = batch.error.take() {

@@ -6,6 +6,7 @@
 //! draws each request's fate.
 
 pub mod audit;
+pub mod calls_file;
 pub mod faults;
 mod reads;
 pub mod server;

@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 use crate::input::fields::{CallField, Kind, Value as FieldValue};
 use crate::input::money::{Sign, parse_money};
 use crate::input::values::{CallRef, parse_flag, parse_record_id};
-use crate::reconcile::Snapshot;
 use crate::sim::audit::AuditStyle;
+use crate::trackdrive::Snapshot;
 
 /// One call as the simulator keeps it.
 #[derive(Debug, Clone, PartialEq)]

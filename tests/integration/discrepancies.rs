@@ -17,7 +17,7 @@ const REPORT: &str = include_str!("../../samples/night/acme-report.csv");
 
 /// The simulator holding the sample night's calls.
 fn night() -> SimHarness {
-    let store = tdrecon::commands::sim::load_calls(std::path::Path::new(CALLS)).unwrap();
+    let store = tdrecon::sim::calls_file::load_calls(std::path::Path::new(CALLS)).unwrap();
     SimHarness::start(0, |c: &mut SimConfig| c.store = store)
 }
 

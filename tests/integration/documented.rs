@@ -228,7 +228,7 @@ fn control_totals_agree_on_a_night_and_differ_when_another_writer_moves_a_call()
     // Another writer adds 2.50 to a call of the window the file does not name.
     let other = 100000023;
     let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        tdrecon::upload::http::client_builder()
+        tdrecon::trackdrive::http::client_builder()
             .build()
             .unwrap()
             .put(format!("{}/api/v1/calls/{other}", sim.url()))

@@ -198,7 +198,7 @@ fn a_ledger_named_the_earlier_way_is_adopted_with_its_history() {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "sqlite"))
         .unwrap();
-    let earlier = dir.join(format!("ledger-{}.sqlite", tdrecon::outputs::state::earlier_key(&sim.url(), PUBLIC)));
+    let earlier = dir.join(format!("ledger-{}.sqlite", tdrecon::records::state::earlier_key(&sim.url(), PUBLIC)));
     std::fs::rename(&current, &earlier).unwrap();
     std::fs::remove_file(current.with_extension("id")).unwrap();
     assert_eq!(first_run(&wd, &sim), run, "history finds the adopted ledger");

@@ -212,7 +212,7 @@ fn the_sign_off_page_renders_in_a_real_browser_and_loads_nothing() {
         eprintln!("SKIPPED: no Chromium on this machine (apt-get install chromium, or set TDRECON_CHROMIUM)");
         return;
     };
-    let store = tdrecon::commands::sim::load_calls(std::path::Path::new(CALLS)).unwrap();
+    let store = tdrecon::sim::calls_file::load_calls(std::path::Path::new(CALLS)).unwrap();
     let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = store);
     let wd = Workdir::new();
     wd.write("acme.csv", REPORT);

@@ -12,7 +12,7 @@ fn config() -> SimConfig {
 }
 
 fn client() -> reqwest::Client {
-    tdrecon::upload::http::client_builder().timeout(Duration::from_secs(10)).build().unwrap()
+    tdrecon::trackdrive::http::client_builder().timeout(Duration::from_secs(10)).build().unwrap()
 }
 
 async fn put(sim: &Sim, id: &str, body: Value) -> (u16, Value) {
@@ -167,7 +167,7 @@ async fn resets_and_stalls_seen_from_the_client() {
         let mut cfg = config();
         cfg.faults = faults.clone();
         let sim = Sim::start(cfg).await.unwrap();
-        let client = tdrecon::upload::http::client_builder().timeout(Duration::from_millis(500)).build().unwrap();
+        let client = tdrecon::trackdrive::http::client_builder().timeout(Duration::from_millis(500)).build().unwrap();
         let result = client
             .put(format!("{}/api/v1/calls/100000001", sim.base_url()))
             .json(&json!({"add_revenue": "5"}))

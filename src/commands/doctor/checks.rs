@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use crate::input::fields::CallField;
-use crate::input::names::{Entry, ListKind};
-use crate::upload::pages;
+use crate::resolve::names::{Entry, ListKind};
+use crate::trackdrive::pages;
 
 /// Whether an assumption holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,10 +17,10 @@ use reqwest::Url;
 use serde_json::{Value, json};
 
 use crate::exit::{Exit, Fatal};
-use crate::input::names::ListKind;
 use crate::input::values::CallRef;
-use crate::upload::client::{ApiClient, Endpoint, Method, Probe};
-use crate::upload::credentials::Credentials;
+use crate::resolve::names::ListKind;
+use crate::trackdrive::client::{ApiClient, Endpoint, Method, Probe};
+use crate::trackdrive::credentials::Credentials;
 use checks::{Check, Verdict};
 
 #[derive(Debug, Clone)]
@@ -95,7 +95,7 @@ async fn examine(opts: &DoctorOptions) -> Result<Vec<Check>, Fatal> {
     }
     let page = reader.json(&[("per_page", "25")], None).await;
     checks.push(checks::envelope(&page));
-    let calls = crate::upload::pages::items(&page, "calls").unwrap_or_default().to_vec();
+    let calls = crate::trackdrive::pages::items(&page, "calls").unwrap_or_default().to_vec();
     checks.extend(checks::fields(&calls));
     // Paging, two calls a page.
     let small = reader.json(&[("per_page", "2")], None).await;

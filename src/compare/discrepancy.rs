@@ -1,0 +1,617 @@
+//! Two-sided reconciliation: what a buyer's report and TrackDrive disagree
+//! on, judged per buyer from the window's calls (read anyway, so it costs no
+//! request). Three kinds:
+//!
+//! - *left out*: a call of a judged buyer in the window that TrackDrive holds
+//!   converted (or with revenue) which no row of that buyer's report names:
+//!   the buyer may owe for it;
+//! - *not theirs*: a row paying for a call TrackDrive holds for another buyer,
+//!   or not converted, or that is not among the window's calls;
+//! - *amount differs*: a row setting revenue to other than what the call held
+//!   before the run, or saying not converted a call TrackDrive holds
+//!   converted.
+//!
+//! Pure: the rows, the sides (which buyers each row speaks for, see
+//! `buyers`) and the calls come in, the findings go out. One row is one
+//! finding at most, so a call is never counted twice. A row whose buyer is
+//! not known (`Speaks::Unknown`: a rejected row, a label naming nobody) is
+//! not judged, and the call it names is never counted left out: it may be
+//! the buyer's own row.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rust_decimal::Decimal;
+
+use crate::input::fields::CallField;
+use crate::input::update::Amount;
+use crate::input::values::CallRef;
+use crate::trackdrive::window::{CallShown, Window};
+
+/// A call of the window as the discrepancies need it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallFacts {
+    pub id: u64,
+    pub caller: Option<String>,
+    /// `created_at`, milliseconds since the epoch.
+    pub at_ms: Option<i64>,
+    pub buyer_id: Option<String>,
+    /// The buyer's name as the call shows it (`buyer`).
+    pub buyer: Option<String>,
+    pub user_buyer_id: Option<String>,
+    pub buyer_converted: Option<bool>,
+    pub revenue: Option<Decimal>,
+}
+
+impl CallFacts {
+    /// TrackDrive counts it as the buyer's conversion: flagged converted, or
+    /// carrying revenue.
+    pub fn converted(&self) -> bool {
+        self.buyer_converted == Some(true) || self.revenue.is_some_and(|r| r > Decimal::ZERO)
+    }
+
+    /// The call's buyer as a person reads it: `Acme Insurance (7)`.
+    pub fn buyer_shown(&self) -> String {
+        match (&self.buyer, &self.buyer_id) {
+            (Some(name), Some(id)) => format!("{name} ({id})"),
+            (None, Some(id)) => format!("buyer {id}"),
+            (Some(name), None) => name.clone(),
+            (None, None) => "no buyer".into(),
+        }
+    }
+}
+
+/// Whom a row of the report speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaks {
+    /// A side that is judged (an index into the sides).
+    For(usize),
+    /// A buyer that is not judged (`--buyer` names others).
+    Another,
+    /// Nobody known: a row without a label where no `--buyer` says whose,
+    /// a label that names no buyer, a rejected row.
+    Unknown,
+    /// A row whose call time is outside the window read, naming a call the
+    /// window does not hold: nothing is known of it.
+    Outside,
+}
+
+/// One row of the report, as the discrepancies need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    pub line: u64,
+    pub call: CallRef,
+    /// The row's own call time, when it gives one.
+    pub at_ms: Option<i64>,
+    pub speaks: Speaks,
+    pub revenue: Option<Amount>,
+    pub converted: Option<bool>,
+}
+
+impl ReportRow {
+    /// The row says the buyer paid for the call: a positive amount, or
+    /// converted without a negative one (a chargeback pays for nothing).
+    fn pays(&self) -> bool {
+        match self.revenue {
+            Some(Amount::Set(d) | Amount::Add(d)) if d != Decimal::ZERO => d > Decimal::ZERO,
+            _ => self.converted == Some(true),
+        }
+    }
+
+    /// What the row says the buyer paid, for totals.
+    fn amount(&self) -> Decimal {
+        match self.revenue {
+            Some(Amount::Set(d) | Amount::Add(d)) => d,
+            None => Decimal::ZERO,
+        }
+    }
+}
+
+/// Whom some rows speak for: one buyer, or (`--buyer` given several times,
+/// rows without a Buyer label) several together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Side {
+    /// How the summary names it.
+    pub name: String,
+    /// TrackDrive's ids of its buyers.
+    pub buyers: Vec<String>,
+}
+
+/// What kind of disagreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    LeftOut,
+    NotTheirs,
+    AmountDiffers,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::LeftOut, Kind::NotTheirs, Kind::AmountDiffers];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::LeftOut => "left_out",
+            Kind::NotTheirs => "not_theirs",
+            Kind::AmountDiffers => "amount_differs",
+        }
+    }
+
+    /// How a person reads it, for `n` of them.
+    pub fn words(self, n: u64) -> &'static str {
+        match (self, n == 1) {
+            (Kind::LeftOut, true) => "converted call not on the report",
+            (Kind::LeftOut, false) => "converted calls not on the report",
+            (Kind::NotTheirs, true) => "row paying a call that is not theirs",
+            (Kind::NotTheirs, false) => "rows paying calls that are not theirs",
+            (Kind::AmountDiffers, true) => "amount that differs",
+            (Kind::AmountDiffers, false) => "amounts that differ",
+        }
+    }
+}
+
+/// One disagreement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discrepancy {
+    pub kind: Kind,
+    /// The side's name it is counted under.
+    pub side: String,
+    /// The report's line, where a row names the call.
+    pub line: Option<u64>,
+    pub call: CallRef,
+    /// The call as the window read it (`None`: not in the window).
+    pub facts: Option<CallFacts>,
+    /// What the report says was paid.
+    pub report_amount: Option<Decimal>,
+    /// Dollars at stake: a left-out call's revenue, a not-theirs row's
+    /// amount, the report's amount less the call's.
+    pub dollars: Decimal,
+    pub why: String,
+}
+
+/// Calls and dollars of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Count {
+    pub calls: u64,
+    pub dollars: Decimal,
+}
+
+/// Everything found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Discrepancies {
+    /// In order: left out by call time, then rows by line.
+    pub items: Vec<Discrepancy>,
+    /// Per side's name, per kind.
+    pub by_side: BTreeMap<String, BTreeMap<Kind, Count>>,
+}
+
+impl Discrepancies {
+    /// The amounts that differ, paid over and under (`side`: one side's, or
+    /// every side's): a net figure alone would let the two cancel.
+    pub fn over_under(&self, side: Option<&str>) -> (Decimal, Decimal) {
+        let mut split = (Decimal::ZERO, Decimal::ZERO);
+        for d in self.items.iter().filter(|d| d.kind == Kind::AmountDiffers && side.is_none_or(|s| s == d.side)) {
+            if d.dollars > Decimal::ZERO {
+                split.0 += d.dollars;
+            } else {
+                split.1 += d.dollars;
+            }
+        }
+        split
+    }
+
+    /// The count of one kind over every side.
+    pub fn total(&self, kind: Kind) -> Count {
+        let mut all = Count::default();
+        for count in self.by_side.values().filter_map(|kinds| kinds.get(&kind)) {
+            all.calls += count.calls;
+            all.dollars += count.dollars;
+        }
+        all
+    }
+
+    fn push(&mut self, d: Discrepancy) {
+        let count = self.by_side.entry(d.side.clone()).or_default().entry(d.kind).or_default();
+        count.calls += 1;
+        count.dollars += d.dollars;
+        self.items.push(d);
+    }
+}
+
+/// Judges `rows` against `calls` (the window's, by id; `ids_of_uuids` turns
+/// a row's UUID into its call's id). Every side of one buyer is given an
+/// entry in `by_side`, even with nothing found, so a clean buyer shows as
+/// clean; a side of several (`--buyer` twice, rows without a label) only
+/// when something is counted under it.
+pub fn judge(
+    rows: &[ReportRow],
+    sides: &[Side],
+    calls: &HashMap<u64, CallFacts>,
+    ids_of_uuids: &HashMap<u128, u64>,
+) -> Discrepancies {
+    let mut found = Discrepancies::default();
+    // Each buyer's own side: what is found on its calls is counted there.
+    let mut side_of_buyer: HashMap<&str, &Side> = HashMap::new();
+    for side in sides.iter().filter(|s| s.buyers.len() == 1) {
+        found.by_side.entry(side.name.clone()).or_default();
+        side_of_buyer.entry(side.buyers[0].as_str()).or_insert(side);
+    }
+    let id_of = |call: CallRef| match call {
+        CallRef::Id(id) => Some(id),
+        CallRef::Uuid(uuid) => ids_of_uuids.get(&uuid).copied(),
+    };
+    // Calls a row may have paid for: (buyer id, call id).
+    let mut named: HashSet<(&str, u64)> = HashSet::new();
+    let mut rows_found = Vec::new();
+    for row in rows {
+        let facts = id_of(row.call).and_then(|id| calls.get(&id));
+        let side = match row.speaks {
+            Speaks::For(s) => sides.get(s),
+            Speaks::Another | Speaks::Outside => None,
+            Speaks::Unknown => {
+                // Perhaps the buyer's own row: its call is nobody's to leave out.
+                if let Some(f) = facts
+                    && let Some(buyer) = f.buyer_id.as_deref()
+                {
+                    named.insert((buyer, f.id));
+                }
+                None
+            }
+        };
+        let Some(side) = side else { continue };
+        let theirs = facts.and_then(|f| f.buyer_id.as_deref()).filter(|b| side.buyers.iter().any(|s| s == b));
+        // Named for its own buyer too, when that buyer is judged: the report
+        // holds the call (under the wrong buyer, a finding below), so it is
+        // not also left out of its buyer's rows.
+        if let Some(f) = facts
+            && let Some(buyer) = f.buyer_id.as_deref()
+            && (theirs.is_some() || side_of_buyer.contains_key(buyer))
+        {
+            named.insert((buyer, f.id));
+        }
+        let why = match (facts, theirs) {
+            (None, _) if row.pays() => Some((
+                Kind::NotTheirs,
+                row.amount(),
+                "not among the window's calls: TrackDrive holds it at another time, or not at all".to_string(),
+            )),
+            (Some(f), None) if row.pays() => {
+                let whose = match f.buyer_id {
+                    Some(_) => format!("TrackDrive holds this call for {}", f.buyer_shown()),
+                    None => "TrackDrive holds this call for no buyer".to_string(),
+                };
+                Some((Kind::NotTheirs, row.amount(), whose))
+            }
+            (Some(f), Some(_)) if row.pays() && !f.converted() => Some((
+                Kind::NotTheirs,
+                row.amount(),
+                "TrackDrive holds this call not converted, with no revenue".to_string(),
+            )),
+            (Some(f), Some(_)) => amount_differs(row, f),
+            _ => None,
+        };
+        if let Some((kind, dollars, why)) = why {
+            let report_amount = row.revenue.map(|_| row.amount());
+            let call = id_of(row.call).map_or(row.call, CallRef::Id);
+            // A side of several counts a finding on one of its buyers' calls
+            // under that buyer.
+            let counted = theirs.and_then(|b| side_of_buyer.get(b).copied()).unwrap_or(side);
+            rows_found.push(Discrepancy {
+                kind,
+                side: counted.name.clone(),
+                line: Some(row.line),
+                call,
+                facts: facts.cloned(),
+                report_amount,
+                dollars,
+                why,
+            });
+        }
+    }
+    let mut left_out: Vec<(&CallFacts, &Side)> = calls
+        .values()
+        .filter(|f| f.converted())
+        .filter_map(|f| {
+            let buyer = f.buyer_id.as_deref()?;
+            let side = side_of_buyer.get(buyer)?;
+            (!named.contains(&(buyer, f.id))).then_some((f, *side))
+        })
+        .collect();
+    left_out.sort_by_key(|(f, _)| (f.at_ms, f.id));
+    for (f, side) in left_out {
+        let revenue = f.revenue.unwrap_or_default();
+        let why = match f.buyer_converted {
+            Some(true) => format!("converted in TrackDrive ({revenue:.2}), not on the report"),
+            _ => format!("not flagged converted, but holds revenue {revenue:.2} in TrackDrive; not on the report"),
+        };
+        found.push(Discrepancy {
+            kind: Kind::LeftOut,
+            side: side.name.clone(),
+            line: None,
+            call: CallRef::Id(f.id),
+            facts: Some(f.clone()),
+            report_amount: None,
+            dollars: revenue,
+            why,
+        });
+    }
+    for d in rows_found {
+        found.push(d);
+    }
+    found
+}
+
+/// A row of the call's own buyer against what the call held: a set amount
+/// that differs, or "not converted" on a call TrackDrive holds converted.
+/// An add (a chargeback, a bonus) changes the figure: it is not one to
+/// compare.
+fn amount_differs(row: &ReportRow, f: &CallFacts) -> Option<(Kind, Decimal, String)> {
+    let held = f.revenue.unwrap_or_default();
+    let not_converted = row.converted == Some(false) && f.converted();
+    match row.revenue {
+        Some(Amount::Set(paid)) if paid != held => {
+            Some((Kind::AmountDiffers, paid - held, format!("the report says {paid:.2}, TrackDrive held {held:.2}")))
+        }
+        Some(Amount::Add(_)) => None,
+        Some(Amount::Set(paid)) if not_converted => Some((
+            Kind::AmountDiffers,
+            paid - held,
+            format!("the report says not converted; TrackDrive holds it converted ({held:.2})"),
+        )),
+        None if not_converted => Some((
+            Kind::AmountDiffers,
+            -held,
+            format!("the report says not converted; TrackDrive holds it converted ({held:.2})"),
+        )),
+        _ => None,
+    }
+}
+
+/// Every call of a window as the discrepancies judge it, by id.
+pub fn facts_of(window: &Window) -> HashMap<u64, CallFacts> {
+    window
+        .calls()
+        .map(|(id, call, shown)| {
+            let text = |f: fn(&CallShown) -> &Option<String>| shown.and_then(|s| f(s).clone());
+            let facts = CallFacts {
+                id,
+                caller: text(|s| &s.caller),
+                at_ms: shown.and_then(|s| s.at_ms),
+                buyer_id: call.text(CallField::BuyerId).map(String::from),
+                buyer: text(|s| &s.buyer),
+                user_buyer_id: text(|s| &s.user_buyer_id),
+                buyer_converted: call.get(CallField::BuyerConverted).and_then(|v| match v {
+                    crate::input::fields::Value::Flag(b) => Some(*b),
+                    _ => None,
+                }),
+                revenue: call.revenue(),
+            };
+            (id, facts)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn call(id: u64, buyer: &str, converted: bool, revenue: &str) -> CallFacts {
+        CallFacts {
+            id,
+            caller: Some(format!("+1303555{id:04}")),
+            at_ms: Some(id as i64 * 60_000),
+            buyer_id: (!buyer.is_empty()).then(|| buyer.to_string()),
+            buyer: None,
+            user_buyer_id: None,
+            buyer_converted: Some(converted),
+            revenue: Some(d(revenue)),
+        }
+    }
+
+    fn row(line: u64, id: u64, side: usize, revenue: Option<Amount>, converted: Option<bool>) -> ReportRow {
+        ReportRow { line, call: CallRef::Id(id), at_ms: None, speaks: Speaks::For(side), revenue, converted }
+    }
+
+    fn sides() -> Vec<Side> {
+        vec![
+            Side { name: "Acme".into(), buyers: vec!["7".into()] },
+            Side { name: "Bolt".into(), buyers: vec!["8".into()] },
+        ]
+    }
+
+    /// (what the row says, what the call holds) → the one finding, if any.
+    #[test]
+    fn each_row_is_judged_once() {
+        let set = |s: &str| Some(Amount::Set(d(s)));
+        let cases: Vec<(&str, ReportRow, CallFacts, Option<(Kind, &str)>)> = vec![
+            ("agrees", row(2, 1, 0, set("20"), Some(true)), call(1, "7", true, "20"), None),
+            (
+                "amount differs",
+                row(2, 1, 0, set("25"), Some(true)),
+                call(1, "7", true, "20"),
+                Some((Kind::AmountDiffers, "5")),
+            ),
+            ("paid less", row(2, 1, 0, set("15"), None), call(1, "7", true, "20"), Some((Kind::AmountDiffers, "-5"))),
+            (
+                "says zero, TrackDrive 20",
+                row(2, 1, 0, set("0"), Some(false)),
+                call(1, "7", true, "20"),
+                Some((Kind::AmountDiffers, "-20")),
+            ),
+            (
+                "another buyer's",
+                row(2, 1, 0, set("20"), Some(true)),
+                call(1, "8", true, "20"),
+                Some((Kind::NotTheirs, "20")),
+            ),
+            ("no buyer", row(2, 1, 0, set("20"), None), call(1, "", true, "20"), Some((Kind::NotTheirs, "20"))),
+            (
+                "not converted",
+                row(2, 1, 0, set("20"), Some(true)),
+                call(1, "7", false, "0"),
+                Some((Kind::NotTheirs, "20")),
+            ),
+            (
+                "converted flag only",
+                row(2, 1, 0, None, Some(true)),
+                call(1, "7", false, "0"),
+                Some((Kind::NotTheirs, "0")),
+            ),
+            ("another buyer's, not paid", row(2, 1, 0, set("0"), Some(false)), call(1, "8", true, "20"), None),
+            (
+                "says not converted, TrackDrive converted",
+                row(2, 1, 0, None, Some(false)),
+                call(1, "7", true, "20"),
+                Some((Kind::AmountDiffers, "-20")),
+            ),
+            (
+                "same amount, says not converted",
+                row(2, 1, 0, set("20"), Some(false)),
+                call(1, "7", true, "20"),
+                Some((Kind::AmountDiffers, "0")),
+            ),
+            ("says not converted, agrees", row(2, 1, 0, None, Some(false)), call(1, "7", false, "0"), None),
+            (
+                "a chargeback on another's call pays nothing",
+                row(2, 1, 0, Some(Amount::Add(d("-20"))), Some(true)),
+                call(1, "8", true, "20"),
+                None,
+            ),
+            ("a chargeback of theirs", row(2, 1, 0, Some(Amount::Add(d("-20"))), None), call(1, "7", true, "20"), None),
+            ("an add of theirs", row(2, 1, 0, Some(Amount::Add(d("5"))), None), call(1, "7", true, "20"), None),
+        ];
+        for (name, r, c, want) in cases {
+            let calls: HashMap<u64, CallFacts> = [(c.id, c)].into();
+            // Acme alone is judged: Bolt's calls are nobody's to leave out.
+            let found = judge(&[r], &sides()[..1], &calls, &HashMap::new());
+            let got = found.items.iter().map(|i| (i.kind, i.dollars)).collect::<Vec<_>>();
+            // The row names the call: it is never also left out.
+            assert_eq!(got, want.map(|(k, v)| (k, d(v))).into_iter().collect::<Vec<_>>(), "{name}");
+        }
+    }
+
+    #[test]
+    fn calls_no_row_names_are_left_out_per_buyer() {
+        let calls: HashMap<u64, CallFacts> = [
+            call(1, "7", true, "20"),
+            call(2, "7", true, "30"),
+            call(3, "7", false, "0"),  // not converted: owes nothing
+            call(4, "7", false, "12"), // revenue without the flag: counted
+            call(5, "8", true, "40"),  // Bolt's, named by Acme's row 3
+            call(6, "9", true, "50"),  // a buyer nobody judges
+        ]
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+        let rows =
+            [row(2, 1, 0, Some(Amount::Set(d("20"))), Some(true)), row(3, 5, 0, Some(Amount::Set(d("40"))), None)];
+        let found = judge(&rows, &sides(), &calls, &HashMap::new());
+        let left: Vec<(u64, &str)> = found
+            .items
+            .iter()
+            .filter(|i| i.kind == Kind::LeftOut)
+            .map(|i| (i.facts.as_ref().unwrap().id, i.side.as_str()))
+            .collect();
+        // Call 5 is Bolt's, paid on an Acme row: one finding (not theirs),
+        // never also left out of Bolt's rows, as the report holds it.
+        assert_eq!(left, [(2, "Acme"), (4, "Acme")]);
+        assert_eq!(found.total(Kind::LeftOut), Count { calls: 2, dollars: d("42") });
+        assert_eq!(found.by_side["Acme"][&Kind::NotTheirs], Count { calls: 1, dollars: d("40") });
+        assert_eq!(found.by_side["Acme"][&Kind::LeftOut], Count { calls: 2, dollars: d("42") });
+        assert!(found.items.iter().all(|i| i.facts.as_ref().is_none_or(|f| f.id != 6)));
+        // Judging Acme alone, Bolt's call 5 is nobody's to leave out either.
+        let alone = judge(&rows, &sides()[..1], &calls, &HashMap::new());
+        assert_eq!(alone.total(Kind::LeftOut).calls, 2);
+    }
+
+    #[test]
+    fn amounts_paid_over_and_under_are_kept_apart() {
+        let calls: HashMap<u64, CallFacts> =
+            [call(1, "7", true, "35"), call(2, "7", true, "45")].into_iter().map(|c| (c.id, c)).collect();
+        let rows = [row(2, 1, 0, Some(Amount::Set(d("50"))), None), row(3, 2, 0, Some(Amount::Set(d("30"))), None)];
+        let found = judge(&rows, &sides()[..1], &calls, &HashMap::new());
+        assert_eq!(found.total(Kind::AmountDiffers), Count { calls: 2, dollars: d("0") });
+        assert_eq!(found.over_under(None), (d("15"), d("-15")));
+        assert_eq!(found.over_under(Some("Bolt")), (d("0"), d("0")));
+    }
+
+    #[test]
+    fn rows_outside_the_window_and_unjudged_rows() {
+        let calls: HashMap<u64, CallFacts> = [(1, call(1, "7", true, "20"))].into();
+        let uuid = CallRef::parse("c3b20b12-3b3b-4322-b15d-0f1c5f653479").unwrap();
+        let mut by_uuid = HashMap::new();
+        if let CallRef::Uuid(u) = uuid {
+            by_uuid.insert(u, 1);
+        }
+        let rows = [
+            // By UUID: the window's call 1, so nothing is left out.
+            ReportRow {
+                line: 2,
+                call: uuid,
+                at_ms: None,
+                speaks: Speaks::For(0),
+                revenue: Some(Amount::Set(d("20"))),
+                converted: None,
+            },
+            row(3, 99, 0, Some(Amount::Set(d("10"))), None),
+            ReportRow {
+                line: 4,
+                call: CallRef::Id(98),
+                at_ms: None,
+                speaks: Speaks::Unknown,
+                revenue: Some(Amount::Set(d("10"))),
+                converted: None,
+            },
+        ];
+        let found = judge(&rows, &sides(), &calls, &by_uuid);
+        assert_eq!(found.items.len(), 1, "{:?}", found.items);
+        assert!(found.items.iter().all(|i| i.line != Some(4)), "an unknown buyer's row is not judged");
+        assert_eq!(
+            (found.items[0].kind, found.items[0].line, found.items[0].call),
+            (Kind::NotTheirs, Some(3), CallRef::Id(99))
+        );
+        assert!(found.items[0].why.contains("not among the window's calls"));
+        assert_eq!(found.by_side["Bolt"].len(), 0, "a clean side is listed, with nothing");
+    }
+
+    /// A row of an unknown buyer (rejected, or a label naming nobody) may be
+    /// the buyer's own: its call is not left out. A row of another buyer's
+    /// report is not the judged buyer's: its call is.
+    #[test]
+    fn unknown_rows_keep_their_calls_from_being_left_out() {
+        let calls: HashMap<u64, CallFacts> =
+            [call(1, "7", true, "20"), call(2, "7", true, "30")].into_iter().map(|c| (c.id, c)).collect();
+        let other = |line, id, speaks| ReportRow {
+            line,
+            call: CallRef::Id(id),
+            at_ms: None,
+            speaks,
+            revenue: None,
+            converted: None,
+        };
+        let rows = [other(2, 1, Speaks::Unknown), other(3, 2, Speaks::Another)];
+        let found = judge(&rows, &sides()[..1], &calls, &HashMap::new());
+        let left: Vec<u64> = found.items.iter().map(|i| i.facts.as_ref().unwrap().id).collect();
+        assert_eq!(left, [2]);
+    }
+
+    /// Rows of several buyers together (`--buyer` twice, no label): a finding
+    /// on one of theirs is counted under that buyer; the joint side is listed
+    /// only for what is on no buyer of it.
+    #[test]
+    fn a_joint_sides_findings_go_to_the_calls_buyer() {
+        let mut all = sides();
+        all.push(Side { name: "Acme + Bolt".into(), buyers: vec!["7".into(), "8".into()] });
+        let calls: HashMap<u64, CallFacts> =
+            [call(1, "7", true, "20"), call(2, "8", true, "20")].into_iter().map(|c| (c.id, c)).collect();
+        let rows = [row(2, 1, 2, Some(Amount::Set(d("25"))), None), row(3, 2, 2, Some(Amount::Set(d("20"))), None)];
+        let found = judge(&rows, &all, &calls, &HashMap::new());
+        assert_eq!(found.by_side.keys().collect::<Vec<_>>(), ["Acme", "Bolt"]);
+        assert_eq!(found.by_side["Acme"][&Kind::AmountDiffers], Count { calls: 1, dollars: d("5") });
+        let rows = [row(2, 9, 2, Some(Amount::Set(d("25"))), None)];
+        let found = judge(&rows, &all, &calls, &HashMap::new());
+        assert_eq!(found.by_side["Acme + Bolt"][&Kind::NotTheirs], Count { calls: 1, dollars: d("25") });
+    }
+}

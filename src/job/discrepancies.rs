@@ -1,0 +1,272 @@
+//! Two-sided reconciliation, wired into `plan` and `run --reconcile`: the
+//! reader keeps each row's call, Buyer label and amount (`ReportRows`; a
+//! rejected row only its call, when its id cell reads as one); after the
+//! rows, the buyers are resolved (among the window's calls, then in
+//! TrackDrive's list of buyers for a name not among them), the rows and the
+//! window read before the first row are judged (`reconcile::discrepancy`),
+//! and the findings are written and said. Information only: nothing here
+//! changes what is sent or the exit code.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::RunOptions;
+use crate::compare::buyers;
+use crate::compare::discrepancies::{self, Said};
+use crate::compare::discrepancy::{self, ReportRow, Speaks};
+use crate::input::fields::CallField;
+use crate::input::update::CallUpdate;
+use crate::input::values::CallRef;
+use crate::resolve::names::ListKind;
+use crate::text::count;
+use crate::trackdrive::api::Api;
+use crate::trackdrive::lookup;
+use crate::trackdrive::window::Window;
+
+/// Whose a kept row is, before the buyers are resolved.
+#[derive(Debug, Clone, Copy)]
+enum Whose {
+    /// A valid row, with its Buyer label (an index into `labels`), if any.
+    Label(Option<u32>),
+    /// A rejected row: its buyer is not known.
+    Rejected,
+}
+
+/// The report's rows as the discrepancies need them, with their Buyer
+/// labels kept once each.
+#[derive(Debug, Default)]
+pub struct ReportRows {
+    rows: Vec<(ReportRow, Whose)>,
+    labels: Vec<String>,
+    index: HashMap<String, u32>,
+    /// Rejected rows whose id cell names no call (found by caller, or
+    /// unreadable): a call one of them meant may show as left out.
+    nameless: u64,
+    /// The file has a column that says what a buyer paid or converted (an
+    /// empty report of such columns still leaves every converted call out).
+    pays: bool,
+}
+
+impl ReportRows {
+    pub fn new(pays: bool) -> ReportRows {
+        ReportRows { pays, ..ReportRows::default() }
+    }
+
+    /// A valid row.
+    pub fn push(&mut self, line: u64, update: &CallUpdate) {
+        let label = update.buyer_label.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(|label| {
+            match self.index.get(label) {
+                Some(i) => *i,
+                None => {
+                    let i = u32::try_from(self.labels.len()).unwrap_or(u32::MAX);
+                    self.labels.push(label.to_string());
+                    self.index.insert(label.to_string(), i);
+                    i
+                }
+            }
+        });
+        let row = ReportRow {
+            line,
+            call: update.call,
+            at_ms: update.call_time,
+            speaks: Speaks::Unknown,
+            revenue: update.amount(CallField::Revenue),
+            converted: update.flag(CallField::BuyerConverted),
+        };
+        self.rows.push((row, Whose::Label(label)));
+    }
+
+    /// A rejected row, with the call its id cell names, if it names one.
+    pub fn push_rejected(&mut self, line: u64, call: Option<CallRef>) {
+        match call {
+            Some(call) => {
+                let row =
+                    ReportRow { line, call, at_ms: None, speaks: Speaks::Unknown, revenue: None, converted: None };
+                self.rows.push((row, Whose::Rejected));
+            }
+            None => self.nameless += 1,
+        }
+    }
+}
+
+/// What the window read before the first row left to judge against.
+#[derive(Debug, Clone, Copy)]
+pub enum Calls<'a> {
+    /// The window, and its bounds (milliseconds since the epoch).
+    Read(&'a Window, (i64, i64)),
+    /// No window: no call times in the file, no --since/--until.
+    NoWindow,
+    /// The window's read failed (said in the read's own note).
+    Failed,
+    /// A resumed run's window holds the earlier run's work.
+    Resumed,
+}
+
+/// Judges the rows against the window, writes the CSV, and says what was
+/// found (or why nothing was judged). `None` when the run does not
+/// reconcile, or (outside `--discrepancies-only`) its report pays for
+/// nothing (dispositions, contact fields).
+pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<ReportRows>) -> Option<Said> {
+    let rows = rows?;
+    let mut said = Said::default();
+    if !rows.pays {
+        if !opts.discrepancies_only {
+            return None;
+        }
+        said.notes.push(
+            "no discrepancies: the report has no column that says what a buyer paid (revenue or buyer_converted)"
+                .into(),
+        );
+        return Some(not_judged(opts, said));
+    }
+    let (window, (from, to)) = match calls {
+        Calls::Read(window, range) => (window, range),
+        Calls::NoWindow => {
+            said.notes.push(
+                "no discrepancies: they need the window's calls (call times in the file, or --since/--until)".into(),
+            );
+            return Some(not_judged(opts, said));
+        }
+        Calls::Failed => {
+            said.notes.push("no discrepancies: the window's calls could not be read (see the note on it)".into());
+            return Some(not_judged(opts, said));
+        }
+        Calls::Resumed => {
+            said.notes.push(
+                "no discrepancies: a resumed run's window already holds the earlier run's work; run `tdrecon plan \
+                 FILE --discrepancies-only` for them"
+                    .into(),
+            );
+            return Some(not_judged(opts, said));
+        }
+    };
+    let labels: BTreeSet<String> = rows.labels.iter().cloned().collect();
+    if opts.buyers.is_empty() && labels.is_empty() {
+        said.notes.push(
+            "no discrepancies: no buyer is known (name it with --buyer NAME|ID, or give the report a Buyer column)"
+                .into(),
+        );
+        return Some(not_judged(opts, said));
+    }
+    let in_window = window.buyers();
+    let unknown = buyers::unknown(&opts.buyers, &labels, &[&in_window]);
+    let mut read = None;
+    if !unknown.is_empty() {
+        // Names no call of the window shows: TrackDrive's list decides.
+        match lookup::fetch_list(api, "buyers", ListKind::Buyers).await {
+            Ok(list) => {
+                said.notes.push(format!(
+                    "the buyers list was read (one more request) to resolve {}",
+                    unknown.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+                ));
+                read = Some(list);
+            }
+            Err(e) => {
+                said.notes.push(format!("cannot read the buyers list ({e}): names not in the window are unknown"))
+            }
+        }
+    }
+    let lists: Vec<_> = std::iter::once(&in_window).chain(read.as_ref()).collect();
+    let judged = buyers::judged(&opts.buyers, &labels, &lists);
+    said.notes.extend(judged.notes.iter().cloned());
+    if judged.sides.is_empty() {
+        return Some(not_judged(opts, said));
+    }
+    let facts = discrepancy::facts_of(window);
+    let ids_of_uuids = window.ids_of_uuids();
+    let in_window = |call: CallRef| match call {
+        CallRef::Id(id) => facts.contains_key(&id),
+        CallRef::Uuid(uuid) => ids_of_uuids.contains_key(&uuid),
+    };
+    let (mut rejected, mut unknown_rows, mut others, mut outside) = (0u64, 0u64, 0u64, 0u64);
+    let report: Vec<ReportRow> = rows
+        .rows
+        .into_iter()
+        .map(|(mut row, whose)| {
+            row.speaks = match whose {
+                Whose::Label(label) => {
+                    judged.speaks(label.and_then(|i| rows.labels.get(i as usize)).map(String::as_str))
+                }
+                Whose::Rejected => {
+                    rejected += 1;
+                    Speaks::Unknown
+                }
+            };
+            // A row whose own call time is outside the window names a call
+            // that was not read: nothing is known of it to judge.
+            if matches!(row.speaks, Speaks::For(_))
+                && row.at_ms.is_some_and(|at| at < from || at > to)
+                && !in_window(row.call)
+            {
+                row.speaks = Speaks::Outside;
+                outside += 1;
+            }
+            match (row.speaks, whose) {
+                (Speaks::Unknown, Whose::Label(_)) => unknown_rows += 1,
+                (Speaks::Another, _) => others += 1,
+                _ => {}
+            }
+            row
+        })
+        .collect();
+    if rejected > 0 {
+        said.notes.push(format!(
+            "{} (errors.csv): not judged, and {} not counted left out",
+            count(rejected, "rejected row", "rejected rows"),
+            if rejected == 1 { "the call it names is" } else { "the calls they name are" }
+        ));
+    }
+    if unknown_rows > 0 {
+        said.notes.push(format!(
+            "{} of no known buyer (no Buyer label, or one that names nobody): not judged, and {} not counted \
+             left out",
+            count(unknown_rows, "row", "rows"),
+            if unknown_rows == 1 { "its call is" } else { "their calls are" }
+        ));
+    }
+    if others > 0 {
+        said.notes.push(format!(
+            "{} of buyers not judged (a Buyer label naming a buyer --buyer does not): not judged",
+            count(others, "row", "rows")
+        ));
+    }
+    if outside > 0 {
+        said.notes
+            .push(format!("{} with a call time outside the window judged: not judged", count(outside, "row", "rows")));
+    }
+    if rows.nameless > 0 {
+        said.notes.push(format!(
+            "{} no call by id: a call {} meant may show as left out",
+            count(rows.nameless, "rejected row names", "rejected rows name"),
+            if rows.nameless == 1 { "it" } else { "one of them" }
+        ));
+    }
+    let no_buyer = facts.values().filter(|f| f.converted() && f.buyer_id.is_none()).count() as u64;
+    if no_buyer > 0 {
+        said.notes.push(format!(
+            "{} of the window converted with no buyer: nobody's to leave out",
+            count(no_buyer, "call", "calls")
+        ));
+    }
+    said.found = discrepancy::judge(&report, &judged.sides, &facts, &ids_of_uuids);
+    said.judged = true;
+    said.window = Some((from, to));
+    match discrepancies::write(&opts.discrepancies, &said.found) {
+        Ok(()) => said.path = Some(opts.discrepancies.clone()),
+        Err(e) => {
+            let why = format!("cannot write {}: {e}", opts.discrepancies.display());
+            crate::console::warn(&format!("warning: {why}"));
+            said.notes.push(why);
+            said = not_judged(opts, said);
+        }
+    }
+    Some(said)
+}
+
+/// A night not judged, or whose CSV was not written: an earlier run's CSV
+/// left in its place is said to be that, so nobody reads it as tonight's.
+fn not_judged(opts: &RunOptions, mut said: Said) -> Said {
+    if opts.discrepancies.exists() {
+        said.notes.push(format!("{} is an earlier run's, not this one's", opts.discrepancies.display()));
+    }
+    said
+}

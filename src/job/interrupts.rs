@@ -1,0 +1,35 @@
+//! Stopping gracefully: the signal watcher that drains the job, and the
+//! command line that resumes it.
+
+use crate::exit::Exit;
+use crate::trackdrive::gate::Stop;
+use crate::trackdrive::gate::StopReason;
+
+/// Ctrl-C or SIGTERM stops admitting rows and lets those in flight finish;
+/// a second one exits at once (the journal still reads back: every record
+/// is either whole or ignored).
+pub(super) async fn watch_for_interrupts(stop: Stop) {
+    crate::signals::wait_for_signal().await;
+    stop.trigger(StopReason::Interrupted);
+    crate::console::warn("stopping: no new rows; waiting for the requests in flight (Ctrl-C again to quit at once)");
+    crate::signals::wait_for_signal().await;
+    crate::console::warn(&format!("quit at once; to continue: {}", resume_command()));
+    std::process::exit(Exit::Interrupted as i32);
+}
+
+/// This process's command line with `--resume`: safe to print, because no
+/// secret is ever taken from an argument.
+pub(super) fn resume_command() -> String {
+    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--restart").collect();
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    let quoted = args.iter().map(|a| {
+        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    });
+    std::iter::once("tdrecon".to_string()).chain(quoted).collect::<Vec<_>>().join(" ")
+}

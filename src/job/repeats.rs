@@ -1,0 +1,80 @@
+//! Which ledger a run keeps (`outputs::ledger`): the account's, opened to
+//! write for a run that sends, to read for `plan`; none for a dry run or the
+//! sandbox (nothing real is sent). A run that carries adds, webhook fires or
+//! transcriptions never goes without it: a ledger that cannot be opened
+//! stops it before anything is sent.
+
+use anyhow::anyhow;
+
+use super::{RunOptions, Target};
+use crate::exit::Fatal;
+use crate::input::validate::Validator;
+use crate::records::ledger::{self, Check, Ledger, Reader, RunInfo};
+use crate::send::row::Ledgered;
+use crate::trackdrive::credentials::Credentials;
+
+/// What a run checks repeats against: the reader thread refuses rows an
+/// earlier run applied into errors.csv (`early`); the senders record every
+/// update and refuse, atomically with recording it, what another run
+/// recorded meanwhile (`ledgered`).
+pub(super) struct Repeats {
+    pub early: Option<(Reader, Check)>,
+    pub ledgered: Option<Ledgered>,
+    /// The ledger's file and whether it holds this machine's history of
+    /// the account (a lost one is said in the summary).
+    pub located: Option<ledger::Located>,
+}
+
+pub(super) fn open(
+    opts: &RunOptions,
+    validator: &Validator,
+    credentials: &Credentials,
+    run: &str,
+    input_sha256: Option<&str>,
+) -> Result<Repeats, Fatal> {
+    let none = Repeats { early: None, ledgered: None, located: None };
+    let Target::Url(url) = &opts.target else { return Ok(none) };
+    if opts.dry_run {
+        return Ok(none);
+    }
+    let acts = validator.schema().acts();
+    let check = Check { run: run.to_string(), window: opts.repeat_window };
+    let opened = ledger::locate(url, &credentials.public).and_then(|located| {
+        let path = &located.path;
+        let info = RunInfo {
+            run: run.to_string(),
+            account: located.account.to_string(),
+            file: shown_name(&opts.input.name),
+            input_sha256: input_sha256.or(opts.input.survey.as_ref().map(|s| s.sha256.as_str())).unwrap_or("").into(),
+        };
+        // The writer first: it creates the ledger the reader then opens.
+        let writer = if opts.plan { None } else { Some(Ledger::open(path, info)?) };
+        let early = Reader::open(path)?;
+        Ok((early, writer, located))
+    });
+    let (early, writer, located) = match opened {
+        Ok(opened) => opened,
+        Err(e) if acts => {
+            return Err(Fatal::usage(anyhow!(
+                "cannot keep the ledger of what earlier runs applied: {e}. The file adds, fires webhooks or asks \
+                 for transcriptions, which the ledger keeps from being applied twice across runs; nothing was sent"
+            )));
+        }
+        Err(e) => {
+            crate::console::warn(&format!("warning: no ledger for this run (it changes nothing that acts twice): {e}"));
+            return Ok(none);
+        }
+    };
+    let check = (!opts.allow_repeat).then_some(check);
+    let ledgered = writer.map(|ledger| Ledgered { ledger, check: check.clone() });
+    Ok(Repeats { early: check.map(|c| (early, c)), ledgered, located: Some(located) })
+}
+
+/// The input as the ledger names it: an absolute path, so the same file run
+/// from another folder is recognisably the same.
+fn shown_name(name: &std::path::Path) -> String {
+    if name.as_os_str() == "-" {
+        return "-".into();
+    }
+    std::path::absolute(name).unwrap_or_else(|_| name.to_path_buf()).display().to_string()
+}

@@ -1,0 +1,13 @@
+//! One row's way to the API: what it may already have done, its intent
+//! made durable before its request, the request, and what an ambiguous
+//! answer means for it. `row` sends it (`Uploader`), `settle` weighs a row
+//! in doubt against its call's audit log and checks a row that acts against
+//! it before it is written, `diff` compares a row with its call (what to
+//! send, whether an ambiguous add was applied), `evidence` weighs what a
+//! call's audit log says of an update (applied, not, or unclear; the same
+//! change by another run).
+
+pub mod diff;
+pub mod evidence;
+pub mod row;
+mod settle;
