@@ -11,7 +11,12 @@
 
 mod args;
 mod defaults;
+mod input_args;
+mod job_args;
 mod resolve;
+mod resolve_job;
+mod sim_args;
+mod values;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -41,8 +46,8 @@ const NOT_IN_A_PROFILE: &[&str] = &[
 ];
 
 /// Settings a profile holds that `plan` does not take from it: it writes
-/// its own file, and undoes nothing.
-const NOT_FOR_PLAN: &[&str] = &["results", "rollback"];
+/// its own file.
+const NOT_FOR_PLAN: &[&str] = &["results"];
 
 /// Parses the process's arguments, runs the command, and maps the outcome to
 /// an exit code. Errors are printed with their causes, never with a backtrace.
@@ -92,7 +97,8 @@ fn with_profile(argv: &[OsString], cli: Cli) -> Result<Cli, ProfileFailure> {
     let Some(config) = input.config.clone() else { return Ok(cli) };
     let summary = match &cli.command {
         Command::Validate(a) => a.summary_json.clone(),
-        Command::Run(a) | Command::Plan(a) => a.summary_json.clone(),
+        Command::Run(a) => a.summary_json.clone(),
+        Command::Plan(a) => a.summary_json.clone(),
         _ => None,
     };
     let also_read: Vec<PathBuf> = input.config.iter().cloned().collect();
@@ -199,11 +205,11 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         }
         Command::Plan(args) => {
             let (path, out) = (args.input.file.clone(), args.summary_out());
-            with_failure_summary("plan", &path, out, || args.resolve_plan().and_then(crate::job::run))
+            with_failure_summary("plan", &path, out, || args.resolve().and_then(crate::job::run))
         }
         Command::Doctor(args) => commands::doctor::run(args.resolve()?),
         Command::History(args) => commands::history::run(args.resolve()?),
-        Command::Sim(args) => commands::sim::run(args.resolve()),
+        Command::Sim(args) => commands::sim::run(args.resolve()?),
         Command::Template { config: true, .. } => {
             crate::console::out(crate::profile::EXAMPLE);
             Ok(Exit::Ok)
@@ -277,9 +283,10 @@ mod tests {
         let argv = os(&["tdrecon", "run", "in.csv", "--rate", "7", "--base-url", "http://127.0.0.1:9"]);
         let spliced = splice(&argv, "run", &p).unwrap();
         let Command::Run(args) = Cli::try_parse_from(&spliced).unwrap().command else { panic!() };
-        assert_eq!((args.rate, args.concurrency, args.max_retries), (args::RateArg::PerSecond(7), 2, 9));
+        let pacing = &args.pacing;
+        assert_eq!((pacing.rate, pacing.concurrency, pacing.max_retries), (values::RateArg::PerSecond(7), 2, 9));
         assert!(args.reconcile);
-        assert_eq!((args.subdomain, args.base_url.as_deref()), (None, Some("http://127.0.0.1:9")));
+        assert_eq!((args.target.subdomain, args.target.base_url.as_deref()), (None, Some("http://127.0.0.1:9")));
         // Validate takes the input settings and leaves the run's alone.
         let spliced = splice(&os(&["tdrecon", "validate", "in.csv"]), "validate", &p).unwrap();
         assert!(Cli::try_parse_from(&spliced).is_ok(), "{spliced:?}");

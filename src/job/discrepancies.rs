@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::RunOptions;
+use super::{Mode, Settings};
 use crate::compare::buyers;
 use crate::compare::discrepancies::{self, Said};
 use crate::compare::discrepancy::{self, ReportRow, Speaks};
@@ -105,11 +105,11 @@ pub enum Calls<'a> {
 /// found (or why nothing was judged). `None` when the run does not
 /// reconcile, or (outside `--discrepancies-only`) its report pays for
 /// nothing (dispositions, contact fields).
-pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<ReportRows>) -> Option<Said> {
+pub async fn judge(opts: &Settings, api: &Api, calls: Calls<'_>, rows: Option<ReportRows>) -> Option<Said> {
     let rows = rows?;
     let mut said = Said::default();
     if !rows.pays {
-        if !opts.discrepancies_only {
+        if opts.mode() != Mode::DiscrepanciesOnly {
             return None;
         }
         said.notes.push(
@@ -140,7 +140,7 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
         }
     };
     let labels: BTreeSet<String> = rows.labels.iter().cloned().collect();
-    if opts.buyers.is_empty() && labels.is_empty() {
+    if opts.reading().buyers.is_empty() && labels.is_empty() {
         said.notes.push(
             "no discrepancies: no buyer is known (name it with --buyer NAME|ID, or give the report a Buyer column)"
                 .into(),
@@ -148,7 +148,7 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
         return Some(not_judged(opts, said));
     }
     let in_window = window.buyers();
-    let unknown = buyers::unknown(&opts.buyers, &labels, &[&in_window]);
+    let unknown = buyers::unknown(&opts.reading().buyers, &labels, &[&in_window]);
     let mut read = None;
     if !unknown.is_empty() {
         // Names no call of the window shows: TrackDrive's list decides.
@@ -166,7 +166,7 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
         }
     }
     let lists: Vec<_> = std::iter::once(&in_window).chain(read.as_ref()).collect();
-    let judged = buyers::judged(&opts.buyers, &labels, &lists);
+    let judged = buyers::judged(&opts.reading().buyers, &labels, &lists);
     said.notes.extend(judged.notes.iter().cloned());
     if judged.sides.is_empty() {
         return Some(not_judged(opts, said));
@@ -250,10 +250,10 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
     said.found = discrepancy::judge(&report, &judged.sides, &facts, &ids_of_uuids);
     said.judged = true;
     said.window = Some((from, to));
-    match discrepancies::write(&opts.discrepancies, &said.found) {
-        Ok(()) => said.path = Some(opts.discrepancies.clone()),
+    match discrepancies::write(&opts.outputs().discrepancies, &said.found) {
+        Ok(()) => said.path = Some(opts.outputs().discrepancies.clone()),
         Err(e) => {
-            let why = format!("cannot write {}: {e}", opts.discrepancies.display());
+            let why = format!("cannot write {}: {e}", opts.outputs().discrepancies.display());
             crate::console::warn(&format!("warning: {why}"));
             said.notes.push(why);
             said = not_judged(opts, said);
@@ -264,9 +264,9 @@ pub async fn judge(opts: &RunOptions, api: &Api, calls: Calls<'_>, rows: Option<
 
 /// A night not judged, or whose CSV was not written: an earlier run's CSV
 /// left in its place is said to be that, so nobody reads it as tonight's.
-fn not_judged(opts: &RunOptions, mut said: Said) -> Said {
-    if opts.discrepancies.exists() {
-        said.notes.push(format!("{} is an earlier run's, not this one's", opts.discrepancies.display()));
+fn not_judged(opts: &Settings, mut said: Said) -> Said {
+    if opts.outputs().discrepancies.exists() {
+        said.notes.push(format!("{} is an earlier run's, not this one's", opts.outputs().discrepancies.display()));
     }
     said
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 
-use super::{RunOptions, Target};
+use super::{Mode, Settings, Target};
 use crate::exit::Fatal;
 use crate::records::journal::{self, Binding, Journal, Replay};
 use crate::records::run_lock::RunLocks;
@@ -26,26 +26,26 @@ pub(super) struct JournalPlan {
 }
 
 /// Decides between a fresh journal, a resumed one, or refusing to start.
-pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
-    let path = opts.journal.clone();
+pub(super) fn prepare_journal(opts: &Settings) -> Result<JournalPlan, Fatal> {
+    let path = opts.outputs().journal.clone();
     // Before anything is read or written: a second run must not touch the
     // outputs of one that is live.
     let mut locks = RunLocks::default();
     locks.journal(&path).map_err(Fatal::usage)?;
     // Nothing is sent by a dry run, and a sandbox starts from nothing each
     // time: neither has anything to resume.
-    if opts.dry_run || opts.plan || matches!(opts.target, Target::Sandbox) {
+    if opts.mode() == Mode::DryRun || opts.mode().plans() || matches!(opts.destination().target, Target::Sandbox) {
         let run = journal::new_run_name("");
         return Ok(JournalPlan { journal: None, replay: None, path, locks, input_sha256: None, run });
     }
-    let sha256 = match &opts.input.survey {
+    let sha256 = match &opts.input().survey {
         Some(survey) => survey.sha256.clone(),
-        None => crate::input::source::sha256_of(&opts.input.path)
-            .ok_or_else(|| Fatal::usage(anyhow!("cannot read {}", opts.input.name.display())))?,
+        None => crate::input::source::sha256_of(&opts.input().path)
+            .ok_or_else(|| Fatal::usage(anyhow!("cannot read {}", opts.input().name.display())))?,
     };
     let binding = Binding::new(&sha256, &opts.fingerprint());
-    if let Target::Url(url) = &opts.target {
-        locks.input(&binding.input_sha256, url, &opts.input.name).map_err(Fatal::usage)?;
+    if let Target::Url(url) = &opts.destination().target {
+        locks.input(&binding.input_sha256, url, &opts.input().name).map_err(Fatal::usage)?;
     }
     let shown = path.display();
     let existing = match path.exists() {
@@ -53,10 +53,12 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
         false => None,
     };
     let replay = match existing {
-        None if opts.resume => return Err(Fatal::usage(anyhow!("nothing to resume: there is no journal at {shown}"))),
+        None if (opts.mode() == Mode::Resume) => {
+            return Err(Fatal::usage(anyhow!("nothing to resume: there is no journal at {shown}")));
+        }
         None => None,
         Some(replay) if replay.binding.as_ref() != Some(&binding) => {
-            if opts.resume {
+            if opts.mode() == Mode::Resume {
                 return Err(Fatal::usage(anyhow!(
                     "cannot resume: the journal {shown} was written for a different input file or different \
                      sending options (--base-url/--subdomain, --method, --serializer, --map, --ignore-column, \
@@ -67,13 +69,13 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
             }
             None
         }
-        Some(_) if opts.restart => None,
+        Some(_) if (opts.mode() == Mode::Restart) => None,
         // An earlier run that stopped before any row could have been applied
         // (its keys were refused, the name lists could not be read): nothing
         // to resume, so start again rather than ask for --resume.
-        Some(replay) if !opts.resume && replay.nothing_applied() => None,
-        Some(mut replay) if opts.resume => {
-            if opts.reconcile {
+        Some(replay) if opts.mode() != Mode::Resume && replay.nothing_applied() => None,
+        Some(mut replay) if (opts.mode() == Mode::Resume) => {
+            if opts.reading().reconcile {
                 replay.reopen_unknown();
             }
             Some(replay)
@@ -95,8 +97,10 @@ pub(super) fn prepare_journal(opts: &RunOptions) -> Result<JournalPlan, Fatal> {
     };
     let run = replay.as_ref().map_or_else(|| journal::new_run_name(&binding.input_sha256), |r| r.run.clone());
     let journal = match &replay {
-        Some(replay) => Journal::append(&path, replay.whole_len, opts.journal_sync, opts.journal_fail_after),
-        None => Journal::create(&path, &binding, &run, opts.journal_sync, opts.journal_fail_after),
+        Some(replay) => {
+            Journal::append(&path, replay.whole_len, opts.safety().journal_sync, opts.safety().journal_fail_after)
+        }
+        None => Journal::create(&path, &binding, &run, opts.safety().journal_sync, opts.safety().journal_fail_after),
     }
     .with_context(|| format!("cannot write the journal {shown}"))
     .map_err(Fatal::usage)?;

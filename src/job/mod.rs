@@ -11,17 +11,17 @@ mod pipeline;
 mod prescan;
 mod repeats;
 pub mod sandbox;
+mod settings;
+
+pub use settings::{Destination, KeySource, Mode, Outputs, Pacing, Reading, Safety, Settings, Target, Threshold};
 
 use std::collections::{BTreeMap, HashMap};
-use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::{Context, anyhow};
 
 use crate::exit::{Exit, Fatal};
 use crate::files::create;
-use crate::input::InputOptions;
 use crate::input::reader::CsvReader;
 use crate::input::validate::Validator;
 use crate::outcome::Status;
@@ -35,183 +35,26 @@ use crate::reports::summary_json::{self, SummaryOut};
 use crate::resolve::Resolver;
 use crate::send::row::{Uploader, Uploads};
 use crate::sim::Sim;
-use crate::trackdrive::api::{Api, ApiSettings};
-use crate::trackdrive::backoff::Backoff;
-use crate::trackdrive::client::{ApiClient, Endpoint, Method};
+use crate::trackdrive::api::Api;
+use crate::trackdrive::client::{ApiClient, Endpoint};
 use crate::trackdrive::credentials::Credentials;
 use crate::trackdrive::gate::StopReason;
-use crate::trackdrive::gate::{Gate, Pacing};
+use crate::trackdrive::gate::{self, Gate};
 use crate::trackdrive::window;
 use crate::trackdrive::{identity, lookup};
 use interrupts::{resume_command, watch_for_interrupts};
 use journal_plan::{JournalPlan, prepare_journal};
-use pipeline::{Earlier, Outputs, pipeline};
+use pipeline::{Earlier, OpenFiles, pipeline};
 
-/// Where requests go.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// A checked base URL (`https://…`, or `http://` to loopback).
-    Url(String),
-    /// A simulator started in process.
-    Sandbox,
-}
-
-/// Where the API keys come from (never from a flag's value).
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    Environment,
-    File(PathBuf),
-}
-
-/// When to give up on a run that keeps failing.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
-    /// More than this many rows rejected, failed or unknown.
-    Count(u64),
-    /// More than this percentage of finished rows, once 20 have finished.
-    Percent(f64),
-}
-
-impl Threshold {
-    pub fn parse(text: &str) -> Result<Threshold, String> {
-        let t = text.trim();
-        let bad = || format!("{t:?}: expected a count (50) or a percentage (5%)");
-        match t.strip_suffix('%') {
-            Some(p) => match p.trim().parse::<f64>() {
-                Ok(p) if (0.0..=100.0).contains(&p) => Ok(Threshold::Percent(p)),
-                _ => Err(bad()),
-            },
-            None => t.parse().map(Threshold::Count).map_err(|_| bad()),
-        }
-    }
-
-    /// Rows that must finish before a percentage is judged.
-    const MIN_SAMPLE: u64 = 20;
-
-    pub fn passed(&self, failures: u64, finished: u64) -> bool {
-        match *self {
-            Threshold::Count(n) => failures > n,
-            Threshold::Percent(p) => finished >= Self::MIN_SAMPLE && failures as f64 * 100.0 > p * finished as f64,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub input: InputOptions,
-    /// Where results.csv (or, for `plan`, the plan) and errors.csv go.
-    pub results: PathBuf,
-    pub errors: PathBuf,
-    /// The journal: beside the results, unless they go to a stream.
-    pub journal: PathBuf,
-    pub target: Target,
-    pub keys: KeySource,
-    /// How fast attempts may go: off, a fixed rate and burst, or auto.
-    pub pacing: Pacing,
-    pub concurrency: NonZeroUsize,
-    pub timeout: Duration,
-    pub max_retries: u32,
-    pub method: Method,
-    pub serializer: Option<String>,
-    pub max_failures: Option<Threshold>,
-    pub max_pause: Duration,
-    pub backoff: Backoff,
-    pub dry_run: bool,
-    pub summary_json: Option<PathBuf>,
-    pub quiet: bool,
-    /// Continue the run recorded in the journal.
-    pub resume: bool,
-    /// Discard an existing journal for this file and send everything again.
-    pub restart: bool,
-    /// Sync the journal to disk (off only for measuring what syncing costs).
-    pub journal_sync: bool,
-    /// Tests only: the journal fails as on a full disk after this many bytes.
-    pub journal_fail_after: Option<u64>,
-    /// Each update carries its own reference (`fields::REFERENCE_PARAM`):
-    /// off with `--no-reference`, for an account that refuses it.
-    pub references: bool,
-    /// Read each call first, send only what differs, settle ambiguous adds.
-    pub reconcile: bool,
-    /// Write a file that undoes every applied change (needs `reconcile`).
-    pub rollback: Option<PathBuf>,
-    /// The window of calls `--reconcile` reads in pages (milliseconds since
-    /// the epoch), when given; else the file's call times decide it.
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    /// Calls asked for per page of a window read.
-    pub page_size: u32,
-    /// `tdrecon plan`: read and compare every row (as `--reconcile`), write
-    /// what would change, send no update.
-    pub plan: bool,
-    /// How far a call's time may be from a row's, to find a row's call by
-    /// its caller number.
-    pub match_window: Duration,
-    /// How far back the ledger looks for an earlier run's same add, fire or
-    /// transcription, to refuse it (`--repeat-window`).
-    pub repeat_window: Duration,
-    /// How long after a request its update is taken to have landed and to
-    /// be in the audit log (`--audit-lag`).
-    pub audit_lag: Duration,
-    /// Send such a repeat anyway (`--allow-repeat`).
-    pub allow_repeat: bool,
-    /// The buyers whose report it is (`--buyer`, names or ids): the
-    /// discrepancies are judged for them (else for the report's labels).
-    pub buyers: Vec<String>,
-    /// Where the discrepancies go (with `reconcile`, when judged).
-    pub discrepancies: PathBuf,
-    /// `plan --discrepancies-only`: judge, plan nothing, write no plan file.
-    pub discrepancies_only: bool,
-    /// `--report`: the HTML page of the night.
-    pub report: Option<PathBuf>,
-    /// `--sandbox-calls`: the sandbox's calls, from a calls file (else
-    /// from the rows).
-    pub sandbox_calls: Option<PathBuf>,
-}
-
-impl RunOptions {
-    /// Every file the run reads: the input, its profile, the simulator's
-    /// calls. No output may be written over one of them.
-    pub fn read_files(&self) -> Vec<&Path> {
-        let mut files = self.input.read_files();
-        files.extend(self.sandbox_calls.as_deref());
-        files
-    }
-
-    /// The options that change what is sent: a journal is bound to them, so
-    /// a resume cannot send different bodies or to a different place.
-    fn fingerprint(&self) -> String {
-        let target = match &self.target {
-            Target::Url(url) => url.as_str(),
-            Target::Sandbox => "sandbox",
-        };
-        let headers = &self.input.headers;
-        format!(
-            "{target}|{:?}|{:?}|{}|{:?}|{:?}{}",
-            self.method,
-            self.serializer,
-            self.input.delimiter,
-            headers.maps,
-            headers.ignore,
-            // Added to the binding only when used, so journals of runs
-            // without them still resume.
-            if headers.values.is_empty() && headers.negative_as_add.is_empty() {
-                String::new()
-            } else {
-                format!("|{:?}|{:?}", headers.values, headers.negative_as_add)
-            }
-        )
-    }
-}
-
-pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
+pub fn run(opts: Settings) -> Result<Exit, Fatal> {
     let started_at = summary_json::now();
-    let stamp = crate::input::source::stamp(&opts.input.name);
+    let stamp = crate::input::source::stamp(&opts.input().name);
     let (reader, validator) = check_input(&opts)?;
     let credentials = load_credentials(&opts)?;
     let plan = prepare_journal(&opts)?;
     let repeats = repeats::open(&opts, &validator, &credentials, &plan.run, plan.input_sha256.as_deref())?;
     let prescan = prescan::prescan(&opts)?;
-    let reads_window = opts.reconcile || validator.schema().matches_callers();
+    let reads_window = opts.reading().reconcile || validator.schema().matches_callers();
     let range = if reads_window { window_range(&opts, prescan.times)? } else { None };
     let (outputs, earlier) = open_outputs(&opts, &validator, &plan)?;
 
@@ -242,22 +85,25 @@ pub fn run(opts: RunOptions) -> Result<Exit, Fatal> {
 }
 
 /// Opens the input and checks what the file asks for against the options.
-fn check_input(opts: &RunOptions) -> Result<(CsvReader, Validator), Fatal> {
-    let (reader, validator) = opts.input.open()?;
+fn check_input(opts: &Settings) -> Result<(CsvReader, Validator), Fatal> {
+    let (reader, validator) = opts.input().open()?;
     for warning in validator.schema().warnings() {
         crate::console::warn(&format!("warning: {warning}"));
     }
-    if opts.plan && !opts.quiet {
+    if opts.mode().plans() && !opts.outputs().quiet {
         // What the plan reads the report as, before a request.
         crate::console::err(&validator.schema().describe());
     }
-    if validator.schema().matches_callers() && opts.dry_run {
+    if validator.schema().matches_callers() && opts.mode() == Mode::DryRun {
         return Err(Fatal::usage(anyhow!(
             "the file finds calls by caller_number and call_time: that reads the API's calls, which a dry run \
              does not contact; give the rows their call ids, or rehearse against a simulator"
         )));
     }
-    if validator.schema().uses_names() && opts.dry_run && !matches!(opts.target, Target::Sandbox) {
+    if validator.schema().uses_names()
+        && opts.mode() == Mode::DryRun
+        && !matches!(opts.destination().target, Target::Sandbox)
+    {
         return Err(Fatal::usage(anyhow!(
             "the file names dispositions, buyers or traffic sources: turning names into ids reads the API's \
              lists, which a dry run does not contact; use the id columns, or rehearse with --sandbox"
@@ -267,11 +113,11 @@ fn check_input(opts: &RunOptions) -> Result<(CsvReader, Validator), Fatal> {
 }
 
 /// The keys for a real target; placeholders where nothing real is sent.
-fn load_credentials(opts: &RunOptions) -> Result<Credentials, Fatal> {
-    if opts.dry_run || matches!(opts.target, Target::Sandbox) {
+fn load_credentials(opts: &Settings) -> Result<Credentials, Fatal> {
+    if opts.mode() == Mode::DryRun || matches!(opts.destination().target, Target::Sandbox) {
         return Ok(Credentials::new("sandbox", "sandbox"));
     }
-    let file = match &opts.keys {
+    let file = match &opts.destination().keys {
         KeySource::File(path) => Some(path.as_path()),
         KeySource::Environment => None,
     };
@@ -281,14 +127,14 @@ fn load_credentials(opts: &RunOptions) -> Result<Credentials, Fatal> {
 /// Creates errors.csv, results.csv and the rollback file. A resumed run's
 /// results start with every row an earlier run finished; their counts are
 /// returned to be merged into the summary.
-fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) -> Result<(Outputs, RunSummary), Fatal> {
-    let (results_path, errors_path) = (opts.results.clone(), opts.errors.clone());
-    let rollback = match &opts.rollback {
+fn open_outputs(opts: &Settings, validator: &Validator, plan: &JournalPlan) -> Result<(OpenFiles, RunSummary), Fatal> {
+    let (results_path, errors_path) = (opts.outputs().results.clone(), opts.outputs().errors.clone());
+    let rollback = match &opts.outputs().rollback {
         Some(path) => Some(crate::reports::rollback::open_rollback(path, plan.replay.is_some())?),
         None => None,
     };
     let errors = create_error_report(&errors_path, &validator.schema().headers)?;
-    let mut results = match opts.discrepancies_only {
+    let mut results = match opts.mode() == Mode::DiscrepanciesOnly {
         true => None,
         false => Some(
             ResultsWriter::new(create(&results_path)?)
@@ -315,7 +161,7 @@ fn open_outputs(opts: &RunOptions, validator: &Validator, plan: &JournalPlan) ->
         .map_err(Fatal::usage)?;
     }
     let already_done = earlier.sent_or_settled();
-    Ok((Outputs { errors, results, rollback, results_path, errors_path, already_done, earlier_applied }, earlier))
+    Ok((OpenFiles { errors, results, rollback, results_path, errors_path, already_done, earlier_applied }, earlier))
 }
 
 /// Everything the async half of a run starts from.
@@ -325,7 +171,7 @@ struct Run {
     credentials: Credentials,
     plan: JournalPlan,
     repeats: repeats::Repeats,
-    outputs: Outputs,
+    outputs: OpenFiles,
     earlier: RunSummary,
     started_at: String,
     /// The window to read in pages, if any.
@@ -340,7 +186,7 @@ struct Run {
 
 /// The async half of a run: starts the senders (and the sandbox), resolves
 /// names, runs the pipeline, then closes the journal and reports.
-async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
+async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     let Run {
         reader,
         validator,
@@ -369,15 +215,15 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     let uploads = Uploads {
         journal,
         window: calls,
-        reconcile: opts.reconcile,
-        plan: opts.plan,
+        reconcile: opts.reading().reconcile,
+        plan: opts.mode().plans(),
         run: name,
-        references: opts.references,
+        references: opts.safety().references,
         echoed: replay.as_ref().is_some_and(|r| r.echoed),
         applied: outputs.earlier_applied,
         ledger: repeats.ledgered,
-        audit_lag: opts.audit_lag,
-        log_check: (!opts.allow_repeat && !opts.dry_run).then_some(opts.repeat_window),
+        audit_lag: opts.safety().audit_lag,
+        log_check: opts.log_check(),
         unread_uuids: ids.unread.clone(),
     };
     let uploader = Uploader::new(&api, uploads);
@@ -395,7 +241,7 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     )
     .await?;
     interrupts.abort();
-    summary.discrepancies_only = opts.discrepancies_only;
+    summary.discrepancies_only = opts.mode() == Mode::DiscrepanciesOnly;
     if summary.stop.is_none() {
         let calls = match (uploader.window(), range) {
             _ if resumed => discrepancies::Calls::Resumed,
@@ -414,14 +260,14 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     };
     summary.window_pages = window_pages;
     summary.read_notes = notes;
-    if stamp.is_some() && crate::input::source::stamp(&opts.input.name) != stamp {
+    if stamp.is_some() && crate::input::source::stamp(&opts.input().name) != stamp {
         // The rows came from the copy taken at the start (what the journal
         // is bound to): nothing of the new version was sent.
         summary.input_changed = Some(format!(
             "{} changed while the run read it: every row sent is from the file as it was when the run began \
              (its copy; the journal and results describe that version). Run the new version as a new file: the \
              ledger refuses any add this run applied",
-            opts.input.name.display()
+            opts.input().name.display()
         ));
     }
     summary.rate_start = api.gate.auto_start();
@@ -436,7 +282,7 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     {
         // Read again, in pages: what TrackDrive holds now, to check against
         // what the rows moved. Informative: a failure is said, not fatal.
-        match window::fetch_window(&api, from, to, opts.page_size, columns).await {
+        match window::fetch_window(&api, from, to, opts.reading().page_size, columns).await {
             Ok(now) => {
                 summary.window_pages += now.pages;
                 let (after, after_by_buyer) = crate::compare::control::window_totals(&now);
@@ -460,17 +306,20 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     }
     summary.started_at = started_at;
     summary.finished_at = summary_json::now();
-    summary.input_sha256 = input_sha256.or_else(|| opts.input.survey.as_ref().map(|s| s.sha256.clone()));
+    summary.input_sha256 = input_sha256.or_else(|| opts.input().survey.as_ref().map(|s| s.sha256.clone()));
     // Rows finished out of order; results.csv (or the plan) reads in the
     // input's. A failure leaves it readable in the order rows finished.
-    if !opts.discrepancies_only
-        && let Err(e) = crate::reports::results::sort_by_line(&opts.results)
+    if opts.mode() != Mode::DiscrepanciesOnly
+        && let Err(e) = crate::reports::results::sort_by_line(&opts.outputs().results)
     {
-        crate::console::warn(&format!("warning: cannot put {} in the input's order: {e}", opts.results.display()));
+        crate::console::warn(&format!(
+            "warning: cannot put {} in the input's order: {e}",
+            opts.outputs().results.display()
+        ));
     }
-    if let Some(path) = &opts.report {
+    if let Some(path) = &opts.outputs().report {
         let started = std::time::Instant::now();
-        let page = crate::reports::page::render(&summary, if opts.plan { "plan" } else { "run" });
+        let page = crate::reports::page::render(&summary, if opts.mode().plans() { "plan" } else { "run" });
         match crate::files::write_atomically(path, page.as_bytes()) {
             Ok(()) => {
                 summary.page = Some((path.clone(), page.len() as u64, started.elapsed()));
@@ -490,7 +339,7 @@ async fn job(opts: RunOptions, run: Run) -> Result<Exit, Fatal> {
     report(&opts, &summary, sim.as_ref())?;
     Ok(match summary.exit() {
         // A plan that finished is a plan: invalid rows and calls that differ are its news.
-        Exit::SomeRowsFailed if opts.plan => Exit::Ok,
+        Exit::SomeRowsFailed if opts.mode().plans() => Exit::Ok,
         exit => exit,
     })
 }
@@ -519,7 +368,7 @@ struct Before {
 /// to find rows by caller: otherwise a failed read is said and each row's
 /// call is read on its own.
 async fn read_before(
-    opts: &RunOptions,
+    opts: &Settings,
     api: &Api,
     validator: &Validator,
     range: Option<(i64, i64)>,
@@ -545,22 +394,22 @@ async fn read_before(
     }
     let mut ids_of_uuids = HashMap::new();
     if let Some((from, to)) = range {
-        match window::fetch_window(api, from, to, opts.page_size, true).await {
+        match window::fetch_window(api, from, to, opts.reading().page_size, true).await {
             Ok(window) => {
                 before.window_pages = window.pages;
                 before.notes.extend(window.notes.iter().cloned());
                 ids_of_uuids = window.ids_of_uuids();
                 if validator.schema().matches_callers() {
-                    before.resolver.matcher = Some(window.matcher(opts.match_window.as_millis() as i64));
+                    before.resolver.matcher = Some(window.matcher(opts.reading().match_window.as_millis() as i64));
                 }
                 // A reconciled window is checked against TrackDrive's own
                 // totals (not a plan's). On a resume the window's totals
                 // already hold the earlier run's work.
-                if opts.reconcile && !opts.plan && !resuming {
+                if opts.reading().reconcile && !opts.mode().plans() && !resuming {
                     before.control =
                         Some(((from, to, window.columns), crate::compare::control::window_totals(&window)));
                 }
-                before.calls = opts.reconcile.then_some(window);
+                before.calls = opts.reading().reconcile.then_some(window);
             }
             Err(e) if validator.schema().matches_callers() || api.stop.is_stopped() => {
                 return Err(read_err("the calls of the window", e));
@@ -574,7 +423,7 @@ async fn read_before(
     // window did not show have it read, once a call.
     let unknown: Vec<u128> = acting_uuids.iter().filter(|u| !ids_of_uuids.contains_key(u)).copied().collect();
     if !unknown.is_empty() {
-        before.ids = identity::read_ids(api, &unknown, opts.concurrency.get()).await;
+        before.ids = identity::read_ids(api, &unknown, opts.pacing().concurrency.get()).await;
         if api.stop.is_stopped() {
             return Err(read_err("the calls named by UUID", "the job stopped".into()));
         }
@@ -591,15 +440,15 @@ const CALL_TIME_SLACK_MS: i64 = 10 * 60 * 1000;
 /// caller): `--since`/`--until`, else the file's call times (`file`, from
 /// the prescan), widened by a few minutes for clocks that disagree. `None`
 /// when neither says, or the run reads no window.
-fn window_range(opts: &RunOptions, file: Option<(i64, i64)>) -> Result<Option<(i64, i64)>, Fatal> {
+fn window_range(opts: &Settings, file: Option<(i64, i64)>) -> Result<Option<(i64, i64)>, Fatal> {
     let (file_from, file_to) = match file {
         Some((a, b)) => (Some(a - CALL_TIME_SLACK_MS), Some(b + CALL_TIME_SLACK_MS)),
         None => (None, None),
     };
-    match (opts.since.or(file_from), opts.until.or(file_to)) {
+    match (opts.reading().since.or(file_from), opts.reading().until.or(file_to)) {
         (Some(from), Some(to)) if from <= to => Ok(Some((from, to))),
         (Some(from), None) => Ok(Some((from, jiff::Timestamp::now().as_millisecond()))),
-        (Some(_), Some(_)) if opts.until.is_some() => Err(Fatal::usage(anyhow!("--since is after --until"))),
+        (Some(_), Some(_)) if opts.reading().until.is_some() => Err(Fatal::usage(anyhow!("--since is after --until"))),
         (Some(_), Some(_)) => Err(Fatal::usage(anyhow!("--since is after the file's latest call_time"))),
         (None, _) => Ok(None),
     }
@@ -608,9 +457,11 @@ fn window_range(opts: &RunOptions, file: Option<(i64, i64)>) -> Result<Option<(i
 /// With `--rate auto` against a real target, where what it learns of the
 /// account's limit is kept for the next run. Not for the sandbox (a new
 /// server each time) or a dry run (nothing sent).
-fn rate_memory(opts: &RunOptions, credentials: &Credentials) -> Option<RateMemory> {
-    match (&opts.target, opts.pacing) {
-        (Target::Url(url), Pacing::Auto { .. }) if !opts.dry_run => RateMemory::for_account(url, &credentials.public),
+fn rate_memory(opts: &Settings, credentials: &Credentials) -> Option<RateMemory> {
+    match (&opts.destination().target, opts.pacing().gate) {
+        (Target::Url(url), gate::Pacing::Auto { .. }) if opts.mode() != Mode::DryRun => {
+            RateMemory::for_account(url, &credentials.public)
+        }
         _ => None,
     }
 }
@@ -626,39 +477,42 @@ fn recall(memory: &RateMemory) -> Option<Remembered> {
 
 /// The API client every request goes through, aimed at the target.
 fn start_api(
-    opts: &RunOptions,
+    opts: &Settings,
     sim: Option<&Sim>,
     credentials: &Credentials,
     remembered: Option<Remembered>,
 ) -> Result<Api, Fatal> {
-    let base = match (&opts.target, sim) {
+    let base = match (&opts.destination().target, sim) {
         (Target::Url(url), _) => url.clone(),
         (Target::Sandbox, Some(sim)) => sim.base_url(),
         (Target::Sandbox, None) => unreachable!("the sandbox is started before the sender"),
     };
-    let endpoint = Endpoint::new(base, opts.method, opts.serializer.clone(), opts.timeout)
-        .map_err(|e| Fatal::usage(anyhow!(e)))?;
-    let client = ApiClient::new(&endpoint, credentials, opts.concurrency.get())
+    let endpoint =
+        Endpoint::new(base, opts.destination().method, opts.destination().serializer.clone(), opts.pacing().timeout)
+            .map_err(|e| Fatal::usage(anyhow!(e)))?;
+    let client = ApiClient::new(&endpoint, credentials, opts.pacing().concurrency.get())
         .map_err(|e| Fatal::usage(anyhow!("cannot build the HTTP client: {e}")))?;
-    let gate = Gate::starting_from(opts.pacing, opts.max_pause, remembered.map(|r| r.known));
-    let settings =
-        ApiSettings { concurrency: opts.concurrency.get(), backoff: opts.backoff, max_retries: opts.max_retries };
+    let gate = Gate::starting_from(opts.pacing().gate, opts.pacing().max_pause, remembered.map(|r| r.known));
+    let settings = opts.pacing().api_settings();
     Ok(Api::new(client, endpoint, gate, &settings))
 }
 
 /// The summary (and `--summary-json`), the sandbox's state, and how to resume.
-fn report(opts: &RunOptions, summary: &RunSummary, sim: Option<&Sim>) -> Result<(), Fatal> {
-    let out = SummaryOut { json: opts.summary_json.clone(), ..SummaryOut::default() };
+fn report(opts: &Settings, summary: &RunSummary, sim: Option<&Sim>) -> Result<(), Fatal> {
+    let out = SummaryOut { json: opts.outputs().summary_json.clone(), ..SummaryOut::default() };
     out.write(&summary.to_json())
         .with_context(|| {
-            format!("cannot write the summary JSON {}", opts.summary_json.as_deref().unwrap_or(Path::new("")).display())
+            format!(
+                "cannot write the summary JSON {}",
+                opts.outputs().summary_json.as_deref().unwrap_or(Path::new("")).display()
+            )
         })
         .map_err(Fatal::aborted)?;
     out.text(&summary.render());
     if let Some(sim) = sim {
         out.text(&sandbox::describe(sim));
     }
-    if summary.stop.is_some() && !opts.dry_run && !matches!(opts.target, Target::Sandbox) {
+    if summary.stop.is_some() && opts.mode() != Mode::DryRun && !matches!(opts.destination().target, Target::Sandbox) {
         crate::console::warn(&format!(
             "stopped; to continue where it left off (nothing is sent twice): {}",
             resume_command()

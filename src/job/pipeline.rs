@@ -24,7 +24,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::discrepancies::ReportRows;
-use super::{RunOptions, Threshold};
+use super::{Mode, Settings, Threshold};
 use crate::exit::Fatal;
 use crate::input::columns::Field;
 use crate::input::fields::CallField;
@@ -59,7 +59,7 @@ const CHANNEL_BATCHES: usize = 16;
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// The files a run writes, open and ready.
-pub(super) struct Outputs {
+pub(super) struct OpenFiles {
     pub errors: ErrorReport<BufWriter<File>>,
     /// `None` for `plan --discrepancies-only`: no plan file.
     pub results: Option<ResultsWriter<BufWriter<File>>>,
@@ -82,27 +82,27 @@ pub(super) struct Earlier {
 
 /// Reads, validates and sends every row; returns the run's summary.
 pub(super) async fn pipeline(
-    opts: &RunOptions,
+    opts: &Settings,
     reader: CsvReader,
     (validator, resolver): (Validator, Resolver),
-    outputs: Outputs,
+    outputs: OpenFiles,
     uploader: &Uploader<'_>,
     api: &Api,
     earlier: Earlier,
 ) -> Result<(RunSummary, Option<ReportRows>), Fatal> {
     let Earlier { replay, ledger } = earlier;
-    let Outputs { errors, results, rollback, results_path, errors_path, already_done, .. } = outputs;
+    let OpenFiles { errors, results, rollback, results_path, errors_path, already_done, .. } = outputs;
     let started = Instant::now();
     let invalid_rows = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<Vec<ValidRow>>(CHANNEL_BATCHES);
-    let report_rows = opts.reconcile.then(|| ReportRows::new(validator.schema().pays()));
+    let report_rows = opts.reading().reconcile.then(|| ReportRows::new(validator.schema().pays()));
     let reader_thread = ReaderThread {
         reader,
         validator,
         resolver,
         errors,
         errors_path: errors_path.clone(),
-        input_path: opts.input.name.clone(),
+        input_path: opts.input().name.clone(),
         replay,
         ledger,
         invalid: Arc::clone(&invalid_rows),
@@ -112,10 +112,10 @@ pub(super) async fn pipeline(
     .spawn(tx);
 
     let summary = RunSummary {
-        input: opts.input.name.clone(),
+        input: opts.input().name.clone(),
         results: results_path.clone(),
         errors: errors_path,
-        dry_run: opts.dry_run,
+        dry_run: opts.mode() == Mode::DryRun,
         ..RunSummary::default()
     };
     let mut collector = Collector {
@@ -123,9 +123,9 @@ pub(super) async fn pipeline(
         results,
         results_path,
         rollback,
-        max_failures: opts.max_failures,
+        max_failures: opts.safety().max_failures,
         summary,
-        progress: Progress::new(opts.quiet, opts.input.survey.as_ref().map(|s| s.lines), already_done),
+        progress: Progress::new(opts.outputs().quiet, opts.input().survey.as_ref().map(|s| s.lines), already_done),
         already_done,
         last_flush: Instant::now(),
         write_failed: false,
@@ -152,7 +152,7 @@ pub(super) async fn pipeline(
 /// The rows from the reader thread, sent `--concurrency` at a time (or,
 /// for a dry run, turned into the bodies they would send), as they finish.
 fn send_all<'a>(
-    opts: &RunOptions,
+    opts: &Settings,
     uploader: &'a Uploader<'a>,
     rx: mpsc::Receiver<Vec<ValidRow>>,
 ) -> impl Stream<Item = RowOutcome> + 'a {
@@ -162,9 +162,9 @@ fn send_all<'a>(
             |mut rx| async move { rx.recv().await.map(|batch| (futures::stream::iter(batch), rx)) },
         )
         .flatten();
-    let dry_run = opts.dry_run;
+    let dry_run = opts.mode() == Mode::DryRun;
     // `plan --discrepancies-only`: the rows are read and judged, not planned.
-    let only_read = opts.discrepancies_only;
+    let only_read = opts.mode() == Mode::DiscrepanciesOnly;
     rows.filter(move |_| std::future::ready(!only_read))
         .map(move |row| async move {
             if dry_run {
@@ -174,7 +174,7 @@ fn send_all<'a>(
                 uploader.journal_outcome(outcome)
             }
         })
-        .buffer_unordered(opts.concurrency.get() + journal_headroom(opts.concurrency))
+        .buffer_unordered(opts.pacing().concurrency.get() + journal_headroom(opts.pacing().concurrency))
 }
 
 /// A dry run's row: `not_sent`, with the body it would send.

@@ -5,7 +5,7 @@
 //! for `--sandbox`, the calls to seed the simulator with. Made only when one
 //! of them is needed, and once for all.
 
-use super::{RunOptions, Target};
+use super::{Mode, Settings, Target};
 use crate::exit::Fatal;
 use crate::input::columns::Field;
 use crate::input::reader::read_error;
@@ -25,26 +25,27 @@ pub(super) struct Prescan {
 }
 
 /// Reads the rows once if the run needs their times or its sandbox's calls.
-pub(super) fn prescan(opts: &RunOptions) -> Result<Prescan, Fatal> {
-    let (mut reader, mut validator) = opts.input.open()?;
+pub(super) fn prescan(opts: &Settings) -> Result<Prescan, Fatal> {
+    let (mut reader, mut validator) = opts.input().open()?;
     let has_times = validator.schema().columns.iter().any(|(_, f)| *f == Field::CallTime);
     let wants_times = has_times
-        && (opts.reconcile || validator.schema().matches_callers())
-        && !(opts.since.is_some() && opts.until.is_some());
+        && (opts.reading().reconcile || validator.schema().matches_callers())
+        && !(opts.reading().since.is_some() && opts.reading().until.is_some());
     // A calls file seeds the sandbox as it is: the night it describes.
-    let seeded = match &opts.sandbox_calls {
+    let seeded = match &opts.destination().sandbox_calls {
         Some(path) => Some(crate::sim::calls_file::load_calls(path).map_err(Fatal::usage)?),
         None => None,
     };
-    let mut seeder = (matches!(opts.target, Target::Sandbox) && seeded.is_none()).then(Seeder::default);
+    let mut seeder = (matches!(opts.destination().target, Target::Sandbox) && seeded.is_none()).then(Seeder::default);
     let schema = validator.schema();
-    let wants_uuids = !opts.dry_run && schema.acts() && schema.columns.iter().any(|(_, f)| *f == Field::Id);
+    let wants_uuids =
+        opts.mode() != Mode::DryRun && schema.acts() && schema.columns.iter().any(|(_, f)| *f == Field::Id);
     if !wants_times && seeder.is_none() && !wants_uuids {
         return Ok(Prescan { times: None, seeds: seeded, acting_uuids: Vec::new() });
     }
     let mut times: Option<(i64, i64)> = None;
     let mut uuids = std::collections::HashSet::new();
-    while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input.name, e)))? {
+    while let Some(record) = reader.next_record().map_err(|e| Fatal::usage(read_error(&opts.input().name, e)))? {
         if wants_uuids
             && let Ok(update) = validate_record(validator.schema(), record.raw)
             && let crate::input::values::CallRef::Uuid(uuid) = update.call

@@ -6,7 +6,7 @@
 
 use anyhow::anyhow;
 
-use super::{RunOptions, Target};
+use super::{Mode, Settings, Target};
 use crate::exit::Fatal;
 use crate::input::validate::Validator;
 use crate::records::ledger::{self, Check, Ledger, Reader, RunInfo};
@@ -26,29 +26,29 @@ pub(super) struct Repeats {
 }
 
 pub(super) fn open(
-    opts: &RunOptions,
+    opts: &Settings,
     validator: &Validator,
     credentials: &Credentials,
     run: &str,
     input_sha256: Option<&str>,
 ) -> Result<Repeats, Fatal> {
     let none = Repeats { early: None, ledgered: None, located: None };
-    let Target::Url(url) = &opts.target else { return Ok(none) };
-    if opts.dry_run {
+    let Target::Url(url) = &opts.destination().target else { return Ok(none) };
+    if opts.mode() == Mode::DryRun {
         return Ok(none);
     }
     let acts = validator.schema().acts();
-    let check = Check { run: run.to_string(), window: opts.repeat_window };
+    let check = Check { run: run.to_string(), window: opts.safety().repeat_window };
     let opened = ledger::locate(url, &credentials.public).and_then(|located| {
         let path = &located.path;
         let info = RunInfo {
             run: run.to_string(),
             account: located.account.to_string(),
-            file: shown_name(&opts.input.name),
-            input_sha256: input_sha256.or(opts.input.survey.as_ref().map(|s| s.sha256.as_str())).unwrap_or("").into(),
+            file: shown_name(&opts.input().name),
+            input_sha256: input_sha256.or(opts.input().survey.as_ref().map(|s| s.sha256.as_str())).unwrap_or("").into(),
         };
         // The writer first: it creates the ledger the reader then opens.
-        let writer = if opts.plan { None } else { Some(Ledger::open(path, info)?) };
+        let writer = if opts.mode().plans() { None } else { Some(Ledger::open(path, info)?) };
         let early = Reader::open(path)?;
         Ok((early, writer, located))
     });
@@ -65,7 +65,7 @@ pub(super) fn open(
             return Ok(none);
         }
     };
-    let check = (!opts.allow_repeat).then_some(check);
+    let check = (!opts.safety().allow_repeat).then_some(check);
     let ledgered = writer.map(|ledger| Ledgered { ledger, check: check.clone() });
     Ok(Repeats { early: check.map(|c| (early, c)), ledgered, located: Some(located) })
 }

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod calls_file;
 pub mod faults;
+pub mod faults_file;
 mod reads;
 pub mod server;
 pub mod store;

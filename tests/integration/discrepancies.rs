@@ -121,9 +121,9 @@ fn discrepancies_only_reads_and_reports_without_a_plan() {
     assert_eq!(findings(&wd.read("acme.discrepancies.csv")), planted());
     assert_eq!(sim.stat("requests"), 1);
     assert!(!stdout(&out).contains("would change"), "{}", stdout(&out));
-    // Not for run, and the discrepancies need a window read.
+    // Not for run (plan's own flag), and the discrepancies need a window read.
     let err = wd.run(&mut run_job(&wd, &sim, "acme.csv", &["--discrepancies-only"]), 2);
-    assert!(crate::util::stderr(&err).contains("applies to plan"));
+    assert!(crate::util::stderr(&err).contains("unexpected argument '--discrepancies-only'"));
     let err = wd.run(&mut run_job(&wd, &sim, "acme.csv", &["--buyer", "Acme Insurance"]), 2);
     assert!(crate::util::stderr(&err).contains("need --reconcile"));
     // The file cannot be written over the report.

@@ -88,7 +88,10 @@ fn job_command(
     // The simulator applies an update before it answers, or not at all (a
     // connection dropped before then cancels it): its writes land at once,
     // so a row in doubt need not wait the real service's minute.
-    let mut args = vec![verb, file, "--base-url", &url, "--quiet", "--backoff-base-ms", "5", "--audit-lag", "2s"];
+    let mut args = vec![verb, file, "--base-url", &url, "--quiet", "--backoff-base-ms", "5"];
+    if verb == "run" {
+        args.extend_from_slice(&["--audit-lag", "2s"]);
+    }
     if !extra.contains(&"--rate") {
         args.extend_from_slice(&["--rate", "0"]);
     }

@@ -8,6 +8,7 @@ mod discrepancies;
 mod documented;
 mod formats;
 mod harness;
+mod help;
 mod hostile;
 mod identity;
 mod never_twice;

@@ -16,13 +16,14 @@ pub struct Workdir {
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl Workdir {
-    /// `target/tmp/<module>-<test>-<n>`, empty: the test's name comes from
-    /// its thread, which the test harness names after it.
+    /// `target/tmp/<module>-<test>-<pid>-<n>`, empty: the test's name comes
+    /// from its thread, which the test harness names after it.
     pub fn new() -> Workdir {
         let thread = std::thread::current();
         let test = thread.name().unwrap_or("test").replace("::", "-");
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{n}"));
+        // The process's id too: a later run never clears a failed run's directory.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the test's directory");
         Workdir { dir }
