@@ -19,7 +19,7 @@ start_sim() {
   local calls=$1; shift
   "$TDRECON" sim --calls "$calls" "$@" >"$WORK/sim.out" 2>/dev/null &
   SIM_PID=$!
-  for _ in $(seq 100); do [ -s "$WORK/sim.out" ] && break; sleep 0.05; done
+  for _ in $(seq 1200); do [ -s "$WORK/sim.out" ] && break; sleep 0.05; done
   SIM_URL=$(head -1 "$WORK/sim.out")
 }
 

@@ -310,7 +310,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     // Rows finished out of order; results.csv (or the plan) reads in the
     // input's. A failure leaves it readable in the order rows finished.
     if opts.mode() != Mode::DiscrepanciesOnly
-        && let Err(e) = crate::reports::results::sort_by_line(&opts.outputs().results)
+        && let Err(e) = crate::reports::in_order::sort_by_line(&opts.outputs().results)
     {
         crate::console::warn(&format!(
             "warning: cannot put {} in the input's order: {e}",

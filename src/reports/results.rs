@@ -1,7 +1,8 @@
 //! `results.csv`: one line per row that reached the uploader, written as
-//! outcomes arrive (so in completion order; `line` ties each to the input),
-//! with the call's values before and after for every field the row touches
-//! (the reported fields of the table of fields, by their update parameters).
+//! outcomes arrive (so in completion order; `line` ties each to the input,
+//! and `in_order` puts them back in it at the end), with the call's values
+//! before and after for every field the row touches (the reported fields of
+//! the table of fields, by their update parameters).
 
 use std::io::Write;
 
@@ -138,43 +139,6 @@ impl<W: Write> ResultsWriter<W> {
     pub fn into_inner(self) -> std::io::Result<W> {
         self.csv.into_inner().map_err(|e| e.into_error())
     }
-}
-
-/// At most this many rows are put back in the input's order at the end of
-/// a run (held in memory for it); a larger results file stays in the order
-/// rows finished, each with its `line`.
-pub const SORTED_UP_TO: usize = 500_000;
-
-/// Rewrites the results file at `path` in the input's order (by `line`),
-/// atomically; rows finish out of order with `--concurrency`. Left as it
-/// is when it is a stream or larger than `SORTED_UP_TO` rows: `Ok(false)`.
-pub fn sort_by_line(path: &std::path::Path) -> std::io::Result<bool> {
-    if crate::files::paths::is_stream(path) {
-        return Ok(false);
-    }
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path)?;
-    let header = reader.byte_headers()?.clone();
-    let mut rows: Vec<(u64, csv::ByteRecord)> = Vec::new();
-    for record in reader.byte_records() {
-        let record = record?;
-        let line = std::str::from_utf8(record.get(0).unwrap_or_default()).ok().and_then(|l| l.parse().ok());
-        rows.push((line.unwrap_or(u64::MAX), record));
-        if rows.len() > SORTED_UP_TO {
-            return Ok(false);
-        }
-    }
-    if rows.windows(2).all(|w| w[0].0 <= w[1].0) {
-        return Ok(true);
-    }
-    rows.sort_by_key(|(line, _)| *line);
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_byte_record(&header)?;
-    for (_, record) in &rows {
-        w.write_byte_record(record)?;
-    }
-    let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    crate::files::write_atomically(path, &bytes)?;
-    Ok(true)
 }
 
 #[cfg(test)]
