@@ -282,3 +282,21 @@ impl Settings {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(Threshold::parse("5").unwrap(), Threshold::Count(5));
+        assert_eq!(Threshold::parse("2.5%").unwrap(), Threshold::Percent(2.5));
+        assert!(Threshold::parse("x").is_err());
+        assert!(Threshold::parse("150%").is_err());
+        assert!(!Threshold::Count(5).passed(5, 100));
+        assert!(Threshold::Count(5).passed(6, 100));
+        assert!(!Threshold::Percent(10.0).passed(5, 10), "too few rows to judge");
+        assert!(!Threshold::Percent(10.0).passed(2, 20));
+        assert!(Threshold::Percent(10.0).passed(3, 20));
+    }
+}
