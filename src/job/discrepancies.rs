@@ -108,47 +108,78 @@ pub enum Calls<'a> {
 pub async fn judge(opts: &Settings, api: &Api, calls: Calls<'_>, rows: Option<ReportRows>) -> Option<Said> {
     let rows = rows?;
     let mut said = Said::default();
-    if !rows.pays {
-        if opts.mode() != Mode::DiscrepanciesOnly {
-            return None;
-        }
-        said.notes.push(
-            "no discrepancies: the report has no column that says what a buyer paid (revenue or buyer_converted)"
-                .into(),
-        );
-        return Some(not_judged(opts, said));
+    if !rows.pays && opts.mode() != Mode::DiscrepanciesOnly {
+        return None;
     }
-    let (window, (from, to)) = match calls {
-        Calls::Read(window, range) => (window, range),
-        Calls::NoWindow => {
-            said.notes.push(
-                "no discrepancies: they need the window's calls (call times in the file, or --since/--until)".into(),
-            );
-            return Some(not_judged(opts, said));
-        }
-        Calls::Failed => {
-            said.notes.push("no discrepancies: the window's calls could not be read (see the note on it)".into());
-            return Some(not_judged(opts, said));
-        }
-        Calls::Resumed => {
-            said.notes.push(
-                "no discrepancies: a resumed run's window already holds the earlier run's work; run `tdrecon plan \
-                 FILE --discrepancies-only` for them"
-                    .into(),
-            );
+    let labels: BTreeSet<String> = rows.labels.iter().cloned().collect();
+    let (window, (from, to)) = match judgeable(opts, &rows, &labels, calls) {
+        Ok(window) => window,
+        Err(why) => {
+            said.notes.push(format!("no discrepancies: {why}"));
             return Some(not_judged(opts, said));
         }
     };
-    let labels: BTreeSet<String> = rows.labels.iter().cloned().collect();
-    if opts.reading().buyers.is_empty() && labels.is_empty() {
-        said.notes.push(
-            "no discrepancies: no buyer is known (name it with --buyer NAME|ID, or give the report a Buyer column)"
-                .into(),
-        );
+    let judged = whose_report(opts, api, window, &labels, &mut said).await;
+    if judged.sides.is_empty() {
         return Some(not_judged(opts, said));
     }
+    let facts = discrepancy::facts_of(window);
+    let ids_of_uuids = window.ids_of_uuids();
+    let in_window = |call: CallRef| match call {
+        CallRef::Id(id) => facts.contains_key(&id),
+        CallRef::Uuid(uuid) => ids_of_uuids.contains_key(&uuid),
+    };
+    let (report, left) = speakers(rows.rows, &rows.labels, &judged, (from, to), in_window);
+    left.say(rows.nameless, &mut said);
+    let no_buyer = facts.values().filter(|f| f.converted() && f.buyer_id.is_none()).count() as u64;
+    if no_buyer > 0 {
+        said.notes.push(format!(
+            "{} of the window converted with no buyer: nobody's to leave out",
+            count(no_buyer, "call", "calls")
+        ));
+    }
+    said.found = discrepancy::judge(&report, &judged.sides, &facts, &ids_of_uuids);
+    said.judged = true;
+    said.window = Some((from, to));
+    Some(write_found(opts, said))
+}
+
+/// The window to judge on, or why the night cannot be judged.
+fn judgeable<'a>(
+    opts: &Settings,
+    rows: &ReportRows,
+    labels: &BTreeSet<String>,
+    calls: Calls<'a>,
+) -> Result<(&'a Window, (i64, i64)), &'static str> {
+    if !rows.pays {
+        return Err("the report has no column that says what a buyer paid (revenue or buyer_converted)");
+    }
+    let window = match calls {
+        Calls::Read(window, range) => (window, range),
+        Calls::NoWindow => return Err("they need the window's calls (call times in the file, or --since/--until)"),
+        Calls::Failed => return Err("the window's calls could not be read (see the note on it)"),
+        Calls::Resumed => {
+            return Err("a resumed run's window already holds the earlier run's work; run `tdrecon plan FILE \
+                        --discrepancies-only` for them");
+        }
+    };
+    if opts.reading().buyers.is_empty() && labels.is_empty() {
+        return Err("no buyer is known (name it with --buyer NAME|ID, or give the report a Buyer column)");
+    }
+    Ok(window)
+}
+
+/// Whose report it is: `--buyer`, else the Buyer labels, resolved among the
+/// window's buyers, then TrackDrive's list for a name no call shows.
+async fn whose_report(
+    opts: &Settings,
+    api: &Api,
+    window: &Window,
+    labels: &BTreeSet<String>,
+    said: &mut Said,
+) -> buyers::Judged {
     let in_window = window.buyers();
-    let unknown = buyers::unknown(&opts.reading().buyers, &labels, &[&in_window]);
+    let unknown = buyers::unknown(&opts.reading().buyers, labels, &[&in_window]);
     let mut read = None;
     if !unknown.is_empty() {
         // Names no call of the window shows: TrackDrive's list decides.
@@ -166,28 +197,77 @@ pub async fn judge(opts: &Settings, api: &Api, calls: Calls<'_>, rows: Option<Re
         }
     }
     let lists: Vec<_> = std::iter::once(&in_window).chain(read.as_ref()).collect();
-    let judged = buyers::judged(&opts.reading().buyers, &labels, &lists);
+    let judged = buyers::judged(&opts.reading().buyers, labels, &lists);
     said.notes.extend(judged.notes.iter().cloned());
-    if judged.sides.is_empty() {
-        return Some(not_judged(opts, said));
+    judged
+}
+
+/// Rows left out of the judging, by why.
+#[derive(Debug, Default)]
+struct Left {
+    rejected: u64,
+    unknown: u64,
+    others: u64,
+    outside: u64,
+}
+
+impl Left {
+    /// A note for each kind of row left out (`nameless`: rejected rows that
+    /// name no call by id).
+    fn say(&self, nameless: u64, said: &mut Said) {
+        if self.rejected > 0 {
+            said.notes.push(format!(
+                "{} (errors.csv): not judged, and {} not counted left out",
+                count(self.rejected, "rejected row", "rejected rows"),
+                if self.rejected == 1 { "the call it names is" } else { "the calls they name are" }
+            ));
+        }
+        if self.unknown > 0 {
+            said.notes.push(format!(
+                "{} of no known buyer (no Buyer label, or one that names nobody): not judged, and {} not counted \
+                 left out",
+                count(self.unknown, "row", "rows"),
+                if self.unknown == 1 { "its call is" } else { "their calls are" }
+            ));
+        }
+        if self.others > 0 {
+            said.notes.push(format!(
+                "{} of buyers not judged (a Buyer label naming a buyer --buyer does not): not judged",
+                count(self.others, "row", "rows")
+            ));
+        }
+        if self.outside > 0 {
+            said.notes.push(format!(
+                "{} with a call time outside the window judged: not judged",
+                count(self.outside, "row", "rows")
+            ));
+        }
+        if nameless > 0 {
+            said.notes.push(format!(
+                "{} no call by id: a call {} meant may show as left out",
+                count(nameless, "rejected row names", "rejected rows name"),
+                if nameless == 1 { "it" } else { "one of them" }
+            ));
+        }
     }
-    let facts = discrepancy::facts_of(window);
-    let ids_of_uuids = window.ids_of_uuids();
-    let in_window = |call: CallRef| match call {
-        CallRef::Id(id) => facts.contains_key(&id),
-        CallRef::Uuid(uuid) => ids_of_uuids.contains_key(&uuid),
-    };
-    let (mut rejected, mut unknown_rows, mut others, mut outside) = (0u64, 0u64, 0u64, 0u64);
-    let report: Vec<ReportRow> = rows
-        .rows
+}
+
+/// Each row with the side it speaks for, and the rows left out, by why.
+fn speakers(
+    rows: Vec<(ReportRow, Whose)>,
+    labels: &[String],
+    judged: &buyers::Judged,
+    (from, to): (i64, i64),
+    in_window: impl Fn(CallRef) -> bool,
+) -> (Vec<ReportRow>, Left) {
+    let mut left = Left::default();
+    let report = rows
         .into_iter()
         .map(|(mut row, whose)| {
             row.speaks = match whose {
-                Whose::Label(label) => {
-                    judged.speaks(label.and_then(|i| rows.labels.get(i as usize)).map(String::as_str))
-                }
+                Whose::Label(label) => judged.speaks(label.and_then(|i| labels.get(i as usize)).map(String::as_str)),
                 Whose::Rejected => {
-                    rejected += 1;
+                    left.rejected += 1;
                     Speaks::Unknown
                 }
             };
@@ -198,68 +278,32 @@ pub async fn judge(opts: &Settings, api: &Api, calls: Calls<'_>, rows: Option<Re
                 && !in_window(row.call)
             {
                 row.speaks = Speaks::Outside;
-                outside += 1;
+                left.outside += 1;
             }
             match (row.speaks, whose) {
-                (Speaks::Unknown, Whose::Label(_)) => unknown_rows += 1,
-                (Speaks::Another, _) => others += 1,
+                (Speaks::Unknown, Whose::Label(_)) => left.unknown += 1,
+                (Speaks::Another, _) => left.others += 1,
                 _ => {}
             }
             row
         })
         .collect();
-    if rejected > 0 {
-        said.notes.push(format!(
-            "{} (errors.csv): not judged, and {} not counted left out",
-            count(rejected, "rejected row", "rejected rows"),
-            if rejected == 1 { "the call it names is" } else { "the calls they name are" }
-        ));
-    }
-    if unknown_rows > 0 {
-        said.notes.push(format!(
-            "{} of no known buyer (no Buyer label, or one that names nobody): not judged, and {} not counted \
-             left out",
-            count(unknown_rows, "row", "rows"),
-            if unknown_rows == 1 { "its call is" } else { "their calls are" }
-        ));
-    }
-    if others > 0 {
-        said.notes.push(format!(
-            "{} of buyers not judged (a Buyer label naming a buyer --buyer does not): not judged",
-            count(others, "row", "rows")
-        ));
-    }
-    if outside > 0 {
-        said.notes
-            .push(format!("{} with a call time outside the window judged: not judged", count(outside, "row", "rows")));
-    }
-    if rows.nameless > 0 {
-        said.notes.push(format!(
-            "{} no call by id: a call {} meant may show as left out",
-            count(rows.nameless, "rejected row names", "rejected rows name"),
-            if rows.nameless == 1 { "it" } else { "one of them" }
-        ));
-    }
-    let no_buyer = facts.values().filter(|f| f.converted() && f.buyer_id.is_none()).count() as u64;
-    if no_buyer > 0 {
-        said.notes.push(format!(
-            "{} of the window converted with no buyer: nobody's to leave out",
-            count(no_buyer, "call", "calls")
-        ));
-    }
-    said.found = discrepancy::judge(&report, &judged.sides, &facts, &ids_of_uuids);
-    said.judged = true;
-    said.window = Some((from, to));
-    match discrepancies::write(&opts.outputs().discrepancies, &said.found) {
-        Ok(()) => said.path = Some(opts.outputs().discrepancies.clone()),
+    (report, left)
+}
+
+/// Writes what was found; a CSV that cannot be written is said.
+fn write_found(opts: &Settings, mut said: Said) -> Said {
+    let path = &opts.outputs().discrepancies;
+    match discrepancies::write(path, &said.found) {
+        Ok(()) => said.path = Some(path.clone()),
         Err(e) => {
-            let why = format!("cannot write {}: {e}", opts.outputs().discrepancies.display());
+            let why = format!("cannot write {}: {e}", path.display());
             crate::console::warn(&format!("warning: {why}"));
             said.notes.push(why);
             said = not_judged(opts, said);
         }
     }
-    Some(said)
+    said
 }
 
 /// A night not judged, or whose CSV was not written: an earlier run's CSV

@@ -47,17 +47,41 @@ pub(super) fn prepare_journal(opts: &Settings) -> Result<JournalPlan, Fatal> {
     if let Target::Url(url) = &opts.destination().target {
         locks.input(&binding.input_sha256, url, &opts.input().name).map_err(Fatal::usage)?;
     }
-    let shown = path.display();
     let existing = match path.exists() {
         true => Some(journal::replay(&path).map_err(Fatal::usage)?),
         false => None,
     };
-    let replay = match existing {
-        None if (opts.mode() == Mode::Resume) => {
+    let replay = continued(opts, existing, &binding, &path)?;
+    let run = replay.as_ref().map_or_else(|| journal::new_run_name(&binding.input_sha256), |r| r.run.clone());
+    let journal = match &replay {
+        Some(replay) => {
+            Journal::append(&path, replay.whole_len, opts.safety().journal_sync, opts.safety().journal_fail_after)
+        }
+        None => Journal::create(&path, &binding, &run, opts.safety().journal_sync, opts.safety().journal_fail_after),
+    }
+    .with_context(|| format!("cannot write the journal {}", path.display()))
+    .map_err(Fatal::usage)?;
+    let input_sha256 = Some(binding.input_sha256);
+    Ok(JournalPlan { journal: Some(journal), replay, path, locks, input_sha256, run })
+}
+
+/// What an existing journal of this file (`existing`) is to this run: the
+/// run it continues (`--resume`), nothing (a fresh start: `--restart`, a
+/// journal of another file or options, or one that applied nothing), or a
+/// refusal that says which flag to add.
+fn continued(
+    opts: &Settings,
+    existing: Option<Replay>,
+    binding: &Binding,
+    path: &std::path::Path,
+) -> Result<Option<Replay>, Fatal> {
+    let shown = path.display();
+    Ok(match existing {
+        None if opts.mode() == Mode::Resume => {
             return Err(Fatal::usage(anyhow!("nothing to resume: there is no journal at {shown}")));
         }
         None => None,
-        Some(replay) if replay.binding.as_ref() != Some(&binding) => {
+        Some(replay) if replay.binding.as_ref() != Some(binding) => {
             if opts.mode() == Mode::Resume {
                 return Err(Fatal::usage(anyhow!(
                     "cannot resume: the journal {shown} was written for a different input file or different \
@@ -69,12 +93,12 @@ pub(super) fn prepare_journal(opts: &Settings) -> Result<JournalPlan, Fatal> {
             }
             None
         }
-        Some(_) if (opts.mode() == Mode::Restart) => None,
+        Some(_) if opts.mode() == Mode::Restart => None,
         // An earlier run that stopped before any row could have been applied
         // (its keys were refused, the name lists could not be read): nothing
         // to resume, so start again rather than ask for --resume.
         Some(replay) if opts.mode() != Mode::Resume && replay.nothing_applied() => None,
-        Some(mut replay) if (opts.mode() == Mode::Resume) => {
+        Some(mut replay) if opts.mode() == Mode::Resume => {
             if opts.reading().reconcile {
                 replay.reopen_unknown();
             }
@@ -94,16 +118,5 @@ pub(super) fn prepare_journal(opts: &Settings) -> Result<JournalPlan, Fatal> {
                  refuses every add, webhook and transcription the earlier run applied or may have applied)"
             )));
         }
-    };
-    let run = replay.as_ref().map_or_else(|| journal::new_run_name(&binding.input_sha256), |r| r.run.clone());
-    let journal = match &replay {
-        Some(replay) => {
-            Journal::append(&path, replay.whole_len, opts.safety().journal_sync, opts.safety().journal_fail_after)
-        }
-        None => Journal::create(&path, &binding, &run, opts.safety().journal_sync, opts.safety().journal_fail_after),
-    }
-    .with_context(|| format!("cannot write the journal {shown}"))
-    .map_err(Fatal::usage)?;
-    let input_sha256 = Some(binding.input_sha256);
-    Ok(JournalPlan { journal: Some(journal), replay, path, locks, input_sha256, run })
+    })
 }

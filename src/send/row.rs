@@ -11,21 +11,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use tokio::sync::OnceCell;
 
-use crate::input::fields::REFERENCE_PARAM;
+use super::words::{finish, in_doubt_reason, not_understood};
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
-use crate::outcome::{NOT_UNDERSTOOD, RowOutcome, Status};
+use crate::outcome::{RowOutcome, Status};
 use crate::records::journal::Journal;
-use crate::records::ledger::{self, Check, Ledger, Recorded, Refused};
-use crate::send::diff::{contradictions, diff, project, verify};
-use crate::send::evidence::Evidence;
+use crate::records::ledger::{Check, Ledger};
+use crate::send::diff::{diff, project};
 use crate::trackdrive::Snapshot;
-use crate::trackdrive::api::{Api, BeforeWrite, Hold, NoHook, Request};
-use crate::trackdrive::client::MAX_RESPONSE_BYTES;
+use crate::trackdrive::api::{Api, NoHook, Request};
 use crate::trackdrive::events::Events;
 use crate::trackdrive::gate::StopReason;
 use crate::trackdrive::reply::Reply;
-use crate::trackdrive::snapshot::{Answer, read_answer};
 use crate::trackdrive::window::Window;
 
 /// A valid row on its way to the API.
@@ -85,7 +82,7 @@ pub struct Uploader<'a> {
     pub(super) echo_looked: tokio::sync::Mutex<Option<bool>>,
     /// Where every update is recorded across runs, and refused when it
     /// repeats an earlier run's add, fire or transcription.
-    ledger: Option<Ledgered>,
+    pub(super) ledger: Option<Ledgered>,
     /// How long after its intent an update is taken to have landed and to
     /// be in the audit log (`--audit-lag`).
     pub(super) audit_lag: std::time::Duration,
@@ -130,44 +127,6 @@ pub struct Uploads {
     pub unread_uuids: HashMap<u128, String>,
 }
 
-/// A write's intent, made durable the first time it passes the gate: in
-/// the ledger (which may refuse it as a repeat), then in the journal.
-struct Intent<'a> {
-    journal: Option<&'a Journal>,
-    ledger: Option<(&'a Ledgered, ledger::Update)>,
-    /// The update's acting changes, for the ledger to judge.
-    actions: Vec<(String, String)>,
-    line: u64,
-    /// What `--reconcile` read before, kept in the intent.
-    before: Option<&'a str>,
-    at: &'a mut Option<u64>,
-    journaled: &'a mut bool,
-    ledgered: &'a mut bool,
-}
-
-impl BeforeWrite for Intent<'_> {
-    async fn before_write(&mut self) -> Result<(), Hold> {
-        let at = *self.at.get_or_insert_with(now_ms);
-        if let (Some((ledgered, entry)), false) = (&self.ledger, *self.ledgered) {
-            let entry = ledger::Update { at, ..entry.clone() };
-            let check = ledgered.check.clone().map(|c| (c, self.actions.clone()));
-            match ledgered.ledger.intent(entry, check).await {
-                Ok(()) => *self.ledgered = true,
-                Err(Refused::Repeat(repeat)) => return Err(Hold::Refuse(repeat.reason())),
-                Err(Refused::Broken(why)) => return Err(Hold::Stop(why)),
-            }
-        }
-        if let (Some(journal), false) = (self.journal, *self.journaled) {
-            journal
-                .intent(self.line, at, self.before)
-                .await
-                .map_err(|e| Hold::Stop(format!("cannot write the journal: {e}")))?;
-            *self.journaled = true;
-        }
-        Ok(())
-    }
-}
-
 impl<'a> Uploader<'a> {
     pub fn new(api: &'a Api, set: Uploads) -> Self {
         Uploader {
@@ -189,18 +148,6 @@ impl<'a> Uploader<'a> {
             checked: AtomicU64::new(0),
             refused_by_log: AtomicU64::new(0),
             events: Events::default(),
-        }
-    }
-
-    /// `update` of `line` as the ledger records it.
-    fn ledger_update(&self, line: u64, update: &CallUpdate, at: u64) -> ledger::Update {
-        ledger::Update {
-            line,
-            call: update.call.to_string(),
-            uuid: update.named_uuid.map(|u| CallRef::Uuid(u).to_string()),
-            referenced: self.references,
-            changes: String::from_utf8_lossy(&update.body_bytes()).into_owned(),
-            at,
         }
     }
 
@@ -348,184 +295,6 @@ impl<'a> Uploader<'a> {
         self.write_row(out, update, unsafe_fields, jitter).await
     }
 
-    /// Sends `update`, with retries; an ambiguous outcome of a row that must
-    /// not be sent twice is settled by reading the call back and its audit
-    /// log, or left `unknown`.
-    async fn write_row(
-        &self,
-        mut out: RowOutcome,
-        update: CallUpdate,
-        unsafe_fields: &[&str],
-        jitter: &mut u64,
-    ) -> RowOutcome {
-        let url = self.api.endpoint.url(&update.call);
-        let reference = self.reference(out.line);
-        let body = update.body_bytes_with(reference.as_deref());
-        let before_json = out.before.as_ref().map(|s| s.to_json().to_string());
-        out.sent = Some(update.clone());
-        // Set once the audit log showed an attempt not applied and the row
-        // was sent again: why, for the row's note.
-        let mut resent_after: Option<String> = None;
-        let actions = match &self.ledger {
-            Some(Ledgered { check: Some(_), .. }) if !unsafe_fields.is_empty() => update.actions(),
-            _ => Vec::new(),
-        };
-        loop {
-            let request = Request::Write { url: &url, body: &body, safe: unsafe_fields.is_empty() };
-            let mut intent = Intent {
-                journal: self.journal.as_ref(),
-                // A row safe to resend needs no intent there: its outcome is
-                // recorded (what the ledger guards acts each time it is sent).
-                ledger: self
-                    .ledger
-                    .as_ref()
-                    .filter(|_| !unsafe_fields.is_empty())
-                    .map(|l| (l, self.ledger_update(out.line, &update, 0))),
-                actions: actions.clone(),
-                line: out.line,
-                before: before_json.as_deref(),
-                at: &mut out.intent_at,
-                journaled: &mut out.intent_journaled,
-                ledgered: &mut out.intent_ledgered,
-            };
-            let reason = match self.api.request(request, &mut out.exchange, &mut intent, jitter).await {
-                Reply::Done(body, truncated) => {
-                    let mut out = self.done(out, &update, &body, truncated, unsafe_fields);
-                    if let (Some(why), Status::Ok, true) = (&resent_after, out.status, out.error.is_empty()) {
-                        out.error =
-                            format!("sent again: the call's audit log showed the first attempt ({why}) not applied");
-                    }
-                    return out;
-                }
-                Reply::Refused(error) if refuses_reference(&out, &error) => {
-                    let why = format!(
-                        "the API refused the parameter {REFERENCE_PARAM} ({error}): run again with --no-reference \
-                         to send updates without it (an update in doubt then has less to be settled by)"
-                    );
-                    self.api.stop.trigger(StopReason::Aborted(why.clone()));
-                    return finish(out, Status::Failed, format!("{why}; not applied, safe to run again"));
-                }
-                Reply::Refused(error) => return finish(out, Status::Rejected, error),
-                Reply::Failed(error) => return finish(out, Status::Failed, error),
-                Reply::Stopped => return self.stopped(out),
-                Reply::Ambiguous(reason) => reason,
-            };
-            // From here until evidence shows otherwise, whatever ends the
-            // row (the job stopping included) leaves it `unknown`.
-            out.maybe_applied = Some(reason.clone());
-            // An attempt that was answered or had its connection closed is
-            // over on the server's side; one that timed out may not be.
-            let answered = !out.exchange.timed_out;
-            // The call's values, where what it held before is known
-            // (`--reconcile`): moved by exactly this update shows it applied.
-            let values = self.read_back(&mut out, &update, &reason, jitter).await;
-            if let Some(Evidence::Applied(_)) = values {
-                return finish(out, Status::Ok, format!("verified by reading the call back after: {reason}"));
-            }
-            if out.intent_at.is_none() {
-                return finish(out, Status::Unknown, unknown_reason(&reason, unsafe_fields));
-            }
-            // Unchanged values, values that cannot tell (another writer, a
-            // webhook refire) or none read: the audit log decides, and only
-            // evidence that it was not applied sends it again.
-            let unchanged = values.as_ref().map(|v| matches!(v, Evidence::NotApplied));
-            match self.audit(&mut out, &update, unchanged, answered, jitter).await {
-                Ok((Evidence::Applied(n), _)) => {
-                    return finish(out, Status::Ok, applied_note(n, &format!("applied after: {reason}")));
-                }
-                // Not applied, but another run has made the same change
-                // meanwhile: this one is not sent again.
-                Ok((Evidence::NotApplied, log))
-                    if let Some(found) = self.foreign_change(&log, out.call, out.line, &update) =>
-                {
-                    out.maybe_applied = None;
-                    let why = format!("{reason}; not applied; {}", found.reason(&out.call.to_string()));
-                    return finish(out, Status::Rejected, why);
-                }
-                Ok((Evidence::NotApplied, _)) if resent_after.is_none() => {
-                    resent_after = Some(reason);
-                    out.maybe_applied = None;
-                    out.after = None;
-                }
-                Ok((Evidence::NotApplied, _)) => {
-                    out.maybe_applied = None;
-                    let error = format!("{reason}; not applied twice (audit log): safe to run again");
-                    return finish(out, Status::Failed, error);
-                }
-                Err(End::Stopped) => return self.stopped(out),
-                Ok((Evidence::Unclear(why), _)) | Err(End::Row(_, why)) => {
-                    let values = match (&values, unchanged) {
-                        (None, _) => "",
-                        (Some(Evidence::Unclear(details)), _) => &format!("; read back: {details}"),
-                        (_, Some(true)) => "; read back unchanged",
-                        _ => "; read back moved otherwise",
-                    };
-                    let error = unknown_reason(&format!("{reason}{values}; audit log: {why}"), unsafe_fields);
-                    return finish(out, Status::Unknown, error);
-                }
-            }
-        }
-    }
-
-    /// A 2xx: `ok`, unless its body says the update did not take (a non-2xx
-    /// `status` or an `errors` in it: `rejected`, with why) or the call it
-    /// returns contradicts a value that was set (not applied as sent:
-    /// `failed` when the row is safe to send again, `unknown` when it also
-    /// adds or fires something, which may have been applied).
-    fn done(
-        &self,
-        mut out: RowOutcome,
-        update: &CallUpdate,
-        body: &str,
-        truncated: bool,
-        unsafe_fields: &[&str],
-    ) -> RowOutcome {
-        let status = out.exchange.http_status.unwrap_or(200);
-        let answer = if truncated { Answer::default() } else { read_answer(body) };
-        if let Some(why) = answer.refusal() {
-            return finish(out, Status::Rejected, format!("{status}, but the body says it did not take: {why}"));
-        }
-        out.after = answer.call;
-        let contradicted = out.after.as_ref().map(|after| contradictions(update, after)).unwrap_or_default();
-        if !contradicted.is_empty() {
-            let what = contradicted.join("; ");
-            return if unsafe_fields.is_empty() {
-                finish(out, Status::Failed, format!("{status}, but not applied as sent ({what}); safe to run again"))
-            } else {
-                let error = format!(
-                    "{status}, but not applied as sent ({what}); {}",
-                    unknown_reason("the call does not show what was set", unsafe_fields)
-                );
-                finish(out, Status::Unknown, error)
-            };
-        }
-        if self.references {
-            let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
-            applied.get_or_insert((out.call, out.line));
-        }
-        finish(out, Status::Ok, not_understood(body, truncated).unwrap_or_default())
-    }
-
-    /// After an ambiguous write: reads the call back, when what it held
-    /// before is known, to see whether `update` was applied (`None`: nothing
-    /// to compare with, or the call could not be read).
-    async fn read_back(
-        &self,
-        out: &mut RowOutcome,
-        update: &CallUpdate,
-        reason: &str,
-        jitter: &mut u64,
-    ) -> Option<Evidence> {
-        let before = out.before.clone()?;
-        let now = self.read(out, jitter).await.ok()?;
-        let evidence = match verify(update, &before, &now) {
-            Evidence::Unclear(details) => Evidence::Unclear(format!("{reason}; {details}")),
-            other => other,
-        };
-        out.after = Some(now);
-        Some(evidence)
-    }
-
     /// GETs the call, with retries.
     pub(super) async fn read(&self, out: &mut RowOutcome, jitter: &mut u64) -> Result<Snapshot, End> {
         let url = self.api.endpoint.read_url(&out.call);
@@ -543,55 +312,10 @@ impl<'a> Uploader<'a> {
         }
     }
 
-    /// Records a row's outcome in the ledger and the journal. Nothing is
-    /// reported `ok` that is not journaled `ok`: if the record cannot be
-    /// written, the job stops and an `ok` row is reported `unknown`.
-    pub fn journal_outcome(&self, out: RowOutcome) -> RowOutcome {
-        self.ledger_outcome(&out);
-        self.journal_only(out)
-    }
-
-    /// A row whose intent this run or the run it resumes recorded: `ok` and
-    /// `unknown` stay in the ledger (each may have been applied); a row
-    /// that was not applied leaves it.
-    fn ledger_outcome(&self, out: &RowOutcome) {
-        let (Some(ledgered), Some(at)) = (&self.ledger, out.intent_at) else { return };
-        let Some(update) = out.sent.as_ref().or(out.update.as_ref()) else { return };
-        let status = match out.status {
-            Status::Ok => Some(Recorded::Ok),
-            Status::Unknown => Some(Recorded::Unknown),
-            // Not applied by the attempt whose intent this process recorded:
-            // removed. An intent an earlier process recorded stays (a row it
-            // may have applied, stopped here before being settled, must
-            // still be refused to other runs); so does nothing recorded.
-            _ if out.intent_ledgered => None,
-            _ => return,
-        };
-        // The whole update, so an outcome whose intent the ledger lacks (a
-        // run journaled before it, another state directory) is recorded too.
-        ledgered.ledger.outcome(out.line, status, Some(self.ledger_update(out.line, update, at)));
-    }
-
-    fn journal_only(&self, mut out: RowOutcome) -> RowOutcome {
-        let Some(journal) = &self.journal else { return out };
-        if !out.intent_journaled && out.status == Status::NotSent {
-            // Never sent and no intent recorded: the journal needs nothing.
-            return out;
-        }
-        if let Err(e) = journal.outcome(&out) {
-            self.api.stop.trigger(StopReason::Aborted(format!("cannot write the journal: {e}")));
-            if out.status == Status::Ok {
-                out.status = Status::Unknown;
-                out.error = format!("applied, but the journal could not record it ({e})");
-            }
-        }
-        out
-    }
-
     /// The job stopped before this row's next request. A row that may have
     /// been applied becomes `unknown` when sealed (`RowOutcome::sealed`);
     /// any other was not applied, or is safe to send again.
-    fn stopped(&self, out: RowOutcome) -> RowOutcome {
+    pub(super) fn stopped(&self, out: RowOutcome) -> RowOutcome {
         let why = match self.api.stop.reason() {
             Some(StopReason::Aborted(reason)) => format!("job aborted: {reason}"),
             _ => "job interrupted".to_string(),
@@ -604,61 +328,4 @@ impl<'a> Uploader<'a> {
             finish(out, Status::Failed, error)
         }
     }
-}
-
-/// Why a 2xx body cannot be read as a call, if it cannot: the row is `ok`
-/// (the status says applied) but its after-values are unknown.
-fn not_understood(body: &str, truncated: bool) -> Option<String> {
-    if truncated {
-        return Some(format!(
-            "{NOT_UNDERSTOOD}: the body is over {MAX_RESPONSE_BYTES} bytes and was not read past that; after-values unknown"
-        ));
-    }
-    if matches!(serde_json::from_str::<serde_json::Value>(body), Ok(serde_json::Value::Object(_))) {
-        return None;
-    }
-    let start: String = body.trim_start().chars().take(40).collect();
-    Some(format!("{NOT_UNDERSTOOD}: not the JSON object the API sends ({start:?}); after-values unknown"))
-}
-
-/// Whether a refusal names the reference parameter: the account does not
-/// take parameters it does not know.
-fn refuses_reference(out: &RowOutcome, error: &str) -> bool {
-    matches!(out.exchange.http_status, Some(400 | 422)) && error.contains(REFERENCE_PARAM)
-}
-
-/// An `ok` row's note when the audit log showed it applied.
-pub(super) fn applied_note(times: usize, what: &str) -> String {
-    match times {
-        1 => format!("verified in the call's audit log: {what}"),
-        n => format!("verified in the call's audit log: {what}; it shows the update applied {n} times"),
-    }
-}
-
-pub(super) fn unknown_reason(reason: &str, unsafe_fields: &[&str]) -> String {
-    format!(
-        "{reason}; the update may have been applied and carries {}, so it was not resent: \
-         check this call before sending it again (--reconcile reads it back)",
-        unsafe_fields.join(", ")
-    )
-}
-
-pub(super) fn in_doubt_reason(unsafe_fields: &[&str], details: &str) -> String {
-    format!(
-        "an earlier run stopped after this row may have been sent; it carries {}, so it was not resent ({details}): \
-         check this call before sending it again",
-        unsafe_fields.join(", ")
-    )
-}
-
-/// Milliseconds since the Unix epoch, by this machine's clock.
-pub fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-}
-
-pub(super) fn finish(mut out: RowOutcome, status: Status, error: String) -> RowOutcome {
-    out.status = status;
-    out.error = error;
-    out
 }

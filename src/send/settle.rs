@@ -11,7 +11,8 @@
 
 use std::sync::atomic::Ordering;
 
-use super::row::{End, Uploader, ValidRow, applied_note, in_doubt_reason, now_ms};
+use super::row::{End, Uploader, ValidRow};
+use super::words::{applied_note, in_doubt_reason, now_ms};
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 use crate::outcome::{RowOutcome, Status};

@@ -59,23 +59,9 @@ pub(super) async fn update(
         }
         _ => {}
     }
-    let body: serde_json::Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(Value::Object(map)) => map,
-        _ => return error(StatusCode::BAD_REQUEST, json!({"error": "the body must be a JSON object"})),
-    };
-    if sim.shape.refuse_unknown
-        && let Some(unknown) = body.keys().find(|k| CallField::of_param(k).is_none() && *k != "serializer")
-    {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"status": 422, "errors": {unknown: ["is not a permitted parameter"]}}),
-        );
-    }
-    let serializer_param =
-        query.get("serializer").map(String::as_str).or(body.get("serializer").and_then(Value::as_str));
-    let serializer = match Serializer::parse(serializer_param) {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"serializer": e}})),
+    let (body, serializer) = match read_body(&sim, &query, &body) {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
     let applied = {
         let mut store = sim.store();
@@ -97,6 +83,34 @@ pub(super) async fn update(
         }
         Fault::ApplyThenReset => reset(kill).await,
         _ => response,
+    }
+}
+
+/// An update's body and the serializer it asks for, or the answer that
+/// refuses it (not an object, a parameter the account does not know, an
+/// unknown serializer).
+fn read_body(
+    sim: &SimState,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<(serde_json::Map<String, Value>, Serializer), Box<Response>> {
+    let body: serde_json::Map<String, Value> = match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(Box::new(error(StatusCode::BAD_REQUEST, json!({"error": "the body must be a JSON object"})))),
+    };
+    if sim.shape.refuse_unknown
+        && let Some(unknown) = body.keys().find(|k| CallField::of_param(k).is_none() && *k != "serializer")
+    {
+        return Err(Box::new(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"status": 422, "errors": {unknown: ["is not a permitted parameter"]}}),
+        )));
+    }
+    let serializer_param =
+        query.get("serializer").map(String::as_str).or(body.get("serializer").and_then(Value::as_str));
+    match Serializer::parse(serializer_param) {
+        Ok(serializer) => Ok((body, serializer)),
+        Err(e) => Err(Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": {"serializer": e}})))),
     }
 }
 

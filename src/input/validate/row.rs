@@ -139,34 +139,7 @@ impl<'a> RowBuilder<'a> {
                 }
                 self.tokens_json_col = Some(cell.pos);
             }
-            Field::Call(f, adds) => {
-                if let Some(other) = self.set_by[*f as usize] {
-                    return Err(self.conflict(cell, other));
-                }
-                // A set column declared to send negative amounts as adds
-                // (`--negative-as-add`): a chargeback in a column of sales.
-                let routed = !clear && !*adds && self.schema.negative_as_add.contains(f);
-                let change = if clear {
-                    Ok(Change::Set(Value::Text(String::new())))
-                } else if routed {
-                    parse_money(trimmed, Sign::Any).map(|d| {
-                        if d.is_sign_negative() && !d.is_zero() {
-                            update.routed.push(*f);
-                            Change::Add(d)
-                        } else {
-                            Change::Set(Value::Money(d.abs()))
-                        }
-                    })
-                } else {
-                    read_cell(*f, *adds, trimmed)
-                };
-                self.set_by[*f as usize] = Some(cell.pos);
-                match change.map_err(reject)? {
-                    // Adding zero changes nothing: not sent, so never in doubt.
-                    Change::Add(d) if d.is_zero() => self.zero_add = Some(cell.pos),
-                    change => update.set(*f, change),
-                }
-            }
+            Field::Call(f, adds) => self.call_field(*f, *adds, cell, trimmed, clear)?,
             Field::DispositionName | Field::BuyerName | Field::TrafficSourceName => self.name(field, cell, trimmed)?,
             // Read to label the summary's per-buyer totals; never sent.
             Field::Describes(Described::Buyer) => update.buyer_label = Some(trimmed.to_string()),
@@ -188,6 +161,46 @@ impl<'a> RowBuilder<'a> {
                 }
                 self.first_token_col.get_or_insert(cell.pos);
             }
+        }
+        Ok(())
+    }
+
+    /// One call field's cell (`adds`: an add column), once checked that no
+    /// other column of the row set the field.
+    fn call_field(
+        &mut self,
+        f: CallField,
+        adds: bool,
+        cell: &Cell<'_>,
+        trimmed: &str,
+        clear: bool,
+    ) -> Result<(), Rejection> {
+        if let Some(other) = self.set_by[f as usize] {
+            return Err(self.conflict(cell, other));
+        }
+        let update = &mut self.update;
+        // A set column declared to send negative amounts as adds
+        // (`--negative-as-add`): a chargeback in a column of sales.
+        let routed = !clear && !adds && self.schema.negative_as_add.contains(&f);
+        let change = if clear {
+            Ok(Change::Set(Value::Text(String::new())))
+        } else if routed {
+            parse_money(trimmed, Sign::Any).map(|d| {
+                if d.is_sign_negative() && !d.is_zero() {
+                    update.routed.push(f);
+                    Change::Add(d)
+                } else {
+                    Change::Set(Value::Money(d.abs()))
+                }
+            })
+        } else {
+            read_cell(f, adds, trimmed)
+        };
+        self.set_by[f as usize] = Some(cell.pos);
+        match change.map_err(|reason| cell.reject(reason))? {
+            // Adding zero changes nothing: not sent, so never in doubt.
+            Change::Add(d) if d.is_zero() => self.zero_add = Some(cell.pos),
+            change => self.update.set(f, change),
         }
         Ok(())
     }
