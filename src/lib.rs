@@ -2,20 +2,32 @@
 //! dispositions, contact fields) onto TrackDrive calls in bulk, one request
 //! per call, without losing a row or applying one twice.
 //!
-//! The modules in pipeline order; each depends only on those above it:
+//! The rooms, each a concern, imports pointing one way (down this map; a
+//! room on a line with another never imports it; `.ci/import_cycles.py`
+//! checks both):
 //!
 //! ```text
-//! input ─▶ reconcile ─▶ outputs ◀─ upload ◀─ commands ◀─ cli
-//!   reader, columns, values, money, validate ─▶ CallUpdate | Rejection
-//!                        errors.csv, results.csv, journal, summary
-//!                                   rate limit, retries, HTTP
+//! cli         the command line (clap), turned into each command's options
+//! profile     saved profiles (--config): more arguments, through the same parser
+//! commands    validate, doctor, history, template, sim: one module each
+//! job         run and plan: settings (a Mode and its parts), set-up, the
+//!             pipeline (read ─▶ validate ─▶ resolve ─▶ send ─▶ results),
+//!             the steps after the last row
+//! send        one row: its intent, its request, settling an ambiguous answer
+//! reports     results (in input order), errors, rollback, summaries, the page
+//! compare  records   the report against TrackDrive (buyers, discrepancies,
+//!                    control totals) | durable state (journal, ledger,
+//!                    locks, the rate found, the state directory)
+//! outcome     how a row ended: the vocabulary every room above shares
+//! sim         the TrackDrive simulator, beside the pipeline
+//! trackdrive  the API: one client, its gate, retries, every read
+//! resolve     what the API said joins a valid row: names, calls by caller, ids
+//! input       reading and checking the file: pure, no network
 //! ```
 //!
-//! `sim` (the TrackDrive simulator) sits beside the pipeline and uses only
-//! `input`'s value parsers; `profile` turns saved profiles into arguments
-//! for `cli`, the only module that knows about clap. `console` and
-//! `signals` are leaves: every line printed, and every signal waited for.
-//! No module imports another in a cycle (`.ci/import_cycles.py` checks).
+//! Leaves, used everywhere and depending on nothing of ours: `exit`,
+//! `console` (every line printed), `signals` (every signal waited for),
+//! `files` (every output opened), `text`, `splitmix`.
 
 /// Leaves: used everywhere, depending on nothing of ours.
 pub mod exit;

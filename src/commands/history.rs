@@ -1,5 +1,5 @@
 //! `tdrecon history CALL` and `tdrecon history --since TIME`: what the
-//! account's ledger (`outputs::ledger`) holds, as CSV on stdout: when each
+//! account's ledger (`records::ledger`) holds, as CSV on stdout: when each
 //! update's intent was recorded, what became of it, the call, the changes,
 //! and the file, line and run it came from. Read-only; it sends nothing.
 

@@ -1,7 +1,7 @@
 //! Whose report it is: the buyers a night's discrepancies are judged for,
 //! from `--buyer NAME|ID` (repeatable) and the report's own `Buyer` labels,
 //! each resolved through lists of buyers in order: the window's calls name
-//! theirs, so usually no other list is read; `upload::lookup` reads
+//! theirs, so usually no other list is read; `trackdrive::lookup` reads
 //! TrackDrive's when a name is not among them. Pure.
 //!
 //! With `--buyer`, only those buyers are judged: a labelled row speaks for

@@ -1,5 +1,5 @@
 //! `<stem>.discrepancies.csv` and the summary's lines about it: what a
-//! buyer's report and TrackDrive disagree on (`reconcile::discrepancy`), one
+//! buyer's report and TrackDrive disagree on (`compare::discrepancy`), one
 //! row per finding, counted and totalled per buyer.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::compare::discrepancy::{Count, Discrepancies, Discrepancy, Kind};
+use crate::compare::discrepancy::{Count, Discrepancies, Discrepancy, Finding};
 use crate::text::count;
 use crate::text::neutralise;
 
@@ -81,18 +81,18 @@ pub struct Said {
     pub notes: Vec<String>,
 }
 
-fn count_words(kind: Kind, c: &Count, over_under: (Decimal, Decimal)) -> String {
+fn count_words(kind: Finding, c: &Count, over_under: (Decimal, Decimal)) -> String {
     format!("{} {} ({})", c.calls, kind.words(c.calls), dollars_words(kind, c, over_under))
 }
 
 /// A kind's dollars as the summary and the page say them: an amount that
 /// differs is signed, and split when some were paid over and some under.
-pub fn dollars_words(kind: Kind, c: &Count, (over, under): (Decimal, Decimal)) -> String {
+pub fn dollars_words(kind: Finding, c: &Count, (over, under): (Decimal, Decimal)) -> String {
     match kind {
-        Kind::AmountDiffers if over != Decimal::ZERO && under != Decimal::ZERO => {
+        Finding::AmountDiffers if over != Decimal::ZERO && under != Decimal::ZERO => {
             format!("{:+.2}: {over:+.2} over, {under:+.2} under", c.dollars)
         }
-        Kind::AmountDiffers => format!("{:+.2}", c.dollars),
+        Finding::AmountDiffers => format!("{:+.2}", c.dollars),
         _ => format!("{:.2}", c.dollars),
     }
 }
@@ -100,7 +100,7 @@ pub fn dollars_words(kind: Kind, c: &Count, (over, under): (Decimal, Decimal)) -
 impl Said {
     /// The summary's lines.
     pub fn render(&self) -> String {
-        let all: u64 = Kind::ALL.iter().map(|k| self.found.total(*k).calls).sum();
+        let all: u64 = Finding::ALL.iter().map(|k| self.found.total(*k).calls).sum();
         if !self.judged {
             return self.notes.iter().map(|note| format!("note: {note}\n")).collect();
         }
@@ -114,7 +114,7 @@ impl Said {
             out.push_str(&format!("  judged on the calls from {} to {}\n", shown_time(from), shown_time(to)));
         }
         for (side, kinds) in &self.found.by_side {
-            let said: Vec<String> = Kind::ALL
+            let said: Vec<String> = Finding::ALL
                 .iter()
                 .filter_map(|k| {
                     kinds.get(k).filter(|c| c.calls > 0).map(|c| count_words(*k, c, self.found.over_under(Some(side))))
@@ -130,8 +130,8 @@ impl Said {
     }
 
     pub fn to_json(&self) -> Value {
-        let kinds = |get: &dyn Fn(Kind) -> Count| {
-            Kind::ALL
+        let kinds = |get: &dyn Fn(Finding) -> Count| {
+            Finding::ALL
                 .iter()
                 .map(|k| {
                     let c = get(*k);
@@ -178,7 +178,7 @@ mod tests {
             ..CallFacts::default()
         };
         let d = Discrepancy {
-            kind: Kind::NotTheirs,
+            kind: Finding::NotTheirs,
             side: "Acme Insurance".into(),
             line: Some(3),
             call: CallRef::Id(300000002),
@@ -197,7 +197,7 @@ mod tests {
             .by_side
             .entry("Acme Insurance".into())
             .or_default()
-            .insert(Kind::NotTheirs, Count { calls: 1, dollars: d.dollars });
+            .insert(Finding::NotTheirs, Count { calls: 1, dollars: d.dollars });
         found.by_side.entry("Bolt Auto".into()).or_default();
         found.items.push(d);
         let said = Said { judged: true, found, path: Some("night.discrepancies.csv".into()), ..Said::default() };
@@ -223,10 +223,10 @@ mod tests {
         let d = |s: &str| s.parse::<Decimal>().unwrap();
         let c = |dollars: &str| Count { calls: 2, dollars: d(dollars) };
         let cases = [
-            (Kind::AmountDiffers, c("0"), (d("15"), d("-15")), "+0.00: +15.00 over, -15.00 under"),
-            (Kind::AmountDiffers, c("5"), (d("5"), d("0")), "+5.00"),
-            (Kind::AmountDiffers, c("-20"), (d("0"), d("-20")), "-20.00"),
-            (Kind::LeftOut, c("90"), (d("0"), d("0")), "90.00"),
+            (Finding::AmountDiffers, c("0"), (d("15"), d("-15")), "+0.00: +15.00 over, -15.00 under"),
+            (Finding::AmountDiffers, c("5"), (d("5"), d("0")), "+5.00"),
+            (Finding::AmountDiffers, c("-20"), (d("0"), d("-20")), "-20.00"),
+            (Finding::LeftOut, c("90"), (d("0"), d("0")), "90.00"),
         ];
         for (kind, count, split, want) in cases {
             assert_eq!(dollars_words(kind, &count, split), want);

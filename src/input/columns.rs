@@ -210,7 +210,7 @@ impl HeaderOptions {
 }
 
 /// The columns errors.csv puts before a rejected row's own cells
-/// (`outputs::errors`): a file that starts with them is an errors.csv, and
+/// (`reports::errors`): a file that starts with them is an errors.csv, and
 /// they are not read.
 pub const ERRORS_OWN: [&str; 4] = ["line", "column", "value", "reason"];
 

@@ -67,23 +67,23 @@ pub enum SourceError {
 
 /// What a file's name says it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum Format {
     Stdin,
     Gzip,
     Sheet,
     Plain,
 }
 
-fn kind(name: &Path) -> Kind {
+fn kind(name: &Path) -> Format {
     let lower = name.to_string_lossy().to_ascii_lowercase();
     if lower == "-" {
-        Kind::Stdin
+        Format::Stdin
     } else if lower.ends_with(".gz") {
-        Kind::Gzip
+        Format::Gzip
     } else if [".xlsx", ".xlsm", ".xls", ".ods"].iter().any(|e| lower.ends_with(e)) {
-        Kind::Sheet
+        Format::Sheet
     } else {
-        Kind::Plain
+        Format::Plain
     }
 }
 
@@ -96,7 +96,7 @@ pub fn delimiter_for(name: &Path) -> u8 {
 
 /// The name outputs are named after: `nightly` for `nightly.csv.gz`, `stdin` for `-`.
 pub fn stem(name: &Path) -> String {
-    if kind(name) == Kind::Stdin {
+    if kind(name) == Format::Stdin {
         return "stdin".into();
     }
     let file = name.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "tdrecon".into());
@@ -143,10 +143,10 @@ impl Source {
             spool(name, &mut decoded)
         };
         match kind(name) {
-            Kind::Plain if !private && decoding.is_none() && !starts_utf16(name) => {
+            Format::Plain if !private && decoding.is_none() && !starts_utf16(name) => {
                 Ok(plain(name.to_path_buf(), None, None))
             }
-            Kind::Plain => {
+            Format::Plain => {
                 if name.is_dir() {
                     // The reader says what a directory is, in its words.
                     return Ok(plain(name.to_path_buf(), None, None));
@@ -154,16 +154,16 @@ impl Source {
                 let spooled = spool(&mut open_file(name).map_err(io_err)?)?;
                 Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
-            Kind::Stdin => {
+            Format::Stdin => {
                 let spooled = spool(&mut io::stdin().lock())?;
                 Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
-            Kind::Gzip => {
+            Format::Gzip => {
                 let file = open_file(name).map_err(io_err)?;
                 let spooled = spool(&mut flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))?;
                 Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
-            Kind::Sheet => {
+            Format::Sheet => {
                 let (spooled, map) = sheet_to_csv(name, sheet)?;
                 let mut source = plain(spooled.path.to_path_buf(), Some(spooled), Some(map));
                 source.delimiter = b',';

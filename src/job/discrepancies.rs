@@ -3,7 +3,7 @@
 //! rejected row only its call, when its id cell reads as one); after the
 //! rows, the buyers are resolved (among the window's calls, then in
 //! TrackDrive's list of buyers for a name not among them), the rows and the
-//! window read before the first row are judged (`reconcile::discrepancy`),
+//! window read before the first row are judged (`compare::discrepancy`),
 //! and the findings are written and said. Information only: nothing here
 //! changes what is sent or the exit code.
 

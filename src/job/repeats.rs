@@ -1,4 +1,4 @@
-//! Which ledger a run keeps (`outputs::ledger`): the account's, opened to
+//! Which ledger a run keeps (`records::ledger`): the account's, opened to
 //! write for a run that sends, to read for `plan`; none for a dry run or the
 //! sandbox (nothing real is sent). A run that carries adds, webhook fires or
 //! transcriptions never goes without it: a ledger that cannot be opened

@@ -1,5 +1,5 @@
 //! Where tdrecon keeps what outlives a run, per account: the rate limit it
-//! found (`upload::rate_memory`) and the ledger of what it applied
+//! found (`records::rate_memory`) and the ledger of what it applied
 //! (`ledger`). `TDRECON_STATE_DIR`, else `$XDG_STATE_HOME/tdrecon`, else
 //! `~/.local/state/tdrecon`.
 //!

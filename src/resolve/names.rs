@@ -1,7 +1,7 @@
 //! Names instead of ids: the company's call dispositions, buyers and traffic
 //! sources, read once per run from the API's lists, and the resolving of a
 //! row's `call_disposition`, `buyer` and `traffic_source` cells into ids.
-//! Resolution is pure; fetching the lists is in `upload::lookup`.
+//! Resolution is pure; fetching the lists is in `trackdrive::lookup`.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,5 @@
 //! Settling a row that may or may not have been applied: reading its call's
-//! audit log, every page of it, and weighing it (`reconcile::audit`) with
+//! audit log, every page of it, and weighing it (`send::evidence`) with
 //! what else is known: whether this account's log records references (seen
 //! once on a row this run applied, then kept in the journal), whether the
 //! call's values are still those read before it was sent, how long since

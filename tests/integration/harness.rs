@@ -70,6 +70,22 @@ pub fn run_job(wd: &crate::util::Workdir, sim: &SimHarness, file: &str, extra: &
     job_command("run", wd, sim, file, extra)
 }
 
+/// A module's usual run: the flags every one of its tests takes, in front
+/// of each test's own (`RECONCILE.run(&wd, &sim, "in.csv", &[...])`).
+pub struct Preset(pub &'static [&'static str]);
+
+impl Preset {
+    pub fn run(
+        &self,
+        wd: &crate::util::Workdir,
+        sim: &SimHarness,
+        file: &str,
+        extra: &[&str],
+    ) -> std::process::Command {
+        run_job(wd, sim, file, &[self.0, extra].concat())
+    }
+}
+
 /// `run_job`, as `tdrecon plan`.
 pub fn plan_job(wd: &crate::util::Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> std::process::Command {
     job_command("plan", wd, sim, file, extra)
@@ -122,6 +138,15 @@ pub fn rows(text: &str) -> Vec<HashMap<String, String>> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let headers: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     rdr.records().map(|r| headers.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect()).collect()
+}
+
+/// How many rows of a results file ended each way, by status.
+pub fn statuses(text: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in by_line(text).values() {
+        *counts.entry(r["status"].clone()).or_default() += 1;
+    }
+    counts
 }
 
 /// Results rows keyed by input line.

@@ -3,36 +3,12 @@
 //! stops. Real processes against the simulator; its state says how often
 //! each call was changed.
 
-use std::process::Command;
 use std::time::Duration;
 
 use tdrecon::sim::FaultConfig;
 
-use crate::harness::{FIRST, SimHarness, by_line, run_job};
+use crate::harness::{SimHarness, by_line, run_job, statuses};
 use crate::util::{Workdir, signal, spawn, stderr, stdout, wait_for};
-
-fn job(wd: &Workdir, sim: &SimHarness, file: &str, extra: &[&str]) -> Command {
-    run_job(wd, sim, file, extra)
-}
-
-/// Every row adds `1.25` to its own call (the calls start at 0).
-fn add_rows(n: u64) -> String {
-    crate::harness::add_rows(n, |_| "1.25".into())
-}
-
-/// How many times each of the first `n` calls was updated.
-fn applied(sim: &SimHarness, n: u64) -> Vec<u64> {
-    let calls = sim.calls_by_id();
-    (0..n).map(|i| calls[&(FIRST + i)]["updates_applied"].as_u64().unwrap()).collect()
-}
-
-fn statuses(text: &str) -> std::collections::BTreeMap<String, usize> {
-    let mut counts = std::collections::BTreeMap::new();
-    for r in by_line(text).values() {
-        *counts.entry(r["status"].clone()).or_default() += 1;
-    }
-    counts
-}
 
 #[test]
 fn a_second_run_of_the_same_journal_or_input_is_refused_while_the_first_is_live() {
@@ -41,19 +17,19 @@ fn a_second_run_of_the_same_journal_or_input_is_refused_while_the_first_is_live(
         c.faults = FaultConfig { latency: Duration::from_millis(20), ..FaultConfig::default() }
     });
     let wd = Workdir::new();
-    wd.write("in.csv", add_rows(ROWS));
-    wd.write("copy.csv", add_rows(ROWS));
-    let first = spawn(&mut job(&wd, &sim, "in.csv", &["--concurrency", "2"]));
+    wd.write("in.csv", crate::harness::add_rows(ROWS, |_| "1.25".into()));
+    wd.write("copy.csv", crate::harness::add_rows(ROWS, |_| "1.25".into()));
+    let first = spawn(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "2"]));
     wait_for("the first run to start sending", || sim.stat("requests") > 5);
     let pid = format!("process {}", first.id());
     for extra in [&[][..], &["--resume"], &["--restart"]] {
-        let out = wd.run(&mut job(&wd, &sim, "in.csv", extra), 2);
+        let out = wd.run(&mut run_job(&wd, &sim, "in.csv", extra), 2);
         let err = stderr(&out);
         assert!(err.contains("another tdrecon run") && err.contains(&pid), "{extra:?}: {err}");
         assert!(err.contains("started 20"), "says since when: {err}");
     }
     // The same content under another name, to the same account.
-    let out = wd.run(&mut job(&wd, &sim, "copy.csv", &[]), 2);
+    let out = wd.run(&mut run_job(&wd, &sim, "copy.csv", &[]), 2);
     assert!(stderr(&out).contains("same content as copy.csv"), "{}", stderr(&out));
     assert!(!wd.path("copy.results.csv").exists() && !wd.path("copy.errors.csv").exists());
 
@@ -61,10 +37,10 @@ fn a_second_run_of_the_same_journal_or_input_is_refused_while_the_first_is_live(
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
     let results = wd.read("in.results.csv");
     assert_eq!(by_line(&results).len() as u64, ROWS, "results.csv has every row once");
-    assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "every add applied exactly once");
+    assert!(sim.applied(ROWS).iter().all(|&n| n == 1), "every add applied exactly once");
     // Once the first run is gone, its lock is too (a second run is told the
     // file was already sent, as before).
-    let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 2);
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &[]), 2);
     assert!(stderr(&out).contains("already sent"), "{}", stderr(&out));
 }
 
@@ -79,10 +55,10 @@ fn a_torn_journal_then_a_killed_resume_then_a_final_resume_apply_every_add_once(
         }
     });
     let wd = Workdir::new();
-    wd.write("in.csv", add_rows(ROWS));
+    wd.write("in.csv", crate::harness::add_rows(ROWS, |_| "1.25".into()));
     // A full disk tears a record part-way through the run; with --reconcile
     // each intent carries the call's values as JSON, full of quotes.
-    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile"]);
+    let mut cmd = run_job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile"]);
     cmd.args(["--journal-fail-after", "40000"]);
     wd.run(&mut cmd, 3);
     let mut journal = std::fs::read(wd.path("in.results.journal")).unwrap();
@@ -97,17 +73,17 @@ fn a_torn_journal_then_a_killed_resume_then_a_final_resume_apply_every_add_once(
     std::fs::write(wd.path("in.results.journal"), &journal).unwrap();
 
     // A resume, killed mid-flight…
-    let mut resume = spawn(&mut job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile", "--resume"]));
+    let mut resume = spawn(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile", "--resume"]));
     let before = sim.stat("requests");
     wait_for("the resume to send", || sim.stat("requests") > before + 40);
     resume.kill().unwrap();
     resume.wait().unwrap();
     // …then a final resume settles everything from the audit log.
-    let mut cmd = job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile", "--resume"]);
+    let mut cmd = run_job(&wd, &sim, "in.csv", &["--concurrency", "8", "--reconcile", "--resume"]);
     let out = wd.run(&mut cmd, 0);
     let results = wd.read("in.results.csv");
     assert_eq!(statuses(&results).get("ok"), Some(&(ROWS as usize)), "{}", stdout(&out));
-    assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "every add applied exactly once: {:?}", applied(&sim, ROWS));
+    assert!(sim.applied(ROWS).iter().all(|&n| n == 1), "every add applied exactly once: {:?}", sim.applied(ROWS));
     assert!(sim.calls_by_id().values().all(|c| c["revenue"] == "1.25"));
 }
 
@@ -118,11 +94,11 @@ fn a_fault_heavy_run_settles_every_dropped_answer_from_the_audit_log_and_a_resum
         c.faults = FaultConfig { seed: 11, apply_then_reset: 0.2, reset_before_apply: 0.15, ..FaultConfig::default() }
     });
     let wd = Workdir::new();
-    wd.write("in.csv", add_rows(ROWS));
+    wd.write("in.csv", crate::harness::add_rows(ROWS, |_| "1.25".into()));
     // An add whose connection dropped is settled in the run, by its own
     // reference in the call's audit log (no --reconcile needed): applied
     // (ok), or not applied and sent once more; dropped twice, `failed`.
-    wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "8"]), &[0, 1]);
+    wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "8"]), &[0, 1]);
     let first = statuses(&wd.read("in.results.csv"));
     assert!(!first.contains_key("unknown"), "every dropped answer was settled: {first:?}");
     let results = by_line(&wd.read("in.results.csv"));
@@ -134,11 +110,11 @@ fn a_fault_heavy_run_settles_every_dropped_answer_from_the_audit_log_and_a_resum
         if !statuses(&wd.read("in.results.csv")).contains_key("failed") {
             break;
         }
-        wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]), &[0, 1]);
+        wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "8", "--resume", "--reconcile"]), &[0, 1]);
     }
     let after = statuses(&wd.read("in.results.csv"));
     assert_eq!(after.get("ok"), Some(&(ROWS as usize)), "{after:?}");
-    assert!(applied(&sim, ROWS).iter().all(|&n| n == 1), "every add applied exactly once");
+    assert!(sim.applied(ROWS).iter().all(|&n| n == 1), "every add applied exactly once");
 }
 
 #[test]
@@ -148,15 +124,15 @@ fn a_proxy_in_the_environment_never_sees_a_plain_http_target() {
     let proxy = format!("http://{}", trap.local_addr().unwrap());
     let sim = SimHarness::start(20, |_| {});
     let wd = Workdir::new();
-    wd.write("in.csv", add_rows(20));
-    let mut cmd = job(&wd, &sim, "in.csv", &[]);
+    wd.write("in.csv", crate::harness::add_rows(20, |_| "1.25".into()));
+    let mut cmd = run_job(&wd, &sim, "in.csv", &[]);
     for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
         cmd.env(var, &proxy);
     }
     cmd.env_remove("NO_PROXY").env_remove("no_proxy");
     wd.run(&mut cmd, 0);
     assert!(trap.accept().is_err(), "a request went through the proxy");
-    assert!(applied(&sim, 20).iter().all(|&n| n == 1));
+    assert!(sim.applied(20).iter().all(|&n| n == 1));
 }
 
 #[test]
@@ -165,8 +141,8 @@ fn sighup_drains_like_ctrl_c_and_exits_130() {
         c.faults = FaultConfig { latency: Duration::from_millis(300), ..FaultConfig::default() }
     });
     let wd = Workdir::new();
-    wd.write("in.csv", add_rows(40));
-    let child = spawn(&mut job(&wd, &sim, "in.csv", &["--concurrency", "4", "--summary-json", "s.json"]));
+    wd.write("in.csv", crate::harness::add_rows(40, |_| "1.25".into()));
+    let child = spawn(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "4", "--summary-json", "s.json"]));
     wait_for("requests in flight", || sim.stat("requests") >= 4);
     signal(&child, "-HUP");
     let out = child.wait_with_output().unwrap();
@@ -182,8 +158,8 @@ fn rows_held_back_by_a_429_pause_do_not_grow_the_retry_budget() {
     const ROWS: u64 = 300;
     let sim = SimHarness::start(ROWS, |c| c.rate_limit = Some(tdrecon::sim::RateLimit::per_second(100)));
     let wd = Workdir::new();
-    wd.write("in.csv", add_rows(ROWS).replace("add_revenue", "revenue"));
-    wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16", "--summary-json", "s.json"]), &[0, 3]);
+    wd.write("in.csv", crate::harness::add_rows(ROWS, |_| "1.25".into()).replace("add_revenue", "revenue"));
+    wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16", "--summary-json", "s.json"]), &[0, 3]);
     // At most 50 + 20% of 300 retries, whatever the server's pauses did.
     let requests = sim.stat("requests");
     assert!(requests <= ROWS + 50 + ROWS / 5, "{requests} requests for {ROWS} rows");

@@ -24,11 +24,7 @@ fn rich_adds(n: u64) -> String {
 }
 
 fn statuses(wd: &Workdir) -> std::collections::BTreeMap<String, usize> {
-    let mut counts = std::collections::BTreeMap::new();
-    for r in by_line(&wd.read("in.results.csv")).values() {
-        *counts.entry(r["status"].clone()).or_default() += 1;
-    }
-    counts
+    crate::harness::statuses(&wd.read("in.results.csv"))
 }
 
 /// Adds whose answers are lost (some applied then stalled past the

@@ -3,7 +3,6 @@
 //! the call back (during a run and on `--resume`).
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -12,12 +11,11 @@ use tdrecon::input::fields::{CallField, Value as FieldValue};
 use tdrecon::sim::store::uuid_for;
 use tdrecon::sim::{Call, FaultConfig, Store};
 
-use crate::harness::{SimHarness, by_line, rows, run_job};
+use crate::harness::{Preset, SimHarness, by_line, rows, run_job};
 use crate::util::{Workdir, spawn_quiet, stderr, stdout, summary_line, wait_for};
 
-fn job(wd: &Workdir, sim: &SimHarness, input: &str, extra: &[&str]) -> Command {
-    run_job(wd, sim, input, &[&["--reconcile"], extra].concat())
-}
+/// Every run of this module reconciles.
+const JOB: Preset = Preset(&["--reconcile"]);
 
 fn money(s: &str) -> Decimal {
     let mut d = Decimal::from_str_exact(s).unwrap();
@@ -56,11 +54,6 @@ fn slow_sim(calls: u64) -> SimHarness {
     })
 }
 
-/// `n` rows adding `i.50` to calls 100000001…
-fn add_rows(n: u64) -> String {
-    crate::harness::add_rows(n, |i| format!("{i}.50"))
-}
-
 /// The fields a rollback restores, per call.
 fn restorable(state: &Value) -> Vec<Value> {
     state["calls"]
@@ -90,7 +83,7 @@ fn unchanged_rows_send_nothing_and_results_show_before_and_after() {
          100000003,,1.50,,,\n\
          100000004,10,,,,\n",
     );
-    let out = wd.run(&mut job(&wd, &sim, "in.csv", &["--summary-json", "s.json"]), 0);
+    let out = wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--summary-json", "s.json"]), 0);
     let r = by_line(&wd.read("in.results.csv"));
     assert_eq!(r[&2]["status"], "unchanged", "{:?}", r[&2]);
     assert_eq!(r[&5]["status"], "unchanged");
@@ -127,7 +120,7 @@ fn rollback_restores_the_state_exactly() {
          100000004,,4.75,,,,,notes,,,1;2\n\
          100000005,10.00,,,,,,,,,\n",
     );
-    wd.run(&mut job(&wd, &sim, "in.csv", &["--rollback", "undo.csv"]), 0);
+    wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--rollback", "undo.csv"]), 0);
     assert_ne!(restorable(&sim.state()), before);
     let undo = wd.read("undo.csv");
     assert_eq!(rows(&undo).len(), 3, "the unchanged row needs no undoing: {undo}");
@@ -154,7 +147,8 @@ fn ambiguous_adds_are_settled_by_reading_back() {
         // read back unchanged and sent again, once; a second such fault
         // leaves the row failed (not applied, safe to run again), so the
         // exit is 0 or 1 depending on how the concurrent requests interleave.
-        let mut cmd = job(&wd, &sim, "in.csv", &["--timeout", "300ms", "--max-retries", "10", "--concurrency", "8"]);
+        let mut cmd =
+            JOB.run(&wd, &sim, "in.csv", &["--timeout", "300ms", "--max-retries", "10", "--concurrency", "8"]);
         wd.run_any(&mut cmd, if applied_faults { &[0] } else { &[0, 1] });
         let results = by_line(&wd.read("in.results.csv"));
         let verified = results.values().filter(|r| r["error"].contains("verified")).count();
@@ -186,14 +180,14 @@ fn resume_settles_rows_in_doubt_by_reading_back() {
     for seed in 1..=6u64 {
         let sim = slow_sim(ROWS);
         let wd = Workdir::new();
-        wd.write("in.csv", add_rows(ROWS));
-        let mut child = spawn_quiet(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16"]));
+        wd.write("in.csv", crate::harness::add_rows(ROWS, |i| format!("{i}.50")));
+        let mut child = spawn_quiet(&mut JOB.run(&wd, &sim, "in.csv", &["--concurrency", "16"]));
         // Killed after a different number of rows each time, while requests are in flight.
         let applied = || sim.calls_by_id().values().filter(|c| c["updates_applied"] != 0).count() as u64;
         wait_for("rows to be applied", || applied() >= 20 + seed * 40);
         let _ = child.kill();
         let _ = child.wait();
-        wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]), &[0, 1]);
+        wd.run_any(&mut JOB.run(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]), &[0, 1]);
         let results = by_line(&wd.read("in.results.csv"));
         assert_eq!(results.len() as u64, ROWS);
         let calls = sim.calls_by_id();
@@ -231,7 +225,7 @@ fn names_are_resolved_through_the_lists_before_anything_is_sent() {
          100000005,,,Nobody Inc,\n\
          100000006,No Answer,,,\n",
     );
-    let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 1);
+    let out = wd.run(&mut JOB.run(&wd, &sim, "in.csv", &[]), 1);
     let errors = rows(&wd.read("in.errors.csv"));
     let reasons: Vec<(&str, &str, &str)> =
         errors.iter().map(|r| (r["line"].as_str(), r["column"].as_str(), r["reason"].as_str())).collect();
@@ -266,12 +260,12 @@ fn resume_with_reconcile_after_a_run_without_it_never_resends_an_add_in_doubt() 
     const ROWS: u64 = 600;
     let sim = slow_sim(ROWS);
     let wd = Workdir::new();
-    wd.write("in.csv", add_rows(ROWS));
+    wd.write("in.csv", crate::harness::add_rows(ROWS, |i| format!("{i}.50")));
     let mut child = spawn_quiet(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16"]));
     wait_for("requests in flight", || sim.stat("requests") >= 100);
     let _ = child.kill();
     let _ = child.wait();
-    wd.run_any(&mut job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]), &[0, 1]);
+    wd.run_any(&mut JOB.run(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]), &[0, 1]);
     let results = by_line(&wd.read("in.results.csv"));
     let calls = sim.calls_by_id();
     for i in 0..ROWS {
@@ -298,7 +292,7 @@ fn descriptive_buyer_columns_never_write_and_label_the_totals() {
          100000002,Acme Insurance,Google Ads,5.00\n\
          100000003,Delta Solar,Bing,7.50\n",
     );
-    let out = wd.run(&mut job(&wd, &sim, "in.csv", &[]), 0);
+    let out = wd.run(&mut JOB.run(&wd, &sim, "in.csv", &[]), 0);
     for id in 100000001..=100000003u64 {
         let c = sim.call(id);
         assert!(c["buyer_id"].is_null() && c["traffic_source_id"].is_null(), "{c}");

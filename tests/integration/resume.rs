@@ -3,17 +3,12 @@
 //! and the simulator's state says what was applied and how often.
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
 use tdrecon::sim::FaultConfig;
 
 use crate::harness::{SimHarness, rows, run_job};
 use crate::util::{Workdir, signal, spawn, spawn_quiet, stderr, stdout, wait_for};
-
-fn job(wd: &Workdir, sim: &SimHarness, extra: &[&str]) -> Command {
-    run_job(wd, sim, "in.csv", extra)
-}
 
 /// Even rows set revenue to `i.25`, odd rows add `i.75` (calls start at 0).
 fn mixed_rows(n: u64) -> String {
@@ -94,13 +89,13 @@ fn sigkill_at_random_moments_then_resume_loses_nothing_and_applies_nothing_twice
         let kills = 1 + next(&mut rng) % 3;
         for k in 0..kills {
             let extra: &[&str] = if k == 0 { &["--concurrency", "16"] } else { &["--concurrency", "16", "--resume"] };
-            let mut child = spawn_quiet(&mut job(&wd, &sim, extra));
+            let mut child = spawn_quiet(&mut run_job(&wd, &sim, "in.csv", extra));
             std::thread::sleep(Duration::from_millis(30 + next(&mut rng) % 500));
             let _ = child.kill();
             let _ = child.wait();
         }
         // …then one resume finishes it: exit 0, or 1 when rows are unknown.
-        wd.run_any(&mut job(&wd, &sim, &["--concurrency", "16", "--resume"]), &[0, 1]);
+        wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16", "--resume"]), &[0, 1]);
         total_unknown += assert_no_loss_no_double_apply(&wd, &sim, ROWS, &format!("seed {seed}"));
     }
     // Killed mid-flight, some add rows must have been left in doubt; if none
@@ -115,7 +110,7 @@ fn ctrl_c_drains_in_flight_requests_then_resume_finishes() {
     });
     let wd = Workdir::new();
     wd.write("in.csv", mixed_rows(40));
-    let child = spawn(&mut job(&wd, &sim, &["--concurrency", "4"]));
+    let child = spawn(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "4"]));
     // Some rows done and four in flight (400 ms each) when Ctrl-C comes.
     wait_for("rows applied", || sim.calls_by_id().values().filter(|c| c["updates_applied"] == 1).count() >= 4);
     signal(&child, "-INT");
@@ -133,7 +128,7 @@ fn ctrl_c_drains_in_flight_requests_then_resume_finishes() {
     assert!(ok >= 4, "the requests in flight should have completed: {ok}");
     assert!(not_sent > 0);
 
-    wd.run(&mut job(&wd, &sim, &["--concurrency", "4", "--resume"]), 0);
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "4", "--resume"]), 0);
     assert_eq!(assert_no_loss_no_double_apply(&wd, &sim, 40, "after resume"), 0);
     assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 1));
 }
@@ -143,7 +138,7 @@ fn a_full_disk_stops_the_job_and_reports_nothing_ok_that_is_not_journaled() {
     let sim = SimHarness::start(300, |_| {});
     let wd = Workdir::new();
     wd.write("in.csv", mixed_rows(300));
-    let mut cmd = job(&wd, &sim, &["--concurrency", "4"]);
+    let mut cmd = run_job(&wd, &sim, "in.csv", &["--concurrency", "4"]);
     cmd.args(["--journal-fail-after", "3000"]);
     let out = wd.run(&mut cmd, 3);
     assert!(stdout(&out).contains("cannot write the journal"), "{}", stdout(&out));
@@ -159,7 +154,7 @@ fn a_full_disk_stops_the_job_and_reports_nothing_ok_that_is_not_journaled() {
     assert!(!journal.ends_with('\n'), "the full disk tore the last record");
     // With space again, a resume cuts the torn record off and finishes the file:
     // exit 0, or 1 when an add was in flight as the disk filled (left unknown).
-    wd.run_any(&mut job(&wd, &sim, &["--concurrency", "4", "--resume"]), &[0, 1]);
+    wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "4", "--resume"]), &[0, 1]);
     assert_no_loss_no_double_apply(&wd, &sim, 300, "after the disk was freed");
 }
 
@@ -168,11 +163,11 @@ fn journal_refusals() {
     let sim = SimHarness::start(10, |_| {});
     let wd = Workdir::new();
     wd.write("in.csv", mixed_rows(10));
-    let out = wd.run(&mut job(&wd, &sim, &["--resume"]), 2);
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--resume"]), 2);
     assert!(stderr(&out).contains("nothing to resume"), "{}", stderr(&out));
-    wd.run(&mut job(&wd, &sim, &[]), 0);
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &[]), 0);
     // The same file again would add twice: refused unless asked for.
-    let out = wd.run(&mut job(&wd, &sim, &[]), 2);
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &[]), 2);
     assert!(stderr(&out).contains("already sent"), "{}", stderr(&out));
     // The first read, ten updates, and each of the five adds' audit logs:
     // two requests (a second page asked for: the documented answer has no
@@ -181,20 +176,20 @@ fn journal_refusals() {
     let first = sim.stat("requests");
     assert!((17..=21).contains(&first), "{first} requests");
     // A resume of a finished run has nothing left to send.
-    wd.run(&mut job(&wd, &sim, &["--resume"]), 0);
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &["--resume"]), 0);
     assert_eq!(sim.stat("requests"), first, "nothing sent");
     assert_eq!(final_results(&wd).len(), 10, "results still list every row");
     // A changed file cannot resume this journal.
     wd.write("in.csv", mixed_rows(10).replace("0.25", "0.26"));
-    let out = wd.run(&mut job(&wd, &sim, &["--resume"]), 2);
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--resume"]), 2);
     assert!(stderr(&out).contains("different input file"), "{}", stderr(&out));
     // Different sending options cannot either.
     wd.write("in.csv", mixed_rows(10));
-    let out = wd.run(&mut job(&wd, &sim, &["--resume", "--method", "post"]), 2);
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--resume", "--method", "post"]), 2);
     assert!(stderr(&out).contains("different input file or different sending options"), "{}", stderr(&out));
     // --restart sends the file again, but the ledger refuses every add the
     // first run applied (naming it); the rows that only set values go again.
-    let out = wd.run(&mut job(&wd, &sim, &["--restart"]), 1);
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--restart"]), 1);
     assert!(stdout(&out).contains("repeats an earlier run (add_revenue)       5"), "{}", stdout(&out));
     let errors = wd.read("in.errors.csv");
     assert_eq!(errors.matches("repeats an update an earlier run applied").count(), 5, "{errors}");
@@ -202,7 +197,7 @@ fn journal_refusals() {
     assert_eq!(sim.stat("requests"), first + 6, "a first read and five updates more");
     assert_eq!(sim.call(100000002)["updates_applied"], 1);
     // --allow-repeat sends them again, deliberately.
-    wd.run(&mut job(&wd, &sim, &["--restart", "--allow-repeat"]), 0);
+    wd.run(&mut run_job(&wd, &sim, "in.csv", &["--restart", "--allow-repeat"]), 0);
     assert_eq!(sim.stat("requests"), first + 17, "a first read and ten updates more (no audit-log check)");
     assert_eq!(sim.call(100000002)["updates_applied"], 2);
 }

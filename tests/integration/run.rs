@@ -1,21 +1,18 @@
 //! `tdrecon run` against the simulator over loopback, asserting on what the
 //! simulator ends up holding as well as on what the job reports.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tdrecon::sim::FaultConfig;
 
-use crate::harness::{PRIVATE, PUBLIC, SimHarness, by_line, rows, run_job, with_keys};
+use crate::harness::{PRIVATE, PUBLIC, Preset, SimHarness, by_line, rows, with_keys};
 use crate::util::{Workdir, stderr, stdout};
 
 /// `tdrecon run in.csv` aimed at the simulator, keys in the environment,
 /// limiter off and short backoffs unless `extra` says otherwise.
-fn job(wd: &Workdir, sim: &SimHarness, extra: &[&str]) -> Command {
-    let outputs = ["--results", "results.csv", "--errors", "errors.csv", "--backoff-cap-ms", "50"];
-    run_job(wd, sim, "in.csv", &[&outputs[..], extra].concat())
-}
+/// This module's outputs are `results.csv` and `errors.csv`, its backoff short.
+const JOB: Preset = Preset(&["--results", "results.csv", "--errors", "errors.csv", "--backoff-cap-ms", "50"]);
 
 /// `n` rows setting revenue `i.50` on calls 100000001…
 fn set_rows(n: u64) -> String {
@@ -42,7 +39,7 @@ fn clean_run_leaves_exactly_the_expected_state() {
              {uuid},7.10,,,,,,\n"
         ),
     );
-    let out = wd.run(&mut job(&wd, &sim, &["--summary-json", "summary.json"]), 0);
+    let out = wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--summary-json", "summary.json"]), 0);
     let results = by_line(&wd.read("results.csv"));
     assert_eq!(results.len(), 5);
     for (line, r) in &results {
@@ -95,7 +92,7 @@ fn not_found_and_invalid_values_are_rejected_without_retry() {
     let sim = SimHarness::start(3, |_| {});
     let wd = Workdir::new();
     wd.write("in.csv", "id,revenue,call_disposition_id\n100000001,5,\n999,5,\n100000002,,999\n100000003,1,\n");
-    wd.run(&mut job(&wd, &sim, &[]), 1);
+    wd.run(&mut JOB.run(&wd, &sim, "in.csv", &[]), 1);
     let r = by_line(&wd.read("results.csv"));
     assert_eq!(
         (r[&3]["status"].as_str(), r[&3]["http_status"].as_str(), r[&3]["attempts"].as_str()),
@@ -116,7 +113,7 @@ fn server_errors_are_retried_to_ok_with_attempts_recorded() {
     let sim = SimHarness::start(4, |c| c.faults = FaultConfig { fail_first: 2, ..FaultConfig::default() });
     let wd = Workdir::new();
     wd.write("in.csv", "id,revenue,add_revenue\n100000001,5,\n100000002,7.25,\n100000003,,4\n");
-    wd.run(&mut job(&wd, &sim, &[]), 1);
+    wd.run(&mut JOB.run(&wd, &sim, "in.csv", &[]), 1);
     let r = by_line(&wd.read("results.csv"));
     for line in [2, 3] {
         assert_eq!((r[&line]["status"].as_str(), r[&line]["attempts"].as_str()), ("ok", "3"), "{:?}", r[&line]);
@@ -140,7 +137,7 @@ fn throttling_is_honoured_in_seconds_and_as_a_date() {
         });
         let wd = Workdir::new();
         wd.write("in.csv", set_rows(30));
-        wd.run(&mut job(&wd, &sim, &["--concurrency", "4", "--max-retries", "10"]), 0);
+        wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--concurrency", "4", "--max-retries", "10"]), 0);
         let results = rows(&wd.read("results.csv"));
         assert!(results.iter().all(|r| r["status"] == "ok"), "date={date}");
         let throttled = sim.stat("throttled");
@@ -167,7 +164,7 @@ fn a_full_disk_under_errors_csv_stops_the_run_without_losing_rows_read() {
     // errors.csv's buffer.
     let bad: String = (0..2000).map(|i| format!("{},not money\n", 200_000_000 + i)).collect();
     wd.write("in.csv", set_rows(10) + &bad);
-    let cmd = job(&wd, &sim, &[]);
+    let cmd = JOB.run(&wd, &sim, "in.csv", &[]);
     let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().replace("errors.csv", "/dev/full")).collect();
     let mut cmd = with_keys(wd.command(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     cmd.args(["--summary-json", "summary.json"]);
@@ -183,7 +180,7 @@ fn a_full_disk_under_errors_csv_stops_the_run_without_losing_rows_read() {
     assert_eq!(lines, (2..=11).map(|l| l.to_string()).collect::<Vec<_>>(), "{results:?}");
     assert!(results.iter().all(|r| r["status"] == "ok" || r["status"] == "not_sent"), "{results:?}");
 
-    wd.run(&mut job(&wd, &sim, &["--resume"]), 1);
+    wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--resume"]), 1);
     let results = rows(&wd.read("results.csv"));
     assert_eq!(results.len(), 10);
     assert!(results.iter().all(|r| r["status"] == "ok"), "{results:?}");
@@ -195,7 +192,7 @@ fn bad_keys_stop_the_job_and_leave_every_unsent_row_not_sent() {
     let sim = SimHarness::start(50, |_| {});
     let wd = Workdir::new();
     wd.write("in.csv", set_rows(50));
-    let mut cmd = job(&wd, &sim, &["--concurrency", "2"]);
+    let mut cmd = JOB.run(&wd, &sim, "in.csv", &["--concurrency", "2"]);
     cmd.env("TRACKDRIVE_PRIVATE_KEY", "wrong");
     let out = wd.run(&mut cmd, 3);
     // The first read finds the keys refused: no update is sent at all.
@@ -207,7 +204,7 @@ fn bad_keys_stop_the_job_and_leave_every_unsent_row_not_sent() {
     assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 0));
 
     // With the keys fixed, a resume sends every row, those refused with 401 too.
-    let out = wd.run(&mut job(&wd, &sim, &["--concurrency", "2", "--resume"]), 0);
+    let out = wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--concurrency", "2", "--resume"]), 0);
     let results = rows(&wd.read("results.csv"));
     assert_eq!(results.len(), 50, "{}", stdout(&out));
     assert!(results.iter().all(|r| r["status"] == "ok"), "{results:?}");
@@ -216,10 +213,10 @@ fn bad_keys_stop_the_job_and_leave_every_unsent_row_not_sent() {
     // Refused again: nothing was applied, so the next run just starts again
     // (it is not told to --resume a run that sent nothing).
     wd.write("in.csv", set_rows(50).replace(".50", ".75"));
-    let mut cmd = job(&wd, &sim, &["--concurrency", "2"]);
+    let mut cmd = JOB.run(&wd, &sim, "in.csv", &["--concurrency", "2"]);
     cmd.env("TRACKDRIVE_PRIVATE_KEY", "wrong");
     wd.run(&mut cmd, 3);
-    wd.run(&mut job(&wd, &sim, &["--concurrency", "2"]), 0);
+    wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--concurrency", "2"]), 0);
     assert!(sim.state()["calls"].as_array().unwrap().iter().all(|c| c["updates_applied"] == 2));
 }
 
@@ -242,7 +239,10 @@ fn ambiguous_faults_never_apply_an_add_twice() {
         wd.write("in.csv", input);
         // Each answer lost was settled in the run, by the update's own
         // reference in the call's audit log: every row ok.
-        wd.run(&mut job(&wd, &sim, &["--timeout", "300ms", "--max-retries", "12", "--concurrency", "8"]), 0);
+        wd.run(
+            &mut JOB.run(&wd, &sim, "in.csv", &["--timeout", "300ms", "--max-retries", "12", "--concurrency", "8"]),
+            0,
+        );
         let results = by_line(&wd.read("results.csv"));
         assert_eq!(results.len(), 40);
         let mut settled = 0;
@@ -271,7 +271,7 @@ fn dry_run_sends_nothing_and_writes_bodies() {
     let before = sim.state();
     let wd = Workdir::new();
     wd.write("in.csv", "id,revenue,buyer_converted\n100000001,$5,yes\n100000002,=1,\n");
-    wd.run(&mut job(&wd, &sim, &["--dry-run"]), 1);
+    wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--dry-run"]), 1);
     assert_eq!(sim.state(), before);
     assert_eq!(sim.stat("requests"), 0);
     let r = by_line(&wd.read("results.csv"));
@@ -294,7 +294,8 @@ fn max_failures_aborts_once_passed() {
         input.push_str(&format!("{},1\n", 500 + i));
     }
     wd.write("in.csv", input);
-    let out = wd.run(&mut job(&wd, &sim, &["--max-failures", "5", "--concurrency", "2", "--rate", "200"]), 3);
+    let out =
+        wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--max-failures", "5", "--concurrency", "2", "--rate", "200"]), 3);
     assert!(stdout(&out).contains("past --max-failures"), "{}", stdout(&out));
     let results = rows(&wd.read("results.csv"));
     assert_eq!(results.len(), 200);
@@ -309,7 +310,7 @@ fn rate_is_held_in_every_second_from_the_servers_side() {
     let sim = SimHarness::start(600, |_| {});
     let wd = Workdir::new();
     wd.write("in.csv", set_rows(500));
-    wd.run(&mut job(&wd, &sim, &["--rate", "50", "--burst", "5", "--concurrency", "16"]), 0);
+    wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--rate", "50", "--burst", "5", "--concurrency", "16"]), 0);
     let timeline: Vec<u64> =
         sim.state()["requests_per_100ms"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     let worst = timeline.windows(10).map(|w| w.iter().sum::<u64>()).max().unwrap();
@@ -327,7 +328,7 @@ fn every_row_lands_in_exactly_one_output_and_keys_never_appear() {
     let sim = SimHarness::start(10, |_| {});
     let wd = Workdir::new();
     wd.write("in.csv", "id,revenue,buyer_converted\n100000001,1,\n100000002,x,\n\n100000003,2,maybe\n404,3,\n100000001,4,\n100000005,5,yes\n");
-    let out = wd.run(&mut job(&wd, &sim, &["--summary-json", "s.json"]), 1);
+    let out = wd.run(&mut JOB.run(&wd, &sim, "in.csv", &["--summary-json", "s.json"]), 1);
     let mut lines: Vec<u64> = rows(&wd.read("results.csv")).iter().map(|r| r["line"].parse().unwrap()).collect();
     lines.extend(rows(&wd.read("errors.csv")).iter().map(|r| r["line"].parse::<u64>().unwrap()));
     lines.sort();

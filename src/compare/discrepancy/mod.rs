@@ -118,32 +118,32 @@ pub struct Side {
 
 /// What kind of disagreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub enum Finding {
     LeftOut,
     NotTheirs,
     AmountDiffers,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::LeftOut, Kind::NotTheirs, Kind::AmountDiffers];
+impl Finding {
+    pub const ALL: [Finding; 3] = [Finding::LeftOut, Finding::NotTheirs, Finding::AmountDiffers];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::LeftOut => "left_out",
-            Kind::NotTheirs => "not_theirs",
-            Kind::AmountDiffers => "amount_differs",
+            Finding::LeftOut => "left_out",
+            Finding::NotTheirs => "not_theirs",
+            Finding::AmountDiffers => "amount_differs",
         }
     }
 
     /// How a person reads it, for `n` of them.
     pub fn words(self, n: u64) -> &'static str {
         match (self, n == 1) {
-            (Kind::LeftOut, true) => "converted call not on the report",
-            (Kind::LeftOut, false) => "converted calls not on the report",
-            (Kind::NotTheirs, true) => "row paying a call that is not theirs",
-            (Kind::NotTheirs, false) => "rows paying calls that are not theirs",
-            (Kind::AmountDiffers, true) => "amount that differs",
-            (Kind::AmountDiffers, false) => "amounts that differ",
+            (Finding::LeftOut, true) => "converted call not on the report",
+            (Finding::LeftOut, false) => "converted calls not on the report",
+            (Finding::NotTheirs, true) => "row paying a call that is not theirs",
+            (Finding::NotTheirs, false) => "rows paying calls that are not theirs",
+            (Finding::AmountDiffers, true) => "amount that differs",
+            (Finding::AmountDiffers, false) => "amounts that differ",
         }
     }
 }
@@ -151,7 +151,7 @@ impl Kind {
 /// One disagreement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Discrepancy {
-    pub kind: Kind,
+    pub kind: Finding,
     /// The side's name it is counted under.
     pub side: String,
     /// The report's line, where a row names the call.
@@ -180,7 +180,7 @@ pub struct Discrepancies {
     /// In order: left out by call time, then rows by line.
     pub items: Vec<Discrepancy>,
     /// Per side's name, per kind.
-    pub by_side: BTreeMap<String, BTreeMap<Kind, Count>>,
+    pub by_side: BTreeMap<String, BTreeMap<Finding, Count>>,
 }
 
 impl Discrepancies {
@@ -188,7 +188,7 @@ impl Discrepancies {
     /// every side's): a net figure alone would let the two cancel.
     pub fn over_under(&self, side: Option<&str>) -> (Decimal, Decimal) {
         let mut split = (Decimal::ZERO, Decimal::ZERO);
-        for d in self.items.iter().filter(|d| d.kind == Kind::AmountDiffers && side.is_none_or(|s| s == d.side)) {
+        for d in self.items.iter().filter(|d| d.kind == Finding::AmountDiffers && side.is_none_or(|s| s == d.side)) {
             if d.dollars > Decimal::ZERO {
                 split.0 += d.dollars;
             } else {
@@ -199,7 +199,7 @@ impl Discrepancies {
     }
 
     /// The count of one kind over every side.
-    pub fn total(&self, kind: Kind) -> Count {
+    pub fn total(&self, kind: Finding) -> Count {
         let mut all = Count::default();
         for count in self.by_side.values().filter_map(|kinds| kinds.get(&kind)) {
             all.calls += count.calls;
@@ -299,10 +299,10 @@ pub fn judge(
 /// buyer's) says against the call it names, if anything: a call not in the
 /// window, another buyer's or no buyer's, one not converted, or an amount
 /// that differs.
-fn row_finding(row: &ReportRow, facts: Option<&CallFacts>, theirs: Option<&str>) -> Option<(Kind, Decimal, String)> {
+fn row_finding(row: &ReportRow, facts: Option<&CallFacts>, theirs: Option<&str>) -> Option<(Finding, Decimal, String)> {
     match (facts, theirs) {
         (None, _) if row.pays() => Some((
-            Kind::NotTheirs,
+            Finding::NotTheirs,
             row.amount(),
             "not among the window's calls: TrackDrive holds it at another time, or not at all".to_string(),
         )),
@@ -311,10 +311,10 @@ fn row_finding(row: &ReportRow, facts: Option<&CallFacts>, theirs: Option<&str>)
                 Some(_) => format!("TrackDrive holds this call for {}", f.buyer_shown()),
                 None => "TrackDrive holds this call for no buyer".to_string(),
             };
-            Some((Kind::NotTheirs, row.amount(), whose))
+            Some((Finding::NotTheirs, row.amount(), whose))
         }
         (Some(f), Some(_)) if row.pays() && !f.converted() => Some((
-            Kind::NotTheirs,
+            Finding::NotTheirs,
             row.amount(),
             "TrackDrive holds this call not converted, with no revenue".to_string(),
         )),
@@ -348,7 +348,7 @@ fn left_out(
                 _ => format!("not flagged converted, but holds revenue {revenue:.2} in TrackDrive; not on the report"),
             };
             Discrepancy {
-                kind: Kind::LeftOut,
+                kind: Finding::LeftOut,
                 side: side.name.clone(),
                 line: None,
                 call: CallRef::Id(f.id),
@@ -365,21 +365,21 @@ fn left_out(
 /// that differs, or "not converted" on a call TrackDrive holds converted.
 /// An add (a chargeback, a bonus) changes the figure: it is not one to
 /// compare.
-fn amount_differs(row: &ReportRow, f: &CallFacts) -> Option<(Kind, Decimal, String)> {
+fn amount_differs(row: &ReportRow, f: &CallFacts) -> Option<(Finding, Decimal, String)> {
     let held = f.revenue.unwrap_or_default();
     let not_converted = row.converted == Some(false) && f.converted();
     match row.revenue {
         Some(Amount::Set(paid)) if paid != held => {
-            Some((Kind::AmountDiffers, paid - held, format!("the report says {paid:.2}, TrackDrive held {held:.2}")))
+            Some((Finding::AmountDiffers, paid - held, format!("the report says {paid:.2}, TrackDrive held {held:.2}")))
         }
         Some(Amount::Add(_)) => None,
         Some(Amount::Set(paid)) if not_converted => Some((
-            Kind::AmountDiffers,
+            Finding::AmountDiffers,
             paid - held,
             format!("the report says not converted; TrackDrive holds it converted ({held:.2})"),
         )),
         None if not_converted => Some((
-            Kind::AmountDiffers,
+            Finding::AmountDiffers,
             -held,
             format!("the report says not converted; TrackDrive holds it converted ({held:.2})"),
         )),

@@ -31,42 +31,52 @@ fn sides() -> Vec<Side> {
 #[test]
 fn each_row_is_judged_once() {
     let set = |s: &str| Some(Amount::Set(d(s)));
-    let cases: Vec<(&str, ReportRow, CallFacts, Option<(Kind, &str)>)> = vec![
+    let cases: Vec<(&str, ReportRow, CallFacts, Option<(Finding, &str)>)> = vec![
         ("agrees", row(2, 1, 0, set("20"), Some(true)), call(1, "7", true, "20"), None),
         (
             "amount differs",
             row(2, 1, 0, set("25"), Some(true)),
             call(1, "7", true, "20"),
-            Some((Kind::AmountDiffers, "5")),
+            Some((Finding::AmountDiffers, "5")),
         ),
-        ("paid less", row(2, 1, 0, set("15"), None), call(1, "7", true, "20"), Some((Kind::AmountDiffers, "-5"))),
+        ("paid less", row(2, 1, 0, set("15"), None), call(1, "7", true, "20"), Some((Finding::AmountDiffers, "-5"))),
         (
             "says zero, TrackDrive 20",
             row(2, 1, 0, set("0"), Some(false)),
             call(1, "7", true, "20"),
-            Some((Kind::AmountDiffers, "-20")),
+            Some((Finding::AmountDiffers, "-20")),
         ),
         (
             "another buyer's",
             row(2, 1, 0, set("20"), Some(true)),
             call(1, "8", true, "20"),
-            Some((Kind::NotTheirs, "20")),
+            Some((Finding::NotTheirs, "20")),
         ),
-        ("no buyer", row(2, 1, 0, set("20"), None), call(1, "", true, "20"), Some((Kind::NotTheirs, "20"))),
-        ("not converted", row(2, 1, 0, set("20"), Some(true)), call(1, "7", false, "0"), Some((Kind::NotTheirs, "20"))),
-        ("converted flag only", row(2, 1, 0, None, Some(true)), call(1, "7", false, "0"), Some((Kind::NotTheirs, "0"))),
+        ("no buyer", row(2, 1, 0, set("20"), None), call(1, "", true, "20"), Some((Finding::NotTheirs, "20"))),
+        (
+            "not converted",
+            row(2, 1, 0, set("20"), Some(true)),
+            call(1, "7", false, "0"),
+            Some((Finding::NotTheirs, "20")),
+        ),
+        (
+            "converted flag only",
+            row(2, 1, 0, None, Some(true)),
+            call(1, "7", false, "0"),
+            Some((Finding::NotTheirs, "0")),
+        ),
         ("another buyer's, not paid", row(2, 1, 0, set("0"), Some(false)), call(1, "8", true, "20"), None),
         (
             "says not converted, TrackDrive converted",
             row(2, 1, 0, None, Some(false)),
             call(1, "7", true, "20"),
-            Some((Kind::AmountDiffers, "-20")),
+            Some((Finding::AmountDiffers, "-20")),
         ),
         (
             "same amount, says not converted",
             row(2, 1, 0, set("20"), Some(false)),
             call(1, "7", true, "20"),
-            Some((Kind::AmountDiffers, "0")),
+            Some((Finding::AmountDiffers, "0")),
         ),
         ("says not converted, agrees", row(2, 1, 0, None, Some(false)), call(1, "7", false, "0"), None),
         (
@@ -106,19 +116,19 @@ fn calls_no_row_names_are_left_out_per_buyer() {
     let left: Vec<(u64, &str)> = found
         .items
         .iter()
-        .filter(|i| i.kind == Kind::LeftOut)
+        .filter(|i| i.kind == Finding::LeftOut)
         .map(|i| (i.facts.as_ref().unwrap().id, i.side.as_str()))
         .collect();
     // Call 5 is Bolt's, paid on an Acme row: one finding (not theirs),
     // never also left out of Bolt's rows, as the report holds it.
     assert_eq!(left, [(2, "Acme"), (4, "Acme")]);
-    assert_eq!(found.total(Kind::LeftOut), Count { calls: 2, dollars: d("42") });
-    assert_eq!(found.by_side["Acme"][&Kind::NotTheirs], Count { calls: 1, dollars: d("40") });
-    assert_eq!(found.by_side["Acme"][&Kind::LeftOut], Count { calls: 2, dollars: d("42") });
+    assert_eq!(found.total(Finding::LeftOut), Count { calls: 2, dollars: d("42") });
+    assert_eq!(found.by_side["Acme"][&Finding::NotTheirs], Count { calls: 1, dollars: d("40") });
+    assert_eq!(found.by_side["Acme"][&Finding::LeftOut], Count { calls: 2, dollars: d("42") });
     assert!(found.items.iter().all(|i| i.facts.as_ref().is_none_or(|f| f.id != 6)));
     // Judging Acme alone, Bolt's call 5 is nobody's to leave out either.
     let alone = judge(&rows, &sides()[..1], &calls, &HashMap::new());
-    assert_eq!(alone.total(Kind::LeftOut).calls, 2);
+    assert_eq!(alone.total(Finding::LeftOut).calls, 2);
 }
 
 #[test]
@@ -127,7 +137,7 @@ fn amounts_paid_over_and_under_are_kept_apart() {
         [call(1, "7", true, "35"), call(2, "7", true, "45")].into_iter().map(|c| (c.id, c)).collect();
     let rows = [row(2, 1, 0, Some(Amount::Set(d("50"))), None), row(3, 2, 0, Some(Amount::Set(d("30"))), None)];
     let found = judge(&rows, &sides()[..1], &calls, &HashMap::new());
-    assert_eq!(found.total(Kind::AmountDiffers), Count { calls: 2, dollars: d("0") });
+    assert_eq!(found.total(Finding::AmountDiffers), Count { calls: 2, dollars: d("0") });
     assert_eq!(found.over_under(None), (d("15"), d("-15")));
     assert_eq!(found.over_under(Some("Bolt")), (d("0"), d("0")));
 }
@@ -165,7 +175,7 @@ fn rows_outside_the_window_and_unjudged_rows() {
     assert!(found.items.iter().all(|i| i.line != Some(4)), "an unknown buyer's row is not judged");
     assert_eq!(
         (found.items[0].kind, found.items[0].line, found.items[0].call),
-        (Kind::NotTheirs, Some(3), CallRef::Id(99))
+        (Finding::NotTheirs, Some(3), CallRef::Id(99))
     );
     assert!(found.items[0].why.contains("not among the window's calls"));
     assert_eq!(found.by_side["Bolt"].len(), 0, "a clean side is listed, with nothing");
@@ -204,8 +214,8 @@ fn a_joint_sides_findings_go_to_the_calls_buyer() {
     let rows = [row(2, 1, 2, Some(Amount::Set(d("25"))), None), row(3, 2, 2, Some(Amount::Set(d("20"))), None)];
     let found = judge(&rows, &all, &calls, &HashMap::new());
     assert_eq!(found.by_side.keys().collect::<Vec<_>>(), ["Acme", "Bolt"]);
-    assert_eq!(found.by_side["Acme"][&Kind::AmountDiffers], Count { calls: 1, dollars: d("5") });
+    assert_eq!(found.by_side["Acme"][&Finding::AmountDiffers], Count { calls: 1, dollars: d("5") });
     let rows = [row(2, 9, 2, Some(Amount::Set(d("25"))), None)];
     let found = judge(&rows, &all, &calls, &HashMap::new());
-    assert_eq!(found.by_side["Acme + Bolt"][&Kind::NotTheirs], Count { calls: 1, dollars: d("25") });
+    assert_eq!(found.by_side["Acme + Bolt"][&Finding::NotTheirs], Count { calls: 1, dollars: d("25") });
 }

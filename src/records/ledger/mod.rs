@@ -1,5 +1,5 @@
 //! The ledger: every update tdrecon sent to an account, across runs, in an
-//! SQLite database in the state directory (`outputs::state`), one per
+//! SQLite database in the state directory (`records::state`), one per
 //! account. The journal keeps one run of one file from sending a row twice;
 //! the ledger keeps a report sent again (renamed, corrected, from another
 //! folder, with a row appended) from applying an add, a webhook fire or a

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use rust_decimal::Decimal;
 
 use crate::compare::discrepancies::{self, Said};
-use crate::compare::discrepancy::{Discrepancy, Kind};
+use crate::compare::discrepancy::{Discrepancy, Finding};
 use crate::outcome::Status;
 use crate::reports::summary::{LOOKS_KEPT, RunSummary, Totals};
 
@@ -115,7 +115,7 @@ fn glance(out: &mut String, s: &RunSummary, command: &str) {
     let look = s.validation.rejected + s.failures();
     // A night not judged shows no count, never a reassuring 0.
     let found = match &s.discrepancies {
-        Some(d) if d.judged => Some(Kind::ALL.iter().map(|k| d.found.total(*k).calls).sum::<u64>()),
+        Some(d) if d.judged => Some(Finding::ALL.iter().map(|k| d.found.total(*k).calls).sum::<u64>()),
         _ => None,
     };
     let changed = if command == "plan" {
@@ -228,10 +228,10 @@ fn found(out: &mut String, said: &Said) {
     for (side, kinds) in &said.found.by_side {
         out.push_str("<tr>");
         cell(out, side);
-        for kind in Kind::ALL {
+        for kind in Finding::ALL {
             let c = kinds.get(&kind).copied().unwrap_or_default();
             let dollars = match kind {
-                Kind::AmountDiffers => discrepancies::dollars_words(kind, &c, said.found.over_under(Some(side))),
+                Finding::AmountDiffers => discrepancies::dollars_words(kind, &c, said.found.over_under(Some(side))),
                 _ => money(c.dollars),
             };
             let _ = write!(out, "<td class=\"num\">{} &middot; {dollars}</td>", c.calls);
@@ -244,9 +244,9 @@ fn found(out: &mut String, said: &Said) {
         None => "the discrepancies CSV, which could not be written (see the notes),".to_string(),
     };
     for (kind, title) in [
-        (Kind::LeftOut, "Converted in TrackDrive, not on the report (the buyer may owe for these)"),
-        (Kind::NotTheirs, "On the report, not the buyer's in TrackDrive"),
-        (Kind::AmountDiffers, "Amounts that differ"),
+        (Finding::LeftOut, "Converted in TrackDrive, not on the report (the buyer may owe for these)"),
+        (Finding::NotTheirs, "On the report, not the buyer's in TrackDrive"),
+        (Finding::AmountDiffers, "Amounts that differ"),
     ] {
         let items: Vec<&Discrepancy> = said.found.items.iter().filter(|d| d.kind == kind).collect();
         let _ = write!(out, "<h3>{} ({})</h3>", escape(title), items.len());
@@ -271,7 +271,7 @@ fn found(out: &mut String, said: &Said) {
             cell(out, &f.map(|f| f.buyer_shown()).unwrap_or_default());
             num(out, f.and_then(|f| f.revenue), false);
             num(out, d.report_amount, false);
-            num(out, Some(d.dollars), kind == Kind::AmountDiffers);
+            num(out, Some(d.dollars), kind == Finding::AmountDiffers);
             let _ = write!(out, "<td class=\"why\">{}</td></tr>", escape(&d.why));
         }
         out.push_str("</tbody></table>\n");

@@ -17,7 +17,7 @@
 //! Where references are not recorded and the server's clock is known (from
 //! its `Date` header), entries like this update made since the intent, by
 //! the server's clock, show it applied. Anything else is unclear. Pure: the
-//! reads are `upload::row`'s.
+//! reads are `send`'s.
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
