@@ -175,7 +175,7 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # Reading the report.
 # ignore_column = ["Internal Notes"]   # as --ignore-column
 # delimiter = ";"                      # as --delimiter (.tsv files default to tabs)
-# sheet = "Calls"                      # a spreadsheet's sheet (default: the first)
+# sheet = "Calls"                      # a spreadsheet's sheet (default: the one it opens on, never a hidden one)
 # time_zone = "America/New_York"       # for call times written without an offset
 # encoding = "windows-1252"            # as Excel on Windows saves "CSV"
 # match_window = "5m"                  # how far a call may be from a row found by caller

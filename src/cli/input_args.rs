@@ -15,7 +15,8 @@ pub(super) struct InputArgs {
     /// Field delimiter, one ASCII character (use '\t' for tabs) [default: tab for .tsv and .tab files, else ,].
     #[arg(help_heading = "Input", long, value_name = "CHAR", value_parser = delimiter)]
     pub delimiter: Option<u8>,
-    /// A spreadsheet's sheet to read [default: the first].
+    /// A spreadsheet's sheet to read, hidden or not [default: the one the workbook opens on; never a
+    /// hidden one].
     #[arg(help_heading = "Input", long, value_name = "NAME")]
     pub sheet: Option<String>,
     /// The IANA time zone of call times written without an offset, like America/New_York [default: UTC].
@@ -25,6 +26,10 @@ pub(super) struct InputArgs {
     /// a UTF-16 or UTF-8 byte-order mark is followed].
     #[arg(help_heading = "Input", long, value_name = "NAME", value_parser = encoding)]
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Read the file in --encoding even when its bytes are UTF-8 (refused otherwise: such a file
+    /// read as windows-1252 would send `JosÃ©` for `José`).
+    #[arg(help_heading = "Input", long, requires = "encoding")]
+    pub trust_encoding: bool,
     /// A saved profile (TOML) for a report that arrives in the same shape every night: mappings,
     /// ignored columns, target, pacing, outputs. Flags win over it. `tdrecon template --config` prints one.
     #[arg(help_heading = "Input", long = "config", value_name = "FILE")]
@@ -45,6 +50,9 @@ pub(super) struct InputArgs {
     #[arg(help_heading = "Input", long = "value-map", value_name = "HEADER:THEIRS=OURS",
           value_parser = crate::input::columns::HeaderOptions::parse_value_map)]
     pub value_map: Vec<(String, String, String)>,
+    /// A profile's `[value_map]` entries (put here by the profile, which a typed --value-map replaces).
+    #[arg(long = "profile-value-map", hide = true, value_parser = crate::input::columns::HeaderOptions::parse_value_map)]
+    pub profile_value_maps: Vec<(String, String, String)>,
     /// A negative amount in this set column is a chargeback, sent as its add (revenue: -45.00
     /// or ($45.00) is sent as add_revenue -45.00). Repeatable: revenue, payout.
     #[arg(help_heading = "Input", long = "negative-as-add", value_name = "COLUMN")]

@@ -162,7 +162,13 @@ fn splice(argv: &[OsString], command: &str, profile: &Profile) -> Result<Vec<OsS
         }
         // A profile's mappings come under their own hidden flag: a typed
         // `--map` replaces one, while two typed for one header are refused.
-        settings.extend(setting.args.iter().map(|a| OsString::from(if a == "--map" { "--profile-map" } else { a })));
+        settings.extend(setting.args.iter().map(|a| {
+            OsString::from(match a.as_str() {
+                "--map" => "--profile-map",
+                "--value-map" => "--profile-value-map",
+                other => other,
+            })
+        }));
     }
     let at = argv.iter().position(|a| a.to_str() == Some(command)).map_or(argv.len(), |i| i + 1);
     Ok(argv[..at].iter().cloned().chain(settings).chain(argv[at..].iter().cloned()).collect())

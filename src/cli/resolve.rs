@@ -11,6 +11,7 @@ use crate::commands::validate::ValidateOptions;
 use crate::exit::Fatal;
 use crate::input::InputOptions;
 use crate::input::columns::HeaderOptions;
+use crate::input::columns::same_value;
 use crate::input::fields::CallField;
 use crate::input::source::Source;
 use crate::trackdrive::client::{check_base_url, subdomain_url};
@@ -36,7 +37,8 @@ impl InputArgs {
     /// implies. Opens the source (a spreadsheet or a stream is written out
     /// as CSV here; so is a plain file, when `private`).
     pub(super) fn resolve(self, private: bool) -> Result<InputOptions, Fatal> {
-        let source = Source::open(&self.file, self.sheet.as_deref(), private, self.encoding).map_err(Fatal::usage)?;
+        let source = Source::open(&self.file, self.sheet.as_deref(), private, self.encoding, self.trust_encoding)
+            .map_err(Fatal::usage)?;
         // A typed mapping replaces the profile's for its header; two typed
         // for one header are refused, not decided by their order.
         let same = |a: &str, b: &str| crate::input::columns::normalise(a) == crate::input::columns::normalise(b);
@@ -55,11 +57,24 @@ impl InputArgs {
             maps.retain(|(f, _)| !same(f, from));
             maps.push((from.clone(), to.clone()));
         }
-        // So is a later meaning of the same value of a column.
-        let mut values: Vec<(String, String, String)> = Vec::new();
-        for (header, theirs, ours) in self.value_map {
-            values.retain(|(h, t, _)| !(h == &header && t.eq_ignore_ascii_case(&theirs)));
-            values.push((header, theirs, ours));
+        // So does a typed meaning of a value of a column replace the
+        // profile's; two typed meanings of one value are refused. Values are
+        // the same as cells are matched to them (`same_value`); the column's
+        // own check refuses two the profile gives.
+        let same_key = |(h, t): (&str, &str), (h2, t2): (&str, &str)| same(h, h2) && same_value(t, t2);
+        let mut values: Vec<(String, String, String)> = self.profile_value_maps;
+        let typed = self.value_map;
+        for (i, (header, theirs, ours)) in typed.iter().enumerate() {
+            if let Some((_, _, other)) =
+                typed[..i].iter().find(|(h, t, o)| same_key((h, t), (header, theirs)) && o != ours)
+            {
+                return Err(usage(format!(
+                    "--value-map maps {theirs:?} of {header:?} twice, to {other:?} and to {ours:?}: keep the one \
+                     you mean"
+                )));
+            }
+            values.retain(|(h, t, _)| !same_key((h, t), (header, theirs)));
+            values.push((header.clone(), theirs.clone(), ours.clone()));
         }
         let mut negative_as_add: Vec<CallField> = Vec::new();
         for column in self.negative_as_add {
@@ -76,6 +91,7 @@ impl InputArgs {
             name: source.name,
             delimiter: self.delimiter.unwrap_or(source.delimiter),
             headers: HeaderOptions { maps, ignore: self.ignore, values, negative_as_add },
+            sheet: source.sheet,
             line_map: source.line_map,
             spool: source.spool,
             time_zone: self.time_zone.unwrap_or(jiff::tz::TimeZone::UTC),

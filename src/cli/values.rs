@@ -67,6 +67,8 @@ pub(super) fn encoding(text: &str) -> Result<&'static encoding_rs::Encoding, Str
     let label = text.trim();
     // WHATWG's utf-16 is little-endian; say so rather than guess silently.
     let label = if label.eq_ignore_ascii_case("utf-16") { "utf-16le" } else { label };
+    // The help's `latin-1` is no WHATWG label (`latin1` is).
+    let label = if label.eq_ignore_ascii_case("latin-1") { "latin1" } else { label };
     encoding_rs::Encoding::for_label(label.as_bytes())
         .ok_or_else(|| format!("{text:?}: not an encoding (try utf-8, windows-1252, latin-1, utf-16le, utf-16be)"))
 }

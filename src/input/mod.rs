@@ -18,11 +18,13 @@
 mod bytes;
 pub mod columns;
 pub mod fields;
+pub mod mojibake;
 pub mod money;
 pub mod parallel;
 pub mod reader;
 pub mod rejection;
 pub mod seen_ids;
+pub mod sheets;
 pub mod source;
 pub mod update;
 pub mod validate;
@@ -44,8 +46,9 @@ pub struct InputOptions {
     pub name: PathBuf,
     pub delimiter: u8,
     pub headers: HeaderOptions,
-    /// A spreadsheet's sheet rows, to number records by.
-    pub line_map: Option<std::sync::Arc<[u32]>>,
+    /// A spreadsheet's sheet read, and its rows, to number records by.
+    pub sheet: Option<String>,
+    pub line_map: Option<std::sync::Arc<sheets::LineMap>>,
     /// Keeps a spooled copy alive as long as the options.
     pub spool: Option<std::sync::Arc<tempfile::TempPath>>,
     /// The zone of call times written without an offset.
@@ -69,9 +72,35 @@ impl InputOptions {
         let (reader, headers) = CsvReader::open(&self.path, self.delimiter).map_err(|e| self.renamed(e))?;
         let mut schema = Schema::from_headers(headers, &self.headers)
             .and_then(|schema| validate::check_value_maps(&schema).map(|()| schema))
-            .map_err(|e| Fatal::usage(anyhow::anyhow!("{}: {e}", self.name.display())))?;
+            .map_err(|e| Fatal::usage(anyhow::anyhow!("{}: {e}{}", self.name.display(), self.elsewhere(&e))))?;
         schema.time_zone = self.time_zone.clone();
         Ok((reader.with_line_map(self.line_map.clone()), Validator::new(schema)))
+    }
+
+    /// When the sheet read has no report's header: the workbook's other
+    /// sheets that carry tdrecon columns, and how to read one.
+    fn elsewhere(&self, error: &columns::HeaderError) -> String {
+        use columns::HeaderError::{NoId, NothingKnown};
+        // An unknown column beside known ones: the sheet is the report.
+        let Some(read) = self.sheet.as_deref().filter(|_| matches!(error, NothingKnown | NoId)) else {
+            return String::new();
+        };
+        let carrying: Vec<String> = sheets::headers_elsewhere(&self.name, read)
+            .into_iter()
+            .filter(|(_, _, headers)| headers.iter().any(|h| self.headers.known(h)))
+            .map(|(name, shown, _)| match shown {
+                sheets::Shown::Visible => format!("{name:?}"),
+                shown => format!("{name:?} ({})", shown.words()),
+            })
+            .collect();
+        match carrying.as_slice() {
+            [] => format!(" (read from the sheet {read:?})"),
+            sheets => format!(
+                " (read from the sheet {read:?}; tdrecon columns are on the sheet{} {}: name one with --sheet)",
+                if sheets.len() > 1 { "s" } else { "" },
+                sheets.join(", ")
+            ),
+        }
     }
 
     /// A reading error, naming the input as the user did (not its spool).

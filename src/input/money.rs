@@ -25,6 +25,12 @@ const MAX_DIGITS: usize = 15;
 /// Reads the digits straight into an integer count of cents: no float, no
 /// rounding, and no allocation on this per-row path.
 pub fn parse_money(text: &str, sign: Sign) -> Result<Decimal, String> {
+    parse_signed(text, sign).map(|(amount, _)| amount)
+}
+
+/// `parse_money`, and whether the amount was written negative: `(0.00)` and
+/// `-$0` are zero, but a chargeback column's zero (`--negative-as-add`).
+pub fn parse_signed(text: &str, sign: Sign) -> Result<(Decimal, bool), String> {
     // ASCII trim: fast, and a non-ASCII space left in is rejected, not guessed at.
     let s = text.trim_ascii().as_bytes();
     // Accounting negatives, as spreadsheets export chargebacks: `(15.00)`,
@@ -68,7 +74,7 @@ pub fn parse_money(text: &str, sign: Sign) -> Result<Decimal, String> {
         return Err("must be 0 or more (use add_revenue/add_payout for a chargeback)".into());
     }
     // `-0` is 0, so it never prints as `-0.00`.
-    Ok(Decimal::new(if negative { -cents } else { cents }, 2))
+    Ok((Decimal::new(if negative { -cents } else { cents }, 2), negative))
 }
 
 const MALFORMED: &str = "expected an amount like 1234.50 or $1,234.50";

@@ -99,7 +99,7 @@ pub struct CsvReader {
     ahead: ByteRecord,
     ahead_span: Option<Span>,
     /// A spreadsheet's sheet row for each data record (see `with_line_map`).
-    line_map: Option<std::sync::Arc<[u32]>>,
+    line_map: Option<std::sync::Arc<super::sheets::LineMap>>,
     records: usize,
 }
 
@@ -158,7 +158,7 @@ impl CsvReader {
 
     /// Numbers records by `map` (a spreadsheet's rows, as `source` wrote
     /// them out) rather than by the lines of the file read.
-    pub fn with_line_map(mut self, map: Option<std::sync::Arc<[u32]>>) -> CsvReader {
+    pub fn with_line_map(mut self, map: Option<std::sync::Arc<super::sheets::LineMap>>) -> CsvReader {
         self.line_map = map;
         self
     }
@@ -168,8 +168,8 @@ impl CsvReader {
         let Some(mut span) = self.ahead_span.take() else {
             return Ok(None);
         };
-        if let Some(row) = self.line_map.as_ref().and_then(|map| map.get(self.records)) {
-            (span.line, span.end_line) = (u64::from(*row), u64::from(*row));
+        if let Some(row) = self.line_map.as_ref().and_then(|map| map.row(self.records as u32)) {
+            (span.line, span.end_line) = (u64::from(row), u64::from(row));
         }
         self.records += 1;
         std::mem::swap(&mut self.current, &mut self.ahead);

@@ -14,8 +14,10 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use calamine::{Data, Reader};
 use sha2::{Digest, Sha256};
+
+use super::mojibake::{Utf8Watch, misread};
+use super::sheets::{self, LineMap, SheetError};
 
 /// The most bytes a stream or an archive may expand to: a 1 KB gzip can
 /// hold gigabytes of zeros, and the spool is on disk.
@@ -30,8 +32,9 @@ pub struct Source {
     pub name: PathBuf,
     /// The field delimiter the file's name implies, when the user gave none.
     pub delimiter: u8,
-    /// For a spreadsheet: the sheet row of each data record, in order.
-    pub line_map: Option<Arc<[u32]>>,
+    /// For a spreadsheet: the sheet read, and the sheet row of each data record.
+    pub sheet: Option<String>,
+    pub line_map: Option<Arc<LineMap>>,
     /// Keeps the spooled copy until the last clone is gone.
     pub spool: Option<Arc<tempfile::TempPath>>,
     /// What the pass that wrote the spool found (`None`: read in place).
@@ -55,10 +58,13 @@ pub enum SourceError {
     Io { name: PathBuf, error: io::Error },
     #[error("{name} expands past {} GiB: too large to be a buyer report", MAX_SPOOL >> 30)]
     TooLarge { name: PathBuf },
-    #[error("cannot read the spreadsheet {name}: {error}")]
-    Sheet { name: PathBuf, error: String },
-    #[error("{name} has no sheet named {sheet:?}; its sheets are: {}", sheets.join(", "))]
-    NoSuchSheet { name: PathBuf, sheet: String, sheets: Vec<String> },
+    #[error(transparent)]
+    Sheet(#[from] SheetError),
+    #[error(
+        "{name} is declared {encoding} (--encoding), but its bytes are UTF-8: read as {encoding}, {right:?} would be \
+         sent as {wrong:?}; drop --encoding (UTF-8 is the default), or add --trust-encoding if it really is {encoding}"
+    )]
+    LooksUtf8 { name: PathBuf, encoding: &'static str, right: String, wrong: String },
     #[error(
         "{name} is not text: byte {offset} is a NUL byte (binary data, or a file of zeros); nothing was read past it"
     )]
@@ -115,32 +121,59 @@ pub fn open_file(path: &Path) -> io::Result<File> {
 }
 
 impl Source {
-    /// Opens `name`: standard input, a gzip file or a spreadsheet (its first
-    /// sheet, or `sheet`) is first written out as CSV; so is a plain file
+    /// Opens `name`: standard input, a gzip file or a spreadsheet (the sheet
+    /// it opens on, or `sheet`) is first written out as CSV; so is a plain file
     /// when `private` (a run: it must read the bytes it hashed), else it is
     /// read where it is.
     /// Text in another `encoding` than UTF-8 (or a plain file that starts
-    /// with a UTF-16 byte-order mark) is decoded into the spool as UTF-8.
+    /// with a UTF-16 byte-order mark) is decoded into the spool as UTF-8;
+    /// text declared in another encoding whose bytes are UTF-8 is refused
+    /// (`mojibake`), unless `trust_encoding`.
     pub fn open(
         name: &Path,
         sheet: Option<&str>,
         private: bool,
         encoding: Option<&'static encoding_rs::Encoding>,
+        trust_encoding: bool,
     ) -> Result<Source, SourceError> {
         let io_err = |error| SourceError::Io { name: name.to_path_buf(), error };
         let plain = |path: PathBuf, spool: Option<Spooled>, line_map| {
             let (spool, survey) = spool.map_or((None, None), |s| (Some(Arc::new(s.path)), Some(s.survey)));
-            Source { path, name: name.to_path_buf(), delimiter: delimiter_for(name), line_map, spool, survey }
+            Source {
+                path,
+                name: name.to_path_buf(),
+                delimiter: delimiter_for(name),
+                sheet: None,
+                line_map,
+                spool,
+                survey,
+            }
         };
         let decoding = encoding.filter(|e| *e != encoding_rs::UTF_8);
+        // UTF-16 is never mistaken for UTF-8: its ASCII is NUL bytes.
+        let watched =
+            decoding.filter(|e| !trust_encoding && *e != encoding_rs::UTF_16LE && *e != encoding_rs::UTF_16BE);
         // A spool decodes on its way (and drops a UTF-8 byte-order mark).
         let spool = |from: &mut dyn Read| -> Result<Spooled, SourceError> {
-            let mut decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                .encoding(decoding)
-                .bom_override(true)
-                .strip_bom(true)
-                .build(from);
-            spool(name, &mut decoded)
+            let mut watch = Utf8Watch::new(from);
+            let spooled = {
+                let mut decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(decoding)
+                    .bom_override(true)
+                    .strip_bom(true)
+                    .build(&mut watch);
+                spool(name, &mut decoded)?
+            };
+            if let (Some(declared), Some(word)) = (watched, watch.utf8_word()) {
+                let (wrong, right) = misread(word, declared);
+                return Err(SourceError::LooksUtf8 {
+                    name: name.to_path_buf(),
+                    encoding: declared.name(),
+                    right,
+                    wrong,
+                });
+            }
+            Ok(spooled)
         };
         match kind(name) {
             Format::Plain if !private && decoding.is_none() && !starts_utf16(name) => {
@@ -164,9 +197,10 @@ impl Source {
                 Ok(plain(spooled.path.to_path_buf(), Some(spooled), None))
             }
             Format::Sheet => {
-                let (spooled, map) = sheet_to_csv(name, sheet)?;
-                let mut source = plain(spooled.path.to_path_buf(), Some(spooled), Some(map));
+                let (spooled, map, read) = sheet_to_csv(name, sheet)?;
+                let mut source = plain(spooled.path.to_path_buf(), Some(spooled), Some(Arc::new(map)));
                 source.delimiter = b',';
+                source.sheet = Some(read);
                 Ok(source)
             }
         }
@@ -274,76 +308,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes a sheet as CSV, one record per non-empty row, and the sheet row
-/// number of each data record (the header is the first non-empty row).
-fn sheet_to_csv(name: &Path, sheet: Option<&str>) -> Result<(Spooled, Arc<[u32]>), SourceError> {
-    let sheet_err = |error: String| SourceError::Sheet { name: name.to_path_buf(), error };
+/// Writes the report's sheet as CSV (`sheets`), surveyed on the way.
+fn sheet_to_csv(name: &Path, sheet: Option<&str>) -> Result<(Spooled, LineMap, String), SourceError> {
     let err = |e| spool_error(name, e);
-    let mut workbook = calamine::open_workbook_auto(name).map_err(|e| sheet_err(e.to_string()))?;
-    let names = workbook.sheet_names();
-    let chosen = match sheet {
-        Some(wanted) => names.iter().find(|n| n.as_str() == wanted).cloned().ok_or_else(|| {
-            SourceError::NoSuchSheet { name: name.to_path_buf(), sheet: wanted.to_string(), sheets: names.clone() }
-        })?,
-        None => names.first().cloned().ok_or_else(|| sheet_err("it has no sheet".into()))?,
-    };
-    let range = workbook.worksheet_range(&chosen).map_err(|e| sheet_err(e.to_string()))?;
-    let first_row = range.start().map_or(0, |(row, _)| row);
     let mut file = tempfile::NamedTempFile::new().map_err(err)?;
-    let mut map = Vec::new();
-    let survey = {
-        let mut csv = csv::Writer::from_writer(Surveying::new(BufWriter::new(file.as_file_mut())));
-        let mut header_written = false;
-        for (i, row) in range.rows().enumerate() {
-            if row.iter().all(|c| matches!(c, Data::Empty)) {
-                continue;
-            }
-            let cells: Vec<String> = row.iter().map(cell_text).collect();
-            csv.write_record(&cells).map_err(|e| err(io::Error::other(e)))?;
-            // Sheet rows count from 1.
-            let sheet_row = first_row + i as u32 + 1;
-            if header_written {
-                map.push(sheet_row);
-            }
-            header_written = true;
-        }
-        csv.into_inner().map_err(|e| err(e.into_error()))?.finish().map_err(err)?
+    let (survey, map, sheet) = {
+        let out = Surveying::new(BufWriter::new(file.as_file_mut()));
+        let sheets::Read { out, map, sheet } = sheets::to_csv(name, sheet, out)?.map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(e) => err(e),
+            other => err(io::Error::other(format!("{other:?}"))),
+        })?;
+        (out.finish().map_err(err)?, map, sheet)
     };
-    Ok((Spooled { path: file.into_temp_path(), survey }, map.into()))
-}
-
-/// A cell as the text a CSV export would hold, under the same rules as CSV
-/// text: a number is the shortest decimal that gives back its value exactly
-/// (so `1234.5` is `1234.5`, and a formula's `1234.4999999999998` stays
-/// that, for the validator to refuse: never rounded here); a whole number
-/// too large to be exact (2^53 and up) is written with an exponent, which no
-/// id or amount accepts; a date-time is ISO 8601.
-pub fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) => float_text(*f),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) if d.is_datetime() => {
-            let (y, mo, day, h, mi, s, _) = d.to_ymd_hms_milli();
-            format!("{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}")
-        }
-        Data::DateTime(d) => float_text(d.as_f64()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => format!("#{e:?}"),
-    }
-}
-
-fn float_text(f: f64) -> String {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if f.is_finite() && f.fract() == 0.0 && f.abs() >= EXACT {
-        format!("{f:e}")
-    } else {
-        // Rust's `Display` for f64 is the shortest text that parses back
-        // to the same value.
-        f.to_string()
-    }
+    Ok((Spooled { path: file.into_temp_path(), survey }, map, sheet))
 }
 
 /// What a file looks like from outside: size, modification time, inode. A
@@ -382,7 +359,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.csv");
         std::fs::write(&path, "id,revenue\r\n1,2\n3,4").unwrap();
-        let source = Source::open(&path, None, true, None).unwrap();
+        let source = Source::open(&path, None, true, None, false).unwrap();
         let survey = source.survey.clone().unwrap();
         assert_eq!((survey.lines, survey.bytes), (2, 19));
         assert_eq!(Some(survey.sha256), sha256_of(&path));
@@ -390,26 +367,9 @@ mod tests {
         // The original changing afterwards changes nothing of what is read.
         std::fs::write(&path, "id,revenue\n9,9\n").unwrap();
         assert_eq!(std::fs::read_to_string(&source.path).unwrap(), "id,revenue\r\n1,2\n3,4");
-        assert!(Source::open(&path, None, false, None).unwrap().survey.is_none(), "validate reads in place");
+        assert!(Source::open(&path, None, false, None, false).unwrap().survey.is_none(), "validate reads in place");
         std::fs::write(&path, b"id\n1\n\0\0").unwrap();
-        let err = Source::open(&path, None, true, None).unwrap_err();
+        let err = Source::open(&path, None, true, None, false).unwrap_err();
         assert!(matches!(err, SourceError::Binary { offset: 5, .. }), "{err}");
-    }
-
-    #[test]
-    fn spreadsheet_cells() {
-        let cases = [
-            (Data::Float(1234.5), "1234.5"),
-            (Data::Float(1234.4999999999998), "1234.4999999999998"),
-            (Data::Float(123895022.0), "123895022"),
-            (Data::Float(9_007_199_254_740_993.0), "9.007199254740992e15"),
-            (Data::Int(42), "42"),
-            (Data::Bool(true), "true"),
-            (Data::String("=1+1".into()), "=1+1"),
-            (Data::Empty, ""),
-        ];
-        for (cell, want) in cases {
-            assert_eq!(cell_text(&cell), want, "{cell:?}");
-        }
     }
 }

@@ -48,7 +48,13 @@ impl CallRef {
             Some(_) => return Err("call id is too long to be a TrackDrive Call ID".into()),
             None => {}
         }
-        if let Some(u) = parse_uuid(s) {
+        // As CRMs and Microsoft exports write GUIDs too: `{…}`, `urn:uuid:…`.
+        let bare = match s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            Some(inner) => inner,
+            None if s.len() > 9 && s.is_char_boundary(9) && s[..9].eq_ignore_ascii_case("urn:uuid:") => &s[9..],
+            None => s,
+        };
+        if let Some(u) = parse_uuid(bare) {
             return Ok(CallRef::Uuid(u));
         }
         if looks_spreadsheet_mangled(s) {
@@ -323,6 +329,11 @@ mod tests {
             ("c3b20b12-3b3b-4322-b15d-0f1c5f653479", "c3b20b12-3b3b-4322-b15d-0f1c5f653479"),
             ("C3B20B12-3B3B-4322-B15D-0F1C5F653479", "c3b20b12-3b3b-4322-b15d-0f1c5f653479"),
             ("00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000001"),
+            // GUIDs as CRMs and Microsoft exports write them.
+            ("{24DEF491-3B3B-4322-B15D-0F1C5F653479}", "24def491-3b3b-4322-b15d-0f1c5f653479"),
+            (" {24def491-3b3b-4322-b15d-0f1c5f653479} ", "24def491-3b3b-4322-b15d-0f1c5f653479"),
+            ("urn:uuid:24def491-3b3b-4322-b15d-0f1c5f653479", "24def491-3b3b-4322-b15d-0f1c5f653479"),
+            ("URN:UUID:24DEF491-3B3B-4322-B15D-0F1C5F653479", "24def491-3b3b-4322-b15d-0f1c5f653479"),
         ];
         for (input, want) in ok {
             assert_eq!(CallRef::parse(input).unwrap().to_string(), want, "{input:?}");
@@ -340,6 +351,12 @@ mod tests {
             ("99999999999999999999999", "too long"),
             ("18446744073709551616", "too long"),
             ("-5", "expected"),
+            ("{24def491-3b3b-4322-b15d-0f1c5f653479", "expected"),
+            ("{{24def491-3b3b-4322-b15d-0f1c5f653479}}", "expected"),
+            ("{123}", "expected"),
+            ("urn:uuid:{24def491-3b3b-4322-b15d-0f1c5f653479}", "expected"),
+            ("urn:uuid:", "expected"),
+            ("urn:ü", "expected"),
         ];
         for (input, want) in bad {
             let err = CallRef::parse(input).unwrap_err();

@@ -2,6 +2,7 @@
 //! real `tdrecon` binary in a throw-away directory.
 
 mod across_runs;
+mod as_the_buyer_sees;
 mod buyer_report;
 mod chaos;
 mod discrepancies;

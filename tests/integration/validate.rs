@@ -21,7 +21,8 @@ fn errors_csv_has_exact_rows_and_real_line_numbers() {
     let rows: Vec<&str> = errors.lines().collect();
     assert_eq!(rows[0], "line,column,value,reason,Call ID,Revenue,Buyer Converted,Agent Call Disposition Notes");
     let expected = [
-        "4,Revenue,12.345,more than 2 decimal places: amounts are never rounded (this record spans lines 4-5: check for a quote left open),100000002,12.345,no,\"two",
+        // A properly quoted note over two lines: no word of a quote left open.
+        "4,Revenue,12.345,more than 2 decimal places: amounts are never rounded,100000002,12.345,no,\"two",
         "lines\"",
         "6,Call ID,1.00E+08,looks like a spreadsheet reformatted this id as a number (scientific notation or decimals): format the id column as text and export again,1.00E+08,5,yes,",
         "7,Call ID,100000001,call 100000001 already appears on line 2,100000001,7,yes,",

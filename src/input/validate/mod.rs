@@ -202,8 +202,12 @@ impl Rules {
             )));
         }
         let mut result = validate_record(&self.schema, record.raw);
+        // A record over several lines is a quoted note's line breaks, or a
+        // quote left open that swallowed the next rows: only the second
+        // makes a cell span lines where none should, or miscounts the cells.
         if let Err(rejection) = &mut result
             && record.end_line > record.line
+            && (rejection.value.contains(['\n', '\r']) || rejection.kind == RejectKind::Malformed)
         {
             rejection.reason.push_str(&format!(
                 " (this record spans lines {}-{}: check for a quote left open)",

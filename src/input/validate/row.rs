@@ -4,9 +4,9 @@
 
 use csv::ByteRecord;
 
-use crate::input::columns::{Described, Field, Schema, field_for};
+use crate::input::columns::{Described, Field, Schema, field_for, same_value};
 use crate::input::fields::{CallField, FIELDS, Value};
-use crate::input::money::{Sign, parse_money};
+use crate::input::money::{Sign, parse_signed};
 use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::update::{CallUpdate, Change};
 use crate::input::values::{CallRef, CallTime, parse_call_times, parse_caller_number, parse_tokens_json};
@@ -79,7 +79,7 @@ impl<'a> RowBuilder<'a> {
         let text = match self.schema.value_map(cell.pos) {
             Some(map) => {
                 let theirs = text.trim();
-                match map.iter().find(|(t, _)| t.eq_ignore_ascii_case(theirs)) {
+                match map.iter().find(|(t, _)| same_value(t, theirs)) {
                     Some((_, ours)) if ours.is_empty() => return Ok(()),
                     // One value standing for several fields (`Returned` →
                     // `buyer_converted=no;call_disposition=Returned`): each
@@ -185,12 +185,16 @@ impl<'a> RowBuilder<'a> {
         let change = if clear {
             Ok(Change::Set(Value::Text(String::new())))
         } else if routed {
-            parse_money(trimmed, Sign::Any).map(|d| {
-                if d.is_sign_negative() && !d.is_zero() {
-                    update.routed.push(f);
+            // A negative zero (`(0.00)`, `-$0`) is a chargeback of nothing:
+            // an add of zero, not a set that wipes the call's amount.
+            parse_signed(trimmed, Sign::Any).map(|(d, negative)| {
+                if negative {
+                    if !d.is_zero() {
+                        update.routed.push(f);
+                    }
                     Change::Add(d)
                 } else {
-                    Change::Set(Value::Money(d.abs()))
+                    Change::Set(Value::Money(d))
                 }
             })
         } else {

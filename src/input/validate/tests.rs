@@ -216,6 +216,10 @@ fn multi_line_rejections_hint_at_quotes() {
     assert!(r.reason.contains("spans lines 4-5"), "{r:?}");
     let r = v.check(&Record { line: 4, end_line: 9, raw: &raw, unclosed_quote: true, oversize: None }).unwrap_err();
     assert!(r.reason.contains("never closed"), "{r:?}");
+    // A note properly quoted over two lines, refused for another cell: no hint.
+    let raw = row(&[("Call ID", "{7}"), ("agent_call_disposition_notes", "called back\nsaid ok")]);
+    let r = v.check(&Record { line: 4, end_line: 5, raw: &raw, unclosed_quote: false, oversize: None }).unwrap_err();
+    assert!(!r.reason.contains("quote") && r.column == "Call ID", "{r:?}");
 }
 
 #[test]
@@ -243,6 +247,16 @@ fn a_buyer_reports_conventions_map_onto_tdrecons() {
     assert_eq!(body(["7", "returned", "($45.00)"]), json!({"buyer_converted": false, "add_revenue": "-45.00"}));
     assert_eq!(check(["7", "Returned", "-45"]).unwrap().routed, vec![CallField::Revenue]);
     assert_eq!(body(["7", "Pending", "10"]), json!({"revenue": "10.00"}), "mapped to nothing: left alone");
+    // Zero: written negative it is a chargeback of nothing (an add of zero,
+    // not sent); written plain it sets zero.
+    for zero in ["(0.00)", "-$0", "$-0.00", "-0"] {
+        let r = check(["7", "Pending", zero]).unwrap_err();
+        assert!(r.reason.contains("adds 0, which changes nothing"), "{zero}: {r:?}");
+        assert_eq!(body(["7", "Converted", zero]), json!({"buyer_converted": true}), "{zero}");
+    }
+    assert_eq!(body(["7", "Pending", "0.00"]), json!({"revenue": "0.00"}));
+    // Cells match their map as keys compare: case (Unicode's), space around.
+    assert_eq!(body(["7", " CONVERTED ", "1"]), json!({"buyer_converted": true, "revenue": "1.00"}));
     let r = check(["7", "Refunded", "1"]).unwrap_err();
     assert_eq!(r.column, "Status");
     assert!(r.reason.contains("\"Refunded\" is not one of the values mapped for \"Status\" (Converted,"), "{r:?}");

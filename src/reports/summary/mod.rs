@@ -55,6 +55,10 @@ pub struct RunSummary {
     pub not_understood: u64,
     /// Rows that made at least one request (a read or an update).
     pub sent: u64,
+    /// `rejected` rows tdrecon held back before any write was answered 4xx
+    /// (a repeat, a change another run made, a name never turned into an
+    /// id): never counted as the API's answer.
+    pub held: u64,
     /// Rows this run finished, not `not_sent` (the rate is over these).
     pub processed: u64,
     /// Responses that were 429, and the pauses they set.
@@ -246,6 +250,9 @@ impl RunSummary {
         if o.exchange.attempts > 0 {
             self.sent += 1;
         }
+        if o.status == Status::Rejected && !o.exchange.http_status.is_some_and(|s| (400..500).contains(&s)) {
+            self.held += 1;
+        }
         if o.error.starts_with(NOT_UNDERSTOOD) {
             self.not_understood += 1;
         }
@@ -288,6 +295,7 @@ impl RunSummary {
         }
         // Rows an earlier run finished were sent then, not processed now.
         self.sent += earlier.sent;
+        self.held += earlier.held;
         self.totals.add(&earlier.totals);
         self.sent_totals.add(&earlier.sent_totals);
         for (buyer, t) in earlier.sent_by_buyer {
@@ -393,12 +401,18 @@ impl RunSummary {
             (Status::NotSent, "  not sent", ""),
             (Status::WouldChange, "  would change", "plan: run would send these"),
         ];
+        let refused = match (self.count(Status::Rejected) - self.held.min(self.count(Status::Rejected)), self.held) {
+            (_, 0) => words[2].2.to_string(),
+            (0, _) => "held by tdrecon before sending (see each row's error); not applied".to_string(),
+            (api, held) => format!("{api} answered 4xx by the API, {held} held by tdrecon before sending; not applied"),
+        };
         for (status, label, note) in words {
             let n = self.count(status);
             // Only a plan has rows that would change.
             if status == Status::WouldChange && n == 0 {
                 continue;
             }
+            let note = if status == Status::Rejected { refused.as_str() } else { note };
             out.push_str(&line(label, n, if n > 0 { note } else { "" }));
         }
         if self.not_understood > 0 {
@@ -511,6 +525,7 @@ impl RunSummary {
             "requests": self.requests,
             "retries": self.retries,
             "rows_with_requests": self.sent,
+            "rejected_before_sending": self.held,
             "window_pages": self.window_pages,
             "processed": self.processed,
             "rows_per_sec": (self.processed > 0 && secs > 0.0).then(|| (self.processed as f64 / secs * 10.0).round() / 10.0),
@@ -544,49 +559,4 @@ impl RunSummary {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::input::values::CallRef;
-
-    #[test]
-    fn totals_per_buyer() {
-        let mut s = RunSummary::default();
-        let mut o = RowOutcome::new(2, CallRef::Id(1), Status::Ok);
-        o.before = Snapshot::parse(r#"{"revenue":"10.00","payout":"1.00","buyer_id":"7"}"#);
-        o.after = Snapshot::parse(r#"{"revenue":"12.50","payout":"1.00","buyer_id":"7"}"#);
-        s.record(&o);
-        let mut r = RowOutcome::new(3, CallRef::Id(2), Status::Rejected);
-        r.before = Snapshot::parse(r#"{"revenue":"5.00","payout":"0.00"}"#);
-        s.record(&r);
-        assert_eq!(s.totals.rows, 2);
-        assert_eq!(
-            (s.totals.revenue_before.to_string(), s.totals.revenue_after.to_string()),
-            ("15.00".into(), "17.50".into())
-        );
-        assert_eq!(s.by_buyer["7"].revenue_after.to_string(), "12.50");
-        assert!(s.render().contains("revenue 15.00 -> 17.50 (+2.50)"), "{}", s.render());
-    }
-
-    fn row(line: u64, id: u64, status: Status) -> RowOutcome {
-        RowOutcome::new(line, CallRef::Id(id), status)
-    }
-
-    #[test]
-    fn exit_codes() {
-        let mut s = RunSummary::default();
-        assert_eq!(s.exit(), Exit::Ok);
-        s.record(&row(2, 1, Status::Ok));
-        s.record(&row(4, 3, Status::Unchanged));
-        assert_eq!(s.exit(), Exit::Ok);
-        s.record(&row(3, 2, Status::Unknown));
-        assert_eq!(s.exit(), Exit::SomeRowsFailed);
-        assert_eq!(s.unknown, [(3, "2".to_string())]);
-        s.stop = Some(StopReason::Aborted("x".into()));
-        assert_eq!(s.exit(), Exit::Aborted);
-        s.stop = Some(StopReason::Interrupted);
-        assert_eq!(s.exit(), Exit::Interrupted);
-        let json = s.to_json();
-        assert_eq!(json["statuses"]["unknown"], 1);
-        assert_eq!(json["exit_code"], 130);
-    }
-}
+mod tests;

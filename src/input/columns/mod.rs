@@ -121,6 +121,20 @@ pub fn normalise(header: &str) -> String {
         .collect()
 }
 
+/// Whether a cell's value is the one a `--value-map` names: compared as
+/// written, but for the space around it and case, in Unicode's full case
+/// folding (`Converted` and ` CONVERTED `, `STRASSE` and `Straße`). The one
+/// comparison both for matching cells and for refusing two maps of a value.
+pub fn same_value(a: &str, b: &str) -> bool {
+    unicase::UniCase::new(a.trim()) == unicase::UniCase::new(b.trim())
+}
+
+/// The fields a value map's `column=value;column=value` fills (none for a
+/// plain value: that fills its own column's field).
+pub fn mapped_fields(ours: &str) -> impl Iterator<Item = Field> + '_ {
+    ours.split(';').filter_map(|pair| pair.split_once('=')).filter_map(|(column, _)| field_for(column.trim()))
+}
+
 /// The field a header names, if any.
 pub fn field_for(header: &str) -> Option<Field> {
     let trimmed = header.trim();
@@ -196,6 +210,14 @@ impl HeaderOptions {
         Ok((header.to_string(), theirs.to_string(), ours.trim().to_string()))
     }
 
+    /// Whether a header is a column tdrecon reads, by its name or a `--map`.
+    pub fn known(&self, header: &str) -> bool {
+        let h = header.trim();
+        !h.is_empty()
+            && (field_for(h).is_some()
+                || self.maps.iter().any(|(from, _)| from == h || normalise(from) == normalise(h)))
+    }
+
     /// Parses one `--map` value, `FROM=TO`.
     pub fn parse_map(spec: &str) -> Result<(String, String), String> {
         let (from, to) = spec
@@ -251,7 +273,10 @@ pub enum HeaderError {
     ValueMapHeader(String),
     #[error("--value-map '{header}:{theirs}={ours}': {why}")]
     ValueMapValue { header: String, theirs: String, ours: String, why: String },
-    #[error("--value-map maps {theirs:?} in {header:?} twice")]
+    #[error(
+        "--value-map maps {theirs} in {header:?} twice, to different values (they are one value: case and the space \
+         around a value do not count); keep the one you mean"
+    )]
     ValueMapTwice { header: String, theirs: String },
 }
 
@@ -287,17 +312,25 @@ impl Schema {
 
     /// Whether a column names a disposition, buyer or traffic source, which
     /// only the API's lists can turn into ids.
+    /// A value map's fields count: `Dup = { call_disposition = "Duplicate
+    /// Call" }` names a disposition as a column of them would.
     pub fn uses_names(&self) -> bool {
-        self.columns
-            .iter()
-            .any(|(_, f)| matches!(f, Field::DispositionName | Field::BuyerName | Field::TrafficSourceName))
+        let names = |f: &Field| matches!(f, Field::DispositionName | Field::BuyerName | Field::TrafficSourceName);
+        self.columns.iter().any(|(_, f)| names(f))
+            || self.value_maps.iter().any(|(_, map)| map.iter().any(|(_, ours)| mapped_fields(ours).any(|f| names(&f))))
     }
 
     /// The file's header for `field` (as written), or tdrecon's name for it
     /// when no column fills it.
     pub fn header_of(&self, field: &Field) -> String {
-        match self.columns.iter().find(|(_, f)| f == field) {
-            Some((pos, _)) => self.headers[*pos].clone(),
+        if let Some((pos, _)) = self.columns.iter().find(|(_, f)| f == field) {
+            return self.headers[*pos].clone();
+        }
+        // A value map that fills it: its column, and what it fills.
+        let by_map =
+            self.value_maps.iter().find(|(_, map)| map.iter().any(|(_, o)| mapped_fields(o).any(|f| f == *field)));
+        match by_map {
+            Some((pos, _)) => format!("{} ({} by --value-map)", self.headers[*pos], field.name()),
             None => field.name(),
         }
     }
@@ -445,8 +478,14 @@ fn value_maps(
                 &mut maps.last_mut().expect("just pushed").1
             }
         };
-        if map.iter().any(|(t, _)| t.eq_ignore_ascii_case(theirs)) {
-            return Err(HeaderError::ValueMapTwice { header: header.clone(), theirs: theirs.clone() });
+        if let Some((first, _)) = map.iter().find(|(t, o)| same_value(t, theirs) && o != ours) {
+            return Err(HeaderError::ValueMapTwice {
+                header: header.clone(),
+                theirs: format!("{first:?} and {theirs:?}"),
+            });
+        }
+        if map.iter().any(|(t, _)| same_value(t, theirs)) {
+            continue;
         }
         map.push((theirs.clone(), ours.clone()));
     }
@@ -454,146 +493,4 @@ fn value_maps(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn header_matching() {
-        let cases = [
-            ("id", Some(Field::Id)),
-            ("Call ID", Some(Field::Id)),
-            ("call-uuid", Some(Field::Id)),
-            ("  UUID ", Some(Field::Id)),
-            ("Revenue", Some(Field::Call(CallField::Revenue, false))),
-            ("Add Revenue", Some(Field::Call(CallField::Revenue, true))),
-            ("ADD-PAYOUT", Some(Field::Call(CallField::Payout, true))),
-            ("Buyer Converted", Some(Field::Call(CallField::BuyerConverted, false))),
-            ("fire outgoing webhook ids", Some(Field::Call(CallField::Webhooks, false))),
-            ("post_call_tokens", Some(Field::Call(CallField::Tokens, false))),
-            ("traffic_source_converted", None),
-            ("token:First_Name", Some(Field::Token("First_Name".into()))),
-            ("Token: zip ", Some(Field::Token("zip".into()))),
-            ("post_call_tokens.Loan Amount", Some(Field::Token("Loan Amount".into()))),
-            ("Post Call Tokens.zip", Some(Field::Token("zip".into()))),
-            ("token:", None),
-            ("revenu", None),
-            ("", None),
-        ];
-        for (header, want) in cases {
-            assert_eq!(field_for(header), want, "{header:?}");
-        }
-    }
-
-    #[test]
-    fn suggestions() {
-        assert_eq!(nearest("revenu"), Some("revenue"));
-        assert_eq!(nearest("Buyer Convertd"), Some("buyer_converted"));
-        assert_eq!(nearest("addrevenue"), Some("add_revenue"));
-        assert_eq!(nearest("completely different"), None);
-    }
-
-    #[test]
-    fn schema_from_headers() {
-        let s = Schema::from_headers(headers(&["Call ID", "Revenue", "token:zip"]), &HeaderOptions::default()).unwrap();
-        assert_eq!(
-            s.columns,
-            vec![(0, Field::Id), (1, Field::Call(CallField::Revenue, false)), (2, Field::Token("zip".into()))]
-        );
-
-        let err =
-            Schema::from_headers(headers(&["id", "revenu", "Call Summary"]), &HeaderOptions::default()).unwrap_err();
-        assert_eq!(err, HeaderError::Unknown(headers(&["revenu", "Call Summary"])));
-        let msg = err.to_string();
-        assert!(msg.contains("\"revenu\" (did you mean `revenue`?)"), "{msg}");
-        assert!(msg.contains("\"Call Summary\";"), "{msg}");
-
-        assert_eq!(
-            Schema::from_headers(headers(&["revenue"]), &HeaderOptions::default()).unwrap_err(),
-            HeaderError::NoId
-        );
-        assert_eq!(
-            Schema::from_headers(headers(&["foo", "bar"]), &HeaderOptions::default()).unwrap_err(),
-            HeaderError::NothingKnown
-        );
-        assert!(matches!(
-            Schema::from_headers(headers(&["id", "revenue", "Revenue "]), &HeaderOptions::default()),
-            Err(HeaderError::Duplicate { .. })
-        ));
-        // Two id columns are fine: each row fills one.
-        assert!(Schema::from_headers(headers(&["call_id", "uuid", "revenue"]), &HeaderOptions::default()).is_ok());
-    }
-
-    /// A buyer report's own Buyer or Publisher column only describes; moving
-    /// a call takes the explicit reassign columns (or a --map onto them).
-    #[test]
-    fn descriptive_columns_never_reassign() {
-        let fields = |names: &[&str], opts: &HeaderOptions| {
-            let s = Schema::from_headers(headers(names), opts).unwrap();
-            s.columns.into_iter().map(|(_, f)| f).collect::<Vec<_>>()
-        };
-        let plain = HeaderOptions::default();
-        let cases: [(&[&str], Field); 6] = [
-            (&["Call ID", "Buyer"], Field::Describes(Described::Buyer)),
-            (&["Call ID", "Buyer Name"], Field::Describes(Described::Buyer)),
-            (&["Call ID", "Traffic Source"], Field::Describes(Described::TrafficSource)),
-            (&["Call ID", "Publisher"], Field::Describes(Described::TrafficSource)),
-            (&["Call ID", "Reassign Buyer"], Field::BuyerName),
-            (&["Call ID", "reassign_traffic_source"], Field::TrafficSourceName),
-        ];
-        for (names, want) in cases {
-            assert_eq!(fields(names, &plain)[1], want, "{names:?}");
-        }
-        let mapped = HeaderOptions { maps: vec![HeaderOptions::parse_map("Buyer=reassign_buyer").unwrap()], ..plain };
-        assert_eq!(fields(&["Call ID", "Buyer"], &mapped)[1], Field::BuyerName);
-        let s = Schema::from_headers(headers(&["Call ID", "Buyer", "Revenue"]), &HeaderOptions::default()).unwrap();
-        assert!(!s.uses_names(), "a descriptive column reads no API list");
-    }
-
-    #[test]
-    fn map_and_ignore() {
-        let opts = HeaderOptions {
-            maps: vec![HeaderOptions::parse_map("Buyer Revenue=revenue").unwrap()],
-            ignore: vec!["Notes (internal)".into()],
-            ..HeaderOptions::default()
-        };
-        let s = Schema::from_headers(headers(&["id", "Buyer Revenue", "Notes (internal)"]), &opts).unwrap();
-        assert_eq!(s.columns, vec![(0, Field::Id), (1, Field::Call(CallField::Revenue, false))]);
-        assert!(HeaderOptions::parse_map("no equals").is_err());
-        assert!(HeaderOptions::parse_map("X=revenu").unwrap_err().contains("did you mean `revenue`"));
-    }
-
-    #[test]
-    fn value_maps_are_checked_when_the_header_is_read() {
-        let parse = HeaderOptions::parse_value_map;
-        assert_eq!(parse("Status:Not Converted=no"), Ok(("Status".into(), "Not Converted".into(), "no".into())));
-        assert_eq!(parse("Status:Pending="), Ok(("Status".into(), "Pending".into(), String::new())));
-        assert!(parse("Status=yes").is_err() && parse(":x=y").is_err());
-        let maps = HeaderOptions::parse_map("Status=buyer_converted").unwrap();
-        let with = |values: &[&str]| HeaderOptions {
-            maps: vec![maps.clone()],
-            values: values.iter().map(|v| parse(v).unwrap()).collect(),
-            ..HeaderOptions::default()
-        };
-        let h = headers(&["id", "Status"]);
-        let s = Schema::from_headers(h.clone(), &with(&["Status:Converted=yes", "status:Returned=no"])).unwrap();
-        assert_eq!(s.value_map(1).map(<[_]>::len), Some(2));
-        let e = Schema::from_headers(h.clone(), &with(&["Sold:Y=yes"])).unwrap_err().to_string();
-        assert!(e.contains("\"Sold\", which is not a column"), "{e}");
-        let e = Schema::from_headers(h, &with(&["Status:Converted=yes", "Status:converted=no"])).unwrap_err();
-        assert!(e.to_string().contains("twice"), "{e}");
-    }
-
-    #[test]
-    fn a_fixed_errors_csv_is_read_without_its_own_columns() {
-        let h = headers(&["line", "column", "value", "reason", "id", "revenue"]);
-        let s = Schema::from_headers(h, &HeaderOptions::default()).unwrap();
-        assert_eq!(s.columns, vec![(4, Field::Id), (5, Field::Call(CallField::Revenue, false))]);
-        // Only as errors.csv writes them, first.
-        let h = headers(&["id", "line", "revenue"]);
-        assert!(matches!(Schema::from_headers(h, &HeaderOptions::default()), Err(HeaderError::Unknown(_))));
-    }
-}
+mod tests;
