@@ -28,10 +28,14 @@ pub enum Status {
     NotSent,
     /// `plan`: the call differs from the row, and `run` would send it.
     WouldChange,
+    /// An earlier run (this machine's ledger, or TrackDrive's audit log for
+    /// any machine) applied the same add, fire or transcription: nothing
+    /// was sent, and nothing is left to fix.
+    AlreadyApplied,
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Ok,
         Status::Unchanged,
         Status::Rejected,
@@ -39,6 +43,7 @@ impl Status {
         Status::Unknown,
         Status::NotSent,
         Status::WouldChange,
+        Status::AlreadyApplied,
     ];
 
     pub fn parse(text: &str) -> Option<Status> {
@@ -54,12 +59,13 @@ impl Status {
             Status::Unknown => "unknown",
             Status::NotSent => "not_sent",
             Status::WouldChange => "would_change",
+            Status::AlreadyApplied => "already_applied",
         }
     }
 
     /// A row in this state is finished: a resume does not touch it.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Ok | Status::Unchanged | Status::Rejected | Status::Unknown)
+        matches!(self, Status::Ok | Status::Unchanged | Status::Rejected | Status::Unknown | Status::AlreadyApplied)
     }
 }
 

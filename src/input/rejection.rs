@@ -23,9 +23,6 @@ pub enum RejectKind {
     Conflict,
     NothingToUpdate,
     Duplicate,
-    /// The same add, fire or transcription an earlier run sent the call
-    /// (the ledger's).
-    Repeat,
 }
 
 impl std::fmt::Display for RejectKind {
@@ -38,7 +35,6 @@ impl std::fmt::Display for RejectKind {
             RejectKind::Conflict => "conflicting columns",
             RejectKind::NothingToUpdate => "nothing to update",
             RejectKind::Duplicate => "repeated call id",
-            RejectKind::Repeat => "repeats an earlier run",
         })
     }
 }

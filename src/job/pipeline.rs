@@ -26,10 +26,7 @@ use tokio::sync::mpsc;
 use super::discrepancies::ReportRows;
 use super::{Mode, Settings, Threshold};
 use crate::exit::Fatal;
-use crate::input::columns::Field;
-use crate::input::fields::CallField;
 use crate::input::reader::CsvReader;
-use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::update::CallUpdate;
 use crate::input::validate::Validator;
 use crate::input::values::CallRef;
@@ -296,11 +293,13 @@ impl ReaderThread {
                     Err(_) => rows.push_rejected(record.line, validator.call_named(record.raw)),
                 }
             }
+            // A row an earlier run applied is not a row to fix: it goes on,
+            // to end `already_applied` in results.csv without a request.
             let checked = match checked.map(|u| to_send(replay.as_ref(), record.line, u)) {
-                Ok(Some(row)) => match repeat_of(ledger.as_ref(), validator, &row.update).map_err(|e| anyhow!(e))? {
-                    Some(rejection) => Err(rejection),
-                    None => Ok(Some(row)),
-                },
+                Ok(Some(mut row)) => {
+                    row.applied_before = repeat_of(ledger.as_ref(), &row.update).map_err(|e| anyhow!(e))?;
+                    Ok(Some(row))
+                }
                 other => other,
             };
             match checked {
@@ -341,35 +340,35 @@ impl ReaderThread {
     }
 }
 
-/// The ledger's refusal of a row whose call an earlier run gave the same
+/// Why the ledger holds back a row whose call an earlier run gave the same
 /// add, fire or transcription (within the window), naming that run's file,
 /// line and date. A row whose call is found later (by caller number) is
 /// checked when its intent is recorded.
 fn repeat_of(
     ledger: Option<&(ledger::Reader, Check)>,
-    validator: &Validator,
     update: &CallUpdate,
-) -> Result<Option<Rejection>, String> {
+) -> Result<Option<(Status, String)>, String> {
     let Some((reader, check)) = ledger else { return Ok(None) };
     if update.call == CallRef::PENDING || update.is_idempotent() {
         return Ok(None);
     }
     let actions = update.actions();
-    let Some(repeat) = reader.repeat(&update.call.to_string(), &actions, check)? else { return Ok(None) };
-    let schema = validator.schema();
-    let first = actions.iter().find(|(param, value)| repeat.same.contains(&format!("{param} {value}")));
-    let (column, value) = match first.and_then(|(param, value)| Some((CallField::of_param(param)?, value))) {
-        Some(((field, adds), value)) => (schema.header_of(&Field::Call(field, adds)), value.clone()),
-        None => (String::new(), String::new()),
-    };
-    Ok(Some(Rejection { kind: RejectKind::Repeat, column, value, reason: repeat.reason() }))
+    Ok(reader.repeat(&update.call.to_string(), &actions, check)?.map(|repeat| (repeat.status(), repeat.reason())))
 }
 
 /// A valid row as the senders get it, or `None` when an earlier run
 /// finished it (its result is already in results.csv).
 fn to_send(replay: Option<&Replay>, line: u64, update: CallUpdate) -> Option<ValidRow> {
     let Some(replay) = replay else {
-        return Some(ValidRow { line, update, in_doubt: false, before: None, intent_at: None, finished: false });
+        return Some(ValidRow {
+            line,
+            update,
+            in_doubt: false,
+            before: None,
+            intent_at: None,
+            finished: false,
+            applied_before: None,
+        });
     };
     if replay.done.contains(line) {
         return None;
@@ -377,7 +376,7 @@ fn to_send(replay: Option<&Replay>, line: u64, update: CallUpdate) -> Option<Val
     let before = replay.before.get(&line).and_then(|json| Snapshot::parse(json));
     let in_doubt = replay.in_doubt.contains(line);
     let (intent_at, finished) = (replay.intent_at.get(&line).copied(), replay.finished.contains(line));
-    Some(ValidRow { line, update, in_doubt, before, intent_at, finished })
+    Some(ValidRow { line, update, in_doubt, before, intent_at, finished, applied_before: None })
 }
 
 /// Owns everything the outcomes update: results.csv, the rollback file, the

@@ -13,9 +13,11 @@ use crate::records::ledger::{self, Check, Ledger, Reader, RunInfo};
 use crate::send::row::Ledgered;
 use crate::trackdrive::credentials::Credentials;
 
-/// What a run checks repeats against: the reader thread refuses rows an
-/// earlier run applied into errors.csv (`early`); the senders record every
-/// update and refuse, atomically with recording it, what another run
+/// What a run checks repeats against: the reader thread marks rows an
+/// earlier run applied (`early`), which end `already_applied` in
+/// results.csv without a request (`unknown` when that run's outcome is
+/// unknown), never in errors.csv: nothing there to fix; the senders record
+/// every update and refuse, atomically with recording it, what another run
 /// recorded meanwhile (`ledgered`).
 pub(super) struct Repeats {
     pub early: Option<(Reader, Check)>,

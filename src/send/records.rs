@@ -36,7 +36,10 @@ impl BeforeWrite for Intent<'_> {
             let check = ledgered.check.clone().map(|c| (c, self.actions.clone()));
             match ledgered.ledger.intent(entry, check).await {
                 Ok(()) => *self.ledgered = true,
-                Err(Refused::Repeat(repeat)) => return Err(Hold::Refuse(repeat.reason())),
+                Err(Refused::Repeat(repeat)) => {
+                    let applied = repeat.status() == Status::AlreadyApplied;
+                    return Err(Hold::Repeat(repeat.reason(), applied));
+                }
                 Err(Refused::Broken(why)) => return Err(Hold::Stop(why)),
             }
         }

@@ -39,6 +39,10 @@ pub struct ValidRow {
     /// That earlier run's last attempt was answered or its connection
     /// closed: the server is not still working on it.
     pub finished: bool,
+    /// The ledger says an earlier run applied this row's add, fire or
+    /// transcription (`already_applied`), or may have (`unknown`): how it
+    /// ends, and why. Never sent.
+    pub applied_before: Option<(Status, String)>,
 }
 
 /// How a row ends without (another) write.
@@ -170,6 +174,9 @@ impl<'a> Uploader<'a> {
         let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
         out.update = Some(row.update.clone());
         out.intent_at = row.intent_at;
+        if let Some((status, why)) = row.applied_before {
+            return finish(out, status, why);
+        }
         if !row.update.names.is_empty() || row.update.call == CallRef::PENDING {
             // The pipeline resolves names and finds calls before rows get
             // here; never send a guess.
@@ -306,7 +313,8 @@ impl<'a> Uploader<'a> {
                     failed(Status::Failed, not_understood(&body, truncated).unwrap_or("no call in the response".into()))
                 }
             },
-            Reply::Refused(error) => failed(Status::Rejected, error),
+            // A read has no hook to hold it back.
+            Reply::Refused(error) | Reply::Repeat(error, _) => failed(Status::Rejected, error),
             Reply::Failed(error) | Reply::Ambiguous(error) => failed(Status::Failed, error),
             Reply::Stopped => Err(End::Stopped),
         }

@@ -61,7 +61,7 @@ impl Uploader<'_> {
                 if let Some(found) = self.foreign_change(&log, out.call, out.line, &row.update) {
                     let why =
                         format!("an earlier run's attempt was not applied; {}", found.reason(&out.call.to_string()));
-                    return Err(End::Row(Status::Rejected, why));
+                    return Err(End::Row(Status::AlreadyApplied, why));
                 }
                 return Ok(now);
             }
@@ -184,7 +184,7 @@ impl Uploader<'_> {
         }
         if let Some(found) = self.foreign_change(&log, out.call, out.line, update) {
             self.refused_by_log.fetch_add(1, Ordering::Relaxed);
-            return Err(End::Row(Status::Rejected, found.reason(&out.call.to_string())));
+            return Err(End::Row(Status::AlreadyApplied, found.reason(&out.call.to_string())));
         }
         Ok(())
     }

@@ -86,6 +86,8 @@ impl Uploader<'_> {
                     return finish(out, Status::Failed, format!("{why}; not applied, safe to run again"));
                 }
                 Reply::Refused(error) => return finish(out, Status::Rejected, error),
+                Reply::Repeat(why, true) => return finish(out, Status::AlreadyApplied, why),
+                Reply::Repeat(why, false) => return finish(out, Status::Unknown, why),
                 Reply::Failed(error) => return finish(out, Status::Failed, error),
                 Reply::Stopped => return self.stopped(out),
                 Reply::Ambiguous(reason) => reason,
@@ -140,7 +142,7 @@ impl Uploader<'_> {
             {
                 out.maybe_applied = None;
                 Settled::End(
-                    Status::Rejected,
+                    Status::AlreadyApplied,
                     format!("{reason}; not applied; {}", found.reason(&out.call.to_string())),
                 )
             }

@@ -56,9 +56,10 @@ pub trait BeforeWrite {
 pub enum Hold {
     /// The job cannot go on (its intent cannot be recorded): it stops.
     Stop(String),
-    /// This row must not be sent (it repeats an earlier run's change): it
-    /// ends `rejected`, with why, and the job goes on.
-    Refuse(String),
+    /// This row must not be sent (it repeats an earlier run's change, which
+    /// that run `applied`, or may have): it ends so, with why, and the job
+    /// goes on.
+    Repeat(String, bool),
 }
 
 /// For reads: nothing to do first.
@@ -182,7 +183,9 @@ impl Api {
         match reply {
             Reply::Done(_, true) => Err(failed(format!("the response is over {MAX_RESPONSE_BYTES} bytes"))),
             Reply::Done(body, false) => serde_json::from_str(&body).map_err(|e| failed(format!("not JSON ({e})"))),
-            Reply::Refused(error) | Reply::Failed(error) | Reply::Ambiguous(error) => Err(failed(error)),
+            Reply::Refused(error) | Reply::Repeat(error, _) | Reply::Failed(error) | Reply::Ambiguous(error) => {
+                Err(failed(error))
+            }
             Reply::Stopped => Err(failed("the job stopped".into())),
         }
     }
@@ -284,7 +287,7 @@ impl Api {
                     self.stop.trigger(StopReason::Aborted(why));
                     return Err(Reply::Stopped);
                 }
-                Err(Hold::Refuse(why)) => return Err(Reply::Refused(why)),
+                Err(Hold::Repeat(why, applied)) => return Err(Reply::Repeat(why, applied)),
             }
         }
         // Send slots are taken after the hook (the journal's sync), so the

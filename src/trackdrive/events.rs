@@ -70,7 +70,9 @@ impl Events {
             let body = match api.request(Request::Read(&url), exchange, &mut NoHook, jitter).await {
                 Reply::Done(_, true) => return Ok(Pages { docs, complete: false }),
                 Reply::Done(body, false) => body,
-                Reply::Refused(why) | Reply::Failed(why) | Reply::Ambiguous(why) => return Err(Unread::Failed(why)),
+                Reply::Refused(why) | Reply::Repeat(why, _) | Reply::Failed(why) | Reply::Ambiguous(why) => {
+                    return Err(Unread::Failed(why));
+                }
                 Reply::Stopped => return Err(Unread::Stopped),
             };
             let doc: Value =

@@ -73,7 +73,7 @@ async fn read_id(api: &Api, uuid: u128) -> (Read, u32) {
         },
         Reply::Done(_, true) => Read::Failed("the call read is over the size limit".into()),
         Reply::Refused(_) if exchange.http_status == Some(404) => Read::Missing,
-        Reply::Refused(why) | Reply::Failed(why) | Reply::Ambiguous(why) => Read::Failed(why),
+        Reply::Refused(why) | Reply::Repeat(why, _) | Reply::Failed(why) | Reply::Ambiguous(why) => Read::Failed(why),
         Reply::Stopped => Read::Failed("the job stopped".into()),
     };
     (read, exchange.attempts)

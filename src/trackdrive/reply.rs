@@ -9,9 +9,11 @@ use std::time::Duration;
 pub enum Reply {
     /// A 2xx, with its body (`true`: only its first `MAX_RESPONSE_BYTES`).
     Done(String, bool),
-    /// The API refused it (a 4xx other than 408 and 429), or it was held
-    /// back as a repeat: final, not applied.
+    /// The API refused it (a 4xx other than 408 and 429): final, not applied.
     Refused(String),
+    /// Held back before it was sent: an earlier run applied the same
+    /// change (`true`), or may have (the ledger's refusal). Final, not sent.
+    Repeat(String, bool),
     /// Not applied, and not tried again: its retries or the job's budget
     /// spent, or a connect error that lasts.
     Failed(String),

@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use crate::harness::{FIRST, PRIVATE, PUBLIC, SimHarness, by_line, rows, run_job, with_keys};
-use crate::util::{Workdir, spawn, spawn_quiet, stderr, stdout, wait_for};
+use crate::util::{Workdir, spawn, spawn_quiet, stderr, stdout, summary_line, wait_for};
 
 /// `n` chargebacks, each with a note (so a "corrected" copy can differ in text).
 fn report(n: u64) -> String {
@@ -39,28 +39,31 @@ fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_r
     wd.write("report-2.csv", report(N));
     wd.write("corrected.csv", report(N).replace("returned by buyer 3", "returned by José"));
     wd.write("elsewhere/report.csv", report(N));
-    let guises: [(&str, &[&str], &str); 3] = [
-        ("report-2.csv", &[], "report-2.errors.csv"),
-        ("corrected.csv", &[], "corrected.errors.csv"),
+    let guises: [(&str, &[&str], &str, &str); 3] = [
+        ("report-2.csv", &[], "report-2.results.csv", "report-2.errors.csv"),
+        ("corrected.csv", &[], "corrected.results.csv", "corrected.errors.csv"),
         (
             "elsewhere/report.csv",
             &["--results", "elsewhere/out/r.csv", "--errors", "elsewhere/out/e.csv"],
+            "elsewhere/out/r.csv",
             "elsewhere/out/e.csv",
         ),
     ];
-    for (file, extra, errors) in guises {
-        let out = wd.run(&mut run_job(&wd, &sim, file, extra), 1);
+    for (file, extra, results, errors) in guises {
+        // Nothing to fix: what happened is in results.csv, and the run exits 0.
+        let out = wd.run(&mut run_job(&wd, &sim, file, extra), 0);
         assert!(sim.applied(N).iter().all(|&n| n == 1), "{file}: {:?}\n{}", sim.applied(N), stdout(&out));
-        let refused = rows(&wd.read(errors));
-        assert_eq!(refused.len() as u64, N, "{file}: every row refused");
-        for r in &refused {
-            // (The value echoes the cell, behind the formula guard.)
-            assert!(r["column"] == "add_revenue" && r["value"].ends_with("-25.00"), "{r:?}");
-            let reason = &r["reason"];
+        assert_eq!(rows(&wd.read(errors)).len(), 0, "{file}: errors.csv holds only rows to fix");
+        let held = by_line(&wd.read(results));
+        assert_eq!(held.len() as u64, N, "{file}: every row accounted for");
+        for (line, r) in &held {
+            assert_eq!(r["status"], "already_applied", "{r:?}");
+            let reason = &r["error"];
             let first = wd.path("report.csv").display().to_string();
-            assert!(reason.contains(&format!("{first} line {}", r["line"])), "{file}: {reason}");
-            assert!(reason.contains("applied") && reason.contains("--allow-repeat"), "{reason}");
+            assert!(reason.contains(&format!("{first} line {line}")), "{file}: {reason}");
+            assert!(reason.contains("add_revenue -25.00") && reason.contains("--allow-repeat"), "{reason}");
         }
+        assert!(stdout(&out).contains(&summary_line("  already applied", N)), "{}", stdout(&out));
     }
     assert_eq!(revenue(&sim, 0), first_revenue, "the chargeback is on the call once");
 
@@ -68,10 +71,10 @@ fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_r
     let mut appended = report(N);
     appended.push_str(&format!("{},-25.00,late return\n", FIRST + N));
     wd.write("report.csv", &appended);
-    let out = wd.run(&mut run_job(&wd, &sim, "report.csv", &["--restart"]), 1);
-    assert!(stdout(&out).contains("repeats an earlier run (add_revenue)"), "{}", stdout(&out));
+    let out = wd.run(&mut run_job(&wd, &sim, "report.csv", &["--restart"]), 0);
+    assert!(stdout(&out).contains(&summary_line("  already applied", N)), "{}", stdout(&out));
     let results = by_line(&wd.read("report.results.csv"));
-    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results.len() as u64, N + 1, "{results:?}");
     assert_eq!(results[&(N + 2)]["status"], "ok");
     assert_eq!(sim.applied(N + 1), [vec![1; N as usize], vec![1]].concat());
 
@@ -95,7 +98,7 @@ fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_r
     assert!(!stdout(&out).contains(PUBLIC) && !stderr(&out).contains(PRIVATE));
 
     // Meant twice: --allow-repeat sends them.
-    wd.run(&mut run_job(&wd, &sim, "report-2.csv", &["--allow-repeat"]), 0);
+    wd.run(&mut run_job(&wd, &sim, "report-2.csv", &["--restart", "--allow-repeat"]), 0);
     assert!(sim.applied(N).iter().all(|&n| n == 2));
 }
 
@@ -127,16 +130,13 @@ fn a_killed_run_whose_file_grew_starts_again_without_applying_an_add_twice() {
     let counts = sim.applied(N + 10);
     assert!(counts.iter().all(|&n| n <= 1), "{counts:?}");
     let results = by_line(&wd.read("in.results.csv"));
-    let errors: std::collections::HashMap<u64, _> =
-        rows(&wd.read("in.errors.csv")).into_iter().map(|r| (r["line"].parse::<u64>().unwrap(), r)).collect();
+    assert_eq!(rows(&wd.read("in.errors.csv")).len(), 0);
     for i in 0..N + 10 {
         let line = i + 2;
-        match (results.get(&line), errors.get(&line)) {
-            (Some(r), None) => assert!(r["status"] == "ok" && counts[i as usize] == 1, "line {line}: {r:?}"),
-            (None, Some(e)) => assert!(
-                counts[i as usize] == 1 || e["reason"].contains("may have applied"),
-                "line {line} refused but never applied: {e:?}"
-            ),
+        match results.get(&line).map(|r| (r["status"].as_str(), r)) {
+            Some(("ok" | "already_applied", r)) => assert!(counts[i as usize] == 1, "line {line}: {r:?}"),
+            // The killed run's outcome is not known: a person must look.
+            Some(("unknown", r)) => assert!(r["error"].contains("may have applied"), "line {line}: {r:?}"),
             other => panic!("line {line}: {other:?}"),
         }
     }
@@ -176,16 +176,19 @@ fn two_runs_at_once_on_two_copies_apply_each_add_once() {
     };
     assert_eq!(ok("a.results.csv") + ok("b.results.csv"), N, "each row applied by one run");
     assert!(ok("a.results.csv") > 0 && ok("b.results.csv") > 0, "the runs overlapped");
-    // The other run refused it: before sending (errors.csv), or when it
-    // read the call's audit log or recorded its intent (results.csv,
-    // rejected), naming the first.
+    // The other run held it back: before sending, or when it read the
+    // call's audit log or recorded its intent, naming the first; never as a
+    // row to fix. Held while the first was still sending it, its outcome was
+    // not yet known: `unknown`, for a person to look at.
     let refusals = |stem: &str| {
-        let early = rows(&wd.read(&format!("{stem}.errors.csv"))).len() as u64;
-        let late = by_line(&wd.read(&format!("{stem}.results.csv")))
+        assert_eq!(rows(&wd.read(&format!("{stem}.errors.csv"))).len(), 0);
+        by_line(&wd.read(&format!("{stem}.results.csv")))
             .values()
-            .filter(|r| r["status"] == "rejected" && r["error"].contains("repeats an update"))
-            .count() as u64;
-        early + late
+            .filter(|r| {
+                (r["status"] == "already_applied" && r["error"].contains("repeats an update"))
+                    || (r["status"] == "unknown" && r["error"].contains("may have applied"))
+            })
+            .count() as u64
     };
     assert_eq!(refusals("a") + refusals("b"), N, "each row refused by the other run");
 }

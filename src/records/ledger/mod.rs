@@ -191,7 +191,17 @@ pub struct Repeat {
 }
 
 impl Repeat {
-    /// Why the row is refused, for errors.csv or results.csv.
+    /// How the row ends: `already_applied` when the earlier run applied the
+    /// change, `unknown` when its outcome is unknown (it may have been
+    /// applied: a person must look).
+    pub fn status(&self) -> crate::outcome::Status {
+        match self.earlier.status {
+            Recorded::Ok => crate::outcome::Status::AlreadyApplied,
+            Recorded::Sent | Recorded::Unknown => crate::outcome::Status::Unknown,
+        }
+    }
+
+    /// Why the row is not sent, for results.csv.
     pub fn reason(&self) -> String {
         let e = &self.earlier;
         let when = jiff::Timestamp::from_millisecond(e.at as i64).map(|t| t.to_string()).unwrap_or_default();

@@ -395,6 +395,11 @@ impl RunSummary {
         let words = [
             (Status::Ok, "  ok", "applied"),
             (Status::Unchanged, "  unchanged", "already as the file says; nothing sent"),
+            (
+                Status::AlreadyApplied,
+                "  already applied",
+                "an earlier run applied the same change (see error); not sent",
+            ),
             (Status::Rejected, "  refused", "the API answered 4xx (status rejected); not applied"),
             (Status::Failed, "  failed", "not applied; safe to send again"),
             (Status::Unknown, "  unknown", "may have been applied: see below"),
@@ -402,14 +407,15 @@ impl RunSummary {
             (Status::WouldChange, "  would change", "plan: run would send these"),
         ];
         let refused = match (self.count(Status::Rejected) - self.held.min(self.count(Status::Rejected)), self.held) {
-            (_, 0) => words[2].2.to_string(),
+            (_, 0) => words[3].2.to_string(),
             (0, _) => "held by tdrecon before sending (see each row's error); not applied".to_string(),
             (api, held) => format!("{api} answered 4xx by the API, {held} held by tdrecon before sending; not applied"),
         };
         for (status, label, note) in words {
             let n = self.count(status);
-            // Only a plan has rows that would change.
-            if status == Status::WouldChange && n == 0 {
+            // Only a plan has rows that would change; only a report sent
+            // before has rows already applied.
+            if matches!(status, Status::WouldChange | Status::AlreadyApplied) && n == 0 {
                 continue;
             }
             let note = if status == Status::Rejected { refused.as_str() } else { note };
