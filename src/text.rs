@@ -1,6 +1,6 @@
-//! Text as tdrecon writes it for people: summary lines, counted nouns, and
-//! the guard that keeps a spreadsheet from running echoed text as a
-//! formula. A leaf: depends on nothing of ours.
+//! Text as tdrecon writes it for people: summary lines, counted nouns,
+//! times in the report's own zone, and the guard that keeps a spreadsheet
+//! from running echoed text as a formula. A leaf: depends on nothing of ours.
 
 use std::borrow::Cow;
 
@@ -22,6 +22,24 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
+/// An instant as a person compares it with the buyer's file: in the
+/// report's zone (`--time-zone`), with the zone's abbreviation and offset,
+/// `2026-12-06 13:03 CST (-06:00)`; seconds only when there are some.
+pub fn local_time(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else { return String::new() };
+    let zoned = ts.to_zoned_datetime(zone.clone());
+    let clock = if zoned.second() == 0 { "%H:%M" } else { "%H:%M:%S" };
+    let offset = zoned.strftime("%:z").to_string();
+    // A zone with no abbreviation of its own shows its offset once.
+    let abbreviation = zoned.strftime("%Z").to_string();
+    let name = if abbreviation.is_empty() || abbreviation.starts_with(['+', '-']) {
+        String::new()
+    } else {
+        format!("{abbreviation} ")
+    };
+    format!("{} {name}({offset})", zoned.strftime(&format!("%Y-%m-%d {clock}")))
+}
+
 /// Prefixes `'` to text a spreadsheet would read as a formula (`= + - @`, a
 /// tab or a carriage return at the start), so opening a report is never the
 /// way an attacker's cell runs. Only for text echoed from input or a server.
@@ -36,4 +54,25 @@ pub fn neutralise_owned(text: String) -> String {
 
 fn is_formula(text: &str) -> bool {
     matches!(text.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_the_reports_zone() {
+        let chicago = jiff::tz::TimeZone::get("America/Chicago").unwrap();
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let cases = [
+            ("2026-12-06T19:03:00Z", &chicago, "2026-12-06 13:03 CST (-06:00)"),
+            ("2026-07-06T19:03:27Z", &chicago, "2026-07-06 14:03:27 CDT (-05:00)"),
+            ("2026-12-06T19:03:00Z", &jiff::tz::TimeZone::UTC, "2026-12-06 19:03 UTC (+00:00)"),
+        ];
+        for (instant, zone, want) in cases {
+            assert_eq!(local_time(at(instant), zone), want, "{instant}");
+        }
+        let fixed = jiff::tz::TimeZone::fixed(jiff::tz::offset(-6));
+        assert_eq!(local_time(at("2026-12-06T19:03:00Z"), &fixed), "2026-12-06 13:03 (-06:00)");
+    }
 }

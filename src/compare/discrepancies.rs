@@ -11,7 +11,7 @@ use crate::compare::discrepancy::{Count, Discrepancies, Discrepancy, Finding};
 use crate::text::count;
 use crate::text::neutralise;
 
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 14] = [
     "kind",
     "buyer",
     "line",
@@ -25,16 +25,24 @@ pub const HEADER: [&str; 13] = [
     "dollars",
     "why",
     "call_buyer_id",
+    "call_time_utc",
 ];
 
-/// A time as the discrepancies show it: `2026-11-27 18:05:00 UTC`.
-pub fn shown_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()
+/// A time as the discrepancies show it to a person: in the report's zone
+/// (`2026-11-27 12:05 CST (-06:00)`).
+pub fn shown_time(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    crate::text::local_time(ms, zone)
+}
+
+/// An instant as a script reads it: RFC 3339, UTC.
+fn instant(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// One finding's cells, in `HEADER`'s order (text from the report or the
-/// server neutralised against formulas; amounts bare).
-pub fn cells(d: &Discrepancy) -> Vec<String> {
+/// server neutralised against formulas; amounts bare; the call's time in
+/// the report's zone, and as an instant at the end).
+pub fn cells(d: &Discrepancy, zone: &jiff::tz::TimeZone) -> Vec<String> {
     let facts = d.facts.as_ref();
     let text = |t: Option<&str>| neutralise(t.unwrap_or_default()).into_owned();
     let money = |m: Option<rust_decimal::Decimal>| m.map(|m| format!("{m:.2}")).unwrap_or_default();
@@ -44,7 +52,7 @@ pub fn cells(d: &Discrepancy) -> Vec<String> {
         d.line.map(|l| l.to_string()).unwrap_or_default(),
         facts.map_or_else(|| d.call.to_string(), |f| f.id.to_string()),
         text(facts.and_then(|f| f.caller.as_deref())),
-        facts.and_then(|f| f.at_ms).map(shown_time).unwrap_or_default(),
+        facts.and_then(|f| f.at_ms).map(|ms| shown_time(ms, zone)).unwrap_or_default(),
         facts.map(|f| text(Some(&f.buyer_shown()))).unwrap_or_default(),
         facts.and_then(|f| f.buyer_converted).map(|b| if b { "yes" } else { "no" }.to_string()).unwrap_or_default(),
         money(facts.and_then(|f| f.revenue)),
@@ -52,23 +60,24 @@ pub fn cells(d: &Discrepancy) -> Vec<String> {
         format!("{:.2}", d.dollars),
         text(Some(&d.why)),
         text(facts.and_then(|f| f.buyer_id.as_deref())),
+        facts.and_then(|f| f.at_ms).map(instant).unwrap_or_default(),
     ]
 }
 
 /// Writes every finding to `path` (atomically: a script waiting for the file
 /// never reads half of it).
-pub fn write(path: &Path, found: &Discrepancies) -> std::io::Result<()> {
+pub fn write(path: &Path, found: &Discrepancies, zone: &jiff::tz::TimeZone) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER)?;
     for d in &found.items {
-        w.write_record(cells(d))?;
+        w.write_record(cells(d, zone))?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     crate::files::write_atomically(path, &bytes)
 }
 
 /// What the summary says of the discrepancies.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Said {
     /// The night was judged: `found` holds its findings (none, perhaps).
     pub judged: bool,
@@ -79,6 +88,21 @@ pub struct Said {
     pub path: Option<PathBuf>,
     /// Buyer names a list was read for, and names that resolved to none.
     pub notes: Vec<String>,
+    /// The report's zone (`--time-zone`): times are shown in it.
+    pub zone: jiff::tz::TimeZone,
+}
+
+impl Default for Said {
+    fn default() -> Self {
+        Said {
+            judged: false,
+            window: None,
+            found: Discrepancies::default(),
+            path: None,
+            notes: Vec::new(),
+            zone: jiff::tz::TimeZone::UTC,
+        }
+    }
 }
 
 fn count_words(kind: Finding, c: &Count, over_under: (Decimal, Decimal)) -> String {
@@ -111,7 +135,8 @@ impl Said {
         };
         let mut out = format!("discrepancies (the report against TrackDrive, before the run): {found}, {place}\n");
         if let Some((from, to)) = self.window {
-            out.push_str(&format!("  judged on the calls from {} to {}\n", shown_time(from), shown_time(to)));
+            let (from, to) = (shown_time(from, &self.zone), shown_time(to, &self.zone));
+            out.push_str(&format!("  judged on the calls from {from} to {to}\n"));
         }
         for (side, kinds) in &self.found.by_side {
             let said: Vec<String> = Finding::ALL
@@ -148,7 +173,9 @@ impl Said {
         let (over, under) = self.found.over_under(None);
         json!({
             "judged": self.judged,
-            "window": self.window.map(|(from, to)| json!({"from": shown_time(from), "to": shown_time(to)})),
+            "window": self.window.map(|(from, to)| {
+                json!({"from": instant(from), "to": instant(to), "zone": self.zone.iana_name()})
+            }),
             "amount_differs_over": format!("{over:.2}"),
             "amount_differs_under": format!("{under:.2}"),
             "path": self.path.as_ref().map(|p| p.display().to_string()),
@@ -187,10 +214,12 @@ mod tests {
             dollars: "40".parse().unwrap(),
             why: "TrackDrive holds this call for =Bolt (8)".into(),
         };
-        let row = cells(&d);
+        let chicago = jiff::tz::TimeZone::get("America/Chicago").unwrap();
+        let row = cells(&d, &chicago);
         assert_eq!(row.len(), HEADER.len());
         assert_eq!(&row[..4], ["not_theirs", "Acme Insurance", "3", "300000002"]);
-        assert_eq!(row[5], "2025-11-27 17:57:00 UTC");
+        // In the report's zone for a person, and as an instant for a script.
+        assert_eq!((row[5].as_str(), row[13].as_str()), ("2025-11-27 11:57 CST (-06:00)", "2025-11-27T17:57:00Z"));
         assert_eq!(row[6], "'=Bolt (8)", "text from the server is neutralised");
         assert_eq!((row[8].as_str(), row[10].as_str()), ("40.00", "40.00"));
         found

@@ -107,7 +107,7 @@ pub enum Calls<'a> {
 /// nothing (dispositions, contact fields).
 pub async fn judge(opts: &Settings, api: &Api, calls: Calls<'_>, rows: Option<ReportRows>) -> Option<Said> {
     let rows = rows?;
-    let mut said = Said::default();
+    let mut said = Said { zone: opts.input().time_zone.clone(), ..Said::default() };
     if !rows.pays && opts.mode() != Mode::DiscrepanciesOnly {
         return None;
     }
@@ -294,7 +294,7 @@ fn speakers(
 /// Writes what was found; a CSV that cannot be written is said.
 fn write_found(opts: &Settings, mut said: Said) -> Said {
     let path = &opts.outputs().discrepancies;
-    match discrepancies::write(path, &said.found) {
+    match discrepancies::write(path, &said.found, &said.zone) {
         Ok(()) => said.path = Some(path.clone()),
         Err(e) => {
             let why = format!("cannot write {}: {e}", path.display());

@@ -135,6 +135,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
         audit_lag: opts.safety().audit_lag,
         log_check: opts.log_check(),
         unread_uuids: before.ids.unread.clone(),
+        zone: validator.schema().time_zone.clone(),
     };
     let uploader = Uploader::new(&api, uploads);
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));

@@ -297,7 +297,8 @@ impl ReaderThread {
             // to end `already_applied` in results.csv without a request.
             let checked = match checked.map(|u| to_send(replay.as_ref(), record.line, u)) {
                 Ok(Some(mut row)) => {
-                    row.applied_before = repeat_of(ledger.as_ref(), &row.update).map_err(|e| anyhow!(e))?;
+                    let zone = &validator.schema().time_zone;
+                    row.applied_before = repeat_of(ledger.as_ref(), &row.update, zone).map_err(|e| anyhow!(e))?;
                     Ok(Some(row))
                 }
                 other => other,
@@ -347,13 +348,14 @@ impl ReaderThread {
 fn repeat_of(
     ledger: Option<&(ledger::Reader, Check)>,
     update: &CallUpdate,
+    zone: &jiff::tz::TimeZone,
 ) -> Result<Option<(Status, String)>, String> {
     let Some((reader, check)) = ledger else { return Ok(None) };
     if update.call == CallRef::PENDING || update.is_idempotent() {
         return Ok(None);
     }
     let actions = update.actions();
-    Ok(reader.repeat(&update.call.to_string(), &actions, check)?.map(|repeat| (repeat.status(), repeat.reason())))
+    Ok(reader.repeat(&update.call.to_string(), &actions, check)?.map(|repeat| (repeat.status(), repeat.reason(zone))))
 }
 
 /// A valid row as the senders get it, or `None` when an earlier run

@@ -29,7 +29,7 @@ impl Matcher {
 
     /// The nearest call from `caller` at any time, in words (`""` when
     /// there is none): a gap of whole hours is most likely a time zone.
-    fn nearest(&self, caller: &str, at: i64) -> String {
+    fn nearest(&self, caller: &str, at: i64, zone: &jiff::tz::TimeZone) -> String {
         let Some((t, id)) = self.calls.get(caller).and_then(|c| c.iter().min_by_key(|(t, _)| (t - at).abs())) else {
             return String::new();
         };
@@ -37,7 +37,7 @@ impl Matcher {
         let minutes = gap.abs() / 60_000;
         let (h, m) = (minutes / 60, minutes % 60);
         let how = if gap > 0 { "later" } else { "earlier" };
-        let when = jiff::Timestamp::from_millisecond(*t).map(|t| t.to_string()).unwrap_or_default();
+        let when = crate::text::local_time(*t, zone);
         let zone = if h > 0 && m == 0 && gap.abs() % 60_000 == 0 {
             format!(": a whole {h} hour(s) off, so the report's times are likely in another zone (check --time-zone)")
         } else {
@@ -68,7 +68,7 @@ impl Matcher {
             .collect();
         found.sort_unstable();
         found.dedup();
-        let show = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
+        let show = |ms: i64| crate::text::local_time(ms, &schema.time_zone);
         let when = instants.iter().map(|&ms| show(ms)).collect::<Vec<_>>().join(" or of ");
         let twice = if instants.len() > 1 { " (the local time happened twice: both were tried)" } else { "" };
         let minutes = self.tolerance_ms / 60_000;
@@ -82,7 +82,7 @@ impl Matcher {
             [id] => Ok(CallRef::Id(*id)),
             [] => Err(reject(format!(
                 "no call from {caller} within {minutes}m of {when}{twice}{}",
-                self.nearest(caller, at)
+                self.nearest(caller, at, &schema.time_zone)
             ))),
             ids => Err(reject(format!(
                 "{} calls from {caller} within {minutes}m of {when}{twice} (ids {}): give the row its call id",

@@ -16,6 +16,8 @@ use crate::trackdrive::gate::StopReason;
 /// A write's intent, made durable the first time it passes the gate: in
 /// the ledger (which may refuse it as a repeat), then in the journal.
 pub(super) struct Intent<'a> {
+    /// The report's zone, to show the earlier run's time in.
+    pub zone: &'a jiff::tz::TimeZone,
     pub journal: Option<&'a Journal>,
     pub ledger: Option<(&'a Ledgered, ledger::Update)>,
     /// The update's acting changes, for the ledger to judge.
@@ -38,7 +40,7 @@ impl BeforeWrite for Intent<'_> {
                 Ok(()) => *self.ledgered = true,
                 Err(Refused::Repeat(repeat)) => {
                     let applied = repeat.status() == Status::AlreadyApplied;
-                    return Err(Hold::Repeat(repeat.reason(), applied));
+                    return Err(Hold::Repeat(repeat.reason(self.zone), applied));
                 }
                 Err(Refused::Broken(why)) => return Err(Hold::Stop(why)),
             }

@@ -103,6 +103,8 @@ pub struct Uploader<'a> {
     pub refused_by_log: AtomicU64,
     /// Reads calls' events, and what it learnt of how the account pages them.
     pub(super) events: Events,
+    /// The report's zone (`--time-zone`): times in reasons are shown in it.
+    pub(super) zone: jiff::tz::TimeZone,
 }
 
 /// A run's ledger, and how it judges repeats.
@@ -129,6 +131,8 @@ pub struct Uploads {
     /// `--repeat-window`, or `None` with `--allow-repeat`.
     pub log_check: Option<std::time::Duration>,
     pub unread_uuids: HashMap<u128, String>,
+    /// The report's zone, to show times in.
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl<'a> Uploader<'a> {
@@ -152,6 +156,7 @@ impl<'a> Uploader<'a> {
             checked: AtomicU64::new(0),
             refused_by_log: AtomicU64::new(0),
             events: Events::default(),
+            zone: set.zone,
         }
     }
 

@@ -60,7 +60,7 @@ impl Uploader<'_> {
                 // Not applied, but another run made the same change since.
                 if let Some(found) = self.foreign_change(&log, out.call, out.line, &row.update) {
                     let why =
-                        format!("an earlier run's attempt was not applied; {}", found.reason(&out.call.to_string()));
+                        format!("an earlier run's attempt was not applied; {}", found.reason(&out.call.to_string(), &self.zone));
                     return Err(End::Row(Status::AlreadyApplied, why));
                 }
                 return Ok(now);
@@ -184,7 +184,7 @@ impl Uploader<'_> {
         }
         if let Some(found) = self.foreign_change(&log, out.call, out.line, update) {
             self.refused_by_log.fetch_add(1, Ordering::Relaxed);
-            return Err(End::Row(Status::AlreadyApplied, found.reason(&out.call.to_string())));
+            return Err(End::Row(Status::AlreadyApplied, found.reason(&out.call.to_string(), &self.zone)));
         }
         Ok(())
     }

@@ -53,6 +53,7 @@ impl Uploader<'_> {
         loop {
             let request = Request::Write { url: &url, body: &body, safe: unsafe_fields.is_empty() };
             let mut intent = Intent {
+                zone: &self.zone,
                 journal: self.journal.as_ref(),
                 // A row safe to resend needs no intent there: its outcome is
                 // recorded (what the ledger guards acts each time it is sent).
@@ -143,7 +144,7 @@ impl Uploader<'_> {
                 out.maybe_applied = None;
                 Settled::End(
                     Status::AlreadyApplied,
-                    format!("{reason}; not applied; {}", found.reason(&out.call.to_string())),
+                    format!("{reason}; not applied; {}", found.reason(&out.call.to_string(), &self.zone)),
                 )
             }
             Ok((Evidence::NotApplied, _)) if !resent => Settled::Resend,

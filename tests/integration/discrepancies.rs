@@ -83,7 +83,9 @@ fn the_sample_night_lists_exactly_the_planted_discrepancies_at_no_request_beyond
     let rows = rows(&wd.read("acme.discrepancies.csv"));
     let theirs = rows.iter().find(|r| r["kind"] == "not_theirs").unwrap();
     assert_eq!(theirs["call_buyer"], "Bolt Auto Warranty (8)");
-    assert_eq!(theirs["call_time"], "2026-11-27 18:55:00 UTC");
+    // In the report's zone for a person (UTC here: no --time-zone), and as an instant.
+    assert_eq!(theirs["call_time"], "2026-11-27 18:55 UTC (+00:00)");
+    assert_eq!(theirs["call_time_utc"], "2026-11-27T18:55:00Z");
     assert_eq!(theirs["caller_number"], "'+13035550149", "text from the server is guarded like every output");
     let page = wd.read("night.html");
     assert!(page.contains("300000114") && page.contains("Bolt Auto Warranty (8)"));
@@ -301,7 +303,7 @@ fn an_empty_report_a_wrong_buyer_a_narrow_window_and_two_buyers_are_judged_as_a_
     args.extend(night_window);
     wd.run(&mut plan_job(&wd, &sim, "empty.csv", &args), 0);
     assert_eq!(total(&summary(&wd), "left_out"), (10, "390.00".into()));
-    assert!(summary(&wd)["discrepancies"]["window"]["from"].as_str().unwrap().starts_with("2026-11-27 18:00"));
+    assert!(summary(&wd)["discrepancies"]["window"]["from"].as_str().unwrap().starts_with("2026-11-27T18:00"));
 
     wd.write("acme.csv", REPORT);
     // --buyer names a buyer none of the rows is for: said, not "agrees".
@@ -321,5 +323,5 @@ fn an_empty_report_a_wrong_buyer_a_narrow_window_and_two_buyers_are_judged_as_a_
     let out = wd.run(&mut plan_job(&wd, &sim, "acme.csv", &args), 0);
     assert_eq!(total(&summary(&wd), "not_theirs"), (0, "0.00".into()), "{}", stdout(&out));
     assert!(stdout(&out).contains("6 rows with a call time outside the window judged"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("judged on the calls from 2026-11-27 19:00:00 UTC"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("judged on the calls from 2026-11-27 19:00 UTC (+00:00)"), "{}", stdout(&out));
 }

@@ -201,10 +201,11 @@ impl Repeat {
         }
     }
 
-    /// Why the row is not sent, for results.csv.
-    pub fn reason(&self) -> String {
+    /// Why the row is not sent, for results.csv: the earlier run's time in
+    /// the report's `zone`.
+    pub fn reason(&self, zone: &jiff::tz::TimeZone) -> String {
         let e = &self.earlier;
-        let when = jiff::Timestamp::from_millisecond(e.at as i64).map(|t| t.to_string()).unwrap_or_default();
+        let when = crate::text::local_time(e.at as i64, zone);
         let what = self.same.join(", ");
         let whose = format!("{} line {} (run {}, {when})", e.file, e.line, e.run);
         match e.status {

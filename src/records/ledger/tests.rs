@@ -52,7 +52,7 @@ fn an_earlier_runs_add_is_refused_and_named() {
     let Err(Refused::Repeat(repeat)) = refused else { panic!("{refused:?}") };
     assert_eq!((repeat.earlier.run.as_str(), repeat.earlier.line), ("a", 2));
     assert_eq!(repeat.same, vec!["add_revenue -25.00"]);
-    let why = repeat.reason();
+    let why = repeat.reason(&jiff::tz::TimeZone::UTC);
     assert!(why.contains("/reports/night.csv line 2") && why.contains("applied") && why.contains("--allow-repeat"));
     // Another amount, another call, or no check: not a repeat.
     rt.block_on(intent(&b, update(10, "7", r#"{"add_revenue":"-20.00"}"#), check("b"))).unwrap();
@@ -93,7 +93,7 @@ fn an_update_not_applied_is_forgotten_and_one_in_doubt_still_counts() {
     assert_eq!(reader.repeat("7", &actions, &check("b").unwrap()).unwrap(), None);
     for call in ["8", "9"] {
         let repeat = reader.repeat(call, &actions, &check("b").unwrap()).unwrap().expect("in doubt counts");
-        assert!(repeat.reason().contains("may have applied"), "{}", repeat.reason());
+        assert!(repeat.reason(&jiff::tz::TimeZone::UTC).contains("may have applied"), "{}", repeat.reason(&jiff::tz::TimeZone::UTC));
     }
     // Outside the window: no longer a repeat.
     let short = Check { run: "b".into(), window: Duration::ZERO };

@@ -201,9 +201,14 @@ pub struct SameChange {
 impl SameChange {
     /// Why the row is refused, naming the earlier run (from its reference),
     /// the time and `--allow-repeat`.
-    pub fn reason(&self, call: &str) -> String {
+    pub fn reason(&self, call: &str, zone: &jiff::tz::TimeZone) -> String {
         let what = self.same.join(", ");
-        let at = self.at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default();
+        // The log's time, in the report's zone when it reads as an instant.
+        let shown = |t: &str| match t.parse::<jiff::Timestamp>() {
+            Ok(ts) => crate::text::local_time(ts.as_millisecond(), zone),
+            Err(_) => t.to_string(),
+        };
+        let at = self.at.as_deref().map(|t| format!(" at {}", shown(t))).unwrap_or_default();
         match &self.reference {
             Some(reference) => {
                 let run = reference.rsplit_once('-').map_or(reference.as_str(), |(run, _)| run);
