@@ -33,7 +33,7 @@ LAYERS = [
     ["resolve"],
     ["input"],
 ]
-LEAVES = {"exit", "console", "files", "signals", "splitmix", "text"}
+LEAVES = {"exit", "console", "contain", "files", "signals", "splitmix", "text"}
 
 
 def module_of(path):

@@ -26,13 +26,15 @@
 //! ```
 //!
 //! Leaves, used everywhere and depending on nothing of ours: `exit`,
-//! `console` (every line printed), `signals` (every signal waited for),
+//! `console` (every line printed), `contain` (a library's panic on a
+//! damaged file, kept to a sentence), `signals` (every signal waited for),
 //! `files` (every output opened), `text`, `splitmix`.
 
 /// Leaves: used everywhere, depending on nothing of ours.
 pub mod exit;
 
 pub mod console;
+pub mod contain;
 pub mod files;
 pub mod signals;
 pub mod splitmix;

@@ -63,7 +63,10 @@ pub fn main() -> ExitCode {
     // A panic is a bug, never an input's or a server's doing; still, it
     // ends with a sentence and an exit code from the table (3), not 101.
     std::panic::set_hook(Box::new(|info| {
-        crate::console::warn(&format!("internal error (a bug: please report it): {info}"));
+        // A damaged file's panic in a library, caught and said by its caller.
+        if !crate::contain::expected() {
+            crate::console::warn(&format!("internal error (a bug: please report it): {info}"));
+        }
     }));
     let run = || match with_profile(&argv, cli) {
         Ok(cli) => dispatch(cli.command),

@@ -89,7 +89,13 @@ impl InputArgs {
         Ok(InputOptions {
             path: source.path,
             name: source.name,
-            delimiter: self.delimiter.unwrap_or(source.delimiter),
+            // A spreadsheet's cells are written out with commas, whatever
+            // --delimiter (or a profile's) says of text files.
+            delimiter: if source.sheet.is_some() {
+                source.delimiter
+            } else {
+                self.delimiter.unwrap_or(source.delimiter)
+            },
             headers: HeaderOptions { maps, ignore: self.ignore, values, negative_as_add },
             sheet: source.sheet,
             line_map: source.line_map,

@@ -20,6 +20,7 @@ pub mod columns;
 pub mod fields;
 pub mod mojibake;
 pub mod money;
+pub mod opener;
 pub mod parallel;
 pub mod reader;
 pub mod rejection;
@@ -74,6 +75,7 @@ impl InputOptions {
             .and_then(|schema| validate::check_value_maps(&schema).map(|()| schema))
             .map_err(|e| Fatal::usage(anyhow::anyhow!("{}: {e}{}", self.name.display(), self.elsewhere(&e))))?;
         schema.time_zone = self.time_zone.clone();
+        schema.sheet = self.sheet.clone();
         Ok((reader.with_line_map(self.line_map.clone()), Validator::new(schema)))
     }
 

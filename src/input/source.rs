@@ -9,7 +9,6 @@
 //! bytes, counts lines and stops at a NUL byte (the `Survey`). A
 //! spreadsheet's rows keep their sheet row numbers (the line map).
 
-use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::mojibake::{Utf8Watch, misread};
+pub use super::opener::open_file;
 use super::sheets::{self, LineMap, SheetError};
 
 /// The most bytes a stream or an archive may expand to: a 1 KB gzip can
@@ -61,14 +61,17 @@ pub enum SourceError {
     #[error(transparent)]
     Sheet(#[from] SheetError),
     #[error(
-        "{name} is declared {encoding} (--encoding), but its bytes are UTF-8: read as {encoding}, {right:?} would be \
-         sent as {wrong:?}; drop --encoding (UTF-8 is the default), or add --trust-encoding if it really is {encoding}"
+        "{name} is to be read as {encoding} (--encoding), but it holds UTF-8 text: read as {encoding}, {right:?} would be \
+         sent as {wrong:?}; drop --encoding (UTF-8 is the default; save a file of mixed encodings as \"CSV UTF-8\"), \
+         or add --trust-encoding if it really is {encoding}"
     )]
     LooksUtf8 { name: PathBuf, encoding: &'static str, right: String, wrong: String },
     #[error(
         "{name} is not text: byte {offset} is a NUL byte (binary data, or a file of zeros); nothing was read past it"
     )]
     Binary { name: PathBuf, offset: u64 },
+    #[error("{name}: a cell of the sheet read holds a NUL character (written _x0000_ in the file); remove it")]
+    SheetNul { name: PathBuf },
 }
 
 /// What a file's name says it holds.
@@ -113,11 +116,6 @@ pub fn stem(name: &Path) -> String {
         }
     }
     stem.to_string()
-}
-
-/// Opens an input file for reading: every read of the input starts here.
-pub fn open_file(path: &Path) -> io::Result<File> {
-    File::open(path)
 }
 
 impl Source {
@@ -314,8 +312,13 @@ fn sheet_to_csv(name: &Path, sheet: Option<&str>) -> Result<(Spooled, LineMap, S
     let mut file = tempfile::NamedTempFile::new().map_err(err)?;
     let (survey, map, sheet) = {
         let out = Surveying::new(BufWriter::new(file.as_file_mut()));
-        let sheets::Read { out, map, sheet } = sheets::to_csv(name, sheet, out)?.map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(e) => err(e),
+        let read = sheets::to_csv(name, sheet, out)?;
+        let sheets::Read { out, map, sheet } = read.map_err(|e| match e.into_kind() {
+            // The spool's offset means nothing in a workbook: say the cell.
+            csv::ErrorKind::Io(e) => match spool_error(name, e) {
+                SourceError::Binary { .. } => SourceError::SheetNul { name: name.to_path_buf() },
+                other => other,
+            },
             other => err(io::Error::other(format!("{other:?}"))),
         })?;
         (out.finish().map_err(err)?, map, sheet)

@@ -86,7 +86,7 @@ fn continued(
                 return Err(Fatal::usage(anyhow!(
                     "cannot resume: the journal {shown} was written for a different input file or different \
                      sending options (--base-url/--subdomain, --method, --serializer, --map, --ignore-column, \
-                     --delimiter); resume with the same file and options, or start again without --resume (the account's ledger \
+                     --value-map, --negative-as-add, --delimiter, --sheet); resume with the same file and options, or start again without --resume (the account's ledger \
                      refuses every add, webhook and transcription an earlier run applied or may have applied, \
                      so only what was never sent goes out)"
                 )));

@@ -110,6 +110,7 @@ pub(super) async fn pipeline(
 
     let summary = RunSummary {
         input: opts.input().name.clone(),
+        sheet: opts.input().sheet.clone(),
         results: results_path.clone(),
         errors: errors_path,
         dry_run: opts.mode() == Mode::DryRun,
@@ -279,26 +280,24 @@ impl ReaderThread {
         } = self;
         while let Some(record) = reader.next_record().map_err(|e| crate::input::reader::read_error(input_path, e))? {
             tally.rows += 1;
-            // Checked on its own, joined by what the API said, then one
-            // call, one row.
+            // Checked on its own, joined by what the API said, then one call, one row.
             let checked = validator.read(&record).and_then(|mut update| {
                 resolver.resolve(&mut update, validator.schema())?;
                 validator.one_call(&record, &update).map(|()| update)
             });
             if let Some(rows) = report_rows.as_mut() {
-                // Every row the report holds names its call, sent or not,
-                // valid or not.
+                // Every row the report holds names its call, sent or not, valid or not.
                 match &checked {
                     Ok(update) => rows.push(record.line, update),
                     Err(_) => rows.push_rejected(record.line, validator.call_named(record.raw)),
                 }
             }
-            // A row an earlier run applied is not a row to fix: it goes on,
-            // to end `already_applied` in results.csv without a request.
+            // A row an earlier run applied is not a row to fix: it ends
+            // `already_applied` in results.csv, without a request.
             let checked = match checked.map(|u| to_send(replay.as_ref(), record.line, u)) {
                 Ok(Some(mut row)) => {
-                    let zone = &validator.schema().time_zone;
-                    row.applied_before = repeat_of(ledger.as_ref(), &row.update, zone).map_err(|e| anyhow!(e))?;
+                    let earlier = repeat_of(ledger.as_ref(), &row.update, &validator.schema().time_zone);
+                    row.applied_before = earlier.map_err(|e| anyhow!(e))?;
                     Ok(Some(row))
                 }
                 other => other,

@@ -59,8 +59,10 @@ impl Uploader<'_> {
                 out.maybe_applied = None;
                 // Not applied, but another run made the same change since.
                 if let Some(found) = self.foreign_change(&log, out.call, out.line, &row.update) {
-                    let why =
-                        format!("an earlier run's attempt was not applied; {}", found.reason(&out.call.to_string(), &self.zone));
+                    let why = format!(
+                        "an earlier run's attempt was not applied; {}",
+                        found.reason(&out.call.to_string(), &self.zone)
+                    );
                     return Err(End::Row(Status::AlreadyApplied, why));
                 }
                 return Ok(now);

@@ -58,6 +58,9 @@ fn the_sheet_read_is_the_one_the_workbook_opens_on_never_a_hidden_one() {
     wd.run(&mut run_job(&wd, &sim, "night.xlsx", &[]), 0);
     let after = money(&sim);
     assert_eq!(changed(&before, &after), [FIRST + 1], "only the visible sheet's call");
+    // A text file's delimiter (a profile's, say) does not apply to a workbook.
+    let out = wd.run(&mut wd.command(&["validate", "night.xlsx", "--delimiter", ";"]), 0);
+    assert!(stdout(&out).contains(r#"read from the sheet "Tonight""#), "said which sheet: {}", stdout(&out));
     let (_, payout, updates) = &after[&(FIRST + 1)];
     let was: f64 = before[&(FIRST + 1)].1.parse().unwrap();
     assert_eq!((payout.parse::<f64>().unwrap(), *updates), (was - 5.0, 1));
@@ -111,7 +114,7 @@ fn the_sheet_read_is_the_one_the_workbook_opens_on_never_a_hidden_one() {
     });
     let out = wd.run(&mut wd.command(&["validate", "hidden.xlsx"]), 2);
     assert!(
-        stderr(&out).contains("every sheet of it is hidden (A, B); name the one to read with --sheet"),
+        stderr(&out).contains(r#"every sheet of it is hidden ("A", "B"); name the one to read with --sheet"#),
         "{}",
         stderr(&out)
     );
@@ -211,7 +214,7 @@ fn a_utf8_file_declared_single_byte_is_refused() {
         let out = wd.run(&mut run_job(&wd, &sim, "crm.csv", &["--encoding", encoding]), 2);
         let said = stderr(&out);
         assert!(
-            said.contains("but its bytes are UTF-8") && said.contains(r#""José" would be sent as "JosÃ©""#),
+            said.contains("but it holds UTF-8 text") && said.contains(r#""José" would be sent as "JosÃ©""#),
             "{said}"
         );
     }
@@ -219,6 +222,13 @@ fn a_utf8_file_declared_single_byte_is_refused() {
     // Told it really is windows-1252, tdrecon reads it so.
     wd.run(&mut run_job(&wd, &sim, "crm.csv", &["--encoding", "windows-1252", "--trust-encoding"]), 0);
     assert!(sim.call(FIRST)["disposition_notes"].as_str().unwrap().starts_with("JosÃ©"));
+    // A file of mixed encodings: its UTF-8 rows would be misread all the same.
+    wd.write(
+        "mixed.csv",
+        [&b"Call ID,Agent Call Disposition Notes\n100000002,Ren\xe9e\n"[..], "100000001,José\n".as_bytes()].concat(),
+    );
+    let said = stderr(&wd.run(&mut run_job(&wd, &sim, "mixed.csv", &["--encoding", "windows-1252"]), 2));
+    assert!(said.contains(r#""José" would be sent as "JosÃ©""#), "{said}");
     // A real windows-1252 file is read as one, and its bytes are never UTF-8.
     wd.write("legacy.csv", b"Call ID,Agent Call Disposition Notes\n100000002,Ren\xe9e\n");
     wd.run(&mut run_job(&wd, &sim, "legacy.csv", &["--encoding", "windows-1252"]), 0);
@@ -371,4 +381,163 @@ fn a_crm_export_with_braced_guids_and_multi_line_notes() {
     assert_eq!(errors.len(), 1);
     assert_eq!((errors[0]["line"].as_str(), errors[0]["column"].as_str()), ("5", "Add Revenue"));
     assert!(!errors[0]["reason"].contains("quote"), "a properly quoted note is no quote left open: {errors:?}");
+}
+
+/// An `.xls` as a script writes it (xlwt's records): globals, then each
+/// sheet's cells. `opens`: the sheet WINDOW1 says it opens on, if any.
+mod xls {
+    use std::io::Write;
+
+    pub fn rec(typ: u16, body: &[u8]) -> Vec<u8> {
+        [&typ.to_le_bytes()[..], &(body.len() as u16).to_le_bytes(), body].concat()
+    }
+
+    fn bof(kind: u16) -> Vec<u8> {
+        rec(
+            0x0809,
+            &[&0x0600u16.to_le_bytes()[..], &kind.to_le_bytes(), &[0xBB, 0x0D, 0xCC, 0x07, 0, 0, 0, 0, 6, 0, 0, 0]]
+                .concat(),
+        )
+    }
+
+    pub fn label(row: u16, col: u16, text: &str) -> Vec<u8> {
+        let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let body =
+            [&row.to_le_bytes()[..], &col.to_le_bytes(), &[0, 0], &(text.len() as u16).to_le_bytes(), &[1], &utf16]
+                .concat();
+        rec(0x0204, &body)
+    }
+
+    pub fn number(row: u16, col: u16, value: f64) -> Vec<u8> {
+        rec(0x0203, &[&row.to_le_bytes()[..], &col.to_le_bytes(), &[0, 0], &value.to_le_bytes()].concat())
+    }
+
+    /// `=value` (an integer), whose stored result is xlwt's empty string.
+    pub fn formula(row: u16, col: u16, value: u16) -> Vec<u8> {
+        let rgce = [&[0x1Eu8][..], &value.to_le_bytes()].concat();
+        let result = [3u8, 0, 0, 0, 0, 0, 0xFF, 0xFF];
+        let body = [
+            &row.to_le_bytes()[..],
+            &col.to_le_bytes(),
+            &[0, 0],
+            &result,
+            &[0, 0],
+            &[0; 4],
+            &(rgce.len() as u16).to_le_bytes(),
+            &rgce,
+        ]
+        .concat();
+        rec(0x0006, &body)
+    }
+
+    pub fn write(path: &std::path::Path, opens: Option<u16>, sheets: &[(&str, Vec<Vec<u8>>)]) {
+        let window = opens.map(|i| {
+            let mut body = vec![0u8; 18];
+            body[10..12].copy_from_slice(&i.to_le_bytes());
+            rec(0x003D, &body)
+        });
+        let boundsheet = |at: u32, name: &str| {
+            let utf16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            rec(0x0085, &[&at.to_le_bytes()[..], &[0, 0, name.len() as u8, 1], &utf16].concat())
+        };
+        let globals = |at: &[u32]| {
+            let mut g = [bof(0x0005), rec(0x0042, &1200u16.to_le_bytes()), window.clone().unwrap_or_default()].concat();
+            for ((name, _), at) in sheets.iter().zip(at) {
+                g.extend(boundsheet(*at, name));
+            }
+            [g, rec(0x000A, &[])].concat()
+        };
+        let streams: Vec<Vec<u8>> =
+            sheets.iter().map(|(_, cells)| [bof(0x0010), cells.concat(), rec(0x000A, &[])].concat()).collect();
+        let mut at = Vec::new();
+        let mut offset = globals(&vec![0; sheets.len()]).len() as u32;
+        for s in &streams {
+            at.push(offset);
+            offset += s.len() as u32;
+        }
+        let book = [globals(&at), streams.concat()].concat();
+        let mut file = cfb::create(path).unwrap();
+        file.create_stream("/Workbook").unwrap().write_all(&book).unwrap();
+        file.flush().unwrap();
+    }
+}
+
+/// An `.xls` as a script writes it: its formulas' stored values cannot be
+/// told from placeholders (refused); the sheet it opens on is read; a file
+/// that does not say, with several sheets, is asked about; a hostile extent
+/// or a damaged record is refused, never a crash.
+#[test]
+fn an_xls_is_read_as_the_buyer_sees_it_or_refused() {
+    use xls::{formula, label, number, rec};
+    let wd = Workdir::new();
+    let header = || vec![label(0, 0, "Call ID"), label(0, 1, "Add Payout")];
+    let row =
+        |id: u64, amount: f64| number(1, 0, id as f64).into_iter().chain(number(1, 1, amount)).collect::<Vec<u8>>();
+    xls::write(
+        &wd.path("night.xls"),
+        Some(1),
+        &[
+            ("Old", [header(), vec![row(FIRST, -99.0)]].concat()),
+            ("New", [header(), vec![row(FIRST + 1, -5.0)]].concat()),
+        ],
+    );
+    let sim = SimHarness::start(3, |_| {});
+    let before = money(&sim);
+    wd.run(&mut run_job(&wd, &sim, "night.xls", &[]), 0);
+    assert_eq!(changed(&before, &money(&sim)), [FIRST + 1], "the sheet WINDOW1 opens on");
+
+    // No WINDOW1, two visible sheets: which one is not guessed.
+    xls::write(&wd.path("unsaid.xls"), None, &[("Old", header()), ("New", header())]);
+    let said = stderr(&wd.run(&mut wd.command(&["validate", "unsaid.xls"]), 2));
+    assert!(said.contains("does not say which sheet it opens on") && said.contains(r#""Old", "New""#), "{said}");
+
+    // xlwt's formula: an empty placeholder, and the file asks for recalculation.
+    let cells = vec![label(0, 0, "Call ID"), label(0, 1, "Revenue"), number(1, 0, FIRST as f64), formula(1, 1, 25)];
+    xls::write(&wd.path("script.xls"), Some(0), &[("Calls", cells)]);
+    let said = stderr(&wd.run(&mut run_job(&wd, &sim, "script.xls", &[]), 2));
+    assert!(
+        said.contains("cell B2 of the sheet \"Calls\" holds a formula") && said.contains("an .xls cannot tell"),
+        "{said}"
+    );
+
+    // A 4 KB file claiming 2^32 rows by 65,535 columns: refused before calamine reserves them.
+    let claims = rec(
+        0x0200,
+        &[&0u32.to_le_bytes()[..], &u32::MAX.to_le_bytes(), &0u16.to_le_bytes(), &u16::MAX.to_le_bytes(), &[0, 0]]
+            .concat(),
+    );
+    xls::write(&wd.path("claims.xls"), Some(0), &[("Calls", [header(), vec![claims]].concat())]);
+    let said = stderr(&wd.run(&mut wd.command(&["validate", "claims.xls"]), 2));
+    assert!(said.contains("sheet 1's cells") && said.contains("save the sheet as CSV"), "{said}");
+
+    // A formula record whose tokens run past its end: a damaged file, said as one.
+    let mut damaged = formula(1, 1, 25);
+    let cce = damaged.len() - 5;
+    damaged[cce..cce + 2].copy_from_slice(&200u16.to_le_bytes());
+    xls::write(
+        &wd.path("damaged.xls"),
+        Some(0),
+        &[("Calls", [header(), vec![number(1, 0, FIRST as f64), damaged]].concat())],
+    );
+    let said = stderr(&wd.run(&mut wd.command(&["validate", "damaged.xls"]), 2));
+    assert!(said.contains("it is damaged") && !said.contains("internal error"), "{said}");
+}
+
+/// A workbook whose one cell holds megabytes (an inline string, a shared
+/// string, a formula): refused before calamine holds it, within the bound.
+#[test]
+fn a_cell_of_megabytes_is_refused_before_it_is_held() {
+    let wd = Workdir::new();
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    write_row(sheet, 0, &["Call ID", "Agent Call Disposition Notes"]);
+    write_row(sheet, 1, &[&FIRST.to_string(), "placeholder"]);
+    book.save(wd.path("big.xlsx")).unwrap();
+    let huge = "x".repeat(3 << 20);
+    rewrite(
+        &wd.path("big.xlsx"),
+        |name, xml| if name == "xl/sharedStrings.xml" { xml.replace("placeholder", &huge) } else { xml },
+    );
+    let said = stderr(&wd.run(&mut wd.command(&["validate", "big.xlsx"]), 2));
+    assert!(said.contains("longest text or tag in its shared strings would take 4 MiB, over the 1 MiB"), "{said}");
 }

@@ -138,10 +138,12 @@ fn spreadsheet_numbers_follow_the_csv_rules_and_rows_keep_their_numbers() {
     sheet.write_number(4, 1, 5.0).unwrap();
     book.save(wd.path("book.xlsx")).unwrap();
 
+    // It opens on its first sheet, which is not the report: the one that is, is named.
     let out = wd.run(&mut wd.command(&["validate", "book.xlsx"]), 2);
-    assert!(stderr(&out).contains("no column tdrecon knows"), "the first sheet is read: {}", stderr(&out));
+    let said = stderr(&out);
+    assert!(said.contains("no column tdrecon knows") && said.contains(r#"on the sheet "Calls""#), "{said}");
     let out = wd.run(&mut wd.command(&["validate", "book.xlsx", "--sheet", "Nope"]), 2);
-    assert!(stderr(&out).contains("its sheets are: Notes, Calls"), "{}", stderr(&out));
+    assert!(stderr(&out).contains(r#"its sheets are: "Notes", "Calls""#), "{}", stderr(&out));
     wd.run(&mut wd.command(&["validate", "book.xlsx", "--sheet", "Calls"]), 1);
     let errors = rows(&wd.read("book.errors.csv"));
     let found: Vec<(&str, &str)> = errors.iter().map(|r| (r["line"].as_str(), r["reason"].as_str())).collect();

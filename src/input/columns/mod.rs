@@ -256,6 +256,8 @@ pub struct Schema {
     /// A header taken as TrackDrive's `payout` by its name alone (no
     /// `--map`): in a buyer's report it usually means what the buyer paid.
     pub bare_payout: Option<String>,
+    /// A spreadsheet's sheet the header was read from.
+    pub sheet: Option<String>,
 }
 
 /// Why a header row cannot be used. Each is reported before any row is read.
@@ -398,6 +400,7 @@ impl Schema {
             negative_as_add,
             errors_csv,
             bare_payout,
+            sheet: None,
         })
     }
 
@@ -406,7 +409,8 @@ impl Schema {
     /// (with its value map, and whether negatives go as adds), then the
     /// headers not read.
     pub fn describe(&self) -> String {
-        let mut out = String::from("columns (your header -> tdrecon's):\n");
+        let mut out = self.sheet.as_ref().map(|s| format!("read from the sheet {s:?}\n")).unwrap_or_default();
+        out.push_str("columns (your header -> tdrecon's):\n");
         for (pos, field) in &self.columns {
             let mut line = format!("  {:?} -> {}", self.headers[*pos], field.name());
             if let Field::Describes(_) = field {

@@ -66,8 +66,11 @@ pub enum NoSheet {
     NoSuch(String),
     /// Every sheet of cells is hidden.
     AllHidden,
-    /// The format does not tell us the sheet it opens on, and several are visible.
-    Several(Vec<String>),
+    /// The sheet it opens on is not a visible sheet of cells (why), and
+    /// several are: which one is the report is not guessed.
+    Several(Vec<String>, &'static str),
+    /// Two sheets share a name (a damaged file): neither can be told apart.
+    Twice(String),
 }
 
 impl Book {
@@ -92,6 +95,10 @@ impl Book {
     /// user asked for it), else the one the workbook opens on; a hidden
     /// sheet is never read unless named.
     pub fn choose(&self, named: Option<&str>) -> Result<usize, NoSheet> {
+        let twice = self.sheets.iter().enumerate().find(|(i, s)| self.sheets[..*i].iter().any(|t| t.name == s.name));
+        if let Some((_, sheet)) = twice {
+            return Err(NoSheet::Twice(sheet.name.clone()));
+        }
         if let Some(wanted) = named {
             return self.sheets.iter().position(|s| s.name == wanted).ok_or_else(|| NoSheet::NoSuch(wanted.into()));
         }
@@ -104,16 +111,18 @@ impl Book {
         if let Some(i) = opens.filter(shown) {
             return Ok(i);
         }
+        let why = match opens.and_then(|i| self.sheets.get(i)) {
+            _ if self.opens == Opens::Unknown => "the file does not say which sheet it opens on",
+            None => "the sheet it says it opens on is not one of its sheets",
+            Some(s) if !s.cells => "it opens on a chart",
+            Some(_) => "the sheet it opens on is hidden",
+        };
         let visible: Vec<usize> = (0..self.sheets.len()).filter(shown).collect();
-        match (&self.opens, visible.as_slice()) {
-            (_, []) => Err(NoSheet::AllHidden),
-            // The sheet it opens on is hidden, or not one of cells: Excel
-            // shows the first visible one.
-            (Opens::At(_) | Opens::Named(_), [first, ..]) => Ok(*first),
-            (Opens::Unknown, [only]) => Ok(*only),
-            (Opens::Unknown, several) => {
-                Err(NoSheet::Several(several.iter().map(|i| self.sheets[*i].name.clone()).collect()))
-            }
+        match visible.as_slice() {
+            [] => Err(NoSheet::AllHidden),
+            // The only sheet a person could be looking at.
+            [only] => Ok(*only),
+            several => Err(NoSheet::Several(several.iter().map(|i| self.sheets[*i].name.clone()).collect(), why)),
         }
     }
 }
@@ -167,7 +176,8 @@ fn read_workbook_xml(part: impl BufRead) -> (Opens, bool) {
                     // The first view is the one Excel opens.
                     "workbookView" if first_view => {
                         first_view = false;
-                        active = value("activeTab").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                        // Absent: the first; unreadable: none of its sheets.
+                        active = value("activeTab").map_or(0, |v| v.trim().parse().unwrap_or(usize::MAX));
                     }
                     "calcPr" => recalc = value("fullCalcOnLoad").is_some_and(|v| matches!(v.trim(), "1" | "true")),
                     _ => {}
@@ -231,21 +241,32 @@ mod tests {
     fn the_sheet_read_is_the_one_named_else_the_one_it_opens_on_never_a_hidden_one() {
         use Shown::{Hidden, VeryHidden, Visible};
         let night = [("Old night", Hidden), ("Tonight", Visible), ("Notes", Visible)];
-        let cases: [(&[(&str, Shown)], Opens, Option<&str>, Result<usize, NoSheet>); 10] = [
+        let two = || vec!["Tonight".to_string(), "Notes".to_string()];
+        let missing = "the sheet it says it opens on is not one of its sheets";
+        let cases: [(&[(&str, Shown)], Opens, Option<&str>, Result<usize, NoSheet>); 13] = [
             // Excel opens on the second sheet: that one, not the first.
             (&night, Opens::At(1), None, Ok(1)),
             (&night, Opens::At(2), None, Ok(2)),
-            // A workbook that says it opens on its hidden sheet opens on the first visible one.
-            (&night, Opens::At(0), None, Ok(1)),
-            (&night, Opens::At(9), None, Ok(1)),
+            // It says it opens on its hidden sheet, or on none of its sheets:
+            // with one visible sheet that is it; with several, which is not guessed.
+            (&night[..2], Opens::At(0), None, Ok(1)),
+            (&night, Opens::At(0), None, Err(NoSheet::Several(two(), "the sheet it opens on is hidden"))),
+            (&night, Opens::At(9), None, Err(NoSheet::Several(two(), missing))),
+            (&night, Opens::Named("Gone".into()), None, Err(NoSheet::Several(two(), missing))),
+            (&[("A", Visible), ("A", Hidden)], Opens::At(0), None, Err(NoSheet::Twice("A".into()))),
             // Named: hidden or not, it is what the user asked for.
             (&night, Opens::At(1), Some("Old night"), Ok(0)),
             (&night, Opens::At(1), Some("old night"), Err(NoSheet::NoSuch("old night".into()))),
             (&[("A", Hidden), ("B", VeryHidden)], Opens::At(0), None, Err(NoSheet::AllHidden)),
             (&night, Opens::Named("Notes".into()), None, Ok(2)),
-            // An .xls does not tell us: one visible sheet is it, several are asked for.
+            // A file that does not say: one visible sheet is it, several are asked for.
             (&[("A", Hidden), ("B", Visible)], Opens::Unknown, None, Ok(1)),
-            (&night, Opens::Unknown, None, Err(NoSheet::Several(vec!["Tonight".into(), "Notes".into()]))),
+            (
+                &night,
+                Opens::Unknown,
+                None,
+                Err(NoSheet::Several(two(), "the file does not say which sheet it opens on")),
+            ),
         ];
         for (sheets, opens, named, want) in cases {
             assert_eq!(book(sheets, opens.clone()).choose(named), want, "{sheets:?} {opens:?} {named:?}");
@@ -253,6 +274,10 @@ mod tests {
         let mut charts = book(&[("Chart", Visible), ("Calls", Visible)], Opens::At(0));
         charts.sheets[0].cells = false;
         assert_eq!(charts.choose(None), Ok(1), "a chart sheet has no rows to read");
+        let mut charts = book(&[("Old", Visible), ("Chart", Visible), ("New", Visible)], Opens::At(1));
+        charts.sheets[1].cells = false;
+        let opens_on_a_chart = NoSheet::Several(vec!["Old".into(), "New".into()], "it opens on a chart");
+        assert_eq!(charts.choose(None), Err(opens_on_a_chart), "not the first: which is not guessed");
     }
 
     #[test]
@@ -272,6 +297,7 @@ mod tests {
             (r#"<workbook><calcPr fullCalcOnLoad="true"/></workbook>"#, 0, true),
             (r#"<workbook><calcPr fullCalcOnLoad="0"/></workbook>"#, 0, false),
             ("not xml <<", 0, false),
+            (r#"<workbook><bookViews><workbookView activeTab="x"/></bookViews></workbook>"#, usize::MAX, false),
         ];
         for (xml, active, recalc) in cases {
             assert_eq!(read_workbook_xml(xml.as_bytes()), (Opens::At(active), recalc), "{xml}");

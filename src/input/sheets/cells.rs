@@ -26,8 +26,9 @@ pub fn cell_text(cell: &DataRef<'_>, out: &mut String) {
             let _ = write!(out, "{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}");
         }
         DataRef::DateTime(d) => float_text(d.as_f64(), out),
+        // As the spreadsheet shows it: `#DIV/0!`, `#N/A`.
         DataRef::Error(e) => {
-            let _ = write!(out, "#{e:?}");
+            let _ = write!(out, "{e}");
         }
     }
 }
@@ -50,7 +51,10 @@ pub fn data_text(cell: &Data, out: &mut String) {
 
 fn float_text(f: f64, out: &mut String) {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if f.is_finite() && f.fract() == 0.0 && f.abs() >= EXACT {
+    if f == 0.0 {
+        // A negative zero shows as 0 in a spreadsheet: no sign to read.
+        out.push('0');
+    } else if f.is_finite() && f.fract() == 0.0 && f.abs() >= EXACT {
         let _ = write!(out, "{f:e}");
     } else {
         // Rust's `Display` for f64 is the shortest text that parses back
@@ -84,6 +88,9 @@ mod tests {
             (Data::Float(123895022.0), "123895022"),
             (Data::Float(9_007_199_254_740_993.0), "9.007199254740992e15"),
             (Data::Float(-25.0), "-25"),
+            (Data::Float(-0.0), "0"),
+            (Data::Error(calamine::CellErrorType::Div0), "#DIV/0!"),
+            (Data::Error(calamine::CellErrorType::NA), "#N/A"),
             (Data::Int(42), "42"),
             (Data::Bool(true), "true"),
             (Data::String("=1+1".into()), "=1+1"),

@@ -26,13 +26,25 @@ pub(super) fn read_cell(field: CallField, adds: bool, trimmed: &str) -> Result<C
 /// the first that cannot, in words. Names, times and descriptions are
 /// checked as rows are read.
 pub fn check_value_maps(schema: &Schema) -> Result<(), HeaderError> {
+    // Which call a row names is the file's to say, never a map's.
+    let names_the_call = |f: &Field| matches!(f, Field::Id | Field::CallerNumber | Field::CallTime);
     for (pos, map) in &schema.value_maps {
         let Some((_, field)) = schema.columns.iter().find(|(p, _)| p == pos) else { continue };
         for (theirs, ours) in map {
-            let why = if ours.contains('=') {
+            let why = if names_the_call(field) {
+                Some(format!("`{}` names the call, which a value map may not change", field.name()))
+            } else if ours.contains('=') {
+                let mut seen: Vec<Field> = Vec::new();
                 several(ours).find_map(|(column, value)| match field_for(column) {
                     None => Some(format!("`{column}` is not a tdrecon column")),
-                    Some(field) => refuses(&field, value),
+                    Some(field) if names_the_call(&field) => {
+                        Some(format!("`{column}` names the call, which a value map may not change"))
+                    }
+                    Some(field) if seen.contains(&field) => Some(format!("`{column}` is given twice")),
+                    Some(field) => {
+                        seen.push(field.clone());
+                        refuses(&field, value)
+                    }
                 })
             } else {
                 refuses(field, ours)

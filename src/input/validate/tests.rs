@@ -279,6 +279,17 @@ fn a_buyer_reports_conventions_map_onto_tdrecons() {
     };
     let e = check_value_maps(&Schema::from_headers(["id", "Status"].map(String::from).to_vec(), &bad).unwrap());
     assert!(e.unwrap_err().to_string().contains("`converted` is not a tdrecon column"));
+    // A map never names the call, nor fills one column twice.
+    let refused = |spec: &str, headers: [&str; 2]| {
+        let opts = HeaderOptions { values: vec![HeaderOptions::parse_value_map(spec).unwrap()], ..several.clone() };
+        check_value_maps(&Schema::from_headers(headers.map(String::from).to_vec(), &opts).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(refused("Status:A=id=100000004", ["id", "Status"]).contains("`id` names the call"));
+    assert!(refused("Status:A=caller_number=+15551230000", ["id", "Status"]).contains("names the call"));
+    assert!(refused("id:abc=100000004", ["id", "Status"]).contains("`id` names the call"));
+    assert!(refused("Status:A=revenue=5;revenue=6", ["id", "Status"]).contains("`revenue` is given twice"));
     // A map to a value the column cannot take is refused up front.
     let bad = HeaderOptions { values: vec![HeaderOptions::parse_value_map("Status:Sold=yup").unwrap()], ..opts };
     let e = Schema::from_headers(["TD Call ID", "Status", "Payout"].map(String::from).to_vec(), &bad)

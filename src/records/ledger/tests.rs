@@ -93,7 +93,11 @@ fn an_update_not_applied_is_forgotten_and_one_in_doubt_still_counts() {
     assert_eq!(reader.repeat("7", &actions, &check("b").unwrap()).unwrap(), None);
     for call in ["8", "9"] {
         let repeat = reader.repeat(call, &actions, &check("b").unwrap()).unwrap().expect("in doubt counts");
-        assert!(repeat.reason(&jiff::tz::TimeZone::UTC).contains("may have applied"), "{}", repeat.reason(&jiff::tz::TimeZone::UTC));
+        assert!(
+            repeat.reason(&jiff::tz::TimeZone::UTC).contains("may have applied"),
+            "{}",
+            repeat.reason(&jiff::tz::TimeZone::UTC)
+        );
     }
     // Outside the window: no longer a repeat.
     let short = Check { run: "b".into(), window: Duration::ZERO };

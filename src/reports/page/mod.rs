@@ -267,7 +267,10 @@ fn found(out: &mut String, said: &Said) {
             let _ = write!(out, "<td class=\"num\" data-v=\"{}\">{line}</td>", d.line.unwrap_or(0));
             whole(out, &f.map_or_else(|| d.call.to_string(), |f| f.id.to_string()));
             whole(out, f.and_then(|f| f.caller.as_deref()).unwrap_or_default());
-            whole(out, &f.and_then(|f| f.at_ms).map(|ms| discrepancies::shown_time(ms, &said.zone)).unwrap_or_default());
+            whole(
+                out,
+                &f.and_then(|f| f.at_ms).map(|ms| discrepancies::shown_time(ms, &said.zone)).unwrap_or_default(),
+            );
             cell(out, &f.map(|f| f.buyer_shown()).unwrap_or_default());
             num(out, f.and_then(|f| f.revenue), false);
             num(out, d.report_amount, false);

@@ -42,6 +42,8 @@ pub struct Look {
 #[derive(Debug, Default)]
 pub struct RunSummary {
     pub input: PathBuf,
+    /// A spreadsheet's sheet read.
+    pub sheet: Option<String>,
     pub results: PathBuf,
     pub errors: PathBuf,
     pub dry_run: bool,
@@ -361,7 +363,8 @@ impl RunSummary {
     }
 
     pub fn render(&self) -> String {
-        let mut out = self.validation.render();
+        let mut out = self.sheet.as_ref().map(|s| format!("read from the sheet {s:?}\n")).unwrap_or_default();
+        out.push_str(&self.validation.render());
         if self.validation.rejected > 0 {
             out.push_str(&format!("  invalid rows are in {}\n", self.errors.display()));
         }
@@ -514,7 +517,7 @@ impl RunSummary {
         let page = self.page.as_ref().map(|(path, bytes, took)| {
             json!({"path": path.display().to_string(), "bytes": bytes, "ms": took.as_millis() as u64})
         });
-        json!({
+        let mut json = json!({
             "version": env!("CARGO_PKG_VERSION"),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -560,7 +563,10 @@ impl RunSummary {
             "page": page,
             "never_twice": self.never_twice.to_json(),
             "totals_by_buyer": self.by_buyer.iter().map(|(b, t)| (b.clone(), t.to_json())).collect::<serde_json::Map<_, _>>(),
-        })
+        });
+        // A spreadsheet's sheet read (the macro's recursion limit is reached above).
+        json["sheet"] = json!(self.sheet);
+        json
     }
 }
 

@@ -254,7 +254,11 @@ fn the_same_change_by_another_run_is_found_in_the_log() {
     let plain = theirs(json!({"add_revenue": "-2.00"}), INTENT);
     assert_eq!(find(vec![plain.clone()], true), None);
     let found = same_change(&log(vec![plain], true), &request, since, false).unwrap();
-    assert!(found.reason("1234", &jiff::tz::TimeZone::UTC).contains("may be someone else's"), "{}", found.reason("1234", &jiff::tz::TimeZone::UTC));
+    assert!(
+        found.reason("1234", &jiff::tz::TimeZone::UTC).contains("may be someone else's"),
+        "{}",
+        found.reason("1234", &jiff::tz::TimeZone::UTC)
+    );
     // Webhooks fired one by one, whatever list they were in.
     let fire = CallUpdate::new(CallRef::Id(1234)).with(CallField::Webhooks, Change::Fire(vec![3, 4]));
     let request = Request { method: "PUT", call: "1234".into(), update: &fire, reference: Some(MINE) };
