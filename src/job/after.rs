@@ -20,6 +20,7 @@ use crate::records::rate_memory::{RateMemory, Remembered};
 use crate::reports::never_twice::NeverTwice;
 use crate::reports::summary::{Control, RunSummary};
 use crate::reports::summary_json::SummaryOut;
+use crate::resolve::zone_hint::{self, Miss, Misses};
 use crate::send::row::Uploader;
 use crate::sim::Sim;
 use crate::trackdrive::api::Api;
@@ -43,6 +44,8 @@ pub(super) struct Ending {
     /// The input file's size, time and inode when the run began.
     pub stamp: Option<(u64, Option<std::time::SystemTime>, u64)>,
     pub journal_path: PathBuf,
+    /// Rows found by caller that found no call, and the match window.
+    pub misses: Option<(Misses, i64)>,
 }
 
 /// Everything after the last row, the summary filled as it goes.
@@ -71,12 +74,43 @@ pub(super) async fn finish(
     };
     summary.window_pages = ending.before.window_pages;
     summary.read_notes = ending.before.notes;
+    if let Some((misses, tolerance)) = ending.misses {
+        zone_hint(opts, api, misses.take(), tolerance, summary).await;
+    }
     note_input_changed(opts, ending.stamp, summary);
     keep_rate(api, ending.memory.as_ref(), ending.remembered, summary);
     if let Some(control) = ending.before.control {
         control_totals(opts, api, control, summary).await;
     }
     close_records(uploader, &ending.journal_path, summary);
+}
+
+/// Rows that found no call, when most sit about one whole or half hour
+/// from a call of their caller: the report's zone, said once. Calls the
+/// window did not hold are looked for once in a window wider by the
+/// largest zone offsets.
+async fn zone_hint(opts: &Settings, api: &Api, mut misses: Vec<Miss>, tolerance: i64, summary: &mut RunSummary) {
+    const WIDER: i64 = 14 * 3600 * 1000;
+    if misses.len() < 3 || summary.stop.is_some() {
+        return;
+    }
+    let zone = &opts.input().time_zone;
+    let unknown = misses.iter().filter(|m| m.gap.is_none()).count();
+    if zone_hint::hint(&misses, zone, tolerance).is_none() && unknown * 2 >= misses.len() {
+        let from = misses.iter().map(|m| m.at).min().unwrap_or(0) - WIDER;
+        let to = misses.iter().map(|m| m.at).max().unwrap_or(0) + WIDER;
+        match window::fetch_window(api, from, to, opts.reading().page_size, true).await {
+            Ok(wider) => {
+                summary.window_pages += wider.pages;
+                let matcher = wider.matcher(tolerance);
+                for m in misses.iter_mut().filter(|m| m.gap.is_none()) {
+                    m.gap = matcher.nearest_call(&m.caller, m.at).map(|(t, _)| t - m.at);
+                }
+            }
+            Err(e) => summary.read_notes.push(format!("cannot read a wider window for a time-zone hint ({e})")),
+        }
+    }
+    summary.zone_hint = zone_hint::hint(&misses, zone, tolerance).map(|h| h.words());
 }
 
 /// The rows came from the copy taken at the start (what the journal is

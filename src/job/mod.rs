@@ -141,6 +141,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     let interrupts = tokio::spawn(watch_for_interrupts(api.stop.clone()));
     let resumed = replay.is_some();
     let resolver = std::mem::take(&mut before.resolver);
+    let misses = resolver.matcher.as_ref().map(|m| (m.misses(), m.tolerance_ms()));
     let earlier_runs = Earlier { replay, ledger: repeats.early };
     let (mut summary, report_rows) =
         pipeline(&opts, reader, (validator, resolver), outputs, &uploader, &api, earlier_runs).await?;
@@ -156,6 +157,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
         remembered,
         stamp,
         journal_path,
+        misses,
     };
     after::finish(&opts, &api, uploader, ending, &mut summary).await;
     summary.started_at = started_at;

@@ -13,6 +13,8 @@ use crate::input::rejection::{RejectKind, Rejection};
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 
+use super::zone_hint::{Miss, Misses, half_hours};
+
 /// The window's calls by caller number.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
@@ -20,28 +22,45 @@ pub struct Matcher {
     calls: HashMap<String, Vec<(i64, u64)>>,
     /// How far a call's time may be from the row's (`--match-window`).
     tolerance_ms: i64,
+    /// The rows that found no call, for the file's hint (`zone_hint`).
+    misses: Misses,
 }
 
 impl Matcher {
     pub fn new(tolerance_ms: i64) -> Matcher {
-        Matcher { calls: HashMap::new(), tolerance_ms }
+        Matcher { calls: HashMap::new(), tolerance_ms, misses: Misses::default() }
+    }
+
+    /// The rows that found no call, as they are found.
+    pub fn misses(&self) -> Misses {
+        self.misses.clone()
+    }
+
+    pub fn tolerance_ms(&self) -> i64 {
+        self.tolerance_ms
+    }
+
+    /// The nearest call from `caller` at any time: its time and id.
+    pub fn nearest_call(&self, caller: &str, at: i64) -> Option<(i64, u64)> {
+        self.calls.get(caller).and_then(|c| c.iter().min_by_key(|(t, _)| (t - at).abs())).copied()
     }
 
     /// The nearest call from `caller` at any time, in words (`""` when
-    /// there is none): a gap of whole hours is most likely a time zone.
+    /// there is none): a gap of about a whole or half hour (buyer times are
+    /// rounded to the minute) is most likely a time zone.
     fn nearest(&self, caller: &str, at: i64, zone: &jiff::tz::TimeZone) -> String {
-        let Some((t, id)) = self.calls.get(caller).and_then(|c| c.iter().min_by_key(|(t, _)| (t - at).abs())) else {
-            return String::new();
-        };
+        let Some((t, id)) = self.nearest_call(caller, at) else { return String::new() };
         let gap = t - at;
         let minutes = gap.abs() / 60_000;
         let (h, m) = (minutes / 60, minutes % 60);
         let how = if gap > 0 { "later" } else { "earlier" };
-        let when = crate::text::local_time(*t, zone);
-        let zone = if h > 0 && m == 0 && gap.abs() % 60_000 == 0 {
-            format!(": a whole {h} hour(s) off, so the report's times are likely in another zone (check --time-zone)")
-        } else {
-            String::new()
+        let when = crate::text::local_time(t, zone);
+        let zone = match half_hours(gap, self.tolerance_ms) {
+            Some(_) => {
+                ": about a whole or half hour off, so the report's times are likely in another zone (check \
+                        --time-zone)"
+            }
+            None => "",
         };
         format!("; the nearest call from {caller} is {id} at {when}, {h}h {m:02}m {how}{zone}")
     }
@@ -80,10 +99,14 @@ impl Matcher {
         };
         match found.as_slice() {
             [id] => Ok(CallRef::Id(*id)),
-            [] => Err(reject(format!(
-                "no call from {caller} within {minutes}m of {when}{twice}{}",
-                self.nearest(caller, at, &schema.time_zone)
-            ))),
+            [] => {
+                let gap = self.nearest_call(caller, at).map(|(t, _)| t - at);
+                self.misses.push(Miss { caller: caller.clone(), at, gap });
+                Err(reject(format!(
+                    "no call from {caller} within {minutes}m of {when}{twice}{}",
+                    self.nearest(caller, at, &schema.time_zone)
+                )))
+            }
             ids => Err(reject(format!(
                 "{} calls from {caller} within {minutes}m of {when}{twice} (ids {}): give the row its call id",
                 ids.len(),
@@ -117,7 +140,8 @@ mod tests {
         assert!(none.reason.contains("the nearest call from +17191231234 is 7 at"), "{none:?}");
         let hours = m.find(&row("+17191231234", 1_000_000 - 5 * 3_600_000), &schema).unwrap_err();
         assert!(
-            hours.reason.contains("5h 00m later: a whole 5 hour(s) off") && hours.reason.contains("--time-zone"),
+            hours.reason.contains("5h 00m later: about a whole or half hour off")
+                && hours.reason.contains("--time-zone"),
             "{hours:?}"
         );
         assert_eq!(none.column, "caller_number");

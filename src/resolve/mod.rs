@@ -8,6 +8,7 @@
 
 pub mod matching;
 pub mod names;
+pub mod zone_hint;
 
 use std::collections::HashMap;
 

@@ -12,6 +12,7 @@ mod harness;
 mod help;
 mod hostile;
 mod identity;
+mod morning;
 mod never_twice;
 mod one_call;
 mod operator;

@@ -44,6 +44,8 @@ pub struct RunSummary {
     pub input: PathBuf,
     /// A spreadsheet's sheet read.
     pub sheet: Option<String>,
+    /// Rows found by caller missed their calls by one time-zone offset: said once.
+    pub zone_hint: Option<String>,
     pub results: PathBuf,
     pub errors: PathBuf,
     pub dry_run: bool,
@@ -379,6 +381,9 @@ impl RunSummary {
         if let Some(said) = &self.discrepancies {
             out.push_str(&said.render());
         }
+        if let Some(hint) = &self.zone_hint {
+            out.push_str(&format!("TIME ZONE: {hint}\n"));
+        }
         out.push_str(&self.never_twice.render());
         self.render_unknown(&mut out);
         if let Some(why) = &self.input_changed {
@@ -566,6 +571,7 @@ impl RunSummary {
         });
         // A spreadsheet's sheet read (the macro's recursion limit is reached above).
         json["sheet"] = json!(self.sheet);
+        json["time_zone_hint"] = json!(self.zone_hint);
         json
     }
 }

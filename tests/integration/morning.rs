@@ -1,0 +1,64 @@
+//! The operator's morning: a report in its own zone read with the wrong
+//! one; names the account lacks; the night sent again the next morning;
+//! what ran last night; a CRM export's progress on a terminal.
+
+use tdrecon::sim::SimConfig;
+
+use crate::harness::{SimHarness, by_line, rows, run_job};
+use crate::util::{Workdir, stdout};
+
+/// Calls of a Medicare buyer's night, as TrackDrive holds them (UTC, to the
+/// second), and the buyer's report of them (Central time, to the minute).
+fn chicago_night(n: u64) -> (tdrecon::sim::Store, String) {
+    let mut store = tdrecon::sim::Store::default();
+    let mut report = String::from("Caller,Call Date,Revenue\n");
+    for i in 0..n {
+        let id = 300_000_001 + i;
+        let mut call = tdrecon::sim::Call::new(id, tdrecon::sim::store::uuid_for(id));
+        // 19:03:27Z and on, a call every seven minutes: 13:03 CST.
+        let at = "2026-12-06T19:03:27Z".parse::<jiff::Timestamp>().unwrap().as_millisecond() + (i as i64) * 7 * 60_000;
+        call.created_at_ms = at;
+        call.caller_number = format!("+1312555{:04}", 100 + i);
+        store.insert(call);
+        let local = jiff::Timestamp::from_millisecond(at).unwrap().in_tz("America/Chicago").unwrap();
+        report.push_str(&format!("+1312555{:04},{},{}.00\n", 100 + i, local.strftime("%Y-%m-%d %H:%M"), 20 + i));
+    }
+    (store, report)
+}
+
+#[test]
+fn a_report_in_chicago_time_read_as_utc_is_said_once_with_the_zone_that_fixes_it() {
+    let (store, report) = chicago_night(12);
+    let sim = SimHarness::start(0, |c: &mut SimConfig| c.store = store);
+    let wd = Workdir::new();
+    wd.write("medicare.csv", &report);
+    let map = ["--map", "Caller=caller_number", "--map", "Call Date=call_time", "--summary-json", "s.json"];
+    let out = wd.run(&mut run_job(&wd, &sim, "medicare.csv", &map), 1);
+    let said = stdout(&out);
+    assert!(
+        said.contains(
+            "TIME ZONE: 12 of the 12 rows that found no call are about 6h00 before a call from their own number"
+        ) && said.contains("run again with --time-zone America/Chicago"),
+        "said once, for the file: {said}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&wd.read("s.json")).unwrap();
+    assert!(summary["time_zone_hint"].as_str().unwrap().contains("UTC-06:00"), "{summary}");
+    assert!(sim.calls_by_id().values().all(|c| c["updates_applied"] == 0), "nothing guessed");
+
+    // In the zone it names: every row finds its call, and what is shown is in Central time.
+    let mut args = map.to_vec();
+    args.extend(["--time-zone", "America/Chicago", "--restart"]);
+    wd.run(&mut run_job(&wd, &sim, "medicare.csv", &args), 0);
+    assert!(sim.calls_by_id().values().all(|c| c["updates_applied"] == 1));
+    assert_eq!(sim.call(300_000_001)["revenue"], "20.00");
+    assert_eq!(by_line(&wd.read("medicare.results.csv")).len(), 12);
+    // A row whose call is not there names the nearest in the report's zone.
+    wd.write("late.csv", "Caller,Call Date,Revenue\n+13125550100,2026-12-06 13:12,5.00\n");
+    wd.run(&mut run_job(&wd, &sim, "late.csv", &args), 1);
+    let reason = rows(&wd.read("late.errors.csv"))[0]["reason"].clone();
+    assert!(
+        reason.contains("within 5m of 2026-12-06 13:12 CST (-06:00)")
+            && reason.contains("is 300000001 at 2026-12-06 13:03:27 CST (-06:00), 0h 08m earlier"),
+        "{reason}"
+    );
+}
