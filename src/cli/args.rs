@@ -57,6 +57,9 @@ pub(super) enum Command {
     /// Print what the account's ledger holds (CSV): every update tdrecon sent a call, or sent
     /// since a time, with what became of it and the file, line and run it came from.
     History(HistoryArgs),
+    /// List the account's dispositions, buyers or traffic sources with their ids: the names a
+    /// file's call_disposition, reassign_buyer and reassign_traffic_source columns take. Read-only.
+    Names(NamesArgs),
     /// Serve the TrackDrive calls API from memory, for rehearsals and tests.
     Sim(SimArgs),
     /// Print a header row and an example row to start a file from.
@@ -120,6 +123,29 @@ pub(super) struct HistoryArgs {
     /// The account, as the runs named it (its ledger is named by the URL and the public key).
     #[command(flatten)]
     pub account: AccountArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct NamesArgs {
+    /// Which list.
+    #[arg(value_enum)]
+    pub which: WhichArg,
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Print CSV (id, name, also, notes_required) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+    /// Per-request timeout.
+    #[arg(long, value_parser = timeout, value_name = "DURATION", default_value = defaults::TIMEOUT)]
+    pub timeout: std::time::Duration,
+}
+
+/// `names`' argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum WhichArg {
+    Dispositions,
+    Buyers,
+    TrafficSources,
 }
 
 /// `template`'s argument.

@@ -95,7 +95,9 @@ fn with_profile(argv: &[OsString], cli: Cli) -> Result<Cli, ProfileFailure> {
         Command::Validate(a) => ("validate", &a.input),
         Command::Run(a) => ("run", &a.input),
         Command::Plan(a) => ("plan", &a.input),
-        Command::Sim(_) | Command::Doctor(_) | Command::History(_) | Command::Template { .. } => return Ok(cli),
+        Command::Sim(_) | Command::Doctor(_) | Command::History(_) | Command::Names(_) | Command::Template { .. } => {
+            return Ok(cli);
+        }
     };
     let Some(config) = input.config.clone() else { return Ok(cli) };
     let summary = match &cli.command {
@@ -218,6 +220,7 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         }
         Command::Doctor(args) => commands::doctor::run(args.resolve()?),
         Command::History(args) => commands::history::run(args.resolve()?),
+        Command::Names(args) => commands::names::run(args.resolve()?),
         Command::Sim(args) => commands::sim::run(args.resolve()?),
         Command::Template { config: true, .. } => {
             crate::console::out(crate::profile::EXAMPLE);

@@ -3,7 +3,7 @@
 //! than one flag (`resolve_job`: a run's or a plan's settings). Commands
 //! receive these options whole and never second-guess them.
 
-use super::args::{AccountArgs, DoctorArgs, HistoryArgs, ValidateArgs};
+use super::args::{AccountArgs, DoctorArgs, HistoryArgs, NamesArgs, ValidateArgs, WhichArg};
 use super::input_args::InputArgs;
 use super::values::NegativeAsAdd;
 use crate::commands::doctor::DoctorOptions;
@@ -124,6 +124,27 @@ impl DoctorArgs {
     pub(super) fn resolve(self) -> Result<DoctorOptions, Fatal> {
         let (base_url, credentials) = self.account.resolve()?;
         Ok(DoctorOptions { base_url, credentials, json: self.json, timeout: self.timeout })
+    }
+}
+
+impl NamesArgs {
+    pub(super) fn resolve(self) -> Result<crate::commands::names::NamesOptions, Fatal> {
+        use crate::commands::names::Which;
+        let (base_url, credentials) = self.account.resolve()?;
+        let which = match self.which {
+            WhichArg::Dispositions => Which::Dispositions,
+            WhichArg::Buyers => Which::Buyers,
+            WhichArg::TrafficSources => Which::TrafficSources,
+        };
+        let rate = std::num::NonZeroU32::new(super::defaults::RATE).unwrap_or(std::num::NonZeroU32::MIN);
+        Ok(crate::commands::names::NamesOptions {
+            base_url,
+            credentials,
+            which,
+            csv: self.csv,
+            timeout: self.timeout,
+            rate,
+        })
     }
 }
 

@@ -116,18 +116,74 @@ impl List {
                 let ids: Vec<&str> = many.iter().map(|i| self.entries[*i].id.as_str()).collect();
                 Err(format!("{what} {cell:?} is ambiguous: it names ids {}; use the id column instead", ids.join(", ")))
             }
-            None => {
-                let k = key(cell);
-                let nearest = self
-                    .entries
-                    .iter()
-                    .map(|e| (edit_distance(&k, &key(&e.name)), &e.name))
-                    .filter(|(d, name)| *d <= (name.len() / 3).max(2))
-                    .min();
-                let hint = nearest.map(|(_, n)| format!(" (did you mean {n:?}?)")).unwrap_or_default();
-                Err(format!("unknown {what} {cell:?}{hint}"))
-            }
+            None => Err(format!("unknown {what} {cell:?}{}", self.suggest(what, cell))),
         }
+    }
+}
+
+/// The most names an unknown name's message suggests, and the most of a
+/// list it shows whole when none is near.
+const SUGGESTED: usize = 3;
+const SHOWN_WHOLE: usize = 12;
+
+impl List {
+    /// The account's nearest names to `cell`, or its names, as the end of
+    /// the message that refuses it.
+    fn suggest(&self, what: &str, cell: &str) -> String {
+        let names: Vec<&str> = self.nearest(cell);
+        let plural = match what {
+            "traffic source" => "traffic sources".to_string(),
+            what => format!("{what}s"),
+        };
+        let command = format!("tdrecon names {}", plural.replace(' ', "-"));
+        match names.as_slice() {
+            [one] => format!(" (did you mean {one:?}?)"),
+            [_, ..] => {
+                let shown: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                format!(" (nearest: {}; `{command}` lists them all)", shown.join(", "))
+            }
+            [] if self.entries.is_empty() => format!(" (the account has no {plural})"),
+            [] if self.entries.len() <= SHOWN_WHOLE => {
+                let all: Vec<String> = self.entries.iter().map(|e| format!("{:?}", e.name)).collect();
+                format!(" (the account's {plural}: {})", all.join(", "))
+            }
+            [] => format!(" (`{command}` lists the account's {})", self.entries.len()),
+        }
+    }
+
+    /// Names like `cell`, nearest first: a few letters off; one holding the
+    /// other's words (`Callback Requested` and `Callback`); its initials
+    /// (`DNC` for `Do Not Call`); a word in common.
+    fn nearest(&self, cell: &str) -> Vec<&str> {
+        let k = key(cell);
+        let words =
+            |s: &str| s.split([' ', '-', '_', '/']).filter(|w| w.len() >= 3).map(str::to_string).collect::<Vec<_>>();
+        let (cell_words, compact) = (words(&k), k.replace(' ', ""));
+        let mut scored: Vec<(usize, usize, &str)> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let n = key(&e.name);
+                let distance = edit_distance(&k, &n);
+                let initials: String = n.split(' ').filter_map(|w| w.chars().next()).collect();
+                let name_words = words(&n);
+                let rank = if distance <= (n.len() / 3).max(2) {
+                    0
+                } else if initials.len() > 1 && initials == compact {
+                    1
+                } else if (!n.is_empty() && k.contains(&n)) || (!k.is_empty() && n.contains(&k)) {
+                    2
+                } else if cell_words.iter().any(|w| name_words.contains(w)) {
+                    3
+                } else {
+                    return None;
+                };
+                Some((rank, distance, e.name.as_str()))
+            })
+            .collect();
+        scored.sort();
+        scored.dedup_by(|a, b| a.2 == b.2);
+        scored.into_iter().take(SUGGESTED).map(|(_, _, name)| name).collect()
     }
 }
 
@@ -174,7 +230,11 @@ impl Directory {
             return Err(reject(
                 Field::Call(CallField::DispositionNotes, false),
                 "",
-                format!("disposition {:?} requires notes: fill agent_call_disposition_notes", e.name),
+                format!(
+                    "disposition {:?} requires notes: fill {}",
+                    e.name,
+                    schema.named(&Field::Call(CallField::DispositionNotes, false))
+                ),
             ));
         }
         Ok(())
@@ -256,7 +316,10 @@ mod tests {
         let mut u = update();
         u.names.disposition = Some("Callback".into());
         let r = directory().resolve(&mut u, &schema()).unwrap_err();
-        assert!(r.reason.contains("requires notes") && r.column == "Notes", "{r:?}");
+        assert!(
+            r.reason.ends_with("requires notes: fill Notes [agent_call_disposition_notes]") && r.column == "Notes",
+            "{r:?}"
+        );
         let mut u = update()
             .with(CallField::DispositionId, Change::Set(FieldValue::Text("2".into())))
             .with(CallField::DispositionNotes, Change::Set(FieldValue::Text("call Monday".into())));
@@ -287,5 +350,52 @@ mod tests {
         u.names.traffic_source = Some("TS-101 - Ava Red".into());
         let r = directory().resolve(&mut u, &schema()).unwrap_err();
         assert!(r.reason.contains("did you mean \"TS-101 - Ava Reed\"?"), "{r:?}");
+    }
+}
+
+#[cfg(test)]
+mod suggestions {
+    use super::*;
+    use serde_json::json;
+
+    fn list(names: &[&str]) -> List {
+        let entry = |(i, n): (usize, &&str)| {
+            Entry::from_json(&json!({"id": i + 1, "name": n}), ListKind::Dispositions).unwrap()
+        };
+        List::new(names.iter().enumerate().map(entry).collect())
+    }
+
+    #[test]
+    fn an_unknown_name_is_told_the_accounts_nearest() {
+        let account = list(&["Sale", "Callback", "Do Not Call", "Duplicate Call", "Not Interested", "Wrong Number"]);
+        let cases = [
+            ("Callbak", r#"unknown disposition "Callbak" (did you mean "Callback"?)"#),
+            ("Callback Requested", r#"unknown disposition "Callback Requested" (did you mean "Callback"?)"#),
+            ("DNC", r#"unknown disposition "DNC" (did you mean "Do Not Call"?)"#),
+            (
+                "Call",
+                r#"unknown disposition "Call" (nearest: "Sale", "Callback", "Do Not Call"; `tdrecon names dispositions` lists them all)"#,
+            ),
+            (
+                "Voicemail",
+                r#"unknown disposition "Voicemail" (the account's dispositions: "Sale", "Callback", "Do Not Call", "Duplicate Call", "Not Interested", "Wrong Number")"#,
+            ),
+        ];
+        for (cell, want) in cases {
+            assert_eq!(account.find("disposition", cell).unwrap_err(), want, "{cell}");
+        }
+        let many = list(
+            &(0..30)
+                .map(|i| format!("Reason {i:02}"))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            many.find("traffic source", "Facebook").unwrap_err(),
+            r#"unknown traffic source "Facebook" (`tdrecon names traffic-sources` lists the account's 30)"#
+        );
+        assert!(list(&[]).find("buyer", "Acme").unwrap_err().ends_with("(the account has no buyers)"));
     }
 }

@@ -4,7 +4,7 @@
 
 use tdrecon::sim::SimConfig;
 
-use crate::harness::{SimHarness, by_line, rows, run_job};
+use crate::harness::{FIRST, SimHarness, by_line, rows, run_job, with_keys};
 use crate::util::{Workdir, stdout};
 
 /// Calls of a Medicare buyer's night, as TrackDrive holds them (UTC, to the
@@ -61,4 +61,37 @@ fn a_report_in_chicago_time_read_as_utc_is_said_once_with_the_zone_that_fixes_it
             && reason.contains("is 300000001 at 2026-12-06 13:03:27 CST (-06:00), 0h 08m earlier"),
         "{reason}"
     );
+}
+
+/// A disposition backfill naming what the account lacks: each refusal
+/// suggests the account's nearest names, and `tdrecon names` lists them.
+#[test]
+fn names_the_account_lacks_are_told_its_nearest_and_listed() {
+    let sim = SimHarness::start(4, |_| {});
+    let wd = Workdir::new();
+    wd.write(
+        "backfill.csv",
+        "Call ID,Disposition,Notes\n100000001,DNC,\n100000002,Callback Requested,asked for Tuesday\n\
+         100000003,Sale,\n100000004,Callback,\n",
+    );
+    let map = ["--map", "Disposition=call_disposition", "--map", "Notes=agent_call_disposition_notes"];
+    wd.run(&mut run_job(&wd, &sim, "backfill.csv", &map), 1);
+    let errors = rows(&wd.read("backfill.errors.csv"));
+    let reason = |line: &str| errors.iter().find(|r| r["line"] == line).map(|r| r["reason"].clone()).unwrap();
+    assert_eq!(reason("2"), r#"unknown disposition "DNC" (did you mean "Do Not Call"?)"#);
+    assert_eq!(reason("3"), r#"unknown disposition "Callback Requested" (did you mean "Callback"?)"#);
+    // The file's header, with tdrecon's column in brackets.
+    assert_eq!(reason("5"), r#"disposition "Callback" requires notes: fill Notes [agent_call_disposition_notes]"#);
+    assert_eq!(sim.call(FIRST + 2)["disposition_name"], "Sale");
+    let url = sim.url();
+    let out = wd.run(&mut with_keys(wd.command(&["names", "dispositions", "--base-url", &url])), 0);
+    let table = stdout(&out);
+    assert!(
+        table.contains(" 6  Do Not Call\n") && table.contains("Callback  [needs agent_call_disposition_notes]"),
+        "{table}"
+    );
+    let out = wd.run(&mut with_keys(wd.command(&["names", "buyers", "--base-url", &url, "--csv"])), 0);
+    let buyers = rows(&stdout(&out));
+    assert!(buyers.iter().any(|b| b["name"] == "Acme Insurance"), "{buyers:?}");
+    assert_eq!(sim.calls_by_id().values().map(|c| c["updates_applied"].as_u64().unwrap()).sum::<u64>(), 1, "read-only");
 }

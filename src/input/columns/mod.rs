@@ -324,6 +324,14 @@ impl Schema {
 
     /// The file's header for `field` (as written), or tdrecon's name for it
     /// when no column fills it.
+    /// A column as a message names it: the file's header, with tdrecon's
+    /// name in brackets when they differ (`Notes [agent_call_disposition_notes]`);
+    /// tdrecon's name alone when no column fills it.
+    pub fn named(&self, field: &Field) -> String {
+        let header = self.header_of(field);
+        if normalise(&header) == normalise(&field.name()) { header } else { format!("{header} [{}]", field.name()) }
+    }
+
     pub fn header_of(&self, field: &Field) -> String {
         if let Some((pos, _)) = self.columns.iter().find(|(_, f)| f == field) {
             return self.headers[*pos].clone();

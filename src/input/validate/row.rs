@@ -252,7 +252,11 @@ impl<'a> RowBuilder<'a> {
                     kind: RejectKind::MissingId,
                     column: schema.header_of(&Field::CallTime),
                     value: String::new(),
-                    reason: "a row without a call id needs caller_number and call_time to find its call".into(),
+                    reason: format!(
+                        "a row without a call id needs {} and {} to find its call",
+                        schema.named(&Field::CallerNumber),
+                        schema.named(&Field::CallTime)
+                    ),
                 });
             }
             other => other,
