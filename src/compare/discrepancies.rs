@@ -232,7 +232,7 @@ mod tests {
         let said = Said { judged: true, found, path: Some("night.discrepancies.csv".into()), ..Said::default() };
         let text = said.render();
         assert!(text.contains("1 finding, in night.discrepancies.csv"), "{text}");
-        assert!(text.contains("buyer Acme Insurance: 1 row paying a call that is not theirs (40.00)"), "{text}");
+        assert!(text.contains("buyer Acme Insurance: 1 row paying another buyer's call (40.00)"), "{text}");
         assert!(text.contains("buyer Bolt Auto: agrees with TrackDrive"), "{text}");
         let json = said.to_json();
         assert_eq!(json["by_buyer"]["Acme Insurance"]["not_theirs"]["dollars"], "40.00");

@@ -74,8 +74,8 @@ fn the_sample_night_lists_exactly_the_planted_discrepancies_at_no_request_beyond
     let text = stdout(&out);
     assert!(
         text.contains(
-            "buyer Acme Insurance: 3 converted calls not on the report (115.00), 1 row paying a call that is not \
-             theirs (20.00), 2 amounts that differ (-10.00: +5.00 over, -15.00 under)"
+            "buyer Acme Insurance: 3 converted calls not on the report (115.00), 1 row paying another buyer's call \
+             (20.00), 2 amounts that differ (-10.00: +5.00 over, -15.00 under)"
         ),
         "{text}"
     );

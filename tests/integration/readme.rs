@@ -1,7 +1,8 @@
 //! README.md's and GUIDE.md's shell blocks marked `<!-- runnable -->` run as written, with
 //! `tdrecon` on the PATH, in a fresh folder holding a copy of `samples/`.
-//! A block passes when its last command succeeds and nothing it ran was
-//! missing: no unknown command, no missing file, no usage error.
+//! A block passes when its last command succeeds, every line that states
+//! its exit code (`# exit N` at its end) gives that code, and nothing it
+//! ran was missing: no unknown command, no missing file, no usage error.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,10 +17,22 @@ fn runnable_blocks(readme: &str) -> Vec<String> {
             continue;
         }
         assert_eq!(lines.next().map(str::trim), Some("```sh"), "a runnable marker stands right above a ```sh block");
-        let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        let body: Vec<String> = lines.by_ref().take_while(|l| l.trim() != "```").map(checked).collect();
         blocks.push(body.join("\n"));
     }
     blocks
+}
+
+/// A line that states its exit code (`cmd   # exit 1`), as a line that
+/// checks it.
+fn checked(line: &str) -> String {
+    let Some((command, code)) = line.rsplit_once("# exit ") else { return line.to_string() };
+    let Ok(code) = code.trim().parse::<i32>() else { return line.to_string() };
+    let command = command.trim_end();
+    format!(
+        "{command}; rc=$?; if [ $rc -ne {code} ]; then echo \"README says exit {code}, got $rc: {}\" >&2; exit 1; fi",
+        command.replace('"', "'")
+    )
 }
 
 /// Copies a folder and the folders in it.
@@ -33,6 +46,17 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
+}
+
+#[test]
+fn a_stated_exit_code_is_checked() {
+    assert_eq!(checked("tdrecon validate x.csv"), "tdrecon validate x.csv");
+    let line = checked("tdrecon run x.csv --rate 50   # exit 1");
+    assert!(line.starts_with("tdrecon run x.csv --rate 50; rc=$?; if [ $rc -ne 1 ]"), "{line}");
+    // Run as bash runs it: a wrong code fails the block.
+    let run = |script: &str| Command::new("bash").arg("-c").arg(script).output().unwrap().status.code();
+    assert_eq!(run(&format!("{}\ntrue", checked("false   # exit 1"))), Some(0));
+    assert_eq!(run(&format!("{}\ntrue", checked("true   # exit 1"))), Some(1));
 }
 
 #[test]

@@ -119,18 +119,28 @@ pub struct Side {
 /// What kind of disagreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Finding {
+    /// A converted call of the buyer no row names: the buyer may owe for it.
     LeftOut,
+    /// A row paying a call of the buyer's that TrackDrive holds not
+    /// converted, with no revenue.
+    NotConverted,
+    /// A row paying a call TrackDrive holds for another buyer, or none.
     NotTheirs,
+    /// A row paying a call the window does not hold at all.
+    NoSuchCall,
     AmountDiffers,
 }
 
 impl Finding {
-    pub const ALL: [Finding; 3] = [Finding::LeftOut, Finding::NotTheirs, Finding::AmountDiffers];
+    pub const ALL: [Finding; 5] =
+        [Finding::LeftOut, Finding::NotConverted, Finding::NotTheirs, Finding::NoSuchCall, Finding::AmountDiffers];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Finding::LeftOut => "left_out",
+            Finding::NotConverted => "not_converted",
             Finding::NotTheirs => "not_theirs",
+            Finding::NoSuchCall => "no_such_call",
             Finding::AmountDiffers => "amount_differs",
         }
     }
@@ -140,8 +150,12 @@ impl Finding {
         match (self, n == 1) {
             (Finding::LeftOut, true) => "converted call not on the report",
             (Finding::LeftOut, false) => "converted calls not on the report",
-            (Finding::NotTheirs, true) => "row paying a call that is not theirs",
-            (Finding::NotTheirs, false) => "rows paying calls that are not theirs",
+            (Finding::NotConverted, true) => "row paying a call not converted in TrackDrive",
+            (Finding::NotConverted, false) => "rows paying calls not converted in TrackDrive",
+            (Finding::NotTheirs, true) => "row paying another buyer's call",
+            (Finding::NotTheirs, false) => "rows paying other buyers' calls",
+            (Finding::NoSuchCall, true) => "row paying a call not in the window",
+            (Finding::NoSuchCall, false) => "rows paying calls not in the window",
             (Finding::AmountDiffers, true) => "amount that differs",
             (Finding::AmountDiffers, false) => "amounts that differ",
         }
@@ -302,7 +316,7 @@ pub fn judge(
 fn row_finding(row: &ReportRow, facts: Option<&CallFacts>, theirs: Option<&str>) -> Option<(Finding, Decimal, String)> {
     match (facts, theirs) {
         (None, _) if row.pays() => Some((
-            Finding::NotTheirs,
+            Finding::NoSuchCall,
             row.amount(),
             "not among the window's calls: TrackDrive holds it at another time, or not at all".to_string(),
         )),
@@ -314,7 +328,7 @@ fn row_finding(row: &ReportRow, facts: Option<&CallFacts>, theirs: Option<&str>)
             Some((Finding::NotTheirs, row.amount(), whose))
         }
         (Some(f), Some(_)) if row.pays() && !f.converted() => Some((
-            Finding::NotTheirs,
+            Finding::NotConverted,
             row.amount(),
             "TrackDrive holds this call not converted, with no revenue".to_string(),
         )),

@@ -54,16 +54,16 @@ fn each_row_is_judged_once() {
         ),
         ("no buyer", row(2, 1, 0, set("20"), None), call(1, "", true, "20"), Some((Finding::NotTheirs, "20"))),
         (
-            "not converted",
+            "theirs, not converted in TrackDrive",
             row(2, 1, 0, set("20"), Some(true)),
             call(1, "7", false, "0"),
-            Some((Finding::NotTheirs, "20")),
+            Some((Finding::NotConverted, "20")),
         ),
         (
             "converted flag only",
             row(2, 1, 0, None, Some(true)),
             call(1, "7", false, "0"),
-            Some((Finding::NotTheirs, "0")),
+            Some((Finding::NotConverted, "0")),
         ),
         ("another buyer's, not paid", row(2, 1, 0, set("0"), Some(false)), call(1, "8", true, "20"), None),
         (
@@ -175,7 +175,7 @@ fn rows_outside_the_window_and_unjudged_rows() {
     assert!(found.items.iter().all(|i| i.line != Some(4)), "an unknown buyer's row is not judged");
     assert_eq!(
         (found.items[0].kind, found.items[0].line, found.items[0].call),
-        (Finding::NotTheirs, Some(3), CallRef::Id(99))
+        (Finding::NoSuchCall, Some(3), CallRef::Id(99))
     );
     assert!(found.items[0].why.contains("not among the window's calls"));
     assert_eq!(found.by_side["Bolt"].len(), 0, "a clean side is listed, with nothing");
@@ -217,5 +217,5 @@ fn a_joint_sides_findings_go_to_the_calls_buyer() {
     assert_eq!(found.by_side["Acme"][&Finding::AmountDiffers], Count { calls: 1, dollars: d("5") });
     let rows = [row(2, 9, 2, Some(Amount::Set(d("25"))), None)];
     let found = judge(&rows, &all, &calls, &HashMap::new());
-    assert_eq!(found.by_side["Acme + Bolt"][&Finding::NotTheirs], Count { calls: 1, dollars: d("25") });
+    assert_eq!(found.by_side["Acme + Bolt"][&Finding::NoSuchCall], Count { calls: 1, dollars: d("25") });
 }

@@ -223,7 +223,8 @@ fn found(out: &mut String, said: &Said) {
     }
     out.push_str(
         "<table><thead><tr><th>buyer</th><th class=\"num\">converted, not on the report</th>\
-         <th class=\"num\">paid, not theirs</th><th class=\"num\">amounts that differ</th></tr></thead><tbody>",
+         <th class=\"num\">paid, not converted</th><th class=\"num\">paid, another buyer's</th>\
+         <th class=\"num\">paid, no such call</th><th class=\"num\">amounts that differ</th></tr></thead><tbody>",
     );
     for (side, kinds) in &said.found.by_side {
         out.push_str("<tr>");
@@ -245,7 +246,9 @@ fn found(out: &mut String, said: &Said) {
     };
     for (kind, title) in [
         (Finding::LeftOut, "Converted in TrackDrive, not on the report (the buyer may owe for these)"),
-        (Finding::NotTheirs, "On the report, not the buyer's in TrackDrive"),
+        (Finding::NotConverted, "Paid on the report, not converted in TrackDrive"),
+        (Finding::NotTheirs, "Paid on the report, another buyer's call in TrackDrive"),
+        (Finding::NoSuchCall, "Paid on the report, no such call in the window"),
         (Finding::AmountDiffers, "Amounts that differ"),
     ] {
         let items: Vec<&Discrepancy> = said.found.items.iter().filter(|d| d.kind == kind).collect();
