@@ -114,10 +114,14 @@ pub(super) struct DoctorArgs {
 #[derive(Debug, Args)]
 pub(super) struct HistoryArgs {
     /// The call (its id or UUID, as the rows named it).
-    #[arg(value_name = "CALL", required_unless_present = "since")]
+    #[arg(value_name = "CALL", required_unless_present_any = ["since", "runs"])]
     pub call: Option<String>,
-    /// Updates recorded from this time on (2026-11-27 or 2026-11-27 21:04:00, UTC unless an
-    /// offset is given).
+    /// List runs, not updates: when, who (user@host), the file and its digest, rows by status,
+    /// money sent and the exit code.
+    #[arg(long, conflicts_with = "call")]
+    pub runs: bool,
+    /// From this time on: today, yesterday (this machine's midnight), 24h, 7d, or a time
+    /// (2026-11-27, 2026-11-27 21:04:00: UTC unless an offset is given).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// The account, as the runs named it (its ledger is named by the URL and the public key).

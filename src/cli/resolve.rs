@@ -155,13 +155,46 @@ impl HistoryArgs {
             None => None,
         };
         let (base_url, credentials) = self.account.resolve()?;
-        Ok(crate::commands::history::HistoryOptions { base_url, credentials, call: self.call, since })
+        Ok(crate::commands::history::HistoryOptions { base_url, credentials, call: self.call, runs: self.runs, since })
     }
 }
 
-/// A time for `history --since`: a date (its midnight, UTC) or a call time.
+/// A time for `history --since`: `today` or `yesterday` (this machine's
+/// midnight), a span back from now (`24h`, `7d`, `90m`), a date (its
+/// midnight, UTC) or a call time.
 fn history_time(text: &str) -> Result<i64, String> {
-    if let Ok(date) = text.trim().parse::<jiff::civil::Date>() {
+    history_time_at(text, jiff::ZonedDateTime::now())
+}
+
+fn history_time_at(text: &str, now: jiff::ZonedDateTime) -> Result<i64, String> {
+    let text = text.trim();
+    let midnight = |days_back: i64| {
+        let day = now.date().checked_sub(jiff::Span::new().days(days_back)).map_err(|e| e.to_string())?;
+        day.to_zoned_datetime(now.time_zone().clone())
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|e| e.to_string())
+    };
+    match text.to_ascii_lowercase().as_str() {
+        "today" => return midnight(0),
+        "yesterday" => return midnight(1),
+        _ => {}
+    }
+    if let Some((number, unit)) = text.char_indices().last().map(|(i, c)| (&text[..i], c.to_ascii_lowercase()))
+        && let Ok(n) = number.trim().parse::<u32>()
+        && let Some(ms) = match unit {
+            'm' => Some(60_000),
+            'h' => Some(3_600_000),
+            'd' => Some(86_400_000),
+            _ => None,
+        }
+    {
+        return Ok(now.timestamp().as_millisecond() - i64::from(n) * ms);
+    }
+    // jiff reads a date and time as its date alone: a date is a date only
+    // when nothing follows it.
+    if let Ok(date) = text.parse::<jiff::civil::Date>()
+        && text.len() == 10
+    {
         return date
             .at(0, 0, 0, 0)
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -169,4 +202,32 @@ fn history_time(text: &str) -> Result<i64, String> {
             .map_err(|e| e.to_string());
     }
     crate::input::values::parse_call_time(text, &jiff::tz::TimeZone::UTC)
+        .map_err(|e| format!("{e} (or today, yesterday, 24h, 7d)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::history_time_at;
+
+    #[test]
+    fn since_reads_words_spans_and_times() {
+        let now: jiff::ZonedDateTime = "2026-12-07T09:30:00-06:00[America/Chicago]".parse().unwrap();
+        let at = |t: &str| history_time_at(t, now.clone());
+        let ms = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let table = [
+            ("today", ms("2026-12-07T06:00:00Z")),
+            ("Yesterday", ms("2026-12-06T06:00:00Z")),
+            ("24h", ms("2026-12-06T15:30:00Z")),
+            ("7d", ms("2026-11-30T15:30:00Z")),
+            ("90m", ms("2026-12-07T14:00:00Z")),
+            ("2026-11-27", ms("2026-11-27T00:00:00Z")),
+            ("2026-11-27 21:04:00", ms("2026-11-27T21:04:00Z")),
+        ];
+        for (text, want) in table {
+            assert_eq!(at(text), Ok(want), "{text}");
+        }
+        for bad in ["last week", "7w", "h", ""] {
+            assert!(at(bad).is_err(), "{bad}");
+        }
+    }
 }

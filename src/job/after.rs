@@ -176,6 +176,30 @@ fn close_records(uploader: Uploader<'_>, journal_path: &Path, summary: &mut RunS
     }
 }
 
+/// The run's end in the ledger (`tdrecon history --runs`): rows by status,
+/// money, the exit code. Informative: a failure is warned of (the rows'
+/// updates are recorded already).
+pub(super) fn record_run(path: &Path, run: &str, summary: &RunSummary, exit: crate::exit::Exit) {
+    use crate::outcome::Status;
+    let statuses =
+        Status::ALL.iter().map(|s| (s.as_str().to_string(), summary.count(*s))).filter(|(_, n)| *n > 0).collect();
+    let (sent, (revenue_moved, payout_moved)) = (&summary.sent_totals, summary.totals.moved());
+    let outcome = crate::records::ledger::Outcome {
+        exit: exit as i32,
+        statuses,
+        invalid: summary.validation.rejected,
+        revenue_added: sent.revenue_added.to_string(),
+        payout_added: sent.payout_added.to_string(),
+        revenue_set: sent.revenue_set.to_string(),
+        payout_set: sent.payout_set.to_string(),
+        revenue_moved: revenue_moved.to_string(),
+        payout_moved: payout_moved.to_string(),
+    };
+    if let Err(e) = crate::records::ledger::finish_run(path, run, &outcome) {
+        crate::console::warn(&format!("warning: {e}"));
+    }
+}
+
 /// Rows finished out of order; results.csv (or the plan) reads in the
 /// input's. A failure leaves it readable in the order rows finished.
 pub(super) fn order_results(opts: &Settings) {

@@ -97,6 +97,15 @@ struct Run {
 /// The async half of a run: starts the senders (and the sandbox), reads
 /// what the rows need, runs the pipeline, then the steps after it
 /// (`after`) and the summary.
+/// How the job ends: a plan that finished is a plan (invalid rows and calls
+/// that differ are its news).
+fn exit_of(opts: &Settings, summary: &crate::reports::summary::RunSummary) -> Exit {
+    match summary.exit() {
+        Exit::SomeRowsFailed if opts.mode().plans() => Exit::Ok,
+        exit => exit,
+    }
+}
+
 async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     let Run {
         reader,
@@ -122,6 +131,8 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     let remembered = memory.as_ref().and_then(setup::recall);
     let api = setup::start_api(&opts, sim.as_ref(), &credentials, remembered)?;
     let mut before = before::read_before(&opts, &api, &validator, range, replay.is_some(), &acting_uuids).await?;
+    // The run's end goes to the ledger its rows went to (a run that sends).
+    let ledger_run = repeats.ledgered.as_ref().map(|l| (l.ledger.path().to_path_buf(), name.clone()));
     let uploads = Uploads {
         journal,
         window: before.calls.take(),
@@ -165,10 +176,10 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     summary.input_sha256 = input_sha256.or_else(|| opts.input().survey.as_ref().map(|s| s.sha256.clone()));
     after::order_results(&opts);
     after::write_page(&opts, &mut summary);
+    let exit = exit_of(&opts, &summary);
+    if let Some((path, run)) = ledger_run {
+        after::record_run(&path, &run, &summary, exit);
+    }
     after::report(&opts, &summary, sim.as_ref())?;
-    Ok(match summary.exit() {
-        // A plan that finished is a plan: invalid rows and calls that differ are its news.
-        Exit::SomeRowsFailed if opts.mode().plans() => Exit::Ok,
-        exit => exit,
-    })
+    Ok(exit)
 }

@@ -48,6 +48,7 @@ pub(super) fn open(
             account: located.account.to_string(),
             file: shown_name(&opts.input().name),
             input_sha256: input_sha256.or(opts.input().survey.as_ref().map(|s| s.sha256.as_str())).unwrap_or("").into(),
+            who: ledger::who(),
         };
         // The writer first: it creates the ledger the reader then opens.
         let writer = if opts.mode().plans() { None } else { Some(Ledger::open(path, info)?) };

@@ -95,3 +95,51 @@ fn names_the_account_lacks_are_told_its_nearest_and_listed() {
     assert!(buyers.iter().any(|b| b["name"] == "Acme Insurance"), "{buyers:?}");
     assert_eq!(sim.calls_by_id().values().map(|c| c["updates_applied"].as_u64().unwrap()).sum::<u64>(), 1, "read-only");
 }
+
+/// The night's chargebacks, sent again the next morning from a renamed
+/// copy: the rows already applied are counted apart, not listed as work;
+/// errors.csv holds only what a person must fix; `history --runs` says
+/// what each run did.
+#[test]
+fn the_night_sent_again_the_next_morning_is_counted_apart_and_history_lists_the_runs() {
+    let sim = SimHarness::start(9, |_| {});
+    let wd = Workdir::new();
+    let mut night = crate::harness::add_rows(8, |i| format!("-{}.00", 20 + i));
+    night.push_str("100000009,minus five\n");
+    wd.write("night.csv", &night);
+    wd.run(&mut run_job(&wd, &sim, "night.csv", &[]), 1);
+    wd.write("morning.csv", &night);
+    let out = wd.run(&mut run_job(&wd, &sim, "morning.csv", &["--summary-json", "s.json"]), 1);
+    let said = stdout(&out);
+    assert!(said.contains("  already applied") && said.contains("8"), "{said}");
+    let results = rows(&wd.read("morning.results.csv"));
+    assert_eq!(results.len(), 8);
+    assert!(results.iter().all(|r| r["status"] == "already_applied"), "{results:?}");
+    assert!(results[0]["error"].contains("night.csv line 2"), "names the run that applied it: {results:?}");
+    let errors = rows(&wd.read("morning.errors.csv"));
+    assert_eq!(errors.len(), 1, "only the row to fix: {errors:?}");
+    assert_eq!(errors[0]["line"], "10");
+    let summary: serde_json::Value = serde_json::from_str(&wd.read("s.json")).unwrap();
+    assert_eq!(summary["statuses"]["already_applied"], 8, "{summary}");
+    assert!(sim.calls_by_id().values().all(|c| c["updates_applied"].as_u64().unwrap() <= 1), "each once");
+
+    let url = sim.url();
+    for since in ["today", "24h", "7d"] {
+        let out = wd.run(&mut with_keys(wd.command(&["history", "--runs", "--since", since, "--base-url", &url])), 0);
+        let runs = rows(&stdout(&out));
+        assert_eq!(runs.len(), 2, "--since {since}: {runs:?}");
+        let (first, second) = (&runs[0], &runs[1]);
+        assert!(first["file"].ends_with("night.csv") && second["file"].ends_with("morning.csv"), "{runs:?}");
+        assert_eq!((first["exit"].as_str(), first["rows"].as_str()), ("1", "ok=8 invalid=1"));
+        assert_eq!((second["exit"].as_str(), second["rows"].as_str()), ("1", "already_applied=8 invalid=1"));
+        assert_eq!((first["revenue_added"].as_str(), second["revenue_added"].as_str()), ("-188.00", "0"));
+        assert!(first["who"].contains('@') && first["started"] <= second["started"], "{runs:?}");
+        assert_eq!(first["input_sha256"], second["input_sha256"], "the same bytes");
+        assert!(first["finished"] >= first["started"], "{runs:?}");
+    }
+    let out = wd.run(&mut with_keys(wd.command(&["history", "--runs", "--since", "1m", "--base-url", &url])), 0);
+    assert_eq!(rows(&stdout(&out)).len(), 2, "both within the minute");
+    let mut bad = with_keys(wd.command(&["history", "--runs", "--since", "last week", "--base-url", &url]));
+    let out = wd.run(&mut bad, 2);
+    assert!(crate::util::stderr(&out).contains("today, yesterday, 24h, 7d"), "{}", crate::util::stderr(&out));
+}

@@ -15,6 +15,7 @@
 //! use one ledger at once; the writer (`writer`) shares a commit between
 //! many rows, as the journal shares a sync.
 
+mod runs;
 mod schema;
 mod writer;
 
@@ -26,6 +27,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::input::update::actions_of;
 use crate::records::state::{Account, earlier_key, state_dir};
+pub use runs::{Outcome, RunRecord, finish_run, who};
 use schema::{BUSY_TIMEOUT, ledger_id, stable_plans};
 pub use writer::{Ledger, Refused};
 
@@ -99,6 +101,8 @@ pub struct RunInfo {
     /// The input, as an absolute path (`-` for standard input).
     pub file: String,
     pub input_sha256: String,
+    /// Who ran it: `user@host` (`runs::who`).
+    pub who: String,
 }
 
 /// One update as a run records it (the run is the ledger's).
@@ -230,19 +234,21 @@ pub struct Reader {
     /// The ledger has the `uuid` column (schema 2 on): one of schema 1 is
     /// read as it is, not upgraded by a reader.
     has_uuid: bool,
+    /// The ledger records when runs started and ended (schema 3 on).
+    has_runs: bool,
 }
 
 impl Reader {
     pub fn open(path: &Path) -> Result<Reader, String> {
         if !path.exists() {
-            return Ok(Reader { conn: None, has_uuid: true });
+            return Ok(Reader { conn: None, has_uuid: true, has_runs: true });
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let opened = Connection::open_with_flags(path, flags)
             .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).and_then(|()| stable_plans(&c)).map(|()| c))
             .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map(|v| (c, v)));
         let (conn, version) = opened.map_err(|e| format!("cannot open the ledger {}: {e}", path.display()))?;
-        Ok(Reader { conn: Some(conn), has_uuid: version >= 2 })
+        Ok(Reader { conn: Some(conn), has_uuid: version >= 2, has_runs: version >= 3 })
     }
 
     /// The earliest update of another run within the window that `actions`
@@ -377,16 +383,6 @@ fn settle(conn: &Connection, run: &str, line: u64, status: Recorded, update: Opt
 
 fn forget(conn: &Connection, run: &str, line: u64) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM updates WHERE run = ?1 AND line = ?2")?.execute(params![run, line as i64])?;
-    Ok(())
-}
-
-/// Names the run, once.
-fn register(conn: &Connection, info: &RunInfo) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO runs (run, file, input_sha256) VALUES (?1, ?2, ?3)
-         ON CONFLICT (run) DO UPDATE SET file = excluded.file, input_sha256 = excluded.input_sha256",
-        params![info.run, info.file, info.input_sha256],
-    )?;
     Ok(())
 }
 

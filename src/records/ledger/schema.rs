@@ -17,7 +17,7 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Each version's step from the one before, in order: the schema's version
 /// is how many have been applied.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: updates by run and line, runs named once.
     "CREATE TABLE IF NOT EXISTS runs (
         run TEXT PRIMARY KEY,
@@ -39,6 +39,12 @@ const MIGRATIONS: &[&str] = &[
     // call itself is always its numeric id from now on).
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     ALTER TABLE updates ADD COLUMN uuid TEXT;",
+    // 3: what each run was: when it started and finished, who ran it
+    // (user@host), and what it did (a JSON object: `runs::Outcome`).
+    "ALTER TABLE runs ADD COLUMN started INTEGER;
+    ALTER TABLE runs ADD COLUMN who TEXT;
+    ALTER TABLE runs ADD COLUMN finished INTEGER;
+    ALTER TABLE runs ADD COLUMN outcome TEXT;",
 ];
 
 /// The schema's version once every migration is applied.

@@ -8,6 +8,7 @@ fn info(run: &str) -> RunInfo {
         account: "https://acme.trackdrive.com:443".into(),
         file: "/reports/night.csv".into(),
         input_sha256: "abc".into(),
+        who: "ana@night".into(),
     }
 }
 
@@ -197,4 +198,57 @@ fn a_webhook_fired_again_in_another_list_is_a_repeat() {
     assert_eq!(repeat.same, vec!["fire_outgoing_webhook_ids 4"]);
     rt.block_on(intent(&b, update(3, "7", r#"{"fire_outgoing_webhook_ids":"5, 6"}"#), check("b"))).unwrap();
     b.finish().unwrap();
+}
+
+#[test]
+fn a_run_keeps_its_first_start_and_its_last_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let a = Ledger::open(&path, info("a")).unwrap();
+    a.finish().unwrap();
+    let first = Reader::open(&path).unwrap().runs(None).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].who.as_deref(), first[0].finished, &first[0].outcome), (Some("ana@night"), None, &None));
+    let started = first[0].started.unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    // A resume, by someone else: the first start stays, the end is the last.
+    let again = Ledger::open(&path, RunInfo { who: "bo@laptop".into(), ..info("a") }).unwrap();
+    again.finish().unwrap();
+    let outcome = Outcome { exit: 1, invalid: 2, ..Outcome::default() };
+    finish_run(&path, "a", &outcome).unwrap();
+    let b = Ledger::open(&path, info("b")).unwrap();
+    b.finish().unwrap();
+    let runs = Reader::open(&path).unwrap().runs(None).unwrap();
+    assert_eq!(runs.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(runs[0].started, Some(started));
+    assert_eq!(runs[0].who.as_deref(), Some("bo@laptop"));
+    assert!(runs[0].finished.is_some_and(|f| f >= started));
+    assert_eq!(runs[0].outcome, Some(outcome));
+    let later = Reader::open(&path).unwrap().runs(Some(started + 1)).unwrap();
+    assert_eq!(later.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(), ["b"]);
+}
+
+#[test]
+fn a_ledger_of_schema_two_lists_its_runs_by_their_first_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!("{}; {}; PRAGMA user_version = 2;", schema::MIGRATIONS[0], schema::MIGRATIONS[1]))
+        .unwrap();
+    conn.execute_batch(
+        "INSERT INTO runs VALUES ('old', '/r/old.csv', 'ab');
+         INSERT INTO updates (run, line, call, referenced, changes, at, status) VALUES ('old', 2, '7', 1, '{}', 1000, 'ok');",
+    )
+    .unwrap();
+    drop(conn);
+    let runs = Reader::open(&path).unwrap().runs(None).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].started, runs[0].finished, runs[0].who.as_deref()), (Some(1000), None, None));
+    // Opened to write, it is upgraded and the old run keeps its history.
+    Ledger::open(&path, info("new")).unwrap().finish().unwrap();
+    let runs = Reader::open(&path).unwrap().runs(None).unwrap();
+    assert_eq!(
+        runs.iter().map(|r| (r.run.as_str(), r.started.is_some())).collect::<Vec<_>>(),
+        [("old", true), ("new", true)]
+    );
 }

@@ -15,8 +15,9 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::runs::register;
 use super::schema::{ledger_id, open_rw};
-use super::{Check, Recorded, Repeat, RunInfo, Update, find_repeat, forget, id_file, now_ms, record, register, settle};
+use super::{Check, Recorded, Repeat, RunInfo, Update, find_repeat, forget, id_file, now_ms, record, settle};
 
 /// At most this many intents go in one transaction.
 const BATCH: usize = 512;
