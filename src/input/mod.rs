@@ -23,6 +23,7 @@ pub mod money;
 pub mod opener;
 pub mod parallel;
 pub mod reader;
+mod record_count;
 pub mod rejection;
 pub mod seen_ids;
 pub mod sheets;

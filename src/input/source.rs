@@ -6,7 +6,7 @@
 //! stays bounded whatever the source. A run also reads a plain file through
 //! a private copy: what it sends is what it hashed, whatever happens to the
 //! file meanwhile. Every spool is written in one pass that also hashes the
-//! bytes, counts lines and stops at a NUL byte (the `Survey`). A
+//! bytes, counts records and stops at a NUL byte (the `Survey`). A
 //! spreadsheet's rows keep their sheet row numbers (the line map).
 
 use std::io::{self, BufWriter, Read, Write};
@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::mojibake::{Utf8Watch, misread};
 pub use super::opener::open_file;
+use super::record_count::RecordCount;
 use super::sheets::{self, LineMap, SheetError};
 
 /// The most bytes a stream or an archive may expand to: a 1 KB gzip can
@@ -46,8 +47,9 @@ pub struct Source {
 pub struct Survey {
     /// SHA-256 of the bytes, in hex: what a journal is bound to.
     pub sha256: String,
-    /// Line endings seen (the progress bar's estimate of rows).
-    pub lines: u64,
+    /// Records seen, the header's included (`record_count`: the progress
+    /// bar's count of rows, a quoted field's line endings not counted).
+    pub records: u64,
     pub bytes: u64,
 }
 
@@ -211,12 +213,12 @@ struct Spooled {
     survey: Survey,
 }
 
-/// A writer that hashes, counts lines and refuses a NUL byte as bytes pass
+/// A writer that hashes, counts records and refuses a NUL byte as bytes pass
 /// through it to the spool, up to `MAX_SPOOL` bytes.
 struct Surveying<W> {
     inner: W,
     hasher: Sha256,
-    lines: u64,
+    records: RecordCount,
     bytes: u64,
 }
 
@@ -240,7 +242,7 @@ impl<W: Write> Write for Surveying<W> {
         }
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        self.records.feed(&buf[..n]);
         self.bytes += n as u64;
         Ok(n)
     }
@@ -252,12 +254,12 @@ impl<W: Write> Write for Surveying<W> {
 
 impl<W: Write> Surveying<W> {
     fn new(inner: W) -> Self {
-        Surveying { inner, hasher: Sha256::new(), lines: 0, bytes: 0 }
+        Surveying { inner, hasher: Sha256::new(), records: RecordCount::default(), bytes: 0 }
     }
 
     fn finish(mut self) -> io::Result<Survey> {
         self.inner.flush()?;
-        Ok(Survey { sha256: hex(&self.hasher.finalize()), lines: self.lines, bytes: self.bytes })
+        Ok(Survey { sha256: hex(&self.hasher.finalize()), records: self.records.records(), bytes: self.bytes })
     }
 }
 
@@ -364,7 +366,7 @@ mod tests {
         std::fs::write(&path, "id,revenue\r\n1,2\n3,4").unwrap();
         let source = Source::open(&path, None, true, None, false).unwrap();
         let survey = source.survey.clone().unwrap();
-        assert_eq!((survey.lines, survey.bytes), (2, 19));
+        assert_eq!((survey.records, survey.bytes), (3, 19), "the last record has no line ending");
         assert_eq!(Some(survey.sha256), sha256_of(&path));
         assert_ne!(source.path, path, "a run reads its private copy");
         // The original changing afterwards changes nothing of what is read.

@@ -123,7 +123,7 @@ pub(super) async fn pipeline(
         rollback,
         max_failures: opts.safety().max_failures,
         summary,
-        progress: Progress::new(opts.outputs().quiet, opts.input().survey.as_ref().map(|s| s.lines), already_done),
+        progress: Progress::new(opts.outputs().quiet, opts.input().survey.as_ref().map(|s| s.records), already_done),
         already_done,
         last_flush: Instant::now(),
         write_failed: false,
@@ -437,7 +437,7 @@ impl Collector<'_> {
         }
         let (summary, gate) = (&self.summary, &self.api.gate);
         let done = self.already_done + summary.sent_or_settled() + invalid;
-        self.progress.update(done, || {
+        self.progress.update(done, summary.sent_or_settled(), || {
             let retries = self.api.budget.retries();
             let throttled = gate.throttled.load(Ordering::Relaxed);
             let pauses = gate.pauses.load(Ordering::Relaxed);

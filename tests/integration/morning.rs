@@ -143,3 +143,48 @@ fn the_night_sent_again_the_next_morning_is_counted_apart_and_history_lists_the_
     let out = wd.run(&mut bad, 2);
     assert!(crate::util::stderr(&out).contains("today, yesterday, 24h, 7d"), "{}", crate::util::stderr(&out));
 }
+
+/// A CRM export of dispositions with multi-line notes, run on a terminal:
+/// the bar counts the file's rows (not its lines) and shows the rate the
+/// run achieved (paced at 60 a second, after a burst of invalid rows).
+#[test]
+fn a_crm_export_with_multi_line_notes_under_a_progress_bar_counts_rows_at_the_rate_achieved() {
+    let n = 240;
+    let sim = SimHarness::start(n, |_| {});
+    let wd = Workdir::new();
+    let mut crm = String::from("Call ID,Disposition,Notes\n");
+    for i in 0..40 {
+        crm.push_str(&format!("not-a-call-{i},Callback,\"no id\nat all\"\n"));
+    }
+    for i in 0..n {
+        crm.push_str(&format!(
+            "{},Callback,\"Asked for Tuesday.\nPrefers mornings, \"\"not before 9\"\".\"\n",
+            FIRST + i
+        ));
+    }
+    wd.write("crm.csv", &crm);
+    let url = sim.url();
+    let args = [
+        "run",
+        "crm.csv",
+        "--base-url",
+        &url,
+        "--rate",
+        "60",
+        "--map",
+        "Disposition=call_disposition",
+        "--map",
+        "Notes=agent_call_disposition_notes",
+    ];
+    let (code, drawn) = crate::util::on_a_terminal(&with_keys(wd.command(&args)));
+    assert_eq!(code, Some(1), "40 invalid rows: {drawn}");
+    assert!(sim.calls_by_id().values().all(|c| c["updates_applied"] == 1), "{drawn}");
+    let totals: std::collections::BTreeSet<&str> =
+        drawn.split(" rows").filter_map(|s| s.rsplit('/').next()).filter(|t| t.parse::<u64>().is_ok()).collect();
+    assert_eq!(totals.into_iter().collect::<Vec<_>>(), ["280"], "rows, not the file's 561 lines: {drawn}");
+    let rates: Vec<f64> =
+        drawn.split(" rows/s").filter_map(|s| s.rsplit(' ').next().and_then(|r| r.parse::<f64>().ok())).collect();
+    assert!(!rates.is_empty(), "a rate shown: {drawn}");
+    assert!(rates.iter().all(|r| *r <= 75.0), "the rate achieved, near 60/s, never the first burst: {rates:?}");
+    assert!(drawn.contains("ETA 0:00:0"), "{drawn}");
+}

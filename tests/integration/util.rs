@@ -127,3 +127,41 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Runs `cmd` with its standard streams on a pseudo-terminal (Python's
+/// `pty`, 100 columns), as an operator's shell would: its exit code and
+/// everything it drew, escape sequences and all.
+pub fn on_a_terminal(cmd: &Command) -> (Option<i32>, String) {
+    const PTY: &str = r#"
+import os, pty, struct, sys, fcntl, termios
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+out = bytearray()
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(bytes(out))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let mut py = Command::new("python3");
+    py.arg("-c").arg(PTY).arg(cmd.get_program()).args(cmd.get_args()).env("TERM", "xterm-256color");
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => py.env(key, v),
+            None => py.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        py.current_dir(dir);
+    }
+    let out = py.output().expect("run python3's pty");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
