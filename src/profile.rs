@@ -197,17 +197,18 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # negative_as_add = ["revenue"]        # a negative revenue is a chargeback (add_revenue)
 # buyer = ["Acme Insurance"]           # whose report: discrepancies are judged for it
 
-# Their header = tdrecon's column (as --map).
-[map]
-"Buyer Revenue" = "revenue"
-"Chargeback" = "add_revenue"
-"Sold" = "buyer_converted"
+# Their header = tdrecon's column (as --map). A header the file lacks is
+# ignored; a value map must name a header the file has.
+# [map]
+# "Buyer Revenue" = "revenue"
+# "Chargeback" = "add_revenue"
+# "Sold" = "buyer_converted"
 
 # What a column's values stand for (as --value-map): here the report's "Sold"
 # column says Y or N; a value not listed is refused, naming the column.
-[value_map.Sold]
-"Y" = "yes"
-"N" = "no"
+# [value_map.Sold]
+# "Y" = "yes"
+# "N" = "no"
 "#;
 
 #[cfg(test)]
@@ -265,8 +266,16 @@ mod tests {
     }
 
     #[test]
-    fn the_example_is_a_valid_profile() {
-        assert_eq!(args(EXAMPLE).iter().filter(|a| *a == "--map").count(), 3);
+    fn the_example_is_a_valid_profile_as_printed_and_uncommented() {
+        assert!(args(EXAMPLE).is_empty(), "as printed, it sets nothing");
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|rest| rest.starts_with(['[', '"'])).unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let got = args(&uncommented);
+        assert_eq!(got.iter().filter(|a| *a == "--map").count(), 3, "{got:?}");
+        assert_eq!(got.iter().filter(|a| *a == "--value-map").count(), 2, "{got:?}");
     }
 
     #[test]

@@ -207,6 +207,16 @@ fn a_profile_reproduces_a_run_that_needed_four_flags() {
     );
     let template = stdout(&wd.run(&mut wd.command(&["template", "--config"]), 0));
     wd.write("t.toml", &template);
+    // As printed, it validates a plain file.
+    wd.write("plain.csv", "id,revenue\n100000001,25.00\n");
+    wd.run(&mut wd.command(&["validate", "plain.csv", "--config", "t.toml"]), 0);
+    // Its tables uncommented, as an operator starts from them.
+    let uncommented: String = template
+        .lines()
+        .map(|l| l.strip_prefix("# ").filter(|rest| rest.starts_with(['[', '"'])).unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    wd.write("t.toml", &uncommented);
     wd.run(
         &mut wd.command(&[
             "validate",
