@@ -40,6 +40,16 @@ pub fn local_time(ms: i64, zone: &jiff::tz::TimeZone) -> String {
     format!("{} {name}({offset})", zoned.strftime(&format!("%Y-%m-%d {clock}")))
 }
 
+/// A name as it is put into a longer text: wrapped in first-strong
+/// isolate marks (U+2068 … U+2069) when it holds a directional override,
+/// embedding or isolate, so a name carrying U+202E cannot turn the rest of
+/// the sentence, the CSV cell or the terminal line around. A name without
+/// one is returned as it is.
+pub fn isolated(name: &str) -> Cow<'_, str> {
+    let steers = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if name.chars().any(steers) { Cow::Owned(format!("\u{2068}{name}\u{2069}")) } else { Cow::Borrowed(name) }
+}
+
 /// Prefixes `'` to text a spreadsheet would read as a formula (`= + - @`, a
 /// tab or a carriage return at the start), so opening a report is never the
 /// way an attacker's cell runs. Only for text echoed from input or a server.
@@ -59,6 +69,19 @@ fn is_formula(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_steers_direction_is_isolated() {
+        let table = [
+            ("Acme Insurance", "Acme Insurance"),
+            ("\u{5e9}\u{5dc}\u{5d5}\u{5dd}", "\u{5e9}\u{5dc}\u{5d5}\u{5dd}"),
+            ("Acme \u{202E}Insurance", "\u{2068}Acme \u{202E}Insurance\u{2069}"),
+            ("\u{2067}x", "\u{2068}\u{2067}x\u{2069}"),
+        ];
+        for (name, want) in table {
+            assert_eq!(isolated(name), want, "{name:?}");
+        }
+    }
 
     #[test]
     fn times_in_the_reports_zone() {

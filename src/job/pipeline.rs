@@ -26,7 +26,8 @@ use tokio::sync::mpsc;
 use super::discrepancies::ReportRows;
 use super::{Mode, Settings, Threshold};
 use crate::exit::Fatal;
-use crate::input::reader::CsvReader;
+use crate::input::reader::{CsvReader, Record};
+use crate::input::rejection::Rejection;
 use crate::input::update::CallUpdate;
 use crate::input::validate::Validator;
 use crate::input::values::CallRef;
@@ -258,6 +259,18 @@ impl ReaderThread {
         Read { tally, looks, report_rows: self.report_rows }
     }
 
+    /// An invalid row in "Rows that need a look", with the call it names
+    /// when it names one validly.
+    fn invalid_look(validator: &Validator, record: &Record<'_>, rejection: &Rejection) -> Look {
+        Look {
+            line: record.line,
+            call: validator.call_named(record.raw).map(|c| c.to_string()).unwrap_or_default(),
+            status: "invalid".into(),
+            column: rejection.column.clone(),
+            why: rejection.reason.clone(),
+        }
+    }
+
     fn read_all(
         &mut self,
         tally: &mut Tally,
@@ -321,13 +334,7 @@ impl ReaderThread {
                 Err(rejection) => {
                     tally.reject(rejection.kind, &rejection.column);
                     if looks.len() < LOOKS_KEPT {
-                        looks.push(Look {
-                            line: record.line,
-                            call: String::new(),
-                            status: "invalid".into(),
-                            column: rejection.column.clone(),
-                            why: rejection.reason.clone(),
-                        });
+                        looks.push(Self::invalid_look(validator, &record, &rejection));
                     }
                     invalid.fetch_add(1, Ordering::Relaxed);
                     errors

@@ -75,7 +75,10 @@ fn names_the_account_lacks_are_told_its_nearest_and_listed() {
          100000003,Sale,\n100000004,Callback,\n",
     );
     let map = ["--map", "Disposition=call_disposition", "--map", "Notes=agent_call_disposition_notes"];
-    wd.run(&mut run_job(&wd, &sim, "backfill.csv", &map), 1);
+    wd.run(&mut run_job(&wd, &sim, "backfill.csv", &[&map[..], &["--report", "night.html"]].concat()), 1);
+    // The page's rows that need a look name their calls.
+    let page = wd.read("night.html");
+    assert!(page.contains("<tr><td class=\"num\" data-v=\"2\">2</td><td>100000001</td><td>invalid</td>"), "{page}");
     let errors = rows(&wd.read("backfill.errors.csv"));
     let reason = |line: &str| errors.iter().find(|r| r["line"] == line).map(|r| r["reason"].clone()).unwrap();
     assert_eq!(reason("2"), r#"unknown disposition "DNC" (did you mean "Do Not Call"?)"#);

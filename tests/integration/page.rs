@@ -297,6 +297,92 @@ fn the_sign_off_page_renders_in_a_real_browser_and_loads_nothing() {
     }
 }
 
+/// A page whose buyer names are hostile: one of 5,000 letters without a
+/// space, one carrying a right-to-left override. At 1280 px the page
+/// scrolls not at all sideways, and the override turns its own name only,
+/// not the buyer's id after it. Measured by a script put into a copy of the
+/// page (its policy taken out), read back from the DOM Chromium built; the
+/// same copy without the page's wrapping rules and with `<span>` for
+/// `<bdi>` fails both ways, so the measure bites.
+#[test]
+fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
+    use rust_decimal::Decimal;
+    use tdrecon::compare::discrepancy::{CallFacts, Discrepancy, Finding};
+    use tdrecon::input::values::CallRef;
+    let Some(chromium) = chromium() else {
+        assert!(std::env::var_os("TDRECON_REQUIRE_BROWSER").is_none(), "TDRECON_REQUIRE_BROWSER is set");
+        eprintln!("SKIPPED: no Chromium on this machine");
+        return;
+    };
+    let long = "W".repeat(5_000);
+    let turned = "Acme \u{202E}Insurance";
+    let mut s = tdrecon::reports::summary::RunSummary { input: format!("{long}.csv").into(), ..Default::default() };
+    for name in [long.as_str(), turned] {
+        let t = tdrecon::reports::summary::Totals { rows: 1, ..Default::default() };
+        s.by_buyer.insert(name.to_string(), t);
+    }
+    let mut said = tdrecon::compare::discrepancies::Said { judged: true, ..Default::default() };
+    for (line, side) in [(2, long.as_str()), (3, turned)] {
+        let facts = CallFacts {
+            id: 300_000_100 + line,
+            buyer: Some(turned.into()),
+            buyer_id: Some("7".into()),
+            ..CallFacts::default()
+        };
+        said.found.items.push(Discrepancy {
+            kind: Finding::NotTheirs,
+            side: side.into(),
+            line: Some(line),
+            call: CallRef::Id(300_000_100 + line),
+            facts: Some(facts),
+            report_amount: Some(Decimal::new(2500, 2)),
+            dollars: Decimal::new(2500, 2),
+            why: format!("the report pays {long}"),
+        });
+    }
+    s.discrepancies = Some(said);
+    let page = tdrecon::reports::page::render(&s, "plan");
+    let measure = r#"<script>
+      const de = document.documentElement, out = {scroll: de.scrollWidth, client: de.clientWidth, checked: 0, confined: 0};
+      for (const b of document.querySelectorAll('bdi, span.name')) {
+        const next = b.nextSibling;
+        if (!b.textContent.includes('\u202E') || !next || next.nodeType !== 3 || !next.textContent.trim()) continue;
+        const r = document.createRange(); r.selectNodeContents(next);
+        out.checked++;
+        if (r.getBoundingClientRect().left >= b.getBoundingClientRect().right - 1) out.confined++;
+      }
+      const pre = document.createElement('pre'); pre.id = 'measured'; pre.textContent = JSON.stringify(out);
+      document.body.appendChild(pre);
+    </script></body>"#;
+    let start = page.find("<meta http-equiv=\"Content-Security-Policy\"").expect("the page states its policy");
+    let end = start + page[start..].find('>').unwrap() + 1;
+    let measured = format!("{}{}", &page[..start], &page[end..]).replacen("</body>", measure, 1);
+    let unguarded = measured
+        .replace("main { overflow-wrap: anywhere; }", "")
+        .replace("<bdi>", "<span class=\"name\">")
+        .replace("</bdi>", "</span>");
+    assert_ne!(unguarded.len(), measured.len(), "the copy without the guards differs");
+    let wd = Workdir::new();
+    let (proxy, _seen) = recording_proxy();
+    let mut read = |name: &str, html: &str| -> serde_json::Value {
+        wd.write(name, html);
+        let url = format!("file://{}", wd.path(name).display());
+        let out = browser(&chromium, &wd, &proxy, &["--dump-dom".into(), url]);
+        let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        let at = dom.find("<pre id=\"measured\">").unwrap_or_else(|| panic!("no measure in {name}: {dom:.2000}"));
+        let json = &dom[at + 19..];
+        serde_json::from_str(&json[..json.find("</pre>").unwrap()]).unwrap()
+    };
+    let guarded = read("guarded.html", &measured);
+    assert_eq!(guarded["scroll"], guarded["client"], "no horizontal scroll at 1280 px: {guarded}");
+    assert!(guarded["client"].as_u64().unwrap() > 1200, "{guarded}");
+    assert!(guarded["checked"].as_u64().unwrap() >= 2, "the TrackDrive buyer cells were measured: {guarded}");
+    assert_eq!(guarded["confined"], guarded["checked"], "the id follows its turned name: {guarded}");
+    let bare = read("unguarded.html", &unguarded);
+    assert!(bare["scroll"].as_u64().unwrap() > 10_000, "without the rules the page is wide: {bare}");
+    assert_eq!(bare["confined"], 0, "without isolation the override takes the id: {bare}");
+}
+
 /// The classifier on the requests Chromium makes by itself (seen with
 /// Chromium 156) and on those a page could make: pure, so it runs whether
 /// or not a browser is installed.

@@ -52,7 +52,7 @@ impl CallFacts {
     /// The call's buyer as a person reads it: `Acme Insurance (7)`.
     pub fn buyer_shown(&self) -> String {
         match (&self.buyer, &self.buyer_id) {
-            (Some(name), Some(id)) => format!("{name} ({id})"),
+            (Some(name), Some(id)) => format!("{} ({id})", crate::text::isolated(name)),
             (None, Some(id)) => format!("buyer {id}"),
             (Some(name), None) => name.clone(),
             (None, None) => "no buyer".into(),

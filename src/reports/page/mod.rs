@@ -64,6 +64,12 @@ fn cell(out: &mut String, text: &str) {
 }
 
 /// A cell kept on one line (a time, an id, a number).
+/// A cell holding a name (a buyer's, as the report or TrackDrive spells
+/// it): isolated, so its direction stays its own.
+fn name(out: &mut String, text: &str) {
+    let _ = write!(out, "<td><bdi>{}</bdi></td>", escape(text));
+}
+
 fn whole(out: &mut String, text: &str) {
     let _ = write!(out, "<td class=\"whole\">{}</td>", escape(text));
 }
@@ -172,7 +178,7 @@ fn buyers(out: &mut String, s: &RunSummary) {
     };
     for (buyer, t) in s.by_buyer.iter().take(TABLE_ROWS) {
         out.push_str("<tr>");
-        cell(out, buyer);
+        name(out, buyer);
         amounts(out, t);
         out.push_str("</tr>");
     }
@@ -228,7 +234,7 @@ fn found(out: &mut String, said: &Said) {
     );
     for (side, kinds) in &said.found.by_side {
         out.push_str("<tr>");
-        cell(out, side);
+        name(out, side);
         for kind in Finding::ALL {
             let c = kinds.get(&kind).copied().unwrap_or_default();
             let dollars = match kind {
@@ -265,7 +271,7 @@ fn found(out: &mut String, said: &Said) {
         for d in items.iter().take(TABLE_ROWS) {
             let f = d.facts.as_ref();
             out.push_str("<tr>");
-            cell(out, &d.side);
+            name(out, &d.side);
             let line = d.line.map(|l| l.to_string()).unwrap_or_default();
             let _ = write!(out, "<td class=\"num\" data-v=\"{}\">{line}</td>", d.line.unwrap_or(0));
             whole(out, &f.map_or_else(|| d.call.to_string(), |f| f.id.to_string()));
@@ -274,7 +280,7 @@ fn found(out: &mut String, said: &Said) {
                 out,
                 &f.and_then(|f| f.at_ms).map(|ms| discrepancies::shown_time(ms, &said.zone)).unwrap_or_default(),
             );
-            cell(out, &f.map(|f| f.buyer_shown()).unwrap_or_default());
+            trackdrive_buyer(out, f);
             num(out, f.and_then(|f| f.revenue), false);
             num(out, d.report_amount, false);
             num(out, Some(d.dollars), kind == Finding::AmountDiffers);
@@ -282,6 +288,17 @@ fn found(out: &mut String, said: &Said) {
         }
         out.push_str("</tbody></table>\n");
         more(out, items.len(), "rows", &csv);
+    }
+}
+
+/// TrackDrive's buyer of a call: its name isolated, then its id.
+fn trackdrive_buyer(out: &mut String, f: Option<&crate::compare::discrepancy::CallFacts>) {
+    match f.map(|f| (&f.buyer, &f.buyer_id)) {
+        Some((Some(buyer), id)) => {
+            let id = id.as_ref().map(|id| format!(" ({})", escape(id))).unwrap_or_default();
+            let _ = write!(out, "<td><bdi>{}</bdi>{id}</td>", escape(buyer));
+        }
+        _ => cell(out, &f.map(|f| f.buyer_shown()).unwrap_or_default()),
     }
 }
 
