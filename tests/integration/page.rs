@@ -364,7 +364,7 @@ fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
     assert_ne!(unguarded.len(), measured.len(), "the copy without the guards differs");
     let wd = Workdir::new();
     let (proxy, _seen) = recording_proxy();
-    let mut read = |name: &str, html: &str| -> serde_json::Value {
+    let read = |name: &str, html: &str| -> serde_json::Value {
         wd.write(name, html);
         let url = format!("file://{}", wd.path(name).display());
         let out = browser(&chromium, &wd, &proxy, &["--dump-dom".into(), url]);
