@@ -327,6 +327,9 @@ fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
             id: 300_000_100 + line,
             buyer: Some(turned.into()),
             buyer_id: Some("7".into()),
+            caller: Some("+13035550114".into()),
+            at_ms: Some(1_795_802_100_000),
+            revenue: Some(Decimal::new(4500, 2)),
             ..CallFacts::default()
         };
         said.found.items.push(Discrepancy {
@@ -351,6 +354,9 @@ fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
         out.checked++;
         if (r.getBoundingClientRect().left >= b.getBoundingClientRect().right - 1) out.confined++;
       }
+      const boxes = [...document.querySelectorAll('.fit')];
+      out.boxes = boxes.length;
+      out.scrolling = boxes.filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.scrollWidth);
       const pre = document.createElement('pre'); pre.id = 'measured'; pre.textContent = JSON.stringify(out);
       document.body.appendChild(pre);
     </script></body>"#;
@@ -358,7 +364,8 @@ fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
     let end = start + page[start..].find('>').unwrap() + 1;
     let measured = format!("{}{}", &page[..start], &page[end..]).replacen("</body>", measure, 1);
     let unguarded = measured
-        .replace("main { overflow-wrap: anywhere; }", "")
+        .replace("main { overflow-wrap: break-word; }", "")
+        .replace("<wbr>", "")
         .replace("<bdi>", "<span class=\"name\">")
         .replace("</bdi>", "</span>");
     assert_ne!(unguarded.len(), measured.len(), "the copy without the guards differs");
@@ -378,6 +385,8 @@ fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
     assert!(guarded["client"].as_u64().unwrap() > 1200, "{guarded}");
     assert!(guarded["checked"].as_u64().unwrap() >= 2, "the TrackDrive buyer cells were measured: {guarded}");
     assert_eq!(guarded["confined"], guarded["checked"], "the id follows its turned name: {guarded}");
+    assert!(guarded["boxes"].as_u64().unwrap() >= 3, "{guarded}");
+    assert_eq!(guarded["scrolling"], serde_json::json!([]), "every table fits its box: {guarded}");
     let bare = read("unguarded.html", &unguarded);
     assert!(bare["scroll"].as_u64().unwrap() > 10_000, "without the rules the page is wide: {bare}");
     assert_eq!(bare["confined"], 0, "without isolation the override takes the id: {bare}");

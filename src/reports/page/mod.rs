@@ -60,16 +60,38 @@ fn num(out: &mut String, value: Option<Decimal>, signed: bool) {
 }
 
 fn cell(out: &mut String, text: &str) {
-    let _ = write!(out, "<td>{}</td>", escape(text));
+    let _ = write!(out, "<td>{}</td>", breakable(text));
 }
 
-/// A cell kept on one line (a time, an id, a number).
+/// A run of this many characters without a space may break after it.
+const WORD_BREAK: usize = 10;
+
+/// `escape`d text for a table cell, a `<wbr>` after every `WORD_BREAK`
+/// characters of a run without a space: a 5,000-letter name wraps in its
+/// column instead of widening the page, while words of a usual length keep
+/// the width a table gives them (CSS's `overflow-wrap: anywhere` would let
+/// the table squeeze every word to a letter a line).
+fn breakable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_whitespace() { 0 } else { run + 1 };
+        if run > WORD_BREAK {
+            out.push_str("<wbr>");
+            run = 1;
+        }
+        out.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+    }
+    out
+}
+
 /// A cell holding a name (a buyer's, as the report or TrackDrive spells
 /// it): isolated, so its direction stays its own.
 fn name(out: &mut String, text: &str) {
-    let _ = write!(out, "<td><bdi>{}</bdi></td>", escape(text));
+    let _ = write!(out, "<td><bdi>{}</bdi></td>", breakable(text));
 }
 
+/// A cell kept on one line (a time, an id, a number).
 fn whole(out: &mut String, text: &str) {
     let _ = write!(out, "<td class=\"whole\">{}</td>", escape(text));
 }
@@ -113,7 +135,10 @@ pub fn render(summary: &RunSummary, command: &str) -> String {
         escape(&summary.input.display().to_string()),
         summary.input_sha256.as_deref().map(|s| format!(" (SHA-256 {})", &s[..s.len().min(12)])).unwrap_or_default()
     );
-    out
+    // Each table in a box of its own width: one that still cannot fit
+    // (many columns of long words on a narrow screen) scrolls in its box,
+    // never the page. Report text is escaped: these tags are the page's.
+    out.replace("<table", "<div class=\"fit\"><table").replace("</table>", "</table></div>")
 }
 
 /// The night at a glance: a card per count.
@@ -276,19 +301,25 @@ fn found(out: &mut String, said: &Said) {
             let _ = write!(out, "<td class=\"num\" data-v=\"{}\">{line}</td>", d.line.unwrap_or(0));
             whole(out, &f.map_or_else(|| d.call.to_string(), |f| f.id.to_string()));
             whole(out, f.and_then(|f| f.caller.as_deref()).unwrap_or_default());
-            whole(
-                out,
-                &f.and_then(|f| f.at_ms).map(|ms| discrepancies::shown_time(ms, &said.zone)).unwrap_or_default(),
-            );
+            let time = f.and_then(|f| f.at_ms).map(|ms| discrepancies::shown_time(ms, &said.zone));
+            time_cell(out, &time.unwrap_or_default());
             trackdrive_buyer(out, f);
             num(out, f.and_then(|f| f.revenue), false);
             num(out, d.report_amount, false);
             num(out, Some(d.dollars), kind == Finding::AmountDiffers);
-            let _ = write!(out, "<td class=\"why\">{}</td></tr>", escape(&d.why));
+            let _ = write!(out, "<td class=\"why\">{}</td></tr>", breakable(&d.why));
         }
         out.push_str("</tbody></table>\n");
         more(out, items.len(), "rows", &csv);
     }
+}
+
+/// A time as `local_time` shows it: the date and clock kept together, the
+/// zone free to go under them when the table is narrow.
+fn time_cell(out: &mut String, time: &str) {
+    let clock_end = time.match_indices(' ').nth(1).map_or(time.len(), |(i, _)| i);
+    let (when, zone) = time.split_at(clock_end);
+    let _ = write!(out, "<td><span class=\"nw\">{}</span>{}</td>", escape(when), escape(zone));
 }
 
 /// TrackDrive's buyer of a call: its name isolated, then its id.
@@ -296,7 +327,7 @@ fn trackdrive_buyer(out: &mut String, f: Option<&crate::compare::discrepancy::Ca
     match f.map(|f| (&f.buyer, &f.buyer_id)) {
         Some((Some(buyer), id)) => {
             let id = id.as_ref().map(|id| format!(" ({})", escape(id))).unwrap_or_default();
-            let _ = write!(out, "<td><bdi>{}</bdi>{id}</td>", escape(buyer));
+            let _ = write!(out, "<td><bdi>{}</bdi>{id}</td>", breakable(buyer));
         }
         _ => cell(out, &f.map(|f| f.buyer_shown()).unwrap_or_default()),
     }
@@ -319,7 +350,7 @@ fn looks(out: &mut String, s: &RunSummary) {
         cell(out, &look.call);
         cell(out, &look.status);
         cell(out, &look.column);
-        let _ = write!(out, "<td class=\"why\">{}</td></tr>", escape(&look.why));
+        let _ = write!(out, "<td class=\"why\">{}</td></tr>", breakable(&look.why));
     }
     out.push_str("</tbody></table>\n");
     let files = format!("{} and {}", s.errors.display(), s.results.display());
@@ -362,6 +393,19 @@ mod tests {
             assert!(!page.contains(outside), "{outside}");
         }
         assert!(page.contains("default-src 'none'"));
+    }
+
+    #[test]
+    fn a_long_run_without_a_space_may_break() {
+        let table = [
+            ("Acme Insurance", "Acme Insurance".to_string()),
+            ("a<b", "a&lt;b".to_string()),
+            (&"x".repeat(22), format!("{0}<wbr>{0}<wbr>xx", "x".repeat(10))),
+            (&format!("{} {}", "y".repeat(10), "y".repeat(10)), format!("{0} {0}", "y".repeat(10))),
+        ];
+        for (text, want) in table {
+            assert_eq!(breakable(text), want, "{text}");
+        }
     }
 
     #[test]
