@@ -53,6 +53,7 @@ pub fn who() -> String {
     let user = ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .or_else(user_of_process)
         .unwrap_or_else(|| "?".into());
     let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
@@ -60,6 +61,20 @@ pub fn who() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| "?".into());
     format!("{}@{host}", user.trim())
+}
+
+/// The name of the user this process runs as (cron sets no `USER`): the
+/// owner of `/proc/self`, looked up in `/etc/passwd`, else `uid N`.
+fn user_of_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
 
 /// Names the run: its first start is kept, its file and who ran it are the
@@ -120,5 +135,15 @@ impl Reader {
             .collect()
         };
         read().map_err(|e| format!("cannot read the ledger's runs: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_process_has_a_user_without_the_environment() {
+        let user = super::user_of_process().expect("a /proc/self");
+        assert!(!user.is_empty() && !user.contains(':') && !user.contains('\n'), "{user:?}");
+        assert!(super::who().contains('@'));
     }
 }
