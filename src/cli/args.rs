@@ -57,6 +57,9 @@ pub(super) enum Command {
     /// Print what the account's ledger holds (CSV): every update tdrecon sent a call, or sent
     /// since a time, with what became of it and the file, line and run it came from.
     History(HistoryArgs),
+    /// A team's shared ledger: `tdrecon ledger import --ledger postgres://…`.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// List the account's dispositions, buyers or traffic sources with their ids: the names a
     /// file's call_disposition, reassign_buyer and reassign_traffic_source columns take. Read-only.
     Names(NamesArgs),
@@ -127,6 +130,18 @@ pub(super) struct HistoryArgs {
     /// The account, as the runs named it (its ledger is named by the URL and the public key).
     #[command(flatten)]
     pub account: AccountArgs,
+    #[command(flatten)]
+    pub ledger: super::job_args::LedgerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum LedgerCommand {
+    /// Copy this machine's SQLite ledgers (every account's) into the shared ledger named by
+    /// --ledger: idempotent, so a team moving to it loses nothing and doubles nothing.
+    Import {
+        #[command(flatten)]
+        ledger: super::job_args::LedgerArgs,
+    },
 }
 
 #[derive(Debug, Args)]

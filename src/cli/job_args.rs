@@ -179,6 +179,13 @@ pub(super) struct RunArgs {
     #[arg(help_heading = "Safety", long)]
     pub allow_repeat: bool,
     #[command(flatten)]
+    pub ledger: LedgerArgs,
+    /// With --ledger: every run that reaches this account goes through the shared ledger, so it
+    /// vouches for the account's history and the audit-log read before each add is skipped.
+    /// Declare it (best in the profile) only when no machine sends to the account without it.
+    #[arg(help_heading = "Safety", long, requires = "ledger")]
+    pub ledger_vouches: bool,
+    #[command(flatten)]
     pub reconciling: ReconcileArgs,
     /// Do not sync the journal to disk (only for measuring what syncing costs).
     #[arg(long, hide = true)]
@@ -186,6 +193,29 @@ pub(super) struct RunArgs {
     /// Tests only: the journal's writes fail, as on a full disk, once it has taken this many bytes.
     #[arg(long, hide = true, value_name = "BYTES")]
     pub journal_fail_after: Option<u64>,
+}
+
+/// Which ledger a command keeps or reads.
+#[derive(Debug, Args)]
+pub(super) struct LedgerArgs {
+    /// A team's shared ledger on PostgreSQL: postgres://USER@HOST:PORT/DBNAME (also
+    /// TDRECON_LEDGER, or the profile's `ledger`). The password only from PGPASSWORD or a
+    /// password file (~/.pgpass, mode 600), never in the URL. TLS for any host but this machine.
+    /// Without it, each machine keeps its own SQLite ledger.
+    #[arg(help_heading = "Safety", long, value_name = "URL")]
+    pub ledger: Option<String>,
+}
+
+impl LedgerArgs {
+    /// The shared ledger, if one is named (the flag, else `TDRECON_LEDGER`).
+    pub fn resolve(&self) -> Result<Option<crate::records::ledger::PgTarget>, crate::exit::Fatal> {
+        let named =
+            self.ledger.clone().or_else(|| std::env::var("TDRECON_LEDGER").ok().filter(|v| !v.trim().is_empty()));
+        named
+            .map(|url| crate::records::ledger::PgTarget::parse(&url))
+            .transpose()
+            .map_err(|e| crate::exit::Fatal::usage(anyhow::anyhow!(e)))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +247,8 @@ pub(super) struct PlanArgs {
     #[arg(help_heading = "Reconciliation", long, default_value = defaults::REPEAT_WINDOW,
           value_parser = repeat_window, value_name = "DURATION")]
     pub repeat_window: std::time::Duration,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
     #[command(flatten)]
     pub reconciling: ReconcileArgs,
 }

@@ -28,7 +28,7 @@ use crate::commands::{self, template::UseCase};
 use crate::exit::{Exit, Fatal};
 use crate::profile::{Key, Profile, ProfileError};
 use crate::reports::summary_json::{self, SummaryOut};
-use args::{Cli, Command, UseCaseArg};
+use args::{Cli, Command, LedgerCommand, UseCaseArg};
 
 /// Flags a profile may not hold: what one night asks of a run, not how a
 /// report is read or sent, and the keys' file (never beside the settings).
@@ -95,7 +95,12 @@ fn with_profile(argv: &[OsString], cli: Cli) -> Result<Cli, ProfileFailure> {
         Command::Validate(a) => ("validate", &a.input),
         Command::Run(a) => ("run", &a.input),
         Command::Plan(a) => ("plan", &a.input),
-        Command::Sim(_) | Command::Doctor(_) | Command::History(_) | Command::Names(_) | Command::Template { .. } => {
+        Command::Sim(_)
+        | Command::Doctor(_)
+        | Command::History(_)
+        | Command::Ledger(_)
+        | Command::Names(_)
+        | Command::Template { .. } => {
             return Ok(cli);
         }
     };
@@ -220,6 +225,12 @@ fn dispatch(command: Command) -> Result<Exit, Fatal> {
         }
         Command::Doctor(args) => commands::doctor::run(args.resolve()?),
         Command::History(args) => commands::history::run(args.resolve()?),
+        Command::Ledger(LedgerCommand::Import { ledger }) => match ledger.resolve()? {
+            Some(target) => commands::ledger::import(&target),
+            None => {
+                Err(Fatal::usage(anyhow::anyhow!("say which shared ledger: --ledger postgres://… (or TDRECON_LEDGER)")))
+            }
+        },
         Command::Names(args) => commands::names::run(args.resolve()?),
         Command::Sim(args) => commands::sim::run(args.resolve()?),
         Command::Template { config: true, .. } => {

@@ -155,7 +155,15 @@ impl HistoryArgs {
             None => None,
         };
         let (base_url, credentials) = self.account.resolve()?;
-        Ok(crate::commands::history::HistoryOptions { base_url, credentials, call: self.call, runs: self.runs, since })
+        let ledger = self.ledger.resolve()?;
+        Ok(crate::commands::history::HistoryOptions {
+            base_url,
+            credentials,
+            call: self.call,
+            runs: self.runs,
+            since,
+            ledger,
+        })
     }
 }
 

@@ -160,6 +160,8 @@ impl RunArgs {
             audit_lag: self.audit_lag,
             journal_sync: !self.no_journal_sync,
             journal_fail_after: self.journal_fail_after,
+            ledger: self.ledger.resolve()?,
+            ledger_vouches: self.ledger_vouches,
         };
         let settings = Settings::new(mode, input, destination, self.pacing.resolve(), reading, outputs, safety);
         check_outputs(&settings)?;
@@ -191,6 +193,8 @@ impl PlanArgs {
             audit_lag: Duration::ZERO,
             journal_sync: true,
             journal_fail_after: None,
+            ledger: self.ledger.resolve()?,
+            ledger_vouches: false,
         };
         let settings = Settings::new(mode, input, destination, self.pacing.resolve(), reading, outputs, safety);
         check_outputs(&settings)?;

@@ -21,26 +21,28 @@ pub struct HistoryOptions {
     pub since: Option<i64>,
     /// List runs, not updates.
     pub runs: bool,
+    /// The team's shared ledger, if the runs kept one.
+    pub ledger: Option<ledger::PgTarget>,
 }
 
 pub fn run(opts: HistoryOptions) -> Result<Exit, Fatal> {
-    let located = ledger::locate(&opts.base_url, &opts.credentials.public).map_err(|e| Fatal::usage(anyhow!(e)))?;
-    let path = located.path;
+    let located = ledger::locate(&opts.base_url, &opts.credentials.public, opts.ledger.as_ref())
+        .map_err(|e| Fatal::usage(anyhow!(e)))?;
+    let path = &located.at;
     if located.provenance == ledger::Provenance::Lost {
         crate::console::warn(&format!(
             "warning: the ledger this machine kept for {} is gone (deleted or emptied): {} holds only what was \
              sent since; TrackDrive's audit log holds every update",
-            located.account,
-            path.display()
+            located.account, path
         ));
     }
-    let reader = Reader::open(&path).map_err(|e| Fatal::usage(anyhow!(e)))?;
+    let reader = Reader::open(path, &located.account).map_err(|e| Fatal::usage(anyhow!(e)))?;
     if opts.runs {
         let runs = reader.runs(opts.since).map_err(|e| Fatal::usage(anyhow!(e)))?;
         let zone = jiff::tz::TimeZone::system();
         crate::console::out(&render_runs(&runs, &zone).map_err(|e| Fatal::aborted(anyhow!(e)))?);
         if runs.is_empty() {
-            crate::console::warn(&format!("the ledger {} holds no run in that time", path.display()));
+            crate::console::warn(&format!("the ledger {path} holds no run in that time"));
         }
         return Ok(Exit::Ok);
     }
@@ -56,7 +58,7 @@ pub fn run(opts: HistoryOptions) -> Result<Exit, Fatal> {
     crate::console::out(&render(&entries).map_err(|e| Fatal::aborted(anyhow!(e)))?);
     if entries.is_empty() {
         let what = opts.call.as_deref().map_or("in that time".to_string(), |c| format!("for call {c}"));
-        crate::console::warn(&format!("the ledger {} holds no update {what}", path.display()));
+        crate::console::warn(&format!("the ledger {path} holds no update {what}"));
     }
     Ok(Exit::Ok)
 }

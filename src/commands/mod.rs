@@ -3,6 +3,7 @@
 
 pub mod doctor;
 pub mod history;
+pub mod ledger;
 pub mod names;
 pub mod sim;
 pub mod template;

@@ -70,7 +70,7 @@ pub(super) async fn finish(
         ids_read: ending.before.ids.reads,
         log_checks: uploader.checked.load(Ordering::Relaxed),
         log_refused: uploader.refused_by_log.load(Ordering::Relaxed),
-        ledger: ending.located.map(|l| (l.path, l.account.to_string(), l.provenance)),
+        ledger: ending.located.map(|l| (PathBuf::from(l.at.to_string()), l.account.to_string(), l.provenance)),
     };
     summary.window_pages = ending.before.window_pages;
     summary.read_notes = ending.before.notes;
@@ -179,7 +179,13 @@ fn close_records(uploader: Uploader<'_>, journal_path: &Path, summary: &mut RunS
 /// The run's end in the ledger (`tdrecon history --runs`): rows by status,
 /// money, the exit code. Informative: a failure is warned of (the rows'
 /// updates are recorded already).
-pub(super) fn record_run(path: &Path, run: &str, summary: &RunSummary, exit: crate::exit::Exit) {
+pub(super) fn record_run(
+    at: &crate::records::ledger::LedgerAt,
+    account: &str,
+    run: &str,
+    summary: &RunSummary,
+    exit: crate::exit::Exit,
+) {
     use crate::outcome::Status;
     let statuses =
         Status::ALL.iter().map(|s| (s.as_str().to_string(), summary.count(*s))).filter(|(_, n)| *n > 0).collect();
@@ -195,7 +201,7 @@ pub(super) fn record_run(path: &Path, run: &str, summary: &RunSummary, exit: cra
         revenue_moved: revenue_moved.to_string(),
         payout_moved: payout_moved.to_string(),
     };
-    if let Err(e) = crate::records::ledger::finish_run(path, run, &outcome) {
+    if let Err(e) = crate::records::ledger::finish_run(at, account, run, &outcome) {
         crate::console::warn(&format!("warning: {e}"));
     }
 }

@@ -132,7 +132,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     let api = setup::start_api(&opts, sim.as_ref(), &credentials, remembered)?;
     let mut before = before::read_before(&opts, &api, &validator, range, replay.is_some(), &acting_uuids).await?;
     // The run's end goes to the ledger its rows went to (a run that sends).
-    let ledger_run = repeats.ledgered.as_ref().map(|l| (l.ledger.path().to_path_buf(), name.clone()));
+    let ledger_run = repeats.run_record(&name);
     let uploads = Uploads {
         journal,
         window: before.calls.take(),
@@ -145,6 +145,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
         ledger: repeats.ledgered,
         audit_lag: opts.safety().audit_lag,
         log_check: opts.log_check(),
+        log_before_acting: opts.log_before_acting(),
         unread_uuids: before.ids.unread.clone(),
         zone: validator.schema().time_zone.clone(),
     };
@@ -177,8 +178,8 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     after::order_results(&opts);
     after::write_page(&opts, &mut summary);
     let exit = exit_of(&opts, &summary);
-    if let Some((path, run)) = ledger_run {
-        after::record_run(&path, &run, &summary, exit);
+    if let Some((at, account, run)) = ledger_run {
+        after::record_run(&at, &account, &run, &summary, exit);
     }
     after::report(&opts, &summary, sim.as_ref())?;
     Ok(exit)

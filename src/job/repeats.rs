@@ -41,8 +41,7 @@ pub(super) fn open(
     }
     let acts = validator.schema().acts();
     let check = Check { run: run.to_string(), window: opts.safety().repeat_window };
-    let opened = ledger::locate(url, &credentials.public).and_then(|located| {
-        let path = &located.path;
+    let opened = ledger::locate(url, &credentials.public, opts.safety().ledger.as_ref()).and_then(|located| {
         let info = RunInfo {
             run: run.to_string(),
             account: located.account.to_string(),
@@ -51,8 +50,8 @@ pub(super) fn open(
             who: ledger::who(),
         };
         // The writer first: it creates the ledger the reader then opens.
-        let writer = if opts.mode().plans() { None } else { Some(Ledger::open(path, info)?) };
-        let early = Reader::open(path)?;
+        let writer = if opts.mode().plans() { None } else { Some(Ledger::open(&located.at, info)?) };
+        let early = Reader::open(&located.at, &located.account)?;
         Ok((early, writer, located))
     });
     let (early, writer, located) = match opened {
@@ -71,6 +70,15 @@ pub(super) fn open(
     let check = (!opts.safety().allow_repeat).then_some(check);
     let ledgered = writer.map(|ledger| Ledgered { ledger, check: check.clone() });
     Ok(Repeats { early: check.map(|c| (early, c)), ledgered, located: Some(located) })
+}
+
+impl Repeats {
+    /// Where the run's end is recorded (`history --runs`): the ledger its
+    /// rows went to, the account, and the run's name (a run that sends).
+    pub fn run_record(&self, run: &str) -> Option<(ledger::LedgerAt, String, String)> {
+        let (ledgered, located) = (self.ledgered.as_ref()?, self.located.as_ref()?);
+        Some((ledgered.ledger.at().clone(), located.account.to_string(), run.to_string()))
+    }
 }
 
 /// The input as the ledger names it: an absolute path, so the same file run

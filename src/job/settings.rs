@@ -188,6 +188,12 @@ pub struct Safety {
     pub journal_sync: bool,
     /// Tests only: the journal fails as on a full disk after this many bytes.
     pub journal_fail_after: Option<u64>,
+    /// The team's shared ledger (`--ledger postgres://…`); `None`: this
+    /// machine's SQLite one.
+    pub ledger: Option<crate::records::ledger::PgTarget>,
+    /// `--ledger-vouches`: every run that reaches the account goes through
+    /// the shared ledger, so the audit-log read before each add is skipped.
+    pub ledger_vouches: bool,
 }
 
 /// A run's settings: its mode, its input and its parts.
@@ -255,6 +261,13 @@ impl Settings {
     /// is written; `None` when nothing is sent or repeats are allowed.
     pub fn log_check(&self) -> Option<Duration> {
         (self.mode.sends() && !self.safety.allow_repeat).then_some(self.safety.repeat_window)
+    }
+
+    /// Whether each add's call's audit log is read before it is sent: not
+    /// when the shared ledger vouches for every run that reaches the
+    /// account (its check, atomic with the intent, is then the whole story).
+    pub fn log_before_acting(&self) -> bool {
+        self.log_check().is_some() && !(self.safety.ledger.is_some() && self.safety.ledger_vouches)
     }
 
     /// The options that change what is sent: a journal is bound to them, so

@@ -58,6 +58,7 @@ impl NeverTwice {
                 Provenance::New => "new",
                 Provenance::Kept => "kept",
                 Provenance::Lost => "lost",
+                Provenance::Shared => "shared",
             };
             json!({"path": path.display().to_string(), "account": account, "state": state})
         });

@@ -94,6 +94,9 @@ pub struct Uploader<'a> {
     /// is sent, for the same change by another run (`--repeat-window`);
     /// `None` with `--allow-repeat`.
     pub(super) log_check: Option<std::time::Duration>,
+    /// Whether that check is made before a row that acts is sent (not when
+    /// a shared ledger vouches for every run that reaches the account).
+    pub(super) log_before_acting: bool,
     /// UUIDs whose call's id could not be read: rows that act and name
     /// them are not sent (they could not be keyed by id).
     pub(super) unread_uuids: HashMap<u128, String>,
@@ -130,6 +133,8 @@ pub struct Uploads {
     pub audit_lag: std::time::Duration,
     /// `--repeat-window`, or `None` with `--allow-repeat`.
     pub log_check: Option<std::time::Duration>,
+    /// `Settings::log_before_acting`.
+    pub log_before_acting: bool,
     pub unread_uuids: HashMap<u128, String>,
     /// The report's zone, to show times in.
     pub zone: jiff::tz::TimeZone,
@@ -152,6 +157,7 @@ impl<'a> Uploader<'a> {
             ledger: set.ledger,
             audit_lag: set.audit_lag,
             log_check: set.log_check,
+            log_before_acting: set.log_before_acting,
             unread_uuids: set.unread_uuids,
             checked: AtomicU64::new(0),
             refused_by_log: AtomicU64::new(0),

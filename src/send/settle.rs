@@ -162,7 +162,7 @@ impl Uploader<'_> {
             let why = format!("the id of call {} could not be read ({why}): not sent, safe to run again", update.call);
             return Err(End::Row(Status::Failed, why));
         }
-        if self.log_check.is_none() {
+        if self.log_check.is_none() || !self.log_before_acting {
             return Ok(());
         }
         self.checked.fetch_add(1, Ordering::Relaxed);

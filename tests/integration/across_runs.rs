@@ -259,3 +259,26 @@ fn a_resume_that_stops_early_keeps_what_the_killed_run_may_have_applied() {
     let counts = sim.applied(N);
     assert!(counts.iter().all(|&n| n <= 1), "{counts:?}");
 }
+
+/// The same nights with the team's ledger on PostgreSQL (`pg`).
+mod on_postgres {
+    #[test]
+    fn a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_run() {
+        crate::pg::on_postgres(super::a_report_sent_again_in_any_guise_applies_no_add_twice_and_names_the_earlier_run);
+    }
+
+    #[test]
+    fn a_killed_run_whose_file_grew_starts_again_without_applying_an_add_twice() {
+        crate::pg::on_postgres(super::a_killed_run_whose_file_grew_starts_again_without_applying_an_add_twice);
+    }
+
+    #[test]
+    fn two_runs_at_once_on_two_copies_apply_each_add_once() {
+        crate::pg::on_postgres(super::two_runs_at_once_on_two_copies_apply_each_add_once);
+    }
+
+    #[test]
+    fn a_resume_that_stops_early_keeps_what_the_killed_run_may_have_applied() {
+        crate::pg::on_postgres(super::a_resume_that_stops_early_keeps_what_the_killed_run_may_have_applied);
+    }
+}

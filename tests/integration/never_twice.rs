@@ -165,3 +165,18 @@ fn rows_held_back_by_a_429_pause_do_not_grow_the_retry_budget() {
     assert!(requests <= ROWS + 50 + ROWS / 5, "{requests} requests for {ROWS} rows");
     assert!(sim.stat("throttled") > 0, "the limit should have been met");
 }
+
+/// The same nights with the team's ledger on PostgreSQL (`pg`).
+mod on_postgres {
+    #[test]
+    fn a_torn_journal_then_a_killed_resume_then_a_final_resume_apply_every_add_once() {
+        crate::pg::on_postgres(super::a_torn_journal_then_a_killed_resume_then_a_final_resume_apply_every_add_once);
+    }
+
+    #[test]
+    fn a_fault_heavy_run_settles_every_dropped_answer_from_the_audit_log_and_a_resume_finishes_it() {
+        crate::pg::on_postgres(
+            super::a_fault_heavy_run_settles_every_dropped_answer_from_the_audit_log_and_a_resume_finishes_it,
+        );
+    }
+}

@@ -52,7 +52,15 @@ impl Workdir {
             .env_remove("TRACKDRIVE_PRIVATE_KEY")
             // Input locks and the remembered rate stay in the test's directory, not the user's.
             .env("TDRECON_LOCK_DIR", self.dir.join("locks"))
-            .env("TDRECON_STATE_DIR", self.dir.join("state"));
+            .env("TDRECON_STATE_DIR", self.dir.join("state"))
+            .env_remove("TDRECON_LEDGER")
+            .env_remove("PGPASSWORD");
+        // A test run against the other backend (`pg::on_postgres`).
+        crate::pg::LEDGER.with(|l| {
+            if let Some((url, password)) = &*l.borrow() {
+                cmd.env("TDRECON_LEDGER", url).env("PGPASSWORD", password);
+            }
+        });
         cmd
     }
 

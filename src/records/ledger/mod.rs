@@ -15,6 +15,8 @@
 //! use one ledger at once; the writer (`writer`) shares a commit between
 //! many rows, as the journal shares a sync.
 
+mod import;
+pub mod postgres;
 mod runs;
 mod schema;
 mod writer;
@@ -27,17 +29,36 @@ use serde_json::{Map, Value as Json};
 
 use crate::input::update::actions_of;
 use crate::records::state::{Account, earlier_key, state_dir};
-pub use runs::{Outcome, RunRecord, finish_run, who};
+pub use import::{Import, import};
+pub use postgres::PgTarget;
+pub use postgres::store::Imported;
+pub use runs::{Outcome, RunRecord, who};
 use schema::{BUSY_TIMEOUT, ledger_id, stable_plans};
 pub use writer::{Ledger, Refused};
 
 /// Where an account's ledger lives, and whether this machine kept one for
 /// it before.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Located {
-    pub path: PathBuf,
+    pub at: LedgerAt,
     pub account: Account,
     pub provenance: Provenance,
+}
+
+/// Where a ledger is: this machine's file, or a database a team shares.
+#[derive(Debug, Clone)]
+pub enum LedgerAt {
+    File(PathBuf),
+    Postgres(Box<PgTarget>),
+}
+
+impl std::fmt::Display for LedgerAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LedgerAt::File(path) => write!(f, "{}", path.display()),
+            LedgerAt::Postgres(target) => f.write_str(target.shown()),
+        }
+    }
 }
 
 /// Whether the ledger holds this machine's history of the account.
@@ -50,6 +71,8 @@ pub enum Provenance {
     /// This machine kept a ledger for the account, and it is gone: deleted,
     /// emptied, or replaced by another. Its history is not here.
     Lost,
+    /// The team's ledger on PostgreSQL (`--ledger`): every machine's runs.
+    Shared,
 }
 
 /// Finds the account's ledger in the state directory: named by the
@@ -57,7 +80,11 @@ pub enum Provenance {
 /// (by URL and `public_key`) adopted, and whether it is the one this
 /// machine kept (its id, remembered beside it, says). Creates nothing but
 /// what adoption moves.
-pub fn locate(base_url: &str, public_key: &str) -> Result<Located, String> {
+pub fn locate(base_url: &str, public_key: &str, shared: Option<&PgTarget>) -> Result<Located, String> {
+    if let Some(target) = shared {
+        let at = LedgerAt::Postgres(Box::new(target.clone()));
+        return Ok(Located { at, account: Account::of(base_url), provenance: Provenance::Shared });
+    }
     let dir = state_dir("ledgers").ok_or("no state directory to keep it in (set TDRECON_STATE_DIR or HOME)")?;
     let account = Account::of(base_url);
     let path = dir.join(format!("ledger-{}.sqlite", account.key()));
@@ -75,7 +102,7 @@ pub fn locate(base_url: &str, public_key: &str) -> Result<Located, String> {
             _ => Provenance::Kept,
         },
     };
-    Ok(Located { path, account, provenance })
+    Ok(Located { at: LedgerAt::File(path), account, provenance })
 }
 
 /// Where the id of the ledger at `path` is remembered: beside it, so that a
@@ -227,56 +254,136 @@ impl Repeat {
     }
 }
 
+impl Ledger {
+    /// Opens (creating) the ledger `at` (a file and its directory, or the
+    /// shared database's tables) for `run`, and names the run in it.
+    pub fn open(at: &LedgerAt, run: RunInfo) -> Result<Ledger, String> {
+        match at {
+            LedgerAt::File(path) => {
+                let path = path.clone();
+                Ledger::spawn(at, run, move |run| writer::open_file(&path, run))
+            }
+            LedgerAt::Postgres(target) => {
+                let target = target.clone();
+                Ledger::spawn(at, run, move |run| postgres::open_store(&target, run))
+            }
+        }
+    }
+}
+
+/// Records how `run` of `account` ended (`tdrecon history --runs`), in the
+/// ledger `at`, after its writer has finished: a connection of its own.
+pub fn finish_run(at: &LedgerAt, account: &str, run: &str, outcome: &Outcome) -> Result<(), String> {
+    let failed = |e: &dyn std::fmt::Display| format!("cannot record the run's end in the ledger {at}: {e}");
+    let json = serde_json::to_string(outcome).map_err(|e| failed(&e))?;
+    match at {
+        LedgerAt::File(path) => runs::finish_in_file(path, run, &json).map_err(|e| failed(&e)),
+        LedgerAt::Postgres(target) => {
+            let worker = postgres::store::Worker::start(target).map_err(|e| failed(&e))?;
+            let (account, run) = (account.to_string(), run.to_string());
+            worker.call(move |c| postgres::store::finish_run(c, &account, &run, &json)).map_err(|e| failed(&e))
+        }
+    }
+}
+
 /// A ledger opened to read (`plan`, `history`, the reader's early check).
 /// A ledger not yet created holds nothing.
 pub struct Reader {
-    conn: Option<Connection>,
-    /// The ledger has the `uuid` column (schema 2 on): one of schema 1 is
-    /// read as it is, not upgraded by a reader.
-    has_uuid: bool,
-    /// The ledger records when runs started and ended (schema 3 on).
-    has_runs: bool,
+    from: From,
+}
+
+enum From {
+    /// A file not yet created: nothing.
+    Nothing,
+    File {
+        conn: Connection,
+        /// The ledger has the `uuid` column (schema 2 on): one of schema 1
+        /// is read as it is, not upgraded by a reader.
+        has_uuid: bool,
+        /// The ledger records when runs started and ended (schema 3 on).
+        has_runs: bool,
+    },
+    /// The shared ledger, for one account.
+    Postgres { worker: postgres::store::Worker, account: String },
 }
 
 impl Reader {
-    pub fn open(path: &Path) -> Result<Reader, String> {
+    /// Opens the ledger `at` to read `account`'s history.
+    pub fn open(at: &LedgerAt, account: &Account) -> Result<Reader, String> {
+        let path = match at {
+            LedgerAt::File(path) => path,
+            LedgerAt::Postgres(target) => {
+                let worker = postgres::store::Worker::start(target)?;
+                return Ok(Reader { from: From::Postgres { worker, account: account.to_string() } });
+            }
+        };
         if !path.exists() {
-            return Ok(Reader { conn: None, has_uuid: true, has_runs: true });
+            return Ok(Reader { from: From::Nothing });
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let opened = Connection::open_with_flags(path, flags)
             .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).and_then(|()| stable_plans(&c)).map(|()| c))
             .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map(|v| (c, v)));
         let (conn, version) = opened.map_err(|e| format!("cannot open the ledger {}: {e}", path.display()))?;
-        Ok(Reader { conn: Some(conn), has_uuid: version >= 2, has_runs: version >= 3 })
+        Ok(Reader { from: From::File { conn, has_uuid: version >= 2, has_runs: version >= 3 } })
     }
 
     /// The earliest update of another run within the window that `actions`
     /// (an update's acting changes, `CallUpdate::actions`) would repeat.
     pub fn repeat(&self, call: &str, actions: &[(String, String)], check: &Check) -> Result<Option<Repeat>, String> {
-        let Some(conn) = &self.conn else { return Ok(None) };
-        find_repeat(conn, self.has_uuid, call, actions, check, now_ms()).map_err(|e| format!("ledger: {e}"))
+        match &self.from {
+            From::Nothing => Ok(None),
+            From::File { conn, has_uuid, .. } => {
+                find_repeat(conn, *has_uuid, call, actions, check, now_ms()).map_err(|e| format!("ledger: {e}"))
+            }
+            From::Postgres { worker, account } => {
+                let (account, call, actions, check) =
+                    (account.clone(), call.to_string(), actions.to_vec(), check.clone());
+                worker.call(move |c| postgres::store::repeat(c, &account, &call, &actions, &check))
+            }
+        }
     }
 
     /// Every update of `call` (its id, or the UUID a row named it by),
     /// oldest first.
     pub fn of_call(&self, call: &str) -> Result<Vec<Entry>, String> {
-        if self.has_uuid {
-            self.select("WHERE u.call = ?1 OR lower(u.uuid) = lower(?1) ORDER BY u.at, u.run, u.line", call)
-        } else {
-            self.select("WHERE u.call = ?1 ORDER BY u.at, u.run, u.line", call)
+        match &self.from {
+            From::File { has_uuid: true, .. } => {
+                self.select("WHERE u.call = ?1 OR lower(u.uuid) = lower(?1) ORDER BY u.at, u.run, u.line", call)
+            }
+            From::Postgres { worker, account } => {
+                let (account, call) = (account.clone(), call.to_string());
+                worker.call(move |c| postgres::store::of_call(c, &account, &call))
+            }
+            _ => self.select("WHERE u.call = ?1 ORDER BY u.at, u.run, u.line", call),
         }
     }
 
     /// Every update recorded at or after `since` (ms), oldest first.
     pub fn since(&self, since: i64) -> Result<Vec<Entry>, String> {
+        if let From::Postgres { worker, account } = &self.from {
+            let account = account.clone();
+            return worker.call(move |c| postgres::store::since(c, &account, since));
+        }
         self.select("WHERE u.at >= ?1 ORDER BY u.at, u.run, u.line", since)
     }
 
+    /// Every run that started at or after `since` (ms), oldest first.
+    pub fn runs(&self, since: Option<i64>) -> Result<Vec<RunRecord>, String> {
+        match &self.from {
+            From::Nothing => Ok(Vec::new()),
+            From::File { conn, has_runs, .. } => runs::runs_in_file(conn, *has_runs, since),
+            From::Postgres { worker, account } => {
+                let account = account.clone();
+                worker.call(move |c| postgres::store::runs(c, &account, since))
+            }
+        }
+    }
+
     fn select(&self, tail: &str, arg: impl rusqlite::ToSql) -> Result<Vec<Entry>, String> {
-        let Some(conn) = &self.conn else { return Ok(Vec::new()) };
+        let From::File { conn, has_uuid, .. } = &self.from else { return Ok(Vec::new()) };
         let run = || -> rusqlite::Result<Vec<Entry>> {
-            let mut stmt = conn.prepare(&format!("SELECT {} {tail}", columns(self.has_uuid)))?;
+            let mut stmt = conn.prepare(&format!("SELECT {} {tail}", columns(*has_uuid)))?;
             stmt.query_map([arg], entry_of)?.collect()
         };
         run().map_err(|e| format!("cannot read the ledger: {e}"))

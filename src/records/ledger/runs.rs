@@ -4,14 +4,14 @@
 //! (`Outcome`: rows by status, money, the exit code). A run that never
 //! recorded its end (killed, or stopped before its summary) shows none.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::schema::BUSY_TIMEOUT;
-use super::{Reader, RunInfo, now_ms};
+use super::{RunInfo, now_ms};
 
 /// What a run did, as its summary said it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -89,53 +89,47 @@ pub(super) fn register(conn: &Connection, info: &RunInfo) -> rusqlite::Result<()
     Ok(())
 }
 
-/// Records how `run` ended, in the ledger at `path` (after its writer has
-/// finished: a connection of its own).
-pub fn finish_run(path: &Path, run: &str, outcome: &Outcome) -> Result<(), String> {
-    let failed =
-        |e: &dyn std::fmt::Display| format!("cannot record the run's end in the ledger {}: {e}", path.display());
-    let json = serde_json::to_string(outcome).map_err(|e| failed(&e))?;
-    let conn = Connection::open(path).map_err(|e| failed(&e))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| failed(&e))?;
-    conn.execute("UPDATE runs SET finished = ?2, outcome = ?3 WHERE run = ?1", params![run, now_ms() as i64, json])
-        .map_err(|e| failed(&e))?;
+/// Records how `run` ended in the ledger file at `path` (after its writer
+/// has finished: a connection of its own).
+pub(super) fn finish_in_file(path: &Path, run: &str, json: &str) -> rusqlite::Result<()> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute("UPDATE runs SET finished = ?2, outcome = ?3 WHERE run = ?1", params![run, now_ms() as i64, json])?;
     Ok(())
 }
 
-impl Reader {
-    /// Every run that started at or after `since` (ms), oldest first.
-    pub fn runs(&self, since: Option<i64>) -> Result<Vec<RunRecord>, String> {
-        let Some(conn) = &self.conn else { return Ok(Vec::new()) };
-        let extra = if self.has_runs {
-            "r.started AS started, r.who AS who, r.finished AS finished, r.outcome AS outcome"
-        } else {
-            "NULL AS started, NULL AS who, NULL AS finished, NULL AS outcome"
-        };
-        let sql = format!(
-            "SELECT run, file, input_sha256, coalesce(started, first), who, finished, outcome FROM (
-                 SELECT r.run AS run, r.file AS file, r.input_sha256 AS input_sha256,
-                     (SELECT min(u.at) FROM updates u WHERE u.run = r.run) AS first, {extra}
-                 FROM runs r)
-             WHERE coalesce(started, first, 0) >= ?1 ORDER BY coalesce(started, first), run"
-        );
-        let read = || -> rusqlite::Result<Vec<RunRecord>> {
-            let mut stmt = conn.prepare(&sql)?;
-            stmt.query_map([since.unwrap_or(i64::MIN)], |row| {
-                let outcome: Option<String> = row.get(6)?;
-                Ok(RunRecord {
-                    run: row.get(0)?,
-                    file: row.get(1)?,
-                    input_sha256: row.get(2)?,
-                    started: row.get(3)?,
-                    who: row.get(4)?,
-                    finished: row.get(5)?,
-                    outcome: outcome.and_then(|j| serde_json::from_str(&j).ok()),
-                })
-            })?
-            .collect()
-        };
-        read().map_err(|e| format!("cannot read the ledger's runs: {e}"))
-    }
+/// Every run of a ledger file (`has_runs`: schema 3 on) that started at or
+/// after `since` (ms), oldest first.
+pub(super) fn runs_in_file(conn: &Connection, has_runs: bool, since: Option<i64>) -> Result<Vec<RunRecord>, String> {
+    let extra = if has_runs {
+        "r.started AS started, r.who AS who, r.finished AS finished, r.outcome AS outcome"
+    } else {
+        "NULL AS started, NULL AS who, NULL AS finished, NULL AS outcome"
+    };
+    let sql = format!(
+        "SELECT run, file, input_sha256, coalesce(started, first), who, finished, outcome FROM (
+             SELECT r.run AS run, r.file AS file, r.input_sha256 AS input_sha256,
+                 (SELECT min(u.at) FROM updates u WHERE u.run = r.run) AS first, {extra}
+             FROM runs r)
+         WHERE coalesce(started, first, 0) >= ?1 ORDER BY coalesce(started, first), run"
+    );
+    let read = || -> rusqlite::Result<Vec<RunRecord>> {
+        let mut stmt = conn.prepare(&sql)?;
+        stmt.query_map([since.unwrap_or(i64::MIN)], |row| {
+            let outcome: Option<String> = row.get(6)?;
+            Ok(RunRecord {
+                run: row.get(0)?,
+                file: row.get(1)?,
+                input_sha256: row.get(2)?,
+                started: row.get(3)?,
+                who: row.get(4)?,
+                finished: row.get(5)?,
+                outcome: outcome.and_then(|j| serde_json::from_str(&j).ok()),
+            })
+        })?
+        .collect()
+    };
+    read().map_err(|e| format!("cannot read the ledger's runs: {e}"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,10 @@ use std::time::Duration;
 
 use super::*;
 
+fn file(path: &std::path::Path) -> LedgerAt {
+    LedgerAt::File(path.to_path_buf())
+}
+
 fn info(run: &str) -> RunInfo {
     RunInfo {
         run: run.into(),
@@ -39,16 +43,16 @@ fn an_earlier_runs_add_is_refused_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
     let rt = runtime();
-    let a = Ledger::open(&path, info("a")).unwrap();
+    let a = Ledger::open(&file(&path), info("a")).unwrap();
     rt.block_on(intent(&a, update(2, "7", CHARGEBACK), check("a"))).unwrap();
     a.outcome(2, Some(Recorded::Ok), None);
     a.finish().unwrap();
     // The same run (a resume) may record it again.
-    let a = Ledger::open(&path, info("a")).unwrap();
+    let a = Ledger::open(&file(&path), info("a")).unwrap();
     rt.block_on(intent(&a, update(2, "7", CHARGEBACK), check("a"))).unwrap();
     a.outcome(2, Some(Recorded::Ok), None);
     a.finish().unwrap();
-    let b = Ledger::open(&path, RunInfo { file: "/reports/again.csv".into(), ..info("b") }).unwrap();
+    let b = Ledger::open(&file(&path), RunInfo { file: "/reports/again.csv".into(), ..info("b") }).unwrap();
     let refused = rt.block_on(intent(&b, update(9, "7", r#"{"add_revenue":"-25.00"}"#), check("b")));
     let Err(Refused::Repeat(repeat)) = refused else { panic!("{refused:?}") };
     assert_eq!((repeat.earlier.run.as_str(), repeat.earlier.line), ("a", 2));
@@ -63,10 +67,11 @@ fn an_earlier_runs_add_is_refused_and_named() {
     // safe to resend is recorded by its outcome alone.
     b.outcome(13, Some(Recorded::Ok), Some(update(13, "7", r#"{"revenue":"5.00"}"#)));
     b.finish().unwrap();
-    let c = Ledger::open(&path, info("c")).unwrap();
+    let c = Ledger::open(&file(&path), info("c")).unwrap();
     rt.block_on(intent(&c, update(13, "7", r#"{"revenue":"5.00"}"#), check("c"))).unwrap();
     c.finish().unwrap();
-    let reader = Reader::open(&path).unwrap();
+    let reader =
+        Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com")).unwrap();
     let of_7: Vec<_> = reader.of_call("7").unwrap().into_iter().map(|e| (e.run, e.line, e.status)).collect();
     assert_eq!(of_7[0], ("a".into(), 2, Recorded::Ok));
     assert_eq!(of_7.len(), 5, "{of_7:?}");
@@ -81,7 +86,7 @@ fn an_update_not_applied_is_forgotten_and_one_in_doubt_still_counts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
     let rt = runtime();
-    let ledger = Ledger::open(&path, info("a")).unwrap();
+    let ledger = Ledger::open(&file(&path), info("a")).unwrap();
     rt.block_on(intent(&ledger, update(2, "7", CHARGEBACK), check("a"))).unwrap();
     ledger.outcome(2, None, None);
     rt.block_on(intent(&ledger, update(3, "8", CHARGEBACK), check("a"))).unwrap();
@@ -89,7 +94,8 @@ fn an_update_not_applied_is_forgotten_and_one_in_doubt_still_counts() {
     // Intent only: the run died before its outcome.
     rt.block_on(intent(&ledger, update(4, "9", CHARGEBACK), check("a"))).unwrap();
     ledger.finish().unwrap();
-    let reader = Reader::open(&path).unwrap();
+    let reader =
+        Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com")).unwrap();
     let actions = vec![("add_revenue".to_string(), "-25.00".to_string())];
     assert_eq!(reader.repeat("7", &actions, &check("b").unwrap()).unwrap(), None);
     for call in ["8", "9"] {
@@ -110,7 +116,8 @@ fn an_update_not_applied_is_forgotten_and_one_in_doubt_still_counts() {
 fn a_ledger_not_yet_created_holds_nothing_and_is_not_created_by_reading() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("none.sqlite");
-    let reader = Reader::open(&path).unwrap();
+    let reader =
+        Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com")).unwrap();
     assert!(reader.since(0).unwrap().is_empty());
     assert!(!path.exists());
 }
@@ -129,7 +136,7 @@ fn two_writers_at_once_let_one_change_through() {
                 let (path, calls) = (&path, &calls);
                 s.spawn(move || {
                     let rt = runtime();
-                    let ledger = Ledger::open(path, info(run)).unwrap();
+                    let ledger = Ledger::open(&LedgerAt::File(path.clone()), info(run)).unwrap();
                     let mut taken = 0;
                     rt.block_on(async {
                         let intents = calls
@@ -159,7 +166,9 @@ fn a_ledger_that_cannot_be_created_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let Err(e) = Ledger::open(&file.join("ledger.sqlite"), info("a")) else { panic!("opened under a file") };
+    let Err(e) = Ledger::open(&LedgerAt::File(file.join("ledger.sqlite")), info("a")) else {
+        panic!("opened under a file")
+    };
     assert!(e.contains("cannot open the ledger") && e.contains("a-file"), "{e}");
 }
 
@@ -173,7 +182,9 @@ fn many_runs_opening_a_new_ledger_at_once_all_open_it() {
             let opened: Vec<_> = (0..6)
                 .map(|i| {
                     let path = &path;
-                    s.spawn(move || Ledger::open(path, info(&format!("r{i}"))).map(Ledger::finish))
+                    s.spawn(move || {
+                        Ledger::open(&LedgerAt::File(path.clone()), info(&format!("r{i}"))).map(Ledger::finish)
+                    })
                 })
                 .collect();
             for handle in opened {
@@ -189,10 +200,10 @@ fn a_webhook_fired_again_in_another_list_is_a_repeat() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
     let rt = runtime();
-    let a = Ledger::open(&path, info("a")).unwrap();
+    let a = Ledger::open(&file(&path), info("a")).unwrap();
     rt.block_on(intent(&a, update(2, "7", r#"{"fire_outgoing_webhook_ids":[3,4]}"#), check("a"))).unwrap();
     a.finish().unwrap();
-    let b = Ledger::open(&path, info("b")).unwrap();
+    let b = Ledger::open(&file(&path), info("b")).unwrap();
     let refused = rt.block_on(intent(&b, update(2, "7", r#"{"fire_outgoing_webhook_ids":[4,5]}"#), check("b")));
     let Err(Refused::Repeat(repeat)) = refused else { panic!("{refused:?}") };
     assert_eq!(repeat.same, vec!["fire_outgoing_webhook_ids 4"]);
@@ -204,27 +215,36 @@ fn a_webhook_fired_again_in_another_list_is_a_repeat() {
 fn a_run_keeps_its_first_start_and_its_last_end() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
-    let a = Ledger::open(&path, info("a")).unwrap();
+    let a = Ledger::open(&file(&path), info("a")).unwrap();
     a.finish().unwrap();
-    let first = Reader::open(&path).unwrap().runs(None).unwrap();
+    let first = Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com"))
+        .unwrap()
+        .runs(None)
+        .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!((first[0].who.as_deref(), first[0].finished, &first[0].outcome), (Some("ana@night"), None, &None));
     let started = first[0].started.unwrap();
     std::thread::sleep(Duration::from_millis(5));
     // A resume, by someone else: the first start stays, the end is the last.
-    let again = Ledger::open(&path, RunInfo { who: "bo@laptop".into(), ..info("a") }).unwrap();
+    let again = Ledger::open(&file(&path), RunInfo { who: "bo@laptop".into(), ..info("a") }).unwrap();
     again.finish().unwrap();
     let outcome = Outcome { exit: 1, invalid: 2, ..Outcome::default() };
-    finish_run(&path, "a", &outcome).unwrap();
-    let b = Ledger::open(&path, info("b")).unwrap();
+    finish_run(&file(&path), "acme", "a", &outcome).unwrap();
+    let b = Ledger::open(&file(&path), info("b")).unwrap();
     b.finish().unwrap();
-    let runs = Reader::open(&path).unwrap().runs(None).unwrap();
+    let runs = Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com"))
+        .unwrap()
+        .runs(None)
+        .unwrap();
     assert_eq!(runs.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert_eq!(runs[0].started, Some(started));
     assert_eq!(runs[0].who.as_deref(), Some("bo@laptop"));
     assert!(runs[0].finished.is_some_and(|f| f >= started));
     assert_eq!(runs[0].outcome, Some(outcome));
-    let later = Reader::open(&path).unwrap().runs(Some(started + 1)).unwrap();
+    let later = Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com"))
+        .unwrap()
+        .runs(Some(started + 1))
+        .unwrap();
     assert_eq!(later.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(), ["b"]);
 }
 
@@ -241,12 +261,18 @@ fn a_ledger_of_schema_two_lists_its_runs_by_their_first_update() {
     )
     .unwrap();
     drop(conn);
-    let runs = Reader::open(&path).unwrap().runs(None).unwrap();
+    let runs = Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com"))
+        .unwrap()
+        .runs(None)
+        .unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].started, runs[0].finished, runs[0].who.as_deref()), (Some(1000), None, None));
     // Opened to write, it is upgraded and the old run keeps its history.
-    Ledger::open(&path, info("new")).unwrap().finish().unwrap();
-    let runs = Reader::open(&path).unwrap().runs(None).unwrap();
+    Ledger::open(&file(&path), info("new")).unwrap().finish().unwrap();
+    let runs = Reader::open(&file(&path), &crate::records::state::Account::of("https://acme.trackdrive.com"))
+        .unwrap()
+        .runs(None)
+        .unwrap();
     assert_eq!(
         runs.iter().map(|r| (r.run.as_str(), r.started.is_some())).collect::<Vec<_>>(),
         [("old", true), ("new", true)]

@@ -1,12 +1,12 @@
-//! The ledger's writer: one thread owns the connection and commits what the
-//! senders hand it in batches. An intent is checked against earlier runs
+//! The ledger's writer: one thread owns the connection (SQLite's, or the
+//! shared PostgreSQL's: a `Store`) and commits what the senders hand it in
+//! batches. An intent is checked against earlier runs
 //! and recorded in one `BEGIN IMMEDIATE` transaction (taken before reading,
 //! so a second run's check waits for this one's record), and answered once
 //! committed. Outcomes need no answer: they are left in a buffer the writer
 //! takes at its next commit, so recording one costs a push, not a wake-up
 //! of the writer (which, one per row, cost more than the row's insert).
 
-use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::runs::register;
 use super::schema::{ledger_id, open_rw};
-use super::{Check, Recorded, Repeat, RunInfo, Update, find_repeat, forget, id_file, now_ms, record, settle};
+use super::{Check, LedgerAt, Recorded, Repeat, RunInfo, Update, find_repeat, forget, id_file, now_ms, record, settle};
 
 /// At most this many intents go in one transaction.
 const BATCH: usize = 512;
@@ -40,59 +40,81 @@ pub enum Refused {
     Broken(String),
 }
 
-struct Intent {
-    update: Update,
+pub(super) struct Intent {
+    pub update: Update,
     /// Its acting changes (`CallUpdate::actions`), with how to judge them.
-    check: Option<(Check, Vec<(String, String)>)>,
-    reply: oneshot::Sender<Result<(), Refused>>,
+    pub check: Option<(Check, Vec<(String, String)>)>,
+    pub reply: oneshot::Sender<Result<(), Refused>>,
 }
 
 /// What became of a row of this run: its line, its status (`None`: not
 /// applied, forget it), and the update to record if its intent was not
 /// (a row safe to resend records none).
-type Outcome = (u64, Option<Recorded>, Option<Update>);
+pub(super) type Outcome = (u64, Option<Recorded>, Option<Update>);
+
+/// Where a writer commits: one transaction for `intents` (checked and
+/// recorded; a refused one answered here and left out, the others
+/// answered by the writer once committed), then `outcomes`.
+pub(super) trait Store: Send + 'static {
+    fn commit(&mut self, run: &str, intents: &mut Vec<Intent>, outcomes: Vec<Outcome>) -> Result<(), String>;
+}
+
+pub(super) struct Sqlite(Connection);
+
+impl Store for Sqlite {
+    fn commit(&mut self, run: &str, intents: &mut Vec<Intent>, outcomes: Vec<Outcome>) -> Result<(), String> {
+        commit(&mut self.0, run, intents, outcomes).map_err(|e| e.to_string())
+    }
+}
 
 /// An account's ledger, open for a run to write.
 pub struct Ledger {
-    path: PathBuf,
+    at: LedgerAt,
     tx: Option<mpsc::Sender<Intent>>,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     thread: Option<JoinHandle<Result<(), String>>>,
 }
 
 impl Ledger {
-    /// Opens (creating) the ledger at `path`, and its directory, for `run`.
-    pub fn open(path: &Path, run: RunInfo) -> Result<Ledger, String> {
-        let cannot = |e: &dyn std::fmt::Display| format!("cannot open the ledger {}: {e}", path.display());
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| cannot(&e))?;
-        }
-        let conn = open_rw(path, &run.account).map_err(|e| cannot(&e))?;
-        register(&conn, &run).map_err(|e| cannot(&e))?;
-        // Remembered beside it: a later run that finds another ledger here
-        // (or none) knows this one was lost, and says so.
-        if let Some(id) = ledger_id(&conn).map_err(|e| cannot(&e))? {
-            crate::files::write_atomically(&id_file(path), format!("{id}\n").as_bytes()).map_err(|e| cannot(&e))?;
-        }
+    /// Starts the writer of the ledger `at` for `run`: `open` makes its
+    /// store on the writer's own thread (a blocking database client must
+    /// not live in the async runtime), and this waits for it.
+    pub(super) fn spawn<S: Store>(
+        at: &LedgerAt,
+        run: RunInfo,
+        open: impl FnOnce(&RunInfo) -> Result<S, String> + Send + 'static,
+    ) -> Result<Ledger, String> {
+        let cannot = |e: &dyn std::fmt::Display| format!("cannot open the ledger {at}: {e}");
         let (tx, rx) = mpsc::channel();
         let outcomes = Arc::new(Mutex::new(Vec::new()));
-        let (shown, buffer) = (path.display().to_string(), Arc::clone(&outcomes));
+        let (shown, buffer) = (at.to_string(), Arc::clone(&outcomes));
+        let (ready_tx, ready) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("ledger".into())
-            .spawn(move || serve(conn, &run.run, rx, &buffer, &shown))
+            .spawn(move || match open(&run) {
+                Ok(store) => {
+                    let _ = ready_tx.send(Ok(()));
+                    serve(store, &run.run, rx, &buffer, &shown)
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.clone()));
+                    Err(e)
+                }
+            })
             .map_err(|e| cannot(&e))?;
-        Ok(Ledger { path: path.to_path_buf(), tx: Some(tx), outcomes, thread: Some(thread) })
+        ready.recv().map_err(|_| cannot(&"its thread stopped"))?.map_err(|e| cannot(&e))?;
+        Ok(Ledger { at: at.clone(), tx: Some(tx), outcomes, thread: Some(thread) })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn at(&self) -> &LedgerAt {
+        &self.at
     }
 
     /// Records `update`'s intent (status `sent`), unless `check` finds its
     /// acting changes repeat an earlier run's. `Ok` once committed.
     pub async fn intent(&self, update: Update, check: Option<(Check, Vec<(String, String)>)>) -> Result<(), Refused> {
         let (reply, answer) = oneshot::channel();
-        let gone = || Refused::Broken(format!("the ledger {} stopped taking updates", self.path.display()));
+        let gone = || Refused::Broken(format!("the ledger {} stopped taking updates", self.at));
         let tx = self.tx.as_ref().ok_or_else(gone)?;
         tx.send(Intent { update, check, reply }).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
@@ -114,7 +136,7 @@ impl Ledger {
         drop(self.tx.take());
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(format!("the ledger {} writer panicked", self.path.display())),
+            Some(Err(_)) => Err(format!("the ledger {} writer panicked", self.at)),
             None => Ok(()),
         }
     }
@@ -132,7 +154,7 @@ impl Drop for Ledger {
 /// `OUTCOME_DELAY` for outcomes alone; the last when every sender is gone.
 /// After a failure every intent is refused as `Broken`.
 fn serve(
-    mut conn: Connection,
+    mut store: impl Store,
     run: &str,
     rx: mpsc::Receiver<Intent>,
     outcomes: &Mutex<Vec<Outcome>>,
@@ -154,7 +176,7 @@ fn serve(
         let done = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|p| p.into_inner()));
         if broken.is_none()
             && !(intents.is_empty() && done.is_empty())
-            && let Err(e) = commit(&mut conn, run, &mut intents, done)
+            && let Err(e) = store.commit(run, &mut intents, done)
         {
             broken = Some(format!("cannot write the ledger {path}: {e}"));
         }
@@ -166,6 +188,21 @@ fn serve(
             return broken.map_or(Ok(()), Err);
         }
     }
+}
+
+/// A ledger file opened to write, the run named in it and its id
+/// remembered beside it: a later run that finds another ledger here (or
+/// none) knows this one was lost, and says so.
+pub(super) fn open_file(path: &std::path::Path, run: &RunInfo) -> Result<Sqlite, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let conn = open_rw(path, &run.account).map_err(|e| e.to_string())?;
+    register(&conn, run).map_err(|e| e.to_string())?;
+    if let Some(id) = ledger_id(&conn).map_err(|e| e.to_string())? {
+        crate::files::write_atomically(&id_file(path), format!("{id}\n").as_bytes()).map_err(|e| e.to_string())?;
+    }
+    Ok(Sqlite(conn))
 }
 
 /// One transaction: `intents` checked and recorded (a refused one is
