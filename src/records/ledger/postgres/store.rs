@@ -12,7 +12,10 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use postgres::{Client, Transaction};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use postgres::{Client, GenericClient, Statement, Transaction};
 
 use super::PgTarget;
 use crate::records::ledger::runs::{Outcome, RunRecord};
@@ -54,6 +57,7 @@ const MIGRATION_LOCK: i64 = 0x0074_6472_6563_6f6e;
 
 /// The database's clock, in ms since the epoch.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+const NOW_SQL: &str = "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /// Brings the schema up to date (a database written by a newer tdrecon
 /// is refused, unchanged).
@@ -87,6 +91,23 @@ pub(in crate::records::ledger) fn migrate(client: &mut Client) -> Result<(), Str
     }
 }
 
+thread_local! {
+    /// Statements prepared on this thread's connection (a thread keeps one:
+    /// the writer's, or a `Worker`'s): a row's statements cost one round
+    /// trip, not a parse and then one.
+    static PREPARED: RefCell<HashMap<&'static str, Statement>> = RefCell::new(HashMap::new());
+}
+
+/// `sql`, prepared once on this thread's connection.
+fn prepared(client: &mut impl GenericClient, sql: &'static str) -> Result<Statement, postgres::Error> {
+    if let Some(statement) = PREPARED.with(|p| p.borrow().get(sql).cloned()) {
+        return Ok(statement);
+    }
+    let statement = client.prepare(sql)?;
+    PREPARED.with(|p| p.borrow_mut().insert(sql, statement.clone()));
+    Ok(statement)
+}
+
 /// The writer's side: one connection, owned by the writer thread.
 pub(in crate::records::ledger) struct PgStore {
     pub client: Client,
@@ -111,16 +132,18 @@ fn commit(
     // runs locking overlapping calls cannot wait on each other.
     let keys: Vec<String> = intents.iter().map(|i| lock_key(account, &i.update.call)).collect();
     if !keys.is_empty() {
-        tx.execute(
+        let lock = prepared(
+            &mut tx,
             "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(c, 0) AS k FROM unnest($1::text[]) AS c) s ORDER BY k",
-            &[&keys],
         )?;
+        tx.execute(&lock, &[&keys])?;
     }
-    let now: i64 = tx.query_one(&format!("SELECT {NOW_MS}"), &[])?.get(0);
+    let now_sql = prepared(&mut tx, NOW_SQL)?;
+    let now: i64 = tx.query_one(&now_sql, &[])?.get(0);
     let mut kept = Vec::with_capacity(intents.len());
     for intent in intents.drain(..) {
         let repeat = match &intent.check {
-            Some((check, actions)) => find_repeat(&mut tx, account, &intent.update.call, actions, check, now)?,
+            Some((check, actions)) => find_repeat(&mut tx, account, &intent.update.call, actions, check, Some(now))?,
             None => None,
         };
         match repeat {
@@ -138,16 +161,16 @@ fn commit(
         match (status, update) {
             (Some(status), Some(update)) => record(&mut tx, account, run, &update, status, now)?,
             (Some(status), None) => {
-                tx.execute(
+                let settle = prepared(
+                    &mut tx,
                     "UPDATE tdrecon_updates SET status = $4 WHERE account = $1 AND run = $2 AND line = $3",
-                    &[&account, &run, &(line as i64), &status.as_str()],
                 )?;
+                tx.execute(&settle, &[&account, &run, &(line as i64), &status.as_str()])?;
             }
             (None, _) => {
-                tx.execute(
-                    "DELETE FROM tdrecon_updates WHERE account = $1 AND run = $2 AND line = $3",
-                    &[&account, &run, &(line as i64)],
-                )?;
+                let forget =
+                    prepared(&mut tx, "DELETE FROM tdrecon_updates WHERE account = $1 AND run = $2 AND line = $3")?;
+                tx.execute(&forget, &[&account, &run, &(line as i64)])?;
             }
         }
     }
@@ -168,12 +191,16 @@ fn record(
     now: i64,
 ) -> Result<(), postgres::Error> {
     // A resumed run records a row's intent again: its first time stays.
-    tx.execute(
+    let insert = prepared(
+        tx,
         "INSERT INTO tdrecon_updates (account, run, line, call, referenced, changes, at, status, uuid)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (account, run, line) DO UPDATE SET
              call = excluded.call, referenced = excluded.referenced, changes = excluded.changes,
              status = excluded.status, uuid = excluded.uuid",
+    )?;
+    tx.execute(
+        &insert,
         &[
             &account,
             &run,
@@ -212,23 +239,28 @@ fn entry_of(row: &postgres::Row) -> Entry {
 }
 
 fn find_repeat(
-    tx: &mut Transaction<'_>,
+    client: &mut impl GenericClient,
     account: &str,
     call: &str,
     actions: &[(String, String)],
     check: &Check,
-    now: i64,
+    now: Option<i64>,
 ) -> Result<Option<Repeat>, postgres::Error> {
     if actions.is_empty() {
         return Ok(None);
     }
-    let since = now - i64::try_from(check.window.as_millis()).unwrap_or(i64::MAX).min(now);
-    let rows = tx.query(
-        &format!(
-            "{ENTRY} WHERE u.account = $1 AND u.call = $2 AND u.at >= $3 AND u.run <> $4 ORDER BY u.at, u.run, u.line"
-        ),
-        &[&account, &call, &since, &check.run],
+    // At most a century back: the subtraction stays within a bigint.
+    let window = i64::try_from(check.window.as_millis()).unwrap_or(i64::MAX).min(3_155_760_000_000);
+    // `now`: the transaction's reading of the clock; else the statement's own.
+    let since = prepared(
+        client,
+        "SELECT u.run, u.line, u.call, u.referenced, u.changes, r.input_sha256, r.file, u.at, u.status, u.uuid
+         FROM tdrecon_updates u JOIN tdrecon_runs r ON r.account = u.account AND r.run = u.run
+         WHERE u.account = $1 AND u.call = $2 AND u.run <> $4
+           AND u.at >= coalesce($3, (extract(epoch from clock_timestamp()) * 1000)::bigint) - $5
+         ORDER BY u.at, u.run, u.line",
     )?;
+    let rows = client.query(&since, &[&account, &call, &now, &check.run, &window])?;
     Ok(rows.iter().map(entry_of).find_map(|earlier| {
         let same = same_actions(&earlier.changes, actions);
         (!same.is_empty()).then_some(Repeat { earlier, same })
@@ -270,11 +302,7 @@ pub(in crate::records::ledger) fn repeat(
     actions: &[(String, String)],
     check: &Check,
 ) -> Result<Option<Repeat>, postgres::Error> {
-    let mut tx = client.transaction()?;
-    let now: i64 = tx.query_one(&format!("SELECT {NOW_MS}"), &[])?.get(0);
-    let found = find_repeat(&mut tx, account, call, actions, check, now)?;
-    tx.commit()?;
-    Ok(found)
+    find_repeat(client, account, call, actions, check, None)
 }
 
 pub(in crate::records::ledger) fn of_call(
