@@ -196,6 +196,7 @@ pub const EXAMPLE: &str = r#"# tdrecon profile: what a buyer report that arrives
 # page_size = 100                      # calls a page when reading a window
 # negative_as_add = ["revenue"]        # a negative revenue is a chargeback (add_revenue)
 # buyer = ["Acme Insurance"]           # whose report: discrepancies are judged for it
+# ledger = "postgres://tdrecon@db.internal/tdrecon"   # a team's shared ledger (password: PGPASSWORD or ~/.pgpass)
 
 # Their header = tdrecon's column (as --map). A header the file lacks is
 # ignored; a value map must name a header the file has.
