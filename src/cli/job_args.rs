@@ -102,6 +102,11 @@ pub(super) struct ReconcileArgs {
     /// report's Buyer column names.
     #[arg(help_heading = "Reconciliation", long = "buyer", value_name = "NAME|ID")]
     pub buyer: Vec<String>,
+    /// When it ends, whatever its exit code, POST the summary (the --summary-json fields and a
+    /// one-line `text`, as Slack's and Teams' incoming webhooks show) to this https URL. Repeatable.
+    /// Delays the exit 5 s at most.
+    #[arg(help_heading = "Outputs", long, value_name = "URL")]
+    pub notify: Vec<String>,
     /// Where to write what TrackDrive and the report disagree on
     /// [default: <input stem>.discrepancies.csv].
     #[arg(help_heading = "Reconciliation", long, value_name = "PATH")]

@@ -70,7 +70,8 @@ pub fn main() -> ExitCode {
     }));
     let run = || match with_profile(&argv, cli) {
         Ok(cli) => dispatch(cli.command),
-        Err((command, path, out, fatal)) => {
+        Err(failed) => {
+            let (command, path, out, fatal) = *failed;
             out.write_failure(command, &path, &summary_json::now(), &fatal);
             Err(fatal)
         }
@@ -86,7 +87,7 @@ pub fn main() -> ExitCode {
 }
 
 /// What a profile failure leaves for `--summary-json`.
-type ProfileFailure = (&'static str, PathBuf, SummaryOut, Fatal);
+type ProfileFailure = Box<(&'static str, PathBuf, SummaryOut, Fatal)>;
 
 /// The command line with its profile's settings in front, parsed again; the
 /// command line alone when it names no profile.
@@ -113,7 +114,12 @@ fn with_profile(argv: &[OsString], cli: Cli) -> Result<Cli, ProfileFailure> {
     };
     let also_read: Vec<PathBuf> = input.config.iter().cloned().collect();
     let failure = |fatal: Fatal| {
-        (name, input.file.clone(), SummaryOut { json: summary.clone(), also_read: also_read.clone() }, fatal)
+        Box::new((
+            name,
+            input.file.clone(),
+            SummaryOut { json: summary.clone(), also_read: also_read.clone(), ..SummaryOut::default() },
+            fatal,
+        ))
     };
     let profile = Profile::load(&config, &profile_keys()).map_err(|e| failure(Fatal::usage(e)))?;
     let spliced = splice(argv, name, &profile).map_err(|e| failure(Fatal::usage(e)))?;
@@ -210,8 +216,11 @@ fn with_failure_summary(
 fn dispatch(command: Command) -> Result<Exit, Fatal> {
     match command {
         Command::Validate(args) => {
-            let out =
-                SummaryOut { json: args.summary_json.clone(), also_read: args.input.config.iter().cloned().collect() };
+            let out = SummaryOut {
+                json: args.summary_json.clone(),
+                also_read: args.input.config.iter().cloned().collect(),
+                ..SummaryOut::default()
+            };
             let path = args.input.file.clone();
             with_failure_summary("validate", &path, out, || commands::validate::run(&args.resolve()?))
         }

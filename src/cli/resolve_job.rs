@@ -72,6 +72,11 @@ impl PacingArgs {
 impl ReconcileArgs {
     /// What is read beside the rows (the window's times in the input's zone).
     fn resolve(&self, input: &InputOptions, reconcile: bool) -> Result<Reading, Fatal> {
+        // Checked here, not by clap, whose message repeats the value (a
+        // webhook URL's path is its secret).
+        for url in &self.notify {
+            crate::reports::notify::check_url(url).map_err(usage)?;
+        }
         let when = |flag: &str, text: &Option<String>| {
             text.as_deref()
                 .map(|t| {
@@ -110,6 +115,7 @@ impl ReconcileArgs {
             rollback: None,
             discrepancies: self.discrepancies.unwrap_or_else(|| input.sibling("discrepancies")),
             report: self.report,
+            notify: self.notify,
             summary_json: None,
             quiet: false,
         }
@@ -120,7 +126,7 @@ impl RunArgs {
     /// Where a failure's summary goes, and the files it must not overwrite.
     pub(super) fn summary_out(&self) -> SummaryOut {
         let also_read = self.input.config.iter().chain(&self.target.sandbox_calls).cloned().collect();
-        SummaryOut { json: self.summary_json.clone(), also_read }
+        SummaryOut { json: self.summary_json.clone(), also_read, notify: self.reconciling.notify.clone() }
     }
 
     pub(super) fn resolve(self) -> Result<Settings, Fatal> {
@@ -173,7 +179,7 @@ impl PlanArgs {
     /// Where a failure's summary goes, and the files it must not overwrite.
     pub(super) fn summary_out(&self) -> SummaryOut {
         let also_read = self.input.config.iter().chain(&self.target.sandbox_calls).cloned().collect();
-        SummaryOut { json: self.summary_json.clone(), also_read }
+        SummaryOut { json: self.summary_json.clone(), also_read, notify: self.reconciling.notify.clone() }
     }
 
     /// A plan: every row's call read and compared, nothing written to TrackDrive.

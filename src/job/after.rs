@@ -206,6 +206,27 @@ pub(super) fn record_run(
     }
 }
 
+/// `--notify`: the summary and its line, to every receiver (within
+/// `notify::BUDGET`), with the exit code the process gives.
+pub(super) fn notify(opts: &Settings, summary: &RunSummary, exit: crate::exit::Exit) {
+    if opts.outputs().notify.is_empty() {
+        return;
+    }
+    let account = match &opts.destination().target {
+        Target::Url(url) => reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)),
+        Target::Sandbox => Some("sandbox".to_string()),
+    };
+    let account = account.unwrap_or_default();
+    let input = &opts.input().name;
+    let name = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let command = if opts.mode().plans() { "plan" } else { "run" };
+    let line = crate::reports::notify::line(command, &name, &account, summary, exit as i32);
+    let mut value = summary.to_json();
+    value["exit_code"] = serde_json::json!(exit as i32);
+    value["command"] = serde_json::json!(command);
+    crate::reports::notify::send(&opts.outputs().notify, &crate::reports::notify::body(&value, &line));
+}
+
 /// Rows finished out of order; results.csv (or the plan) reads in the
 /// input's. A failure leaves it readable in the order rows finished.
 pub(super) fn order_results(opts: &Settings) {

@@ -181,6 +181,8 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     if let Some((at, account, run)) = ledger_run {
         after::record_run(&at, &account, &run, &summary, exit);
     }
-    after::report(&opts, &summary, sim.as_ref())?;
+    let reported = after::report(&opts, &summary, sim.as_ref());
+    after::notify(&opts, &summary, exit);
+    reported?;
     Ok(exit)
 }

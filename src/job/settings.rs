@@ -165,6 +165,8 @@ pub struct Outputs {
     pub discrepancies: PathBuf,
     /// `--report`: the HTML page of the night.
     pub report: Option<PathBuf>,
+    /// `--notify`: where word goes when the job ends.
+    pub notify: Vec<String>,
     pub summary_json: Option<PathBuf>,
     /// No progress bar.
     pub quiet: bool,

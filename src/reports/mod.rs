@@ -8,6 +8,7 @@
 pub mod errors;
 pub mod in_order;
 pub mod never_twice;
+pub mod notify;
 pub mod page;
 pub mod progress;
 pub mod results;

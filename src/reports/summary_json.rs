@@ -17,6 +17,8 @@ pub struct SummaryOut {
     /// Files the command reads besides its input (its profile, the
     /// simulator's calls): a failure's summary is never written over one.
     pub also_read: Vec<PathBuf>,
+    /// `--notify`: where word goes when the command ends.
+    pub notify: Vec<String>,
 }
 
 impl SummaryOut {
@@ -42,15 +44,9 @@ impl SummaryOut {
         if self.json_on_stdout() { crate::console::out_bytes(&bytes) } else { crate::files::write_whole(path, &bytes) }
     }
 
-    /// The summary of a command that ended with `fatal` before it had one.
+    /// The summary of a command that ended with `fatal` before it had one,
+    /// written and sent where `--summary-json` and `--notify` say.
     pub fn write_failure(&self, command: &str, input: &Path, started_at: &str, fatal: &Fatal) {
-        let Some(path) = &self.json else { return };
-        // The failure may be that this path is the input (or a link, or a
-        // folder): then the error alone is said, and nothing is written.
-        let read: Vec<&Path> = std::iter::once(input).chain(self.also_read.iter().map(PathBuf::as_path)).collect();
-        if path.as_os_str() != "-" && crate::files::paths::check(&read, &[("--summary-json", path)]).is_err() {
-            return;
-        }
         let value = json!({
             "version": env!("CARGO_PKG_VERSION"),
             "command": command,
@@ -61,6 +57,17 @@ impl SummaryOut {
             "exit_code": fatal.exit as i32,
             "error": format!("{:#}", fatal.error),
         });
+        let name = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let line =
+            crate::reports::notify::failure_line(command, &name, &format!("{:#}", fatal.error), fatal.exit as i32);
+        crate::reports::notify::send(&self.notify, &crate::reports::notify::body(&value, &line));
+        let Some(path) = &self.json else { return };
+        // The failure may be that this path is the input (or a link, or a
+        // folder): then the error alone is said, and nothing is written.
+        let read: Vec<&Path> = std::iter::once(input).chain(self.also_read.iter().map(PathBuf::as_path)).collect();
+        if path.as_os_str() != "-" && crate::files::paths::check(&read, &[("--summary-json", path)]).is_err() {
+            return;
+        }
         if let Err(e) = self.write(&value) {
             crate::console::warn(&format!("cannot write the summary JSON: {e}"));
         }

@@ -29,6 +29,7 @@ mod resume;
 mod run;
 mod sim;
 mod team_ledger;
+mod unattended;
 mod util;
 mod validate;
 mod window;

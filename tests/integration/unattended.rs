@@ -1,0 +1,145 @@
+//! The unattended night: `--notify` sends word when a run or plan ends,
+//! whatever its exit code, to a webhook receiver on loopback that records
+//! every POST; one that never answers holds the exit back no longer than
+//! the documented bound.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::{PRIVATE, PUBLIC, SimHarness, add_rows, plan_job, run_job};
+use crate::util::{Workdir, signal, spawn, stderr, wait_for};
+
+/// A webhook receiver: the bodies of the POSTs it took (answering 200), or,
+/// `silent`, reading them and never answering.
+struct Receiver {
+    url: String,
+    bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    fn start(silent: bool) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}/services/T0/B0/SECRETPATH", listener.local_addr().unwrap().port());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut length = 0;
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        line.clear();
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if let Ok(json) = serde_json::from_slice(&body) {
+                        seen.lock().unwrap().push(json);
+                    }
+                    if silent {
+                        std::thread::sleep(Duration::from_secs(60));
+                    } else {
+                        let _ = (&stream).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                    }
+                });
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// One POST per run, its line ending in the exit code, its fields the
+/// summary's, and no key anywhere in it.
+fn one_post_saying(receiver: &Receiver, exit: i32) -> serde_json::Value {
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body = bodies[0].clone();
+    let text = body["text"].as_str().unwrap_or_default();
+    assert!(text.starts_with("tdrecon ") && text.ends_with(&format!("— exit {exit}")), "{text}");
+    assert_eq!(body["exit_code"], exit, "{body}");
+    let all = body.to_string();
+    assert!(!all.contains(PUBLIC) && !all.contains(PRIVATE), "a key in the notification: {all}");
+    body
+}
+
+#[test]
+fn each_run_sends_one_word_whatever_its_exit_code() {
+    let sim = SimHarness::start(40, |c| c.faults.latency = Duration::from_millis(20));
+    let wd = Workdir::new();
+    // 0: every row applied.
+    wd.write("ok.csv", add_rows(3, |i| format!("-{}.00", i + 1)));
+    let hook = Receiver::start(false);
+    wd.run(&mut run_job(&wd, &sim, "ok.csv", &["--notify", &hook.url]), 0);
+    let body = one_post_saying(&hook, 0);
+    assert!(body["text"].as_str().unwrap().contains("ok.csv (127.0.0.1): 3 ok"), "{body}");
+    assert_eq!(body["statuses"]["ok"], 3);
+    // 1: a row to fix.
+    wd.write("one.csv", "id,revenue\n100000010,5.00\nnot-an-id,5.00\n");
+    let hook = Receiver::start(false);
+    wd.run(&mut run_job(&wd, &sim, "one.csv", &["--notify", &hook.url]), 1);
+    assert!(one_post_saying(&hook, 1)["text"].as_str().unwrap().contains("1 ok, 1 invalid"));
+    // 3: the keys refused.
+    let hook = Receiver::start(false);
+    let mut refused = run_job(&wd, &sim, "one.csv", &["--notify", &hook.url, "--restart"]);
+    refused.env("TRACKDRIVE_PRIVATE_KEY", "sk_wrong");
+    wd.run(&mut refused, 3);
+    one_post_saying(&hook, 3);
+    // 2, after the start: a shared ledger out of reach, for a file that adds.
+    let hook = Receiver::start(false);
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ledger = format!("postgres://tdrecon@127.0.0.1:{port}/x");
+    wd.write("fresh.csv", add_rows(3, |i| format!("-{}.25", i + 1)));
+    wd.run(&mut run_job(&wd, &sim, "fresh.csv", &["--notify", &hook.url, "--ledger", &ledger]), 2);
+    let body = one_post_saying(&hook, 2);
+    assert!(body["error"].as_str().unwrap().contains("cannot reach the ledger"), "{body}");
+    // 130: Ctrl-C.
+    wd.write("slow.csv", add_rows(30, |i| format!("-{i}.50")).replace("100000001", "100000011"));
+    let hook = Receiver::start(false);
+    let mut slow = run_job(&wd, &sim, "slow.csv", &["--notify", &hook.url, "--rate", "5"]);
+    let child = spawn(&mut slow);
+    wait_for("a row sent", || {
+        sim.calls_by_id()
+            .values()
+            .any(|c| c["updates_applied"].as_u64() > Some(0) && c["id"].as_u64() > Some(100000010))
+    });
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(one_post_saying(&hook, 130)["text"].as_str().unwrap().contains("interrupted"));
+    // A plan says so too.
+    let hook = Receiver::start(false);
+    wd.run(&mut plan_job(&wd, &sim, "one.csv", &["--notify", &hook.url]), 0);
+    assert!(one_post_saying(&hook, 0)["text"].as_str().unwrap().starts_with("tdrecon plan one.csv"));
+}
+
+#[test]
+fn a_receiver_that_never_answers_holds_the_exit_back_no_longer_than_the_bound() {
+    let sim = SimHarness::start(3, |_| {});
+    let wd = Workdir::new();
+    wd.write("ok.csv", add_rows(3, |i| format!("-{}.00", i + 1)));
+    let (silent, answering) = (Receiver::start(true), Receiver::start(false));
+    let started = Instant::now();
+    let out = wd.run(&mut run_job(&wd, &sim, "ok.csv", &["--notify", &silent.url, "--notify", &answering.url]), 0);
+    let took = started.elapsed();
+    // The bound is 5 s (GUIDE.md); the run itself takes well under a second.
+    assert!(took < Duration::from_secs(9), "the exit waited {took:?}");
+    assert_eq!(answering.bodies().len(), 1, "the other receiver got its word");
+    let warned = stderr(&out);
+    assert!(warned.contains("--notify 127.0.0.1: not delivered within 5s"), "{warned}");
+    assert!(!warned.contains("SECRETPATH"), "a webhook's path is its secret: {warned}");
+    // And a receiver that is not https (nor this machine) is refused at once.
+    let out = wd.run(&mut run_job(&wd, &sim, "ok.csv", &["--notify", "http://hooks.example.com/x/SECRET"]), 2);
+    assert!(stderr(&out).contains("https://") && !stderr(&out).contains("SECRET"), "{}", stderr(&out));
+}
