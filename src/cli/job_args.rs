@@ -153,6 +153,11 @@ pub(super) struct RunArgs {
     /// a row that may have been applied and adds or fires something.
     #[arg(help_heading = "Safety", long, conflicts_with_all = ["restart", "dry_run", "sandbox"])]
     pub resume: bool,
+    /// With --resume: send only the rows that failed or were not sent, nothing else (rows left
+    /// unknown stay unknown, even with --reconcile). The command a run prints when some rows
+    /// may be sent again.
+    #[arg(help_heading = "Safety", long, requires = "resume")]
+    pub failed_only: bool,
     /// Discard this file's journal and send every row again.
     #[arg(help_heading = "Safety", long, conflicts_with = "dry_run")]
     pub restart: bool,

@@ -103,6 +103,7 @@ impl ReconcileArgs {
             page_size: self.page_size,
             match_window: self.match_window,
             buyers: self.buyer.clone(),
+            failed_only: false,
         })
     }
 
@@ -154,7 +155,8 @@ impl RunArgs {
         let destination = self.target.resolve(method, self.serializer, self.dry_run)?;
         // A run reads a private copy: what it sends is what it hashed.
         let input = self.input.resolve(true)?;
-        let reading = self.reconciling.resolve(&input, self.reconcile)?;
+        let mut reading = self.reconciling.resolve(&input, self.reconcile)?;
+        reading.failed_only = self.failed_only;
         let results = self.results.unwrap_or_else(|| input.sibling("results"));
         let mut outputs = self.reconciling.outputs(&input, results, self.errors, "results");
         (outputs.rollback, outputs.summary_json, outputs.quiet) = (self.rollback, self.summary_json, self.quiet);

@@ -15,6 +15,7 @@ use super::discrepancies::{self, ReportRows};
 use super::interrupts::resume_command;
 use super::{Mode, Settings, Target, sandbox};
 use crate::exit::Fatal;
+use crate::outcome::Status;
 use crate::records::ledger::Located;
 use crate::records::rate_memory::{RateMemory, Remembered};
 use crate::reports::never_twice::NeverTwice;
@@ -206,9 +207,34 @@ pub(super) fn record_run(
     }
 }
 
+/// What the run says when it ends: the summary (with the command that
+/// retries what may be sent again), then word to `--notify`'s receivers,
+/// even when the summary could not be written.
+pub(super) fn tell(
+    opts: &Settings,
+    summary: &mut RunSummary,
+    sim: Option<&Sim>,
+    exit: crate::exit::Exit,
+) -> Result<(), Fatal> {
+    retry(opts, summary);
+    let reported = report(opts, summary, sim);
+    notify(opts, summary, exit);
+    reported
+}
+
+/// The command that sends exactly the rows that may be sent again, for a
+/// run that finished (a stopped one is told to `--resume` everything).
+fn retry(opts: &Settings, summary: &mut RunSummary) {
+    let sends = matches!(opts.mode(), Mode::Run | Mode::Resume | Mode::Restart);
+    let again = summary.count(Status::Failed) + summary.count(Status::NotSent);
+    if sends && summary.stop.is_none() && again > 0 && matches!(opts.destination().target, Target::Url(_)) {
+        summary.retry = Some(super::interrupts::retry_command());
+    }
+}
+
 /// `--notify`: the summary and its line, to every receiver (within
 /// `notify::BUDGET`), with the exit code the process gives.
-pub(super) fn notify(opts: &Settings, summary: &RunSummary, exit: crate::exit::Exit) {
+fn notify(opts: &Settings, summary: &RunSummary, exit: crate::exit::Exit) {
     if opts.outputs().notify.is_empty() {
         return;
     }
@@ -261,7 +287,7 @@ pub(super) fn write_page(opts: &Settings, summary: &mut RunSummary) {
 }
 
 /// The summary (and `--summary-json`), the sandbox's state, and how to resume.
-pub(super) fn report(opts: &Settings, summary: &RunSummary, sim: Option<&Sim>) -> Result<(), Fatal> {
+fn report(opts: &Settings, summary: &RunSummary, sim: Option<&Sim>) -> Result<(), Fatal> {
     let out = SummaryOut { json: opts.outputs().summary_json.clone(), ..SummaryOut::default() };
     out.write(&summary.to_json())
         .with_context(|| {
@@ -272,6 +298,13 @@ pub(super) fn report(opts: &Settings, summary: &RunSummary, sim: Option<&Sim>) -
         })
         .map_err(Fatal::aborted)?;
     out.text(&summary.render());
+    if let Some(retry) = &summary.retry {
+        let n = summary.count(Status::Failed) + summary.count(Status::NotSent);
+        out.text(&format!(
+            "retry: {} failed or were not sent (safe to send again); this sends them and nothing else:\n  {retry}\n",
+            crate::text::count(n, "row", "rows")
+        ));
+    }
     if let Some(sim) = sim {
         out.text(&sandbox::describe(sim));
     }

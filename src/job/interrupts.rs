@@ -20,9 +20,22 @@ pub(super) async fn watch_for_interrupts(stop: Stop) {
 /// This process's command line with `--resume`: safe to print, because no
 /// secret is ever taken from an argument.
 pub(super) fn resume_command() -> String {
+    command_with(&["--resume"])
+}
+
+/// This process's command line with `--resume --failed-only`: sends the
+/// rows that failed or were not sent, and nothing else.
+pub(super) fn retry_command() -> String {
+    command_with(&["--resume", "--failed-only"])
+}
+
+/// This process's command line without `--restart`, with `flags`.
+fn command_with(flags: &[&str]) -> String {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--restart").collect();
-    if !args.iter().any(|a| a == "--resume") {
-        args.push("--resume".into());
+    for flag in flags {
+        if !args.iter().any(|a| a == flag) {
+            args.push((*flag).into());
+        }
     }
     let quoted = args.iter().map(|a| {
         if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c)) {

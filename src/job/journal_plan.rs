@@ -99,7 +99,7 @@ fn continued(
         // to resume, so start again rather than ask for --resume.
         Some(replay) if opts.mode() != Mode::Resume && replay.nothing_applied() => None,
         Some(mut replay) if opts.mode() == Mode::Resume => {
-            if opts.reading().reconcile {
+            if opts.reading().reconcile && !opts.reading().failed_only {
                 replay.reopen_unknown();
             }
             Some(replay)

@@ -181,8 +181,6 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     if let Some((at, account, run)) = ledger_run {
         after::record_run(&at, &account, &run, &summary, exit);
     }
-    let reported = after::report(&opts, &summary, sim.as_ref());
-    after::notify(&opts, &summary, exit);
-    reported?;
+    after::tell(&opts, &mut summary, sim.as_ref(), exit)?;
     Ok(exit)
 }

@@ -149,6 +149,8 @@ pub struct Reading {
     pub match_window: Duration,
     /// The buyers whose report it is (`--buyer`, names or ids).
     pub buyers: Vec<String>,
+    /// `--resume --failed-only`: rows left `unknown` are not reopened.
+    pub failed_only: bool,
 }
 
 /// Where the run writes.

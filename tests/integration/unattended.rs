@@ -143,3 +143,62 @@ fn a_receiver_that_never_answers_holds_the_exit_back_no_longer_than_the_bound() 
     let out = wd.run(&mut run_job(&wd, &sim, "ok.csv", &["--notify", "http://hooks.example.com/x/SECRET"]), 2);
     assert!(stderr(&out).contains("https://") && !stderr(&out).contains("SECRET"), "{}", stderr(&out));
 }
+
+/// A night whose server fails a third of the requests: the summary prints
+/// the one command that sends the failed rows; run as printed (the server
+/// well again) it sends those rows and no other, even though the night ran
+/// with --reconcile.
+#[test]
+fn the_printed_retry_command_sends_exactly_the_rows_that_failed() {
+    const N: u64 = 40;
+    let sim = SimHarness::start(N, |c| {
+        c.faults.fail_5xx = 0.3;
+        c.faults.seed = 7;
+    });
+    let wd = Workdir::new();
+    let mut file = String::from("id,revenue\n");
+    for i in 0..N {
+        file.push_str(&format!("{},{}.50\n", crate::harness::FIRST + i, 10 + i));
+    }
+    wd.write("night.csv", &file);
+    let out = wd.run(&mut run_job(&wd, &sim, "night.csv", &["--reconcile", "--max-retries", "0"]), 1);
+    let said = crate::util::stdout(&out);
+    let failed: Vec<u64> = crate::harness::by_line(&wd.read("night.results.csv"))
+        .into_iter()
+        .filter(|(_, r)| r["status"] == "failed")
+        .map(|(line, _)| line)
+        .collect();
+    assert!(!failed.is_empty(), "the faults failed some rows: {said}");
+    let command = said
+        .lines()
+        .skip_while(|l| !l.starts_with("retry: "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no retry command: {said}"))
+        .trim()
+        .to_string();
+    assert!(command.starts_with("tdrecon run night.csv") && command.ends_with("--resume --failed-only"), "{command}");
+    assert!(said.contains(&format!("retry: {} rows failed or were not sent", failed.len())), "{said}");
+    sim.set_faults(tdrecon::sim::FaultConfig::default());
+    let before = sim.applied(N);
+    // Run as printed, from a shell, by its name on PATH.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_tdrecon")).parent().unwrap().display().to_string();
+    let mut shell = std::process::Command::new("bash");
+    shell.arg("-c").arg(&command).current_dir(wd.path(""));
+    for (k, v) in crate::harness::with_keys(wd.command(&[])).get_envs() {
+        match v {
+            Some(v) => shell.env(k, v),
+            None => shell.env_remove(k),
+        };
+    }
+    shell.env("PATH", format!("{bin}:{}", std::env::var("PATH").unwrap_or_default()));
+    wd.run(&mut shell, 0);
+    let after = sim.applied(N);
+    for i in 0..N as usize {
+        let line = i as u64 + 2;
+        let want = before[i] + u64::from(failed.contains(&line));
+        assert_eq!(after[i], want, "line {line}: only the failed rows were sent");
+    }
+    let results = crate::harness::by_line(&wd.read("night.results.csv"));
+    assert!(results.values().all(|r| r["status"] != "failed"), "{results:?}");
+    assert_eq!(results.len() as u64, N);
+}

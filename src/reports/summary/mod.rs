@@ -114,6 +114,9 @@ pub struct RunSummary {
     pub page: Option<(PathBuf, u64, Duration)>,
     /// What the run checked so as to apply nothing twice across runs.
     pub never_twice: crate::reports::never_twice::NeverTwice,
+    /// The command that sends the rows that failed or were not sent, and
+    /// nothing else, when there are any.
+    pub retry: Option<String>,
 }
 
 /// The amounts rows applied sent, when their calls were not read (a run
@@ -572,6 +575,7 @@ impl RunSummary {
         // A spreadsheet's sheet read (the macro's recursion limit is reached above).
         json["sheet"] = json!(self.sheet);
         json["time_zone_hint"] = json!(self.zone_hint);
+        json["retry_command"] = json!(self.retry);
         json
     }
 }
