@@ -9,9 +9,13 @@ use super::values::{NegativeAsAdd, delimiter, encoding, time_zone};
 /// How to read the input file (shared by `validate`, `run` and `plan`).
 #[derive(Debug, Args)]
 pub(super) struct InputArgs {
-    /// The CSV file: call id or UUID plus the fields to update.
+    /// The CSV file (or TSV, gzip, spreadsheet; `-` for standard input; an https:// URL, fetched
+    /// into <stem>.download.csv): call id or UUID plus the fields to update.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// A report fetched from a URL: the URL as it is shown (no query).
+    #[arg(skip)]
+    pub fetched_from: Option<String>,
     /// Field delimiter, one ASCII character (use '\t' for tabs) [default: tab for .tsv and .tab files, else ,].
     #[arg(help_heading = "Input", long, value_name = "CHAR", value_parser = delimiter)]
     pub delimiter: Option<u8>,

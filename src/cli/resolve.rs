@@ -22,7 +22,8 @@ pub(super) fn usage(e: impl std::fmt::Display) -> Fatal {
 }
 
 impl ValidateArgs {
-    pub(super) fn resolve(self) -> Result<ValidateOptions, Fatal> {
+    pub(super) fn resolve(mut self) -> Result<ValidateOptions, Fatal> {
+        self.input.fetch(false)?;
         let input = self.input.resolve(false)?;
         let errors = self.errors.unwrap_or_else(|| input.sibling("errors"));
         let mut outputs = vec![("--errors", errors.as_path())];
@@ -33,6 +34,27 @@ impl ValidateArgs {
 }
 
 impl InputArgs {
+    /// A report named by URL: fetched into its kept copy (`reuse`, for a
+    /// resume: the copy an earlier run kept, so the same bytes are read),
+    /// which is then the file read; the URL, without its query, names it.
+    pub(super) fn fetch(&mut self, reuse: bool) -> Result<(), Fatal> {
+        use crate::trackdrive::fetch;
+        let Some(url) = self.file.to_str().filter(|f| fetch::is_url(f)).map(str::to_string) else { return Ok(()) };
+        let kept = fetch::kept_copy(&url);
+        if !(reuse && kept.is_file()) {
+            let bytes = fetch::fetch(&url, &kept).map_err(usage)?;
+            crate::console::warn(&format!(
+                "fetched {} ({} KiB) into {}",
+                fetch::shown(&url),
+                bytes.div_ceil(1024),
+                kept.display()
+            ));
+        }
+        self.fetched_from = Some(fetch::shown(&url));
+        self.file = kept;
+        Ok(())
+    }
+
     /// The input's options: what was given, then what the file's name
     /// implies. Opens the source (a spreadsheet or a stream is written out
     /// as CSV here; so is a plain file, when `private`).
@@ -88,7 +110,7 @@ impl InputArgs {
         }
         Ok(InputOptions {
             path: source.path,
-            name: source.name,
+            name: self.fetched_from.map_or(source.name, std::path::PathBuf::from),
             // A spreadsheet's cells are written out with commas, whatever
             // --delimiter (or a profile's) says of text files.
             delimiter: if source.sheet.is_some() {

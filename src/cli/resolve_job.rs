@@ -154,7 +154,9 @@ impl RunArgs {
         };
         let destination = self.target.resolve(method, self.serializer, self.dry_run)?;
         // A run reads a private copy: what it sends is what it hashed.
-        let input = self.input.resolve(true)?;
+        let mut input_args = self.input;
+        input_args.fetch(self.resume)?;
+        let input = input_args.resolve(true)?;
         let mut reading = self.reconciling.resolve(&input, self.reconcile)?;
         reading.failed_only = self.failed_only;
         let results = self.results.unwrap_or_else(|| input.sibling("results"));
@@ -188,7 +190,9 @@ impl PlanArgs {
     pub(super) fn resolve(self) -> Result<Settings, Fatal> {
         let mode = if self.discrepancies_only { Mode::DiscrepanciesOnly } else { Mode::Plan };
         let destination = self.target.resolve(Method::Put, None, false)?;
-        let input = self.input.resolve(true)?;
+        let mut input_args = self.input;
+        input_args.fetch(false)?;
+        let input = input_args.resolve(true)?;
         let reading = self.reconciling.resolve(&input, true)?;
         let results = self.results.unwrap_or_else(|| input.sibling("plan"));
         let mut outputs = self.reconciling.outputs(&input, results, self.errors, "plan");

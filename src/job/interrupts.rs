@@ -31,7 +31,16 @@ pub(super) fn retry_command() -> String {
 
 /// This process's command line without `--restart`, with `flags`.
 fn command_with(flags: &[&str]) -> String {
-    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--restart").collect();
+    // A report's URL without its query (a pre-signed URL's signature): a
+    // resume reads the copy the run kept, and fetches nothing.
+    let mut args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--restart")
+        .map(|a| {
+            let secret = a.contains(['?', '#', '@']);
+            if secret && crate::trackdrive::fetch::is_url(&a) { crate::trackdrive::fetch::shown(&a) } else { a }
+        })
+        .collect();
     for flag in flags {
         if !args.iter().any(|a| a == flag) {
             args.push((*flag).into());

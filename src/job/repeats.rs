@@ -84,8 +84,8 @@ impl Repeats {
 /// The input as the ledger names it: an absolute path, so the same file run
 /// from another folder is recognisably the same.
 fn shown_name(name: &std::path::Path) -> String {
-    if name.as_os_str() == "-" {
-        return "-".into();
+    if name.as_os_str() == "-" || name.to_str().is_some_and(crate::trackdrive::fetch::is_url) {
+        return name.display().to_string();
     }
     std::path::absolute(name).unwrap_or_else(|_| name.to_path_buf()).display().to_string()
 }

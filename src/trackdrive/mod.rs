@@ -17,6 +17,7 @@ pub mod backoff;
 pub mod client;
 pub mod credentials;
 pub mod events;
+pub mod fetch;
 pub mod gate;
 pub mod http;
 pub mod identity;

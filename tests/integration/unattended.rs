@@ -202,3 +202,79 @@ fn the_printed_retry_command_sends_exactly_the_rows_that_failed() {
     assert!(results.values().all(|r| r["status"] != "failed"), "{results:?}");
     assert_eq!(results.len() as u64, N);
 }
+
+/// A report served over HTTP on loopback: its body (changeable), the
+/// Content-Length it claims (`None`: the body's), and the GETs it took.
+struct Served {
+    url: String,
+    body: Arc<Mutex<(String, Option<u64>)>>,
+    gets: Arc<Mutex<u64>>,
+}
+
+impl Served {
+    fn start(path: &str, body: &str) -> Served {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}{path}", listener.local_addr().unwrap().port());
+        let body = Arc::new(Mutex::new((body.to_string(), None)));
+        let gets = Arc::new(Mutex::new(0));
+        let (served, counted) = (Arc::clone(&body), Arc::clone(&gets));
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                *counted.lock().unwrap() += 1;
+                let (text, claimed) = served.lock().unwrap().clone();
+                let length = claimed.unwrap_or(text.len() as u64);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(text.as_bytes());
+            }
+        });
+        Served { url, body, gets }
+    }
+}
+
+/// `tdrecon run http://…` (a pre-signed URL's shape): fetched into a kept
+/// copy that the run reads and its journal is bound to; a resume reads that
+/// copy though the URL now serves another file; the signature is in no
+/// output; a body past the size limit is refused before anything is sent.
+#[test]
+fn a_report_fetched_from_a_url_runs_and_resumes_from_the_bytes_it_fetched() {
+    const N: u64 = 12;
+    let sim = SimHarness::start(2 * N, |c| c.faults.latency = Duration::from_millis(20));
+    let wd = Workdir::new();
+    let served =
+        Served::start("/nightly/acme.csv?X-Amz-Signature=SIGSECRET", &add_rows(N, |i| format!("-{}.00", i + 1)));
+    let mut first = run_job(&wd, &sim, &served.url, &["--rate", "4"]);
+    let child = spawn(&mut first);
+    wait_for("a row sent", || sim.applied(N).iter().any(|&n| n > 0));
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(wd.path("acme.download.csv").is_file() && wd.path("acme.results.csv").is_file());
+    // The URL now serves another night: the resume reads what was fetched.
+    served.body.lock().unwrap().0 = add_rows(2 * N, |i| format!("-{}.75", i + 1));
+    let gets = *served.gets.lock().unwrap();
+    let resumed = wd.run(&mut run_job(&wd, &sim, &served.url, &["--resume", "--summary-json", "s.json"]), 0);
+    assert_eq!(*served.gets.lock().unwrap(), gets, "not fetched again");
+    assert_eq!(sim.applied(2 * N), [vec![1; N as usize], vec![0; N as usize]].concat());
+    let summary = wd.read("s.json");
+    assert!(summary.contains("http://127.0.0.1:") && summary.contains("/nightly/acme.csv"), "{summary}");
+    for text in [stderr(&out), crate::util::stdout(&resumed), stderr(&resumed), summary, wd.read("acme.results.csv")] {
+        assert!(!text.contains("SIGSECRET"), "the URL's signature was shown: {text}");
+    }
+    // Past the size limit (512 MiB, as the server claims): refused, nothing sent.
+    served.body.lock().unwrap().1 = Some(600 << 20);
+    let before = sim.applied(2 * N);
+    let out = wd.run(&mut run_job(&wd, &sim, &served.url, &["--restart"]), 2);
+    assert!(stderr(&out).contains("more than 512 MiB") && !stderr(&out).contains("SIGSECRET"), "{}", stderr(&out));
+    assert_eq!(sim.applied(2 * N), before);
+    // Plain http to another machine is refused before any request.
+    let out = wd.run(&mut run_job(&wd, &sim, "http://reports.example.com/a.csv", &[]), 2);
+    assert!(stderr(&out).contains("https://"), "{}", stderr(&out));
+}
