@@ -32,10 +32,13 @@ pub enum Status {
     /// any machine) applied the same add, fire or transcription: nothing
     /// was sent, and nothing is left to fix.
     AlreadyApplied,
+    /// `run --plan`: the call no longer holds the values the signed plan
+    /// read: nothing was sent, and a person decides (plan again).
+    ChangedSincePlan,
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Status::Ok,
         Status::Unchanged,
         Status::Rejected,
@@ -44,6 +47,7 @@ impl Status {
         Status::NotSent,
         Status::WouldChange,
         Status::AlreadyApplied,
+        Status::ChangedSincePlan,
     ];
 
     pub fn parse(text: &str) -> Option<Status> {
@@ -60,12 +64,21 @@ impl Status {
             Status::NotSent => "not_sent",
             Status::WouldChange => "would_change",
             Status::AlreadyApplied => "already_applied",
+            Status::ChangedSincePlan => "changed_since_plan",
         }
     }
 
     /// A row in this state is finished: a resume does not touch it.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Ok | Status::Unchanged | Status::Rejected | Status::Unknown | Status::AlreadyApplied)
+        matches!(
+            self,
+            Status::Ok
+                | Status::Unchanged
+                | Status::Rejected
+                | Status::Unknown
+                | Status::AlreadyApplied
+                | Status::ChangedSincePlan
+        )
     }
 }
 

@@ -22,6 +22,9 @@ pub const MATCH_WINDOW: &str = "5m";
 pub const AUDIT_LAG: &str = "60s";
 /// How far back the ledger finds an earlier run's add to refuse as a repeat.
 pub const REPEAT_WINDOW: &str = "30d";
+/// How old a signed plan `run --plan` still applies: a night's plan, signed
+/// the same day. Older, the calls have had a day to change under it.
+pub const PLAN_MAX_AGE: &str = "24h";
 /// Calls asked for per page of a window read (`--page-size`).
 pub const PAGE_SIZE: u32 = 100;
 /// The first retry's backoff ceiling and the largest backoff, in ms.

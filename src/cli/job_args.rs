@@ -10,7 +10,9 @@ use clap::Args;
 
 use super::defaults;
 use super::input_args::InputArgs;
-use super::values::{MethodArg, RateArg, audit_lag, match_window, max_pause, rate_arg, repeat_window, timeout};
+use super::values::{
+    MethodArg, RateArg, audit_lag, match_window, max_pause, plan_max_age, rate_arg, repeat_window, timeout,
+};
 use crate::job::Threshold;
 
 /// Where requests go (`run`, `plan`).
@@ -188,6 +190,15 @@ pub(super) struct RunArgs {
     /// same change (two reports that really do mean the same chargeback twice).
     #[arg(help_heading = "Safety", long)]
     pub allow_repeat: bool,
+    /// Send exactly the changes of this signed plan (a `tdrecon plan` file, with its seal beside
+    /// it), and nothing else: each call is read first, and one that no longer holds what the plan
+    /// read is not sent (changed_since_plan). A plan of another file or account is refused.
+    #[arg(help_heading = "Safety", long, value_name = "PLAN.csv", conflicts_with_all = ["dry_run", "resume"])]
+    pub plan: Option<PathBuf>,
+    /// With --plan: the oldest plan applied.
+    #[arg(help_heading = "Safety", long, default_value = defaults::PLAN_MAX_AGE, value_parser = plan_max_age,
+          value_name = "DURATION")]
+    pub plan_max_age: std::time::Duration,
     #[command(flatten)]
     pub ledger: LedgerArgs,
     /// With --ledger: every run that reaches this account goes through the shared ledger, so it

@@ -104,6 +104,7 @@ impl ReconcileArgs {
             match_window: self.match_window,
             buyers: self.buyer.clone(),
             failed_only: false,
+            signed_plan: None,
         })
     }
 
@@ -157,8 +158,14 @@ impl RunArgs {
         let mut input_args = self.input;
         input_args.fetch(self.resume)?;
         let input = input_args.resolve(true)?;
-        let mut reading = self.reconciling.resolve(&input, self.reconcile)?;
+        // A signed plan is applied as the plan read it: every call read first.
+        let reconcile = self.reconcile || self.plan.is_some();
+        let mut reading = self.reconciling.resolve(&input, reconcile)?;
         reading.failed_only = self.failed_only;
+        if let Some(path) = &self.plan {
+            reading.signed_plan =
+                Some(std::sync::Arc::new(signed_plan(path, &input, &destination, self.plan_max_age)?));
+        }
         let results = self.results.unwrap_or_else(|| input.sibling("results"));
         let mut outputs = self.reconciling.outputs(&input, results, self.errors, "results");
         (outputs.rollback, outputs.summary_json, outputs.quiet) = (self.rollback, self.summary_json, self.quiet);
@@ -177,6 +184,27 @@ impl RunArgs {
         check_outputs(&settings)?;
         Ok(settings)
     }
+}
+
+/// The plan at `path`, checked against this run's input and account.
+fn signed_plan(
+    path: &std::path::Path,
+    input: &crate::input::InputOptions,
+    destination: &crate::job::Destination,
+    max_age: Duration,
+) -> Result<crate::reports::signed_plan::SignedPlan, Fatal> {
+    let input_sha256 = input.survey.as_ref().map(|s| s.sha256.clone()).unwrap_or_default();
+    let account = match &destination.target {
+        crate::job::Target::Url(url) => crate::records::state::Account::of(url).to_string(),
+        crate::job::Target::Sandbox => "sandbox".to_string(),
+    };
+    let expected = crate::reports::signed_plan::Expected {
+        input_sha256: &input_sha256,
+        account: &account,
+        max_age_ms: i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX),
+        now_ms: jiff::Timestamp::now().as_millisecond(),
+    };
+    crate::reports::signed_plan::SignedPlan::load(path, &expected).map_err(usage)
 }
 
 impl PlanArgs {

@@ -83,6 +83,11 @@ pub(super) fn repeat_window(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_secs(1), std::time::Duration::from_secs(366 * 86_400))
 }
 
+/// `--plan-max-age`: 1 minute to 30 days.
+pub(super) fn plan_max_age(text: &str) -> Result<std::time::Duration, String> {
+    duration(text, std::time::Duration::from_secs(60), std::time::Duration::from_secs(30 * 86_400))
+}
+
 /// `--audit-lag`: 1 second to 1 hour.
 pub(super) fn audit_lag(text: &str) -> Result<std::time::Duration, String> {
     duration(text, std::time::Duration::from_secs(1), std::time::Duration::from_secs(3600))

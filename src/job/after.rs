@@ -254,13 +254,34 @@ fn notify(opts: &Settings, summary: &RunSummary, exit: crate::exit::Exit) {
 }
 
 /// Rows finished out of order; results.csv (or the plan) reads in the
-/// input's. A failure leaves it readable in the order rows finished.
-pub(super) fn order_results(opts: &Settings) {
+/// input's. A failure leaves it readable in the order rows finished. A plan
+/// that finished is then sealed (`signed_plan`), for `run --plan`.
+pub(super) fn order_results(opts: &Settings, summary: &mut RunSummary) {
     let results = &opts.outputs().results;
     if opts.mode() != Mode::DiscrepanciesOnly
         && let Err(e) = crate::reports::in_order::sort_by_line(results)
     {
         crate::console::warn(&format!("warning: cannot put {} in the input's order: {e}", results.display()));
+        return;
+    }
+    if let Some(plan) = &opts.reading().signed_plan {
+        summary.plan_seal = Some((plan.path.clone(), plan.seal.clone()));
+    }
+    let sealable = opts.mode() == Mode::Plan && summary.stop.is_none() && results.as_os_str() != "-";
+    let Some(input_sha256) = summary.input_sha256.clone().filter(|_| sealable) else { return };
+    let account = account_of(opts);
+    let input = opts.input().name.display().to_string();
+    match crate::reports::signed_plan::seal(results, &input, &input_sha256, &account) {
+        Ok(seal) => summary.plan_seal = Some((results.clone(), seal)),
+        Err(e) => crate::console::warn(&format!("warning: the plan is not sealed ({e}): run --plan cannot apply it")),
+    }
+}
+
+/// The account a plan is for: the one the run reaches.
+pub(super) fn account_of(opts: &Settings) -> String {
+    match &opts.destination().target {
+        Target::Url(url) => crate::records::state::Account::of(url).to_string(),
+        Target::Sandbox => "sandbox".to_string(),
     }
 }
 
@@ -298,6 +319,17 @@ fn report(opts: &Settings, summary: &RunSummary, sim: Option<&Sim>) -> Result<()
         })
         .map_err(Fatal::aborted)?;
     out.text(&summary.render());
+    if let Some((path, seal)) = summary.plan_seal.as_ref().filter(|_| opts.mode() == Mode::Plan) {
+        out.text(&format!(
+            "plan sealed: {} (SHA-256 {}…, {}); to send exactly these changes once it is signed off:\n  \
+             tdrecon run {} --plan {} (with this plan's target and profile)\n",
+            crate::reports::signed_plan::seal_path(path).display(),
+            &seal.plan_sha256[..12],
+            seal.made_at,
+            opts.input().name.display(),
+            path.display()
+        ));
+    }
     if let Some(retry) = &summary.retry {
         let n = summary.count(Status::Failed) + summary.count(Status::NotSent);
         out.text(&format!(

@@ -146,6 +146,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
         audit_lag: opts.safety().audit_lag,
         log_check: opts.log_check(),
         log_before_acting: opts.log_before_acting(),
+        signed: opts.reading().signed_plan.clone(),
         unread_uuids: before.ids.unread.clone(),
         zone: validator.schema().time_zone.clone(),
     };
@@ -175,7 +176,7 @@ async fn job(opts: Settings, run: Run) -> Result<Exit, Fatal> {
     summary.started_at = started_at;
     summary.finished_at = summary_json::now();
     summary.input_sha256 = input_sha256.or_else(|| opts.input().survey.as_ref().map(|s| s.sha256.clone()));
-    after::order_results(&opts);
+    after::order_results(&opts, &mut summary);
     after::write_page(&opts, &mut summary);
     let exit = exit_of(&opts, &summary);
     if let Some((at, account, run)) = ledger_run {

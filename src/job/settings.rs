@@ -151,6 +151,8 @@ pub struct Reading {
     pub buyers: Vec<String>,
     /// `--resume --failed-only`: rows left `unknown` are not reopened.
     pub failed_only: bool,
+    /// `--plan`: the signed plan every row is held to.
+    pub signed_plan: Option<std::sync::Arc<crate::reports::signed_plan::SignedPlan>>,
 }
 
 /// Where the run writes.

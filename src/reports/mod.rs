@@ -13,6 +13,7 @@ pub mod page;
 pub mod progress;
 pub mod results;
 pub mod rollback;
+pub mod signed_plan;
 pub mod summary;
 pub mod summary_json;
 pub mod tally;

@@ -71,6 +71,29 @@ fn plain_number(text: &str) -> bool {
         && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A reported field's cell as results.csv (and a plan) writes it.
+fn cell(s: &Snapshot, field: CallField, update: Option<&CallUpdate>) -> String {
+    let cell = value(s, field, update);
+    // An amount is written by us as a plain number (`-2.25`): no
+    // spreadsheet runs it as a formula, so it keeps its sign bare and stays
+    // a number. Anything else a server sent is guarded.
+    let amount = field.spec().kind == crate::input::fields::Kind::Money && plain_number(&cell);
+    if amount { cell } else { neutralise_owned(cell) }
+}
+
+/// The `<field>_before` cells of the fields `update` changes, for the call
+/// `s`, as results.csv and a plan write them: what a signed plan is
+/// compared with.
+pub fn touched_cells(s: &Snapshot, update: &CallUpdate) -> Vec<(String, String)> {
+    reported()
+        .filter(|&f| match f {
+            CallField::Tokens => !update.tokens.is_empty(),
+            f => update.get(f).is_some(),
+        })
+        .map(|f| (format!("{}_before", f.param()), cell(s, f, Some(update))))
+        .collect()
+}
+
 /// One outcome as the cells of a results row. Numbers we format ourselves
 /// are left alone; text from the input or a server response is neutralised
 /// against formula injection.
@@ -89,15 +112,10 @@ pub fn fields(o: &RowOutcome) -> Vec<String> {
     for field in reported() {
         let shown = touches(o.update.as_ref(), field);
         for snapshot in [&o.before, &o.after] {
-            let cell = match snapshot {
-                Some(s) if shown => value(s, field, o.update.as_ref()),
+            cells.push(match snapshot {
+                Some(s) if shown => cell(s, field, o.update.as_ref()),
                 _ => String::new(),
-            };
-            // An amount is written by us as a plain number (`-2.25`): no
-            // spreadsheet runs it as a formula, so it keeps its sign bare
-            // and stays a number. Anything else a server sent is guarded.
-            let amount = field.spec().kind == crate::input::fields::Kind::Money && plain_number(&cell);
-            cells.push(if amount { cell } else { neutralise_owned(cell) });
+            });
         }
     }
     cells.push(neutralise(o.request_body.as_deref().unwrap_or_default()).into_owned());

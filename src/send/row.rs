@@ -97,6 +97,8 @@ pub struct Uploader<'a> {
     /// Whether that check is made before a row that acts is sent (not when
     /// a shared ledger vouches for every run that reaches the account).
     pub(super) log_before_acting: bool,
+    /// `run --plan`: the signed plan each row's call is held to.
+    pub(super) signed: Option<std::sync::Arc<crate::reports::signed_plan::SignedPlan>>,
     /// UUIDs whose call's id could not be read: rows that act and name
     /// them are not sent (they could not be keyed by id).
     pub(super) unread_uuids: HashMap<u128, String>,
@@ -135,6 +137,7 @@ pub struct Uploads {
     pub log_check: Option<std::time::Duration>,
     /// `Settings::log_before_acting`.
     pub log_before_acting: bool,
+    pub signed: Option<std::sync::Arc<crate::reports::signed_plan::SignedPlan>>,
     pub unread_uuids: HashMap<u128, String>,
     /// The report's zone, to show times in.
     pub zone: jiff::tz::TimeZone,
@@ -158,6 +161,7 @@ impl<'a> Uploader<'a> {
             audit_lag: set.audit_lag,
             log_check: set.log_check,
             log_before_acting: set.log_before_acting,
+            signed: set.signed,
             unread_uuids: set.unread_uuids,
             checked: AtomicU64::new(0),
             refused_by_log: AtomicU64::new(0),
@@ -243,6 +247,13 @@ impl<'a> Uploader<'a> {
                 _ => self.read(out, jitter).await?,
             }
         };
+        // A signed plan: the call must still hold what the plan read.
+        if let Some(plan) = self.signed.as_ref().filter(|_| !in_doubt_unsafe)
+            && let Err((status, why)) = plan.holds(row.line, &row.update, &before)
+        {
+            out.before = Some(before);
+            return Err(End::Row(status, why));
+        }
         let update = diff(&row.update, &before);
         if update.is_empty() {
             out.before = Some(before.clone());

@@ -278,3 +278,62 @@ fn a_report_fetched_from_a_url_runs_and_resumes_from_the_bytes_it_fetched() {
     let out = wd.run(&mut run_job(&wd, &sim, "http://reports.example.com/a.csv", &[]), 2);
     assert!(stderr(&out).contains("https://"), "{}", stderr(&out));
 }
+
+/// A plan signed off, one call corrected by a teammate after it, then
+/// `run --plan`: every other change sent once, that call left as the
+/// teammate set it and reported `changed_since_plan` with both values; a
+/// plan of another file or account, edited, or too old, refused.
+#[test]
+fn a_signed_plan_is_applied_exactly_and_a_call_changed_since_is_left_alone() {
+    use crate::harness::{FIRST, by_line};
+    let sim = SimHarness::start(8, |_| {});
+    let wd = Workdir::new();
+    let mut night = String::from("id,revenue\n");
+    for i in 0..6 {
+        night.push_str(&format!("{},{}.25\n", FIRST + i, 40 + i));
+    }
+    wd.write("night.csv", &night);
+    let out = wd.run(&mut plan_job(&wd, &sim, "night.csv", &["--report", "night.html"]), 0);
+    let said = crate::util::stdout(&out);
+    let seal: serde_json::Value = serde_json::from_str(&wd.read("night.plan.json")).unwrap();
+    let digest = seal["plan_sha256"].as_str().unwrap().to_string();
+    assert!(said.contains("plan sealed: night.plan.json") && said.contains("--plan night.plan.csv"), "{said}");
+    assert!(wd.read("night.html").contains(&digest), "the page names the plan it signs");
+    assert!(sim.applied(8).iter().all(|&n| n == 0), "a plan sends nothing");
+    // A teammate corrects one call after the sign-off.
+    wd.write("fix.csv", format!("id,revenue\n{},99.00\n", FIRST + 2));
+    wd.run(&mut run_job(&wd, &sim, "fix.csv", &[]), 0);
+    let out =
+        wd.run(&mut run_job(&wd, &sim, "night.csv", &["--plan", "night.plan.csv", "--summary-json", "s.json"]), 1);
+    let applied = sim.applied(8);
+    assert_eq!(applied, [1, 1, 1, 1, 1, 1, 0, 0], "the teammate's one update, and the plan's five");
+    assert_eq!(sim.call(FIRST + 2)["revenue"], "99.00", "the correction stands");
+    assert_eq!(sim.call(FIRST + 4)["revenue"], "44.25");
+    let results = by_line(&wd.read("night.results.csv"));
+    let held = &results[&4];
+    assert_eq!(held["status"], "changed_since_plan", "{held:?}");
+    assert!(held["error"].contains("revenue was") && held["error"].contains("99.00"), "{held:?}");
+    assert_eq!(results.values().filter(|r| r["status"] == "ok").count(), 5);
+    assert!(crate::util::stdout(&out).contains("changed since the plan"), "{}", crate::util::stdout(&out));
+    let summary: serde_json::Value = serde_json::from_str(&wd.read("s.json")).unwrap();
+    assert_eq!(summary["plan"]["seal"]["plan_sha256"], digest.as_str());
+    // Refused, exit 2, nothing sent: another file, another account, an
+    // edited plan, a plan too old.
+    wd.write("other.csv", format!("id,revenue\n{},1.00\n", FIRST + 6));
+    let out = wd.run(&mut run_job(&wd, &sim, "other.csv", &["--plan", "night.plan.csv"]), 2);
+    assert!(stderr(&out).contains("the plan of another file"), "{}", stderr(&out));
+    let elsewhere = SimHarness::start(8, |_| {});
+    let out = wd.run(&mut run_job(&wd, &elsewhere, "night.csv", &["--plan", "night.plan.csv", "--restart"]), 2);
+    assert!(stderr(&out).contains("is a plan for"), "{}", stderr(&out));
+    let plan = wd.read("night.plan.csv");
+    wd.write("night.plan.csv", plan.replace("40.25", "41.25"));
+    let out = wd.run(&mut run_job(&wd, &sim, "night.csv", &["--plan", "night.plan.csv", "--restart"]), 2);
+    assert!(stderr(&out).contains("was changed after it was made"), "{}", stderr(&out));
+    wd.write("night.plan.csv", &plan);
+    let mut old = seal.clone();
+    old["made_at_ms"] = serde_json::json!(seal["made_at_ms"].as_i64().unwrap() - 25 * 3_600_000);
+    wd.write("night.plan.json", old.to_string());
+    let out = wd.run(&mut run_job(&wd, &sim, "night.csv", &["--plan", "night.plan.csv", "--restart"]), 2);
+    assert!(stderr(&out).contains("more than --plan-max-age ago"), "{}", stderr(&out));
+    assert_eq!(sim.applied(8), applied, "nothing sent by a refused plan");
+}

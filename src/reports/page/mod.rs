@@ -112,6 +112,18 @@ pub fn render(summary: &RunSummary, command: &str) -> String {
     let when = if summary.finished_at.is_empty() { String::new() } else { format!(", {}", summary.finished_at) };
     let kind = if command == "plan" { "a plan: nothing was sent" } else { "a run" };
     let _ = writeln!(out, "<p class=\"sub\">{}{}</p>", escape(kind), escape(&when));
+    if let Some((path, seal)) = &summary.plan_seal {
+        // What is signed is this plan: its digest and time match the seal
+        // `run --plan` checks.
+        let what = if command == "plan" { "This plan is sealed" } else { "Applied the plan sealed" };
+        let _ = writeln!(
+            out,
+            "<p class=\"sub seal\">{what} as SHA-256 <code>{}</code> at {} ({}).</p>",
+            escape(&seal.plan_sha256),
+            escape(&seal.made_at),
+            escape(&crate::reports::signed_plan::seal_path(path).display().to_string())
+        );
+    }
     glance(&mut out, summary, command);
     buyers(&mut out, summary);
     control(&mut out, summary);

@@ -117,6 +117,8 @@ pub struct RunSummary {
     /// The command that sends the rows that failed or were not sent, and
     /// nothing else, when there are any.
     pub retry: Option<String>,
+    /// The plan's seal: the one this plan wrote, or the one a run applied.
+    pub plan_seal: Option<(PathBuf, crate::reports::signed_plan::Seal)>,
 }
 
 /// The amounts rows applied sent, when their calls were not read (a run
@@ -338,7 +340,10 @@ impl RunSummary {
 
     /// Rows the API refused, that failed, or whose fate is unknown.
     pub fn failures(&self) -> u64 {
-        self.count(Status::Rejected) + self.count(Status::Failed) + self.count(Status::Unknown)
+        self.count(Status::Rejected)
+            + self.count(Status::Failed)
+            + self.count(Status::Unknown)
+            + self.count(Status::ChangedSincePlan)
     }
 
     pub fn sent_or_settled(&self) -> u64 {
@@ -416,6 +421,11 @@ impl RunSummary {
             (Status::Unknown, "  unknown", "may have been applied: see below"),
             (Status::NotSent, "  not sent", ""),
             (Status::WouldChange, "  would change", "plan: run would send these"),
+            (
+                Status::ChangedSincePlan,
+                "  changed since the plan",
+                "the call no longer holds what the signed plan read; not sent: plan again",
+            ),
         ];
         let refused = match (self.count(Status::Rejected) - self.held.min(self.count(Status::Rejected)), self.held) {
             (_, 0) => words[3].2.to_string(),
@@ -426,7 +436,7 @@ impl RunSummary {
             let n = self.count(status);
             // Only a plan has rows that would change; only a report sent
             // before has rows already applied.
-            if matches!(status, Status::WouldChange | Status::AlreadyApplied) && n == 0 {
+            if matches!(status, Status::WouldChange | Status::AlreadyApplied | Status::ChangedSincePlan) && n == 0 {
                 continue;
             }
             let note = if status == Status::Rejected { refused.as_str() } else { note };
@@ -576,6 +586,7 @@ impl RunSummary {
         json["sheet"] = json!(self.sheet);
         json["time_zone_hint"] = json!(self.zone_hint);
         json["retry_command"] = json!(self.retry);
+        json["plan"] = json!(self.plan_seal.as_ref().map(|(path, seal)| json!({"file": path, "seal": seal})));
         json
     }
 }
