@@ -193,7 +193,7 @@ pub(super) struct RunArgs {
     /// Send exactly the changes of this signed plan (a `tdrecon plan` file, with its seal beside
     /// it), and nothing else: each call is read first, and one that no longer holds what the plan
     /// read is not sent (changed_since_plan). A plan of another file or account is refused.
-    #[arg(help_heading = "Safety", long, value_name = "PLAN.csv", conflicts_with_all = ["dry_run", "resume"])]
+    #[arg(help_heading = "Safety", long, value_name = "PLAN.csv", conflicts_with = "dry_run")]
     pub plan: Option<PathBuf>,
     /// With --plan: the oldest plan applied.
     #[arg(help_heading = "Safety", long, default_value = defaults::PLAN_MAX_AGE, value_parser = plan_max_age,

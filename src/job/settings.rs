@@ -298,7 +298,13 @@ impl Settings {
             } else {
                 format!("|{:?}|{:?}", headers.values, headers.negative_as_add)
             }
-        )
+        ) + &self
+            .reading
+            .signed_plan
+            // A run of a signed plan resumes only as one (held to that plan).
+            .as_ref()
+            .map(|p| format!("|plan {}", p.seal.plan_sha256))
+            .unwrap_or_default()
     }
 }
 

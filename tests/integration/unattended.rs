@@ -337,3 +337,29 @@ fn a_signed_plan_is_applied_exactly_and_a_call_changed_since_is_left_alone() {
     assert!(stderr(&out).contains("more than --plan-max-age ago"), "{}", stderr(&out));
     assert_eq!(sim.applied(8), applied, "nothing sent by a refused plan");
 }
+
+/// A run of a signed plan, interrupted, resumes only as a run of that
+/// plan: a resume without `--plan` is refused; with it, every change of
+/// the plan once.
+#[test]
+fn an_interrupted_signed_plan_resumes_only_held_to_its_plan() {
+    use crate::harness::FIRST;
+    const N: u64 = 30;
+    let sim = SimHarness::start(N, |c| c.faults.latency = Duration::from_millis(10));
+    let wd = Workdir::new();
+    let mut night = String::from("id,add_revenue\n");
+    for i in 0..N {
+        night.push_str(&format!("{},-{}.50\n", FIRST + i, i + 1));
+    }
+    wd.write("night.csv", &night);
+    wd.run(&mut plan_job(&wd, &sim, "night.csv", &[]), 0);
+    let child = spawn(&mut run_job(&wd, &sim, "night.csv", &["--plan", "night.plan.csv", "--rate", "5"]));
+    wait_for("a row sent", || sim.applied(N).iter().any(|&n| n > 0));
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let out = wd.run(&mut run_job(&wd, &sim, "night.csv", &["--resume"]), 2);
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    wd.run(&mut run_job(&wd, &sim, "night.csv", &["--plan", "night.plan.csv", "--resume"]), 0);
+    assert!(sim.applied(N).iter().all(|&n| n == 1), "{:?}", sim.applied(N));
+}
