@@ -46,8 +46,28 @@ pub fn local_time(ms: i64, zone: &jiff::tz::TimeZone) -> String {
 /// the sentence, the CSV cell or the terminal line around. A name without
 /// one is returned as it is.
 pub fn isolated(name: &str) -> Cow<'_, str> {
-    let steers = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     if name.chars().any(steers) { Cow::Owned(format!("\u{2068}{name}\u{2069}")) } else { Cow::Borrowed(name) }
+}
+
+/// Whether `c` steers writing direction: an embedding, override or isolate
+/// control (or its end).
+fn steers(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A name as a terminal line or a chart label shows it: each control that
+/// steers writing direction written out (`\u{202e}`), so a name that
+/// reverses itself into another buyer's cannot pass for it.
+pub fn visible(name: &str) -> Cow<'_, str> {
+    if !name.chars().any(steers) {
+        return Cow::Borrowed(name);
+    }
+    Cow::Owned(name.chars().map(|c| if steers(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect())
+}
+
+/// Whether a name carries a control that steers writing direction.
+pub fn steers_direction(name: &str) -> bool {
+    name.chars().any(steers)
 }
 
 /// Prefixes `'` to text a spreadsheet would read as a formula (`= + - @`, a
@@ -69,6 +89,13 @@ fn is_formula(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_steers_direction_is_shown_with_its_controls() {
+        assert_eq!(visible("Acme Insurance"), "Acme Insurance");
+        assert_eq!(visible("\u{202E}ecnarusnI emcA"), "\\u{202e}ecnarusnI emcA");
+        assert!(steers_direction("a\u{2067}b") && !steers_direction("\u{5e9}"));
+    }
 
     #[test]
     fn a_name_that_steers_direction_is_isolated() {

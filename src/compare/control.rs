@@ -66,7 +66,7 @@ impl Control {
             a.payout - b.payout
         );
         for (buyer, before, after) in self.moved_buyers() {
-            let name = if buyer.is_empty() { "none" } else { buyer };
+            let name = if buyer.is_empty() { "none".into() } else { crate::text::visible(buyer) };
             out.push_str(&format!(
                 "  buyer {name}: revenue {:.2} -> {:.2}, payout {:.2} -> {:.2}\n",
                 before.revenue, after.revenue, before.payout, after.payout

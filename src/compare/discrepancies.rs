@@ -146,7 +146,7 @@ impl Said {
                 })
                 .collect();
             let said = if said.is_empty() { "agrees with TrackDrive".to_string() } else { said.join(", ") };
-            out.push_str(&format!("  buyer {side}: {said}\n"));
+            out.push_str(&format!("  buyer {}: {said}\n", crate::text::visible(side)));
         }
         for note in &self.notes {
             out.push_str(&format!("note: {note}\n"));

@@ -110,6 +110,17 @@ pub fn stem(name: &Path) -> String {
     if kind(name) == Format::Stdin {
         return "stdin".into();
     }
+    // A report fetched from a URL: its last segment's stem and a short hash
+    // of the whole URL, so two URLs that end alike (`a/k.csv`, `b/k.csv`)
+    // never share a kept copy, a journal or results.
+    let text = name.to_string_lossy();
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        let last = text.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let own = if last.contains(':') || last.is_empty() { "report".to_string() } else { stem(Path::new(last)) };
+        let hash = hex(&Sha256::digest(text.as_bytes()));
+        return format!("{own}-{}", &hash[..8]);
+    }
     let file = name.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "tdrecon".into());
     let mut stem = file.as_str();
     for ext in [".gz", ".csv", ".tsv", ".tab", ".txt", ".xlsx", ".xlsm", ".xls", ".ods"] {

@@ -33,14 +33,21 @@ pub(super) fn retry_command() -> String {
 fn command_with(flags: &[&str]) -> String {
     // A report's URL without its query (a pre-signed URL's signature): a
     // resume reads the copy the run kept, and fetches nothing.
-    let mut args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--restart")
-        .map(|a| {
-            let secret = a.contains(['?', '#', '@']);
-            if secret && crate::trackdrive::fetch::is_url(&a) { crate::trackdrive::fetch::shown(&a) } else { a }
-        })
-        .collect();
+    let mut args: Vec<String> = Vec::new();
+    let mut given = std::env::args().skip(1);
+    while let Some(a) = given.next() {
+        // --notify's URLs are secrets (a webhook's path is its key): left
+        // out; the rows sent are the same without them.
+        if a == "--notify" {
+            given.next();
+            continue;
+        }
+        if a == "--restart" || a.starts_with("--notify=") {
+            continue;
+        }
+        let secret = a.contains(['?', '#', '@']);
+        args.push(if secret && crate::trackdrive::fetch::is_url(&a) { crate::trackdrive::fetch::shown(&a) } else { a });
+    }
     for flag in flags {
         if !args.iter().any(|a| a == flag) {
             args.push((*flag).into());

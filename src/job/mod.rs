@@ -46,7 +46,8 @@ pub fn run(opts: Settings) -> Result<Exit, Fatal> {
     let prescan = prescan::prescan(&opts)?;
     let reads_window = opts.reading().reconcile || validator.schema().matches_callers();
     let range = if reads_window { before::window_range(&opts, prescan.times)? } else { None };
-    let (outputs, earlier) = setup::open_outputs(&opts, &validator, &plan)?;
+    let (outputs, earlier) =
+        setup::open_outputs(&opts, &validator, &plan, repeats.ledgered.as_ref().map(|l| &l.ledger))?;
 
     // One thread drives every request: the work per request is small, and
     // handing tasks between worker threads cost more than it saved (futex

@@ -11,7 +11,7 @@ use crate::exit::Fatal;
 use crate::files::create;
 use crate::input::reader::CsvReader;
 use crate::input::validate::Validator;
-use crate::outcome::Status;
+use crate::outcome::{RowOutcome, Status};
 use crate::records::journal;
 use crate::records::rate_memory::{RateMemory, Remembered};
 use crate::reports::errors::create_error_report;
@@ -70,6 +70,7 @@ pub(super) fn open_outputs(
     opts: &Settings,
     validator: &Validator,
     plan: &JournalPlan,
+    ledger: Option<&crate::records::ledger::Ledger>,
 ) -> Result<(OpenFiles, RunSummary), Fatal> {
     let (results_path, errors_path) = (opts.outputs().results.clone(), opts.outputs().errors.clone());
     let rollback = match &opts.outputs().rollback {
@@ -93,6 +94,7 @@ pub(super) fn open_outputs(
                 earlier_applied.get_or_insert((outcome.call, outcome.line));
             }
             earlier.record(&outcome);
+            settle_in_ledger(ledger, &outcome);
             match results.as_mut() {
                 Some(results) => results.write(&outcome).map_err(std::io::Error::other),
                 None => Ok(()),
@@ -105,6 +107,22 @@ pub(super) fn open_outputs(
     }
     let already_done = earlier.sent_or_settled();
     Ok((OpenFiles { errors, results, rollback, results_path, errors_path, already_done, earlier_applied }, earlier))
+}
+
+/// A row the run being resumed finished: its outcome given to the ledger
+/// again, in case the killed process's last outcomes never reached it (its
+/// intent would stay `sent`, and another run would hold the row as one in
+/// doubt). `ok` and `unknown` stay; a row not applied leaves this run's
+/// record, if it has one.
+fn settle_in_ledger(ledger: Option<&crate::records::ledger::Ledger>, outcome: &RowOutcome) {
+    use crate::records::ledger::Recorded;
+    let Some(ledger) = ledger else { return };
+    let status = match outcome.status {
+        Status::Ok => Some(Recorded::Ok),
+        Status::Unknown => Some(Recorded::Unknown),
+        _ => None,
+    };
+    ledger.outcome(outcome.line, status, None);
 }
 
 /// With `--rate auto` against a real target, where what it learns of the

@@ -94,6 +94,18 @@ pub fn touched_cells(s: &Snapshot, update: &CallUpdate) -> Vec<(String, String)>
         .collect()
 }
 
+/// Every `<field>_after` cell of a row that changes `update`'s fields, for
+/// the call as it would be after (`after`), as results.csv and a plan
+/// write them (an untouched field's cell empty, as there).
+pub fn after_cells(after: &Snapshot, update: &CallUpdate) -> Vec<(String, String)> {
+    reported()
+        .map(|f| {
+            let shown = if touches(Some(update), f) { cell(after, f, Some(update)) } else { String::new() };
+            (format!("{}_after", f.param()), shown)
+        })
+        .collect()
+}
+
 /// One outcome as the cells of a results row. Numbers we format ourselves
 /// are left alone; text from the input or a server response is neutralised
 /// against formula injection.

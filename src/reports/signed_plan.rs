@@ -59,9 +59,17 @@ pub fn seal(plan: &Path, input: &str, input_sha256: &str, account: &str) -> Resu
 pub struct SignedPlan {
     pub path: PathBuf,
     pub seal: Seal,
-    /// Each line the plan judged: its status there, and the values it read
-    /// (`revenue_before` … as the plan CSV writes them).
-    rows: HashMap<u64, (Status, HashMap<String, String>)>,
+    /// Each line the plan judged.
+    rows: HashMap<u64, PlanRow>,
+}
+
+/// One row of a plan: its status there, the call it found, and the cells it
+/// wrote (`revenue_before`, `revenue_after` …).
+#[derive(Debug, Clone)]
+struct PlanRow {
+    status: Status,
+    call: String,
+    cells: HashMap<String, String>,
 }
 
 /// What a run checks a plan against.
@@ -100,6 +108,9 @@ impl SignedPlan {
             return Err(format!("--plan {shown} is a plan for {}, not for {}", seal.account, expected.account));
         }
         let age = expected.now_ms - seal.made_at_ms;
+        if age < -5 * 60_000 {
+            return Err(format!("--plan {shown} says it was made at {}, in the future: make it again", seal.made_at));
+        }
         if age > expected.max_age_ms {
             return Err(format!(
                 "--plan {shown} was made at {} ({} min ago), more than --plan-max-age ago: make it again",
@@ -111,53 +122,77 @@ impl SignedPlan {
         Ok(SignedPlan { path: path.to_path_buf(), seal, rows })
     }
 
-    /// `Ok` when `current` still holds what the plan read for `line`, for
-    /// every field `update` changes; else why the row is not sent and how
-    /// it ends.
-    pub fn holds(&self, line: u64, update: &CallUpdate, current: &Snapshot) -> Result<(), (Status, String)> {
-        let Some((status, read)) = self.rows.get(&line) else {
+    /// `Ok` when row `line` would send what the plan showed: the same call,
+    /// which still holds what the plan read for the fields the row changes
+    /// (`current`), and the same call after (`after`: `current` with this
+    /// run's change) in every reported field. Else why the row is not sent,
+    /// and how it ends.
+    pub fn holds(
+        &self,
+        line: u64,
+        call: &str,
+        update: &CallUpdate,
+        current: &Snapshot,
+        after: &Snapshot,
+    ) -> Result<(), (Status, String)> {
+        let Some(row) = self.rows.get(&line) else {
             return Err((Status::Rejected, "not in the signed plan: make the plan again to include it".into()));
         };
-        if !matches!(status, Status::WouldChange | Status::Unchanged) {
-            return Err((Status::Rejected, format!("the signed plan has it {status}, not a change: plan again")));
+        if !matches!(row.status, Status::WouldChange | Status::Unchanged) {
+            return Err((Status::Rejected, format!("the signed plan has it {}, not a change: plan again", row.status)));
         }
-        let now = crate::reports::results::touched_cells(current, update);
-        let differ: Vec<String> = now
-            .iter()
-            .filter(|(column, value)| read.get(column.as_str()).is_some_and(|then| then != value))
-            .map(|(column, value)| {
-                let field = column.trim_end_matches("_before");
-                format!("{field} was {:?} in the plan, {value:?} now", read[column.as_str()])
-            })
-            .collect();
-        if differ.is_empty() {
-            Ok(())
-        } else {
-            Err((Status::ChangedSincePlan, format!("changed since the plan: {}; not sent", differ.join(", "))))
+        if row.call != call {
+            return Err((
+                Status::Rejected,
+                format!("the signed plan has this row on call {}, this run on call {call}: plan again", row.call),
+            ));
         }
+        let then = |column: &str| row.cells.get(column).map(String::as_str).unwrap_or_default();
+        let differ = |cells: Vec<(String, String)>, suffix: &str| -> Vec<String> {
+            cells
+                .into_iter()
+                .filter(|(column, value)| then(column) != value)
+                .map(|(column, value)| {
+                    format!("{} was {:?} in the plan, {value:?} now", column.trim_end_matches(suffix), then(&column))
+                })
+                .collect()
+        };
+        let read = differ(crate::reports::results::touched_cells(current, update), "_before");
+        if !read.is_empty() {
+            return Err((Status::ChangedSincePlan, format!("changed since the plan: {}; not sent", read.join(", "))));
+        }
+        let sent = differ(crate::reports::results::after_cells(after, update), "_after");
+        if !sent.is_empty() {
+            return Err((
+                Status::ChangedSincePlan,
+                format!("would not end as the plan showed: {} after; not sent", sent.join(", ")),
+            ));
+        }
+        Ok(())
     }
 }
 
-/// The plan CSV's rows: line, status, and the `_before` cells.
-fn read_rows(path: &Path) -> Result<HashMap<u64, (Status, HashMap<String, String>)>, String> {
+/// The plan CSV's rows: line, status, call, and the before and after cells.
+fn read_rows(path: &Path) -> Result<HashMap<u64, PlanRow>, String> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
     let at = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(line_at), Some(status_at)) = (at("line"), at("status")) else {
-        return Err("not a plan (no line and status columns)".into());
+    let (Some(line_at), Some(status_at), Some(call_at)) = (at("line"), at("status"), at("id")) else {
+        return Err("not a plan (no line, id and status columns)".into());
     };
     let mut rows = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
         let line: u64 = record.get(line_at).and_then(|l| l.parse().ok()).ok_or("a row without its line")?;
         let status = record.get(status_at).and_then(Status::parse).ok_or("a row without a status it knows")?;
-        let read = headers
+        let call = record.get(call_at).unwrap_or_default().to_string();
+        let cells = headers
             .iter()
             .zip(record.iter())
-            .filter(|(h, _)| h.ends_with("_before"))
+            .filter(|(h, _)| h.ends_with("_before") || h.ends_with("_after"))
             .map(|(h, v)| (h.to_string(), v.to_string()))
             .collect();
-        rows.insert(line, (status, read));
+        rows.insert(line, PlanRow { status, call, cells });
     }
     Ok(rows)
 }

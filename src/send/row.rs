@@ -247,14 +247,16 @@ impl<'a> Uploader<'a> {
                 _ => self.read(out, jitter).await?,
             }
         };
-        // A signed plan: the call must still hold what the plan read.
-        if let Some(plan) = self.signed.as_ref().filter(|_| !in_doubt_unsafe)
-            && let Err((status, why)) = plan.holds(row.line, &row.update, &before)
-        {
-            out.before = Some(before);
-            return Err(End::Row(status, why));
-        }
         let update = diff(&row.update, &before);
+        // A signed plan: the same call, holding what the plan read, to end
+        // as the plan showed.
+        if let Some(plan) = self.signed.as_ref().filter(|_| !in_doubt_unsafe) {
+            let after = project(&update, &before);
+            if let Err((status, why)) = plan.holds(row.line, &out.call.to_string(), &row.update, &before, &after) {
+                out.before = Some(before);
+                return Err(End::Row(status, why));
+            }
+        }
         if update.is_empty() {
             out.before = Some(before.clone());
             out.after = Some(before);

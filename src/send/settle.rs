@@ -166,7 +166,15 @@ impl Uploader<'_> {
             return Ok(());
         }
         self.checked.fetch_add(1, Ordering::Relaxed);
-        let log = self.read_log(out.call, &mut out.exchange, jitter).await.map_err(|end| match end {
+        let read = self.read_log(out.call, &mut out.exchange, jitter).await;
+        // A call the API does not have cannot take the add: final, not a
+        // failure to run again (a retry would meet the same 404).
+        let missing = out.exchange.http_status == Some(404);
+        let log = read.map_err(|end| match end {
+            End::Row(_, why) if missing => End::Row(
+                Status::Rejected,
+                format!("{why}: not sent (the API has no such call, or no audit log for it)"),
+            ),
             End::Row(_, why) => End::Row(
                 Status::Failed,
                 format!(

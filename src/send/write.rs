@@ -87,8 +87,12 @@ impl Uploader<'_> {
                     return finish(out, Status::Failed, format!("{why}; not applied, safe to run again"));
                 }
                 Reply::Refused(error) => return finish(out, Status::Rejected, error),
-                Reply::Repeat(why, true) => return finish(out, Status::AlreadyApplied, why),
-                Reply::Repeat(why, false) => return finish(out, Status::Unknown, why),
+                // Held back by another run's record: nothing of this row was
+                // recorded or sent, so the ledger gets no outcome of it.
+                Reply::Repeat(why, applied) => {
+                    out.intent_at = None;
+                    return finish(out, if applied { Status::AlreadyApplied } else { Status::Unknown }, why);
+                }
                 Reply::Failed(error) => return finish(out, Status::Failed, error),
                 Reply::Stopped => return self.stopped(out),
                 Reply::Ambiguous(reason) => reason,

@@ -57,16 +57,13 @@ fn allowed(url: &reqwest::Url) -> bool {
 /// directory, its extension the URL's (a spreadsheet stays one), else `.csv`.
 pub fn kept_copy(url: &str) -> PathBuf {
     let shown = shown(url);
-    let last = shown.trim_end_matches('/').rsplit('/').next().unwrap_or("report").to_string();
-    let stem = crate::input::source::stem(Path::new(&last));
-    let lower = last.to_ascii_lowercase();
+    let last = shown.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
     let ext = [".csv.gz", ".tsv.gz", ".xlsx", ".xlsm", ".xls", ".ods", ".tsv", ".tab", ".txt", ".gz"]
         .iter()
-        .find(|e| lower.ends_with(*e))
+        .find(|e| last.ends_with(*e))
         .copied()
         .unwrap_or(".csv");
-    let stem = if stem.is_empty() || stem.contains(['?', '&', '=']) { "report".to_string() } else { stem };
-    PathBuf::from(format!("{stem}.download{ext}"))
+    PathBuf::from(format!("{}.download{ext}", crate::input::source::stem(Path::new(&shown))))
 }
 
 /// Fetches `url` into `to` (written whole, then moved into place: a fetch
@@ -148,10 +145,18 @@ mod tests {
         let signed =
             "https://bucket.s3.amazonaws.com/nightly/acme-2026-12-07.csv?X-Amz-Signature=abc123&X-Amz-Expires=600";
         assert_eq!(shown(signed), "https://bucket.s3.amazonaws.com/nightly/acme-2026-12-07.csv");
-        assert_eq!(kept_copy(signed), PathBuf::from("acme-2026-12-07.download.csv"));
+        let kept = |url: &str| kept_copy(url).display().to_string();
+        assert!(
+            kept(signed).starts_with("acme-2026-12-07-") && kept(signed).ends_with(".download.csv"),
+            "{}",
+            kept(signed)
+        );
         let sheet = "https://docs.google.com/spreadsheets/d/e/2PACX-1v/pub?output=csv";
-        assert_eq!(kept_copy(sheet), PathBuf::from("pub.download.csv"));
-        assert_eq!(kept_copy("https://x.example/r/night.xlsx"), PathBuf::from("night.download.xlsx"));
+        assert!(kept(sheet).starts_with("pub-") && kept(sheet).ends_with(".download.csv"));
+        assert!(kept("https://x.example/r/night.xlsx").ends_with(".download.xlsx"));
+        // Two URLs that end alike keep apart; one URL's query does not matter.
+        assert_ne!(kept("https://x.example/a/k.csv"), kept("https://x.example/b/k.csv"));
+        assert_eq!(kept("https://x.example/a/k.csv?sig=1"), kept("https://x.example/a/k.csv?sig=2"));
         assert_eq!(shown("https://user:pw@x.example/a.csv"), "https://x.example/a.csv");
         for (url, ok) in [
             ("https://x.example/a.csv", true),

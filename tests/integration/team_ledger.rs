@@ -100,6 +100,14 @@ fn two_machines_sending_one_report_at_the_same_moment_apply_each_add_once() {
         assert_eq!(a_ok + b_ok, N, "round {round}: each add applied by one machine");
         outputs.extend([first, second]);
     }
+    // The ledger holds each add once: a row held back by the other
+    // machine's record left no record of its own (it was never sent).
+    let twice: i64 = server
+        .client(&db)
+        .query_one("SELECT count(*) FROM (SELECT call FROM tdrecon_updates GROUP BY call HAVING count(*) > 1) t", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(twice, 0, "calls the ledger shows with two adds");
     let all: Vec<&Output> = outputs.iter().collect();
     assert_no_password(&wd, server, &db, &all);
 }
@@ -207,6 +215,11 @@ fn the_database_stopped_mid_run_stops_the_job_and_a_resume_applies_every_add_onc
     let resumed = wd.run_any(&mut resume, &[0, 1]);
     let counts = sim.applied(N);
     assert!(counts.iter().all(|&n| n == 1), "{counts:?}\n{}", stdout(&resumed));
+    // The outcomes the stopped run could not record were given again by
+    // the resume: no add is left `sent` (in doubt) to hold another run back.
+    let in_doubt: i64 =
+        server.client(&db).query_one("SELECT count(*) FROM tdrecon_updates WHERE status = 'sent'", &[]).unwrap().get(0);
+    assert_eq!(in_doubt, 0, "updates left without their outcome");
     assert_no_password(&wd, &server, &db, &[&out, &resumed]);
 }
 

@@ -256,7 +256,16 @@ fn a_report_fetched_from_a_url_runs_and_resumes_from_the_bytes_it_fetched() {
     signal(&child, "-INT");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(wd.path("acme.download.csv").is_file() && wd.path("acme.results.csv").is_file());
+    // Named after the URL's last segment and a hash of the whole URL.
+    let named = |suffix: &str| {
+        std::fs::read_dir(wd.path(""))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("acme-") && n.ends_with(suffix))
+    };
+    let results = named(".results.csv").expect("results named after the URL");
+    assert!(named(".download.csv").is_some(), "the kept copy");
     // The URL now serves another night: the resume reads what was fetched.
     served.body.lock().unwrap().0 = add_rows(2 * N, |i| format!("-{}.75", i + 1));
     let gets = *served.gets.lock().unwrap();
@@ -265,9 +274,15 @@ fn a_report_fetched_from_a_url_runs_and_resumes_from_the_bytes_it_fetched() {
     assert_eq!(sim.applied(2 * N), [vec![1; N as usize], vec![0; N as usize]].concat());
     let summary = wd.read("s.json");
     assert!(summary.contains("http://127.0.0.1:") && summary.contains("/nightly/acme.csv"), "{summary}");
-    for text in [stderr(&out), crate::util::stdout(&resumed), stderr(&resumed), summary, wd.read("acme.results.csv")] {
+    for text in [stderr(&out), crate::util::stdout(&resumed), stderr(&resumed), summary, wd.read(&results)] {
         assert!(!text.contains("SIGSECRET"), "the URL's signature was shown: {text}");
     }
+    // Another URL that ends alike is another report: its own copy and journal.
+    let other = Served::start("/other/acme.csv", &add_rows(1, |_| "-9.00".into()).replace("100000001", "100000020"));
+    wd.run(&mut run_job(&wd, &sim, &other.url, &[]), 0);
+    assert_eq!(sim.applied(2 * N)[19], 1);
+    assert!(wd.run(&mut run_job(&wd, &sim, &served.url, &["--resume"]), 0).status.success());
+    assert_eq!(*served.gets.lock().unwrap(), gets, "the first URL's copy is still its own");
     // Past the size limit (512 MiB, as the server claims): refused, nothing sent.
     served.body.lock().unwrap().1 = Some(600 << 20);
     let before = sim.applied(2 * N);
@@ -336,6 +351,28 @@ fn a_signed_plan_is_applied_exactly_and_a_call_changed_since_is_left_alone() {
     let out = wd.run(&mut run_job(&wd, &sim, "night.csv", &["--plan", "night.plan.csv", "--restart"]), 2);
     assert!(stderr(&out).contains("more than --plan-max-age ago"), "{}", stderr(&out));
     assert_eq!(sim.applied(8), applied, "nothing sent by a refused plan");
+    // The same file read another way than the plan read it (its column
+    // mapped to another field, or a column the plan ignored): nothing the
+    // plan did not show goes out.
+    wd.write("night.plan.json", seal.to_string());
+    wd.write("amounts.csv", format!("id,Amt,add_payout\n{},10.00,-2.00\n{},20.00,-2.00\n", FIRST + 6, FIRST + 7));
+    wd.run(&mut plan_job(&wd, &sim, "amounts.csv", &["--map", "Amt=revenue", "--ignore-column", "add_payout"]), 0);
+    for other in [&["--map", "Amt=add_payout", "--ignore-column", "add_payout"][..], &["--map", "Amt=revenue"][..]] {
+        let mut args = vec!["--plan", "amounts.plan.csv", "--restart"];
+        args.extend_from_slice(other);
+        wd.run_any(&mut run_job(&wd, &sim, "amounts.csv", &args), &[1, 2]);
+        assert_eq!(sim.applied(8), applied, "{other:?}: nothing the plan did not show was sent");
+    }
+    wd.run(
+        &mut run_job(
+            &wd,
+            &sim,
+            "amounts.csv",
+            &["--plan", "amounts.plan.csv", "--restart", "--map", "Amt=revenue", "--ignore-column", "add_payout"],
+        ),
+        0,
+    );
+    assert_eq!(&sim.applied(8)[6..], [1, 1], "read as the plan read it, it is sent");
 }
 
 /// A run of a signed plan, interrupted, resumes only as a run of that
@@ -362,4 +399,18 @@ fn an_interrupted_signed_plan_resumes_only_held_to_its_plan() {
     assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
     wd.run(&mut run_job(&wd, &sim, "night.csv", &["--plan", "night.plan.csv", "--resume"]), 0);
     assert!(sim.applied(N).iter().all(|&n| n == 1), "{:?}", sim.applied(N));
+}
+
+/// A chargeback on a call the API does not have is refused for good
+/// (`rejected`), not `failed` with a retry command that could never work.
+#[test]
+fn an_add_for_a_call_that_does_not_exist_is_refused_and_no_retry_is_offered() {
+    let sim = SimHarness::start(2, |_| {});
+    let wd = Workdir::new();
+    wd.write("adds.csv", "id,add_revenue\n100000001,-5.00\n300000099,-5.00\n");
+    let out = wd.run(&mut run_job(&wd, &sim, "adds.csv", &[]), 1);
+    let results = crate::harness::by_line(&wd.read("adds.results.csv"));
+    assert_eq!(results[&2]["status"], "ok");
+    assert_eq!(results[&3]["status"], "rejected", "{:?}", results[&3]);
+    assert!(!crate::util::stdout(&out).contains("retry:"), "{}", crate::util::stdout(&out));
 }

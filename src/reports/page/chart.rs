@@ -30,8 +30,9 @@ pub fn bars(buyers: &[(String, Decimal, Decimal)]) -> String {
     );
     for (i, (buyer, before, after)) in shown.iter().enumerate() {
         let y = i as f64 * GROUP + 4.0;
-        let mut name = buyer.chars().take(28).collect::<String>();
-        if buyer.chars().count() > 28 {
+        let shown = crate::text::visible(buyer);
+        let mut name = shown.chars().take(28).collect::<String>();
+        if shown.chars().count() > 28 {
             name.push('…');
         }
         let _ = write!(

@@ -88,7 +88,19 @@ fn breakable(text: &str) -> String {
 /// A cell holding a name (a buyer's, as the report or TrackDrive spells
 /// it): isolated, so its direction stays its own.
 fn name(out: &mut String, text: &str) {
-    let _ = write!(out, "<td><bdi>{}</bdi></td>", breakable(text));
+    let _ = write!(out, "<td><bdi>{}</bdi>{}</td>", breakable(text), steering_mark(text));
+}
+
+/// After a name that carries a writing-direction control: a mark that says
+/// so and which, since the name may read as another buyer's.
+fn steering_mark(text: &str) -> String {
+    if !crate::text::steers_direction(text) {
+        return String::new();
+    }
+    format!(
+        " <span class=\"steer\">(holds a writing-direction control: {})</span>",
+        escape(&crate::text::visible(text))
+    )
 }
 
 /// A cell kept on one line (a time, an id, a number).
@@ -339,7 +351,7 @@ fn trackdrive_buyer(out: &mut String, f: Option<&crate::compare::discrepancy::Ca
     match f.map(|f| (&f.buyer, &f.buyer_id)) {
         Some((Some(buyer), id)) => {
             let id = id.as_ref().map(|id| format!(" ({})", escape(id))).unwrap_or_default();
-            let _ = write!(out, "<td><bdi>{}</bdi>{id}</td>", breakable(buyer));
+            let _ = write!(out, "<td><bdi>{}</bdi>{id}{}</td>", breakable(buyer), steering_mark(buyer));
         }
         _ => cell(out, &f.map(|f| f.buyer_shown()).unwrap_or_default()),
     }

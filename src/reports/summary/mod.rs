@@ -490,13 +490,13 @@ impl RunSummary {
         if self.sent_totals.rows > 0 {
             out.push_str(&format!("sent (calls not read first): {}\n", self.sent_totals.render()));
             for (buyer, t) in &self.sent_by_buyer {
-                out.push_str(&format!("  buyer {buyer}: {}\n", t.render()));
+                out.push_str(&format!("  buyer {}: {}\n", crate::text::visible(buyer), t.render()));
             }
         }
         if self.totals.rows > 0 {
             out.push_str(&format!("totals: {}\n", self.totals.render()));
             for (buyer, t) in &self.by_buyer {
-                out.push_str(&format!("  buyer {buyer}: {}\n", t.render()));
+                out.push_str(&format!("  buyer {}: {}\n", crate::text::visible(buyer), t.render()));
             }
         }
     }
