@@ -123,8 +123,8 @@ pub(super) struct HistoryArgs {
     /// money sent and the exit code.
     #[arg(long, conflicts_with = "call")]
     pub runs: bool,
-    /// From this time on: today, yesterday (this machine's midnight), 24h, 7d, or a time
-    /// (2026-11-27, 2026-11-27 21:04:00: UTC unless an offset is given).
+    /// From this time on: today, yesterday, 24h, 7d, or a date or time (2026-11-27,
+    /// 2026-11-27 21:04:00), in this machine's zone unless an offset is given.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// The account, as the runs named it (its ledger is named by the URL and the public key).

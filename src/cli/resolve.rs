@@ -191,7 +191,8 @@ impl HistoryArgs {
 
 /// A time for `history --since`: `today` or `yesterday` (this machine's
 /// midnight), a span back from now (`24h`, `7d`, `90m`), a date (its
-/// midnight, UTC) or a call time.
+/// midnight) or a date and time, in this machine's zone unless it has an
+/// offset.
 fn history_time(text: &str) -> Result<i64, String> {
     history_time_at(text, jiff::ZonedDateTime::now())
 }
@@ -220,19 +221,16 @@ fn history_time_at(text: &str, now: jiff::ZonedDateTime) -> Result<i64, String> 
     {
         return Ok(now.timestamp().as_millisecond() - i64::from(n) * ms);
     }
-    // jiff reads a date and time as its date alone: a date is a date only
-    // when nothing follows it.
+    // Read in this machine's zone, as `--runs` shows its times. jiff reads
+    // a date and time as its date alone: a date is a date only when
+    // nothing follows it.
+    let zone = now.time_zone().clone();
     if let Ok(date) = text.parse::<jiff::civil::Date>()
         && text.len() == 10
     {
-        return date
-            .at(0, 0, 0, 0)
-            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-            .map(|z| z.timestamp().as_millisecond())
-            .map_err(|e| e.to_string());
+        return date.to_zoned_datetime(zone).map(|z| z.timestamp().as_millisecond()).map_err(|e| e.to_string());
     }
-    crate::input::values::parse_call_time(text, &jiff::tz::TimeZone::UTC)
-        .map_err(|e| format!("{e} (or today, yesterday, 24h, 7d)"))
+    crate::input::values::parse_call_time(text, &zone).map_err(|e| format!("{e} (or today, yesterday, 24h, 7d)"))
 }
 
 #[cfg(test)]
@@ -250,8 +248,10 @@ mod tests {
             ("24h", ms("2026-12-06T15:30:00Z")),
             ("7d", ms("2026-11-30T15:30:00Z")),
             ("90m", ms("2026-12-07T14:00:00Z")),
-            ("2026-11-27", ms("2026-11-27T00:00:00Z")),
-            ("2026-11-27 21:04:00", ms("2026-11-27T21:04:00Z")),
+            // Dates and times without an offset: this machine's zone.
+            ("2026-11-27", ms("2026-11-27T06:00:00Z")),
+            ("2026-11-27 21:04:00", ms("2026-11-28T03:04:00Z")),
+            ("2026-11-27T21:04:00Z", ms("2026-11-27T21:04:00Z")),
         ];
         for (text, want) in table {
             assert_eq!(at(text), Ok(want), "{text}");

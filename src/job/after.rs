@@ -319,7 +319,8 @@ fn report(opts: &Settings, summary: &RunSummary, sim: Option<&Sim>) -> Result<()
         })
         .map_err(Fatal::aborted)?;
     out.text(&summary.render());
-    if let Some((path, seal)) = summary.plan_seal.as_ref().filter(|_| opts.mode() == Mode::Plan) {
+    let changes = summary.count(Status::WouldChange) > 0;
+    if let Some((path, seal)) = summary.plan_seal.as_ref().filter(|_| opts.mode() == Mode::Plan && changes) {
         out.text(&format!(
             "plan sealed: {} (SHA-256 {}…, {}); to send exactly these changes once it is signed off:\n  \
              tdrecon run {} --plan {} (with this plan's target and profile)\n",

@@ -30,7 +30,7 @@ impl NeverTwice {
         let mut did = Vec::new();
         if self.log_checks > 0 {
             did.push(format!(
-                "{} checked against {} audit log before it was sent ({} refused as repeats)",
+                "{} checked against {} audit log before it was sent ({} refused by the log)",
                 count(self.log_checks, "row that acts", "rows that act"),
                 if self.log_checks == 1 { "its call's" } else { "their calls'" },
                 self.log_refused

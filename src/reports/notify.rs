@@ -150,6 +150,11 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value, deadline: Insta
             Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
                 return Some(format!("--notify {}: refused ({})", host_of(url), r.status()));
             }
+            // A redirect is not followed (the summary goes where it was
+            // told, or nowhere), nor tried again.
+            Ok(r) if r.status().is_redirection() => {
+                return Some(format!("--notify {}: answered {}, a redirect: not followed", host_of(url), r.status()));
+            }
             Ok(r) => last = format!("answered {}", r.status()),
             Err(e) if e.is_timeout() => last = "no answer".into(),
             Err(_) => last = "cannot connect".into(),

@@ -38,9 +38,11 @@ impl Progress {
             return Progress { bar: ProgressBar::hidden(), counts_set: None, rate, total };
         }
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr()).with_position(already_done);
-        // Two lines, each within 80 columns: progress, then the counts.
+        // Two lines, each within 80 columns at a million rows: progress
+        // (`⠂ 00:00:03 [===>] 999999/1000000 rows  9999.9 rows/s  ETA 0:00:01`),
+        // then the counts.
         let style = ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} rows  {prefix}\n  {wide_msg}",
+            "{spinner} {elapsed_precise} [{bar:18}] {pos}/{len} rows  {prefix}\n  {wide_msg}",
         )
         .expect("the template is valid")
         .progress_chars("=> ");
