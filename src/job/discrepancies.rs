@@ -164,7 +164,8 @@ fn judgeable<'a>(
         }
     };
     if opts.reading().buyers.is_empty() && labels.is_empty() {
-        return Err("no buyer is known (name it with --buyer NAME|ID, or give the report a Buyer column)");
+        return Err("no buyer is known: no valid row names one (name it with --buyer NAME|ID, or give the report a \
+                    Buyer column; rows in errors.csv are not read for it)");
     }
     Ok(window)
 }
