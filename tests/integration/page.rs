@@ -345,6 +345,7 @@ fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
     }
     s.discrepancies = Some(said);
     let page = tdrecon::reports::page::render(&s, "plan");
+    assert!(page.contains("(holds U+202E)"), "a name that may read as another's is marked");
     let measure = r#"<script>
       const de = document.documentElement, out = {scroll: de.scrollWidth, client: de.clientWidth, checked: 0, confined: 0};
       for (const b of document.querySelectorAll('bdi, span.name')) {
@@ -352,7 +353,9 @@ fn hostile_names_wrap_and_keep_their_direction_to_themselves() {
         if (!b.textContent.includes('\u202E') || !next || next.nodeType !== 3 || !next.textContent.trim()) continue;
         const r = document.createRange(); r.selectNodeContents(next);
         out.checked++;
-        if (r.getBoundingClientRect().left >= b.getBoundingClientRect().right - 1) out.confined++;
+        // After its name: to its right, or on a line below (a narrow cell wraps).
+        const t = r.getBoundingClientRect(), n = b.getBoundingClientRect();
+        if (t.left >= n.right - 1 || t.top >= n.bottom - 1) out.confined++;
       }
       const boxes = [...document.querySelectorAll('.fit')];
       out.boxes = boxes.length;

@@ -92,15 +92,18 @@ fn name(out: &mut String, text: &str) {
 }
 
 /// After a name that carries a writing-direction control: a mark that says
-/// so and which, since the name may read as another buyer's.
+/// which (the name may read as another buyer's: `emcA` turned reads `Acme`).
 fn steering_mark(text: &str) -> String {
-    if !crate::text::steers_direction(text) {
+    let mut controls: Vec<String> = text
+        .chars()
+        .filter(|c| crate::text::steers_direction(c.encode_utf8(&mut [0; 4])))
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+        .collect();
+    if controls.is_empty() {
         return String::new();
     }
-    format!(
-        " <span class=\"steer\">(holds a writing-direction control: {})</span>",
-        escape(&crate::text::visible(text))
-    )
+    controls.dedup();
+    format!(" <span class=\"steer\" title=\"writing-direction control\">(holds {})</span>", controls.join(" "))
 }
 
 /// A cell kept on one line (a time, an id, a number).
