@@ -91,6 +91,15 @@ fn continued(
                      so only what was never sent goes out)"
                 )));
             }
+            // Another version of the file (or other options) over a run that
+            // stopped part-way: its unsent rows would be forgotten without a
+            // word, and a corrected amount is a new change. Said, and left to
+            // --restart.
+            if opts.mode() != Mode::Restart && !replay.ended && !replay.nothing_applied() {
+                return Err(Fatal::usage(anyhow!(
+                    "an earlier run of another version of this file (or with other sending options) stopped                      part-way (journal {shown}): its rows not yet sent would be forgotten. Resume it with that                      version and its options, or add --restart to send this one instead (the ledger refuses                      every add, webhook and transcription the earlier run applied or may have applied; a                      corrected amount is a new change and is sent)"
+                )));
+            }
             None
         }
         Some(_) if opts.mode() == Mode::Restart => None,

@@ -126,6 +126,10 @@ fn a_killed_run_whose_file_grew_starts_again_without_applying_an_add_twice() {
     let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--resume"]), 2);
     let advice = stderr(&out);
     assert!(advice.contains("start again without --resume") && advice.contains("ledger"), "{advice}");
+    // Started again without a word, the killed version's unsent rows would
+    // be forgotten: it asks for --restart.
+    let out = wd.run(&mut run_job(&wd, &sim, "in.csv", &["--concurrency", "16"]), 2);
+    assert!(stderr(&out).contains("another version of this file") && stderr(&out).contains("--restart"));
     wd.run_any(&mut run_job(&wd, &sim, "in.csv", &["--restart", "--concurrency", "16"]), &[0, 1]);
     let counts = sim.applied(N + 10);
     assert!(counts.iter().all(|&n| n <= 1), "{counts:?}");
