@@ -86,6 +86,15 @@ impl InputOptions {
         use columns::HeaderError::{NoId, NothingKnown};
         // An unknown column beside known ones: the sheet is the report.
         let Some(read) = self.sheet.as_deref().filter(|_| matches!(error, NothingKnown | NoId)) else {
+            // A text file read with a delimiter other than its name's (from
+            // --delimiter or a profile): said, as the likely cause.
+            let implied = source::delimiter_for(&self.name);
+            if matches!(error, NothingKnown) && self.delimiter != implied {
+                return format!(
+                    " (read with the delimiter {:?}, from --delimiter or the profile)",
+                    char::from(self.delimiter)
+                );
+            }
             return String::new();
         };
         let carrying: Vec<String> = sheets::headers_elsewhere(&self.name, read)

@@ -210,6 +210,10 @@ fn a_profile_reproduces_a_run_that_needed_four_flags() {
     // As printed, it validates a plain file.
     wd.write("plain.csv", "id,revenue\n100000001,25.00\n");
     wd.run(&mut wd.command(&["validate", "plain.csv", "--config", "t.toml"]), 0);
+    // A profile's delimiter that does not fit the file is named as the cause.
+    wd.write("semi.toml", "delimiter = \";\"\n");
+    let out = wd.run(&mut wd.command(&["validate", "plain.csv", "--config", "semi.toml"]), 2);
+    assert!(stderr(&out).contains("read with the delimiter ';'"), "{}", stderr(&out));
     // Its tables uncommented, as an operator starts from them.
     let uncommented: String = template
         .lines()

@@ -161,7 +161,15 @@ pub fn nearest(header: &str) -> Option<&'static str> {
     let n = normalise(header);
     let (name, distance) = names().iter().map(|(name, _)| (*name, edit_distance(&n, name))).min_by_key(|&(_, d)| d)?;
     let limit = (name.len() / 3).max(2);
-    (distance <= limit).then_some(name)
+    if distance <= limit {
+        return Some(name);
+    }
+    // A header that is one of a column's words (`Notes`): the one column
+    // that has it, if only one does.
+    let words = |name: &str| name.split('_').map(str::to_string).collect::<Vec<_>>();
+    let mut having = names().iter().filter(|(name, _)| n.len() >= 4 && words(name).contains(&n)).map(|(name, _)| *name);
+    let first = having.next()?;
+    having.next().is_none().then_some(first)
 }
 
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {

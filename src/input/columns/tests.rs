@@ -38,6 +38,9 @@ fn suggestions() {
     assert_eq!(nearest("revenu"), Some("revenue"));
     assert_eq!(nearest("Buyer Convertd"), Some("buyer_converted"));
     assert_eq!(nearest("addrevenue"), Some("add_revenue"));
+    // One of a single column's words.
+    assert_eq!(nearest("Notes"), Some("agent_call_disposition_notes"));
+    assert_eq!(nearest("Call"), None, "the word of many columns suggests none");
     assert_eq!(nearest("completely different"), None);
 }
 
