@@ -42,6 +42,9 @@ impl NeverTwice {
         if !did.is_empty() {
             out.push_str(&format!("never twice: {}\n", did.join("; ")));
         }
+        if let Some((path, _, Provenance::Shared)) = &self.ledger {
+            out.push_str(&format!("ledger: the team's, {} (every machine's runs)\n", path.display()));
+        }
         if let Some((path, account, Provenance::Lost)) = &self.ledger {
             out.push_str(&format!(
                 "LEDGER LOST: the ledger was started fresh (the one this machine kept for {account} is gone: \

@@ -131,6 +131,7 @@ fn a_second_machine_after_the_first_is_refused_naming_its_run() {
         "{results:?}"
     );
     assert!(stdout(&second).contains("already applied"), "{}", stdout(&second));
+    assert!(stdout(&second).contains(&format!("ledger: the team's, {url}")), "{}", stdout(&second));
     // Both machines read one history.
     let mut history = crate::harness::with_keys(wd.command(&["history", "--runs", "--base-url", &sim.url()]));
     history.env("TDRECON_LEDGER", &url).env("PGPASSWORD", &server.password);
