@@ -698,3 +698,34 @@ fn chaos_seeded_nights() {
     failed.sort_unstable();
     assert!(failed.is_empty(), "chaos seeds failed: {failed:?} (each printed its night above)");
 }
+
+/// The fixed shapes and two seeds with the team's ledger on PostgreSQL
+/// (`pg`): the same invariants, the ledger shared.
+mod on_postgres {
+    #[test]
+    fn chaos_ctrl_c_during_stalled_adds_with_reconcile() {
+        crate::pg::on_postgres(super::chaos_ctrl_c_during_stalled_adds_with_reconcile);
+    }
+
+    #[test]
+    fn chaos_retry_budget_spent_with_adds_in_flight() {
+        crate::pg::on_postgres(super::chaos_retry_budget_spent_with_adds_in_flight);
+    }
+
+    #[test]
+    fn chaos_four_attempts_alternating_resume_and_reconcile() {
+        crate::pg::on_postgres(super::chaos_four_attempts_alternating_resume_and_reconcile);
+    }
+
+    /// Seeds 1 and 2, then `CHAOS_PG_SEEDS` more from 1000, one after the
+    /// other (each night's runs share the test's database).
+    #[test]
+    fn chaos_seeded_nights() {
+        crate::pg::on_postgres(|| {
+            let more = std::env::var("CHAOS_PG_SEEDS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            for seed in [1, 2].into_iter().chain(1000..1000 + more) {
+                super::play(&super::draw_night(seed));
+            }
+        });
+    }
+}
