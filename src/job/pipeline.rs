@@ -41,7 +41,7 @@ use crate::reports::rollback::rollback_cells;
 use crate::reports::summary::{LOOKS_KEPT, Look, RunSummary};
 use crate::reports::tally::Tally;
 use crate::resolve::Resolver;
-use crate::send::row::{Uploader, ValidRow};
+use crate::send::row::{Earlier as EarlierRun, Uploader, ValidRow};
 use crate::trackdrive::Snapshot;
 use crate::trackdrive::api::Api;
 use crate::trackdrive::gate::Stop;
@@ -355,13 +355,17 @@ fn repeat_of(
     ledger: Option<&(ledger::Reader, Check)>,
     update: &CallUpdate,
     zone: &jiff::tz::TimeZone,
-) -> Result<Option<(Status, String)>, String> {
+) -> Result<Option<EarlierRun>, String> {
     let Some((reader, check)) = ledger else { return Ok(None) };
     if update.call == CallRef::PENDING || update.is_idempotent() {
         return Ok(None);
     }
     let actions = update.actions();
-    Ok(reader.repeat(&update.call.to_string(), &actions, check)?.map(|repeat| (repeat.status(), repeat.reason(zone))))
+    Ok(reader.repeat(&update.call.to_string(), &actions, check)?.map(|repeat| EarlierRun {
+        status: repeat.status(),
+        why: repeat.reason(zone),
+        reference: repeat.earlier.reference.clone(),
+    }))
 }
 
 /// A valid row as the senders get it, or `None` when an earlier run

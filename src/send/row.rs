@@ -42,7 +42,17 @@ pub struct ValidRow {
     /// The ledger says an earlier run applied this row's add, fire or
     /// transcription (`already_applied`), or may have (`unknown`): how it
     /// ends, and why. Never sent.
-    pub applied_before: Option<(Status, String)>,
+    pub applied_before: Option<Earlier>,
+}
+
+/// An earlier run's update that a row repeats, as the ledger showed it.
+#[derive(Debug, Clone)]
+pub struct Earlier {
+    pub status: Status,
+    pub why: String,
+    /// Its reference, when its outcome is unknown: the call's audit log
+    /// may show it applied.
+    pub reference: Option<String>,
 }
 
 /// How a row ends without (another) write.
@@ -189,8 +199,8 @@ impl<'a> Uploader<'a> {
         let mut out = RowOutcome::new(row.line, row.update.call, Status::NotSent);
         out.update = Some(row.update.clone());
         out.intent_at = row.intent_at;
-        if let Some((status, why)) = row.applied_before {
-            return finish(out, status, why);
+        if let Some(earlier) = row.applied_before {
+            return self.earlier_run(out, earlier).await;
         }
         if !row.update.names.is_empty() || row.update.call == CallRef::PENDING {
             // The pipeline resolves names and finds calls before rows get

@@ -11,8 +11,8 @@
 
 use std::sync::atomic::Ordering;
 
-use super::row::{End, Uploader, ValidRow};
-use super::words::{applied_note, in_doubt_reason, now_ms};
+use super::row::{Earlier, End, Uploader, ValidRow};
+use super::words::{applied_note, finish, in_doubt_reason, now_ms};
 use crate::input::update::CallUpdate;
 use crate::input::values::CallRef;
 use crate::outcome::{RowOutcome, Status};
@@ -223,6 +223,33 @@ impl Uploader<'_> {
     }
 
     /// Reads every page of `call`'s events (`trackdrive::events`) as a log.
+    /// A row an earlier run applied, or may have: never sent. One whose
+    /// earlier outcome is unknown is settled, when it can be, by that run's
+    /// reference in the call's audit log (a run killed before its outcome
+    /// reached the ledger leaves it `sent`): found, the change is on the
+    /// call, `already_applied`; not found, it stays `unknown` for a person
+    /// (absence is no proof while the log may lag).
+    pub(super) async fn earlier_run(&self, mut out: RowOutcome, earlier: Earlier) -> RowOutcome {
+        let (Some(reference), Status::Unknown) = (&earlier.reference, earlier.status) else {
+            return finish(out, earlier.status, earlier.why);
+        };
+        if self.log_check.is_none() {
+            return finish(out, earlier.status, earlier.why);
+        }
+        let mut jitter = out.line ^ 0x0074_6472_6563_6f6e;
+        match self.read_log(out.call, &mut out.exchange, &mut jitter).await {
+            Ok(log) if log.count_reference(reference) > 0 => {
+                let why = format!(
+                    "{}; the call's audit log shows that run's update ({reference}): applied, not sent again",
+                    earlier.why
+                );
+                finish(out, Status::AlreadyApplied, why)
+            }
+            Err(End::Stopped) => self.stopped(out),
+            _ => finish(out, earlier.status, earlier.why),
+        }
+    }
+
     async fn read_log(&self, call: CallRef, exchange: &mut Exchange, jitter: &mut u64) -> Result<Log, End> {
         match self.events.read(self.api, call, exchange, jitter).await {
             Ok(pages) => Log::read(&pages.docs, pages.complete).map_err(events_failed),

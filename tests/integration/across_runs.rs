@@ -286,3 +286,37 @@ mod on_postgres {
         crate::pg::on_postgres(super::a_resume_that_stops_early_keeps_what_the_killed_run_may_have_applied);
     }
 }
+
+/// A run whose outcomes never reached the ledger (killed between its
+/// requests and their record: its adds stay `sent`): a later run of the
+/// same adds reads each call's audit log, finds that run's reference there,
+/// and ends the rows `already_applied`, not `unknown`.
+#[test]
+fn an_earlier_run_left_in_doubt_is_settled_by_its_reference_in_the_audit_log() {
+    const N: u64 = 6;
+    let sim = SimHarness::start(N, |_| {});
+    let wd = Workdir::new();
+    wd.write("night.csv", report(N));
+    wd.run(&mut run_job(&wd, &sim, "night.csv", &[]), 0);
+    // As a kill -9 leaves it: the intents, no outcomes.
+    let ledgers = wd.path("state/ledgers");
+    let file = std::fs::read_dir(&ledgers)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "sqlite"))
+        .expect("the account's ledger");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    assert_eq!(conn.execute("UPDATE updates SET status = 'sent'", []).unwrap() as u64, N);
+    drop(conn);
+    wd.write("morning.csv", report(N));
+    wd.run(&mut run_job(&wd, &sim, "morning.csv", &[]), 0);
+    let results = by_line(&wd.read("morning.results.csv"));
+    assert!(
+        results
+            .values()
+            .all(|r| r["status"] == "already_applied" && r["error"].contains("audit log shows that run's update")),
+        "{results:?}"
+    );
+    assert!(sim.applied(N).iter().all(|&n| n == 1));
+}

@@ -558,7 +558,10 @@ fn tally(night: &Night, sim: &SimHarness, wd: &Workdir) -> Tally {
     for (i, row) in night.rows.iter().enumerate() {
         let (Some(id), false, true) = (row.call, row.malformed, row.adds()) else { continue };
         t.add_rows += 1;
-        if results.get(&(i as u64 + 2)).is_some_and(|r| r["status"] == "unknown") {
+        if let Some(r) = results.get(&(i as u64 + 2)).filter(|r| r["status"] == "unknown") {
+            if std::env::var_os("CHAOS_VERBOSE").is_some() {
+                eprintln!("night {}: line {} unknown: {}", night.seed, i + 2, r["error"]);
+            }
             t.unknown += 1;
             t.unknown_applied += calls[&id]["updates_applied"].as_u64().unwrap_or(0);
         }
@@ -654,6 +657,7 @@ fn chaos_seeded_nights() {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let total = std::sync::Mutex::new((Tally::default(), Tally::default()));
     let failed = std::sync::Mutex::new(Vec::new());
+    let still_unknown = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
@@ -671,6 +675,9 @@ fn chaos_seeded_nights() {
                         failed.lock().unwrap().push(seed);
                         continue;
                     };
+                    if t.1.unknown > 0 {
+                        still_unknown.lock().unwrap().push(seed);
+                    }
                     let mut total = total.lock().unwrap();
                     let (before, after) = &mut *total;
                     for (sum, t) in [(before, t.0), (after, t.1)] {
@@ -685,14 +692,19 @@ fn chaos_seeded_nights() {
     let (before, after) = total.into_inner().unwrap();
     eprintln!(
         "chaos: {} nights in {:.0?}: {} add rows; after each night's own runs {} unknown ({} of those applied), \
-         after the clean --resume --reconcile {} unknown ({} applied)",
+         after the clean --resume --reconcile {} unknown ({} applied; seeds {:?})",
         seeds.len(),
         started.elapsed(),
         after.add_rows,
         before.unknown,
         before.unknown_applied,
         after.unknown,
-        after.unknown_applied
+        after.unknown_applied,
+        {
+            let mut seeds = still_unknown.into_inner().unwrap();
+            seeds.sort_unstable();
+            seeds
+        }
     );
     let mut failed = failed.into_inner().unwrap();
     failed.sort_unstable();
