@@ -194,10 +194,7 @@ fn signed_plan(
     max_age: Duration,
 ) -> Result<crate::reports::signed_plan::SignedPlan, Fatal> {
     let input_sha256 = input.survey.as_ref().map(|s| s.sha256.clone()).unwrap_or_default();
-    let account = match &destination.target {
-        crate::job::Target::Url(url) => crate::records::state::Account::of(url).to_string(),
-        crate::job::Target::Sandbox => "sandbox".to_string(),
-    };
+    let account = destination.account();
     let expected = crate::reports::signed_plan::Expected {
         input_sha256: &input_sha256,
         account: &account,

@@ -269,19 +269,11 @@ pub(super) fn order_results(opts: &Settings, summary: &mut RunSummary) {
     }
     let sealable = opts.mode() == Mode::Plan && summary.stop.is_none() && results.as_os_str() != "-";
     let Some(input_sha256) = summary.input_sha256.clone().filter(|_| sealable) else { return };
-    let account = account_of(opts);
+    let account = opts.destination().account();
     let input = opts.input().name.display().to_string();
     match crate::reports::signed_plan::seal(results, &input, &input_sha256, &account) {
         Ok(seal) => summary.plan_seal = Some((results.clone(), seal)),
         Err(e) => crate::console::warn(&format!("warning: the plan is not sealed ({e}): run --plan cannot apply it")),
-    }
-}
-
-/// The account a plan is for: the one the run reaches.
-pub(super) fn account_of(opts: &Settings) -> String {
-    match &opts.destination().target {
-        Target::Url(url) => crate::records::state::Account::of(url).to_string(),
-        Target::Sandbox => "sandbox".to_string(),
     }
 }
 

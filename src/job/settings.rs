@@ -109,6 +109,15 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// The account it reaches, as the ledger and a plan's seal name it
+    /// (`records::state::Account`); `sandbox` for the sandbox.
+    pub fn account(&self) -> String {
+        match &self.target {
+            Target::Url(url) => crate::records::state::Account::of(url).to_string(),
+            Target::Sandbox => "sandbox".to_string(),
+        }
+    }
+
     /// Nothing real is sent: a dry run's target, or a sandbox.
     pub fn is_sandbox(&self) -> bool {
         matches!(self.target, Target::Sandbox)
